@@ -1,0 +1,175 @@
+"""One AWS client factory: region, profile, endpoint, assumed role, standard retries, user agent, call counter.
+
+boto3 is imported lazily so `ci-ecs --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ci_ecs import __version__
+from ci_ecs.errors import AwsError, ConfigError, CredentialsError
+
+if TYPE_CHECKING:
+    import boto3
+
+# Error codes that mean "who you are or what you may do", not "what you asked for" (exit 3).
+CREDENTIAL_ERROR_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
+    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "InvalidSignatureException",
+    "SignatureDoesNotMatch", "MissingAuthenticationToken", "AuthFailure", "RequestExpired",
+    "InvalidAccessKeyId", "NotAuthorized",
+})
+MUTATING_PREFIXES = ("Create", "Register", "Update", "Put", "Delete", "Deregister", "Set", "Start", "Stop",
+                     "Run", "Tag", "Untag", "Complete", "Upload", "Initiate", "BatchDelete")
+
+
+@dataclass
+class CallCounter:
+    """Counts API calls (not HTTP attempts) per service and operation, via botocore's event hooks."""
+
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        if model is None:
+            return
+        with self._lock:
+            self.calls[(model.service_model.endpoint_prefix, model.name)] += 1
+
+    def by_service(self) -> dict[str, int]:
+        """Calls per service, e.g. {"ecs": 5, "ec2": 1}."""
+        totals: Counter[str] = Counter()
+        for (service, _), count in self.calls.items():
+            totals[service] += count
+        return dict(sorted(totals.items()))
+
+    def mutating(self) -> list[str]:
+        """The operations called that change something ("ecs:UpdateService", ...)."""
+        return sorted(f"{s}:{op}" for (s, op) in self.calls if op.startswith(MUTATING_PREFIXES))
+
+    def total(self) -> int:
+        """All API calls made."""
+        return sum(self.calls.values())
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Where and as whom to call AWS. None means: let boto3's own chain decide (AWS_* variables)."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    assume_role_arn: str | None = None
+    max_attempts: int = 8
+
+
+class ClientFactory:
+    """Builds boto3 clients that share one session, retry policy, user agent and call counter.
+
+    >>> factory = ClientFactory(AwsSettings(region="us-east-1"))  # doctest: +SKIP
+    >>> ecs = factory.client("ecs")  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: AwsSettings, counter: CallCounter | None = None) -> None:
+        self.settings = settings
+        self.counter = counter or CallCounter()
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _config(self) -> Any:
+        from botocore.config import Config
+
+        return Config(retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+                      user_agent_extra=f"ci-ecs/{__version__}", connect_timeout=10, read_timeout=60)
+
+    def session(self) -> boto3.Session:
+        """The boto3 session, assuming `assume_role_arn` when set."""
+        if self._session is not None:
+            return self._session
+        import boto3
+        import botocore.exceptions
+
+        try:
+            # botocore reads AWS_DEFAULT_REGION; CI systems (and the aws CLI v2) also set AWS_REGION.
+            region = self.settings.region or os.environ.get("AWS_REGION") or None
+            session = boto3.Session(profile_name=self.settings.profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound:
+            raise ConfigError(f"AWS profile {self.settings.profile!r} not found", key="profile") from None
+        if not session.region_name:
+            raise ConfigError("no AWS region: set region in the file, AWS_REGION/CI_ECS_REGION or --region",
+                              key="region")
+        if self.settings.assume_role_arn:
+            sts = session.client("sts", endpoint_url=self.settings.endpoint_url, config=self._config())
+            sts.meta.events.register("before-call.*.*", self.counter)
+            with aws_errors(f"assume role {self.settings.assume_role_arn}"):
+                creds = sts.assume_role(RoleArn=self.settings.assume_role_arn,
+                                        RoleSessionName=f"ci-ecs-{__version__}")["Credentials"]
+            session = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                                    aws_secret_access_key=creds["SecretAccessKey"],
+                                    aws_session_token=creds["SessionToken"],
+                                    region_name=session.region_name)
+        self._session = session
+        return session
+
+    @property
+    def region(self) -> str:
+        """The region clients call."""
+        return str(self.session().region_name)
+
+    def client(self, service: str) -> Any:
+        """A cached client for `service` with the shared retries, user agent and call counting."""
+        with self._lock:
+            if service not in self._clients:
+                client = self.session().client(service, endpoint_url=self.settings.endpoint_url,
+                                               config=self._config())
+                client.meta.events.register("before-call.*.*", self.counter)
+                self._clients[service] = client
+            return self._clients[service]
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, or '' for anything else."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@contextlib.contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Wrap botocore errors raised inside as typed ci-ecs errors whose message starts with `action`.
+
+    >>> with aws_errors("describe service web"):  # doctest: +SKIP
+    ...     ecs.describe_services(cluster="c", services=["web"])
+    """
+    import botocore.exceptions
+
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        code = error_code(exc)
+        detail = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
+        # Keep it one line: an HTML error page from a proxy or a 5xx becomes its text.
+        detail = " ".join(re.sub(r"<[^>]+>", " ", detail).split())[:300]
+        if code in CREDENTIAL_ERROR_CODES or "iam:PassRole" in detail or "not authorized to perform" in detail:
+            raise CredentialsError(action, code, detail) from exc
+        raise AwsError(action, code, detail) from exc
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
+        raise CredentialsError(action, "NoCredentials",
+                               f"{exc} (set AWS credentials, a profile, or a web identity)") from exc
+    except botocore.exceptions.NoRegionError as exc:
+        raise ConfigError("no AWS region: set region, AWS_REGION or --region", key="region") from exc
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ReadTimeoutError) as exc:
+        raise AwsError(action, "ConnectionError", str(exc)) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsError(action, type(exc).__name__, str(exc)) from exc

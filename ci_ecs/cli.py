@@ -1,0 +1,201 @@
+"""The `ci-ecs` command: parse, build the config, call the library, print the result, map errors to exit codes.
+
+Heavy imports (boto3, pydantic) happen inside the commands so `ci-ecs --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ci_ecs import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_TIMEOUT = 0, 1, 2, 3, 4
+OUTPUT_FORMATS = ("text", "json", "github", "gitlab")
+
+
+def _env(name: str) -> str:
+    return f"CI_ECS_{name}"
+
+
+def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `deploy` and `plan` share; each also reads CI_ECS_<NAME> (flag > env > file > default)."""
+    options = [
+        click.option("-c", "--config", "config_path", envvar=_env("CONFIG"), default="ci-ecs.yml",
+                     show_default=True, help="Config file (YAML)."),
+        click.option("--cluster", envvar=_env("CLUSTER"), help="ECS cluster name."),
+        click.option("--service", envvar=_env("SERVICE"), help="ECS service name."),
+        click.option("--image", envvar=_env("IMAGE"), help="Full image reference to deploy as is."),
+        click.option("--tag", envvar=[_env("IMAGE_TAG"), _env("TAG")],
+                     help="Image tag in the config's ECR repository (CI_ECS_IMAGE_TAG)."),
+        click.option("--desired-count", type=click.IntRange(min=0), envvar=_env("DESIRED_COUNT"),
+                     help="Number of tasks to run."),
+        click.option("--container-name", "image_containers", envvar=_env("CONTAINER_NAME"), multiple=True,
+                     help="Container(s) that get the deployed image (repeatable)."),
+        click.option("--wait/--no-wait", default=None, envvar=_env("WAIT"),
+                     help="Wait for the deployment to complete (default: wait)."),
+        click.option("--timeout", type=click.IntRange(min=1), envvar=_env("TIMEOUT"),
+                     help="Seconds to wait for the deployment (default 900)."),
+        click.option("--rollback/--no-rollback", default=None, envvar=_env("ROLLBACK"),
+                     help="Roll back to the previous task definition when the deployment fails "
+                          "(default: on, unless the service's circuit breaker rolls back)."),
+        click.option("--force-new-deployment", is_flag=True, default=None, envvar=_env("FORCE_NEW_DEPLOYMENT"),
+                     help="Start a new deployment even when nothing changed."),
+        click.option("--output", "output_format", type=click.Choice(OUTPUT_FORMATS), envvar=_env("OUTPUT"),
+                     default="text", show_default=True, help="Result format on stdout."),
+        click.option("--region", envvar=_env("REGION"), help="AWS region (else AWS_REGION, profile)."),
+        click.option("--profile", envvar=_env("PROFILE"), help="AWS profile (else AWS_PROFILE)."),
+        click.option("--endpoint-url", envvar=_env("ENDPOINT_URL"),
+                     help="AWS endpoint, e.g. the sandbox's (else AWS_ENDPOINT_URL)."),
+        click.option("--assume-role-arn", envvar=_env("ASSUME_ROLE_ARN"), help="IAM role to assume first."),
+        click.option("--debug", is_flag=True, envvar=_env("DEBUG"), help="Show tracebacks and AWS calls."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _overrides(params: dict[str, Any]) -> dict[str, Any]:
+    """Flag/env values as dotted config keys (None = not given)."""
+    return {
+        "cluster": params.get("cluster"),
+        "service.name": params.get("service"),
+        "image_uri": params.get("image"),
+        "image.tag": params.get("tag"),
+        "service.desired_count": params.get("desired_count"),
+        "task.image_containers": list(params["image_containers"]) if params.get("image_containers") else None,
+        "deploy.wait": params.get("wait"),
+        "deploy.timeout": params.get("timeout"),
+        "deploy.rollback": params.get("rollback"),
+        "deploy.force_new_deployment": params.get("force_new_deployment"),
+        "region": params.get("region"),
+        "profile": params.get("profile"),
+        "endpoint_url": params.get("endpoint_url"),
+        "assume_role_arn": params.get("assume_role_arn"),
+    }
+
+
+def _setup_logging(debug: bool) -> None:
+    from ci_ecs.output import ProgressHandler
+
+    root = logging.getLogger("ci_ecs")
+    root.handlers[:] = [ProgressHandler()]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.propagate = False
+    if debug:
+        boto = logging.getLogger("botocore.endpoint")
+        boto.handlers[:] = [ProgressHandler()]
+        boto.setLevel(logging.DEBUG)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from ci_ecs.errors import DeployCancelledError
+
+    raise DeployCancelledError("terminated (SIGTERM) while deploying; what was done so far stays done", 143)
+
+
+def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
+    """Print an error as one line (plus reasons for a failed deploy); return its exit code."""
+    from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError
+    from ci_ecs.output import emit
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("ci-ecs: cancelled (SIGINT); what was done so far stays done", err=True)
+        return 130
+    if not isinstance(exc, CiEcsError):
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        return EXIT_FAILED
+    click.echo(f"error: {exc.message}", err=True)
+    if isinstance(exc, DeploymentFailedError):
+        for reason in exc.stopped_reasons:
+            click.echo(f"  stopped: {reason}", err=True)
+        for event in exc.events:
+            click.echo(f"  event: {event}", err=True)
+    result = getattr(exc, "result", None)
+    if isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result:
+        result = {**result, "error": exc.message}
+        emit(result, output_format)
+    return exc.exit_code
+
+
+def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
+    debug = bool(params.get("debug"))
+    output_format = params.get("output_format") or "text"
+    _setup_logging(debug)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        from ci_ecs.config import DEFAULT_CONFIG_FILE, load_config
+        from ci_ecs.deploy import deploy
+        from ci_ecs.output import emit
+
+        config_path = params["config_path"]
+        explicit = config_path != DEFAULT_CONFIG_FILE or bool(os.environ.get("CI_ECS_CONFIG"))
+        config = load_config(config_path, _overrides(params), require_file=explicit)
+        base_dir = Path(config_path).resolve().parent
+        result = deploy(config, base_dir=base_dir, dry_run=plan or bool(params.get("dry_run")))
+        emit(result.as_json(), output_format, plan=plan)
+    except (Exception, KeyboardInterrupt) as exc:  # one place maps every error to its exit code
+        sys.exit(_report_error(exc, output_format, debug))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="ci-ecs")
+def main() -> None:
+    """Publish a Docker container to Amazon ECS from any CI system, safely re-runnable."""
+
+
+@main.command()
+@deploy_options
+@click.option("--dry-run", is_flag=True, default=None, envvar=_env("DRY_RUN"),
+              help="Describe and diff only; write nothing to AWS.")
+def deploy(**params: Any) -> None:
+    """Deploy: ECR repository, image, cluster, task definition, service; wait; report the IPs."""
+    _run_deploy(params, plan=False)
+
+
+@main.command()
+@deploy_options
+def plan(**params: Any) -> None:
+    """Show what deploy would change, as a readable diff; writes nothing (exit 0)."""
+    _run_deploy(params, plan=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=4566, show_default=True, help="AWS endpoint port.")
+@click.option("--registry-port", type=int, default=0, help="Registry port (default: any free port).")
+@click.option("--task-start-seconds", type=float, default=None, envvar="CI_ECS_SANDBOX_TASK_START_SECONDS",
+              help="Seconds a task takes from PROVISIONING to RUNNING.")
+@click.option("--throttle-rate", type=click.FloatRange(0, 1), default=None,
+              envvar="CI_ECS_SANDBOX_THROTTLE_RATE", help="Fraction of calls answered with ThrottlingException.")
+@click.option("--fail-operations", default=None, envvar="CI_ECS_SANDBOX_FAIL_OPERATIONS",
+              help="Comma-separated operations answered with HTTP 500 (e.g. RegisterTaskDefinition).")
+def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
+            throttle_rate: float | None, fail_operations: str | None) -> None:
+    """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
+    try:
+        from ci_ecs.sandbox import serve_forever
+    except ImportError as exc:
+        click.echo(f"error: the sandbox needs the [sandbox] extra: pip install 'ci-ecs[sandbox]' ({exc})", err=True)
+        sys.exit(EXIT_USAGE)
+    serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
+                  throttle_rate=throttle_rate, fail_operations=fail_operations)
+
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,572 @@
+"""The configuration: `ci-ecs.yml` merged with `CI_ECS_*` variables and flags, validated before any AWS call.
+
+Precedence is flag > environment > file > default. The CLI turns flags and variables into an
+`overrides` mapping (click reads `CI_ECS_*` for every option); `load_config` lays it over the file
+and validates the result, so a bad value from any source is a one-line `ConfigError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ci_ecs.errors import ConfigError
+from ci_ecs.imageref import TAG_PATTERN, parse_image_ref
+
+DEFAULT_CONFIG_FILE = "ci-ecs.yml"
+
+# AWS Fargate's accepted task-level cpu units -> memory MiB values.
+FARGATE_MEMORY: dict[int, list[int]] = {
+    256: [512, 1024, 2048],
+    512: list(range(1024, 4097, 1024)),
+    1024: list(range(2048, 8193, 1024)),
+    2048: list(range(4096, 16385, 1024)),
+    4096: list(range(8192, 30721, 1024)),
+    8192: list(range(16384, 61441, 4096)),
+    16384: list(range(32768, 122881, 8192)),
+}
+
+_ECR_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_NAME_255 = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def cpu_units(value: str) -> int:
+    """Task cpu as units: "256" -> 256, "0.25 vCPU" -> 256, "1vcpu" -> 1024."""
+    text = value.strip().lower()
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*vcpu", text)
+    if match:
+        return int(float(match.group(1)) * 1024)
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"cpu {value!r} is not a number of cpu units or 'N vCPU'")
+
+
+def memory_mib(value: str) -> int:
+    """Task memory in MiB: "512" -> 512, "0.5GB" -> 512, "2 GB" -> 2048."""
+    text = value.strip().lower()
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*gb", text)
+    if match:
+        return int(float(match.group(1)) * 1024)
+    match = re.fullmatch(r"([0-9]+)\s*(?:mb|mib)?", text)
+    if match:
+        return int(match.group(1))
+    raise ValueError(f"memory {value!r} is not a number of MiB or 'N GB'")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Encryption(_Strict):
+    type: Literal["AES256", "KMS"] = "AES256"
+    kms_key: str | None = None
+
+
+class RepositoryConfig(_Strict):
+    name: str
+    tag_mutability: Literal["MUTABLE", "IMMUTABLE"] | None = None
+    scan_on_push: bool | None = None
+    lifecycle_keep_last: int | None = Field(default=None, ge=1, le=10000)
+    encryption: Encryption | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _ecr_name(cls, value: str) -> str:
+        if not (2 <= len(value) <= 256) or not _ECR_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid ECR repository name (lower-case letters, digits, ._-/)")
+        return value
+
+
+class BuildConfig(_Strict):
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    build_args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None
+    platform: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ImageConfig(_Strict):
+    tag: str | None = None
+    build: BuildConfig | None = None
+    local: str | None = None
+    source: str | None = None
+    # What the task definition references: the pushed digest (a moved tag never changes a service) or the tag.
+    pin: Literal["digest", "tag"] = "digest"
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if value is not None and not TAG_PATTERN.match(value):
+            raise ValueError(f"{value!r} is not a valid image tag (letters, digits, _.-, at most 128)")
+        return value
+
+    @field_validator("local", "source")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_image_ref(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ImageConfig:
+        origins = [name for name in ("build", "local", "source") if getattr(self, name) is not None]
+        if len(origins) > 1:
+            raise ValueError(f"give only one of build, local, source (got {', '.join(origins)})")
+        return self
+
+
+class PortMapping(_Strict):
+    container_port: int = Field(ge=0, le=65535)
+    host_port: int | None = Field(default=None, ge=0, le=65535)
+    protocol: Literal["tcp", "udp"] = "tcp"
+    name: str | None = None
+    app_protocol: Literal["http", "http2", "grpc"] | None = None
+
+
+class HealthCheck(_Strict):
+    command: list[str]
+    interval: int | None = Field(default=None, ge=5, le=300)
+    timeout: int | None = Field(default=None, ge=2, le=120)
+    retries: int | None = Field(default=None, ge=1, le=10)
+    start_period: int | None = Field(default=None, ge=0, le=300)
+
+
+class LogConfig(_Strict):
+    """awslogs shorthand: `logs: {group: /ecs/hello, stream_prefix: web}`."""
+
+    group: str
+    stream_prefix: str = "ecs"
+    region: str | None = None
+    create_group: bool = False
+
+
+class ContainerConfig(_Strict):
+    name: str
+    image: str | None = None
+    essential: bool = True
+    cpu: int | None = Field(default=None, ge=0)
+    memory: int | None = Field(default=None, ge=4)
+    memory_reservation: int | None = Field(default=None, ge=4)
+    port_mappings: list[PortMapping] = Field(default_factory=list)
+    environment: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)
+    command: list[str] | None = None
+    entry_point: list[str] | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    health_check: HealthCheck | None = None
+    logs: LogConfig | None = None
+    docker_labels: dict[str, str] = Field(default_factory=dict)
+    readonly_root_filesystem: bool | None = None
+    stop_timeout: int | None = Field(default=None, ge=0, le=120)
+    # Native ECS container-definition fields ci-ecs does not model, passed through untouched.
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_255.match(value):
+            raise ValueError(f"{value!r} is not a valid container name (letters, digits, _ and -)")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_image_ref(value)
+        return value
+
+    @field_validator("environment", "docker_labels", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        # YAML turns `PORT: 80` and `DEBUG: true` into numbers and booleans; ECS wants strings.
+        if isinstance(value, dict):
+            return {k: _scalar_to_str(v) for k, v in value.items()}
+        return value
+
+
+def _scalar_to_str(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+class RuntimePlatform(_Strict):
+    cpu_architecture: Literal["X86_64", "ARM64"] | None = None
+    operating_system_family: str | None = None
+
+
+class TaskConfig(_Strict):
+    family: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    network_mode: Literal["awsvpc", "bridge", "host", "none"] | None = None
+    requires_compatibilities: list[Literal["FARGATE", "EC2", "EXTERNAL"]] = Field(default_factory=list)
+    execution_role_arn: str | None = None
+    task_role_arn: str | None = None
+    runtime_platform: RuntimePlatform | None = None
+    ephemeral_storage_gib: int | None = Field(default=None, ge=21, le=200)
+    volumes: list[dict[str, Any]] = Field(default_factory=list)
+    containers: list[ContainerConfig] = Field(default_factory=list)
+    # A native ECS task definition (JSON or YAML) instead of `containers`; unknown fields pass through.
+    file: str | None = None
+    # Containers (by name) whose image becomes the deployed image; default: see taskdef.render.
+    image_containers: list[str] = Field(default_factory=list)
+
+    @field_validator("cpu", "memory", mode="before")
+    @classmethod
+    def _as_string(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str | None) -> str | None:
+        if value is not None:
+            cpu_units(value)
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None:
+            memory_mib(value)
+        return value
+
+    @field_validator("family")
+    @classmethod
+    def _family(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME_255.match(value):
+            raise ValueError(f"{value!r} is not a valid family name (letters, digits, _ and -)")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> TaskConfig:
+        if self.file and self.containers:
+            raise ValueError("give either file or containers, not both")
+        if not self.file and not self.containers:
+            raise ValueError("give containers (at least one) or file (a native ECS task definition)")
+        if not self.file and not self.family:
+            raise ValueError("family is required with containers")
+        names = [c.name for c in self.containers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"container names must be unique (repeated: {', '.join(duplicates)})")
+        if "FARGATE" in self.requires_compatibilities:
+            if self.network_mode not in (None, "awsvpc"):
+                raise ValueError(f"FARGATE requires network_mode awsvpc (got {self.network_mode})")
+            if self.cpu is None or self.memory is None:
+                if not self.file:
+                    raise ValueError("FARGATE requires task-level cpu and memory")
+            else:
+                cpu, memory = cpu_units(self.cpu), memory_mib(self.memory)
+                allowed = FARGATE_MEMORY.get(cpu)
+                if allowed is None:
+                    raise ValueError(f"FARGATE does not accept cpu {self.cpu} "
+                                     f"(one of {', '.join(str(c) for c in FARGATE_MEMORY)})")
+                if memory not in allowed:
+                    raise ValueError(f"FARGATE cpu {cpu} does not accept memory {memory} "
+                                     f"(from {allowed[0]} to {allowed[-1]} in steps of "
+                                     f"{allowed[1] - allowed[0]})")
+        return self
+
+
+class LoadBalancer(_Strict):
+    target_group_arn: str | None = None
+    load_balancer_name: str | None = None
+    container_name: str
+    container_port: int = Field(ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _target(self) -> LoadBalancer:
+        if not self.target_group_arn and not self.load_balancer_name:
+            raise ValueError("give target_group_arn (or load_balancer_name for a Classic Load Balancer)")
+        return self
+
+
+class PlacementStrategy(_Strict):
+    type: Literal["random", "spread", "binpack"]
+    field: str | None = None
+
+
+class PlacementConstraint(_Strict):
+    type: Literal["distinctInstance", "memberOf"]
+    expression: str | None = None
+
+
+class CircuitBreaker(_Strict):
+    enable: bool = True
+    rollback: bool = True
+
+
+class CapacityProvider(_Strict):
+    capacity_provider: str
+    weight: int = Field(default=1, ge=0, le=1000)
+    base: int = Field(default=0, ge=0, le=100000)
+
+
+class ServiceConfig(_Strict):
+    name: str | None = None
+    desired_count: int | None = Field(default=None, ge=0)
+    launch_type: Literal["FARGATE", "EC2", "EXTERNAL"] | None = None
+    capacity_provider_strategy: list[CapacityProvider] = Field(default_factory=list)
+    platform_version: str | None = None
+    subnets: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    assign_public_ip: bool | None = None
+    load_balancers: list[LoadBalancer] = Field(default_factory=list)
+    health_check_grace_period: int | None = Field(default=None, ge=0, le=2147483647)
+    placement_strategy: list[PlacementStrategy] = Field(default_factory=list)
+    placement_constraints: list[PlacementConstraint] = Field(default_factory=list)
+    circuit_breaker: CircuitBreaker | None = None
+    minimum_healthy_percent: int | None = Field(default=None, ge=0, le=100)
+    maximum_percent: int | None = Field(default=None, ge=100, le=200)
+    enable_execute_command: bool | None = None
+    propagate_tags: Literal["TASK_DEFINITION", "SERVICE", "NONE"] | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME_255.match(value):
+            raise ValueError(f"{value!r} is not a valid service name (letters, digits, _ and -)")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> ServiceConfig:
+        if self.launch_type and self.capacity_provider_strategy:
+            raise ValueError("give launch_type or capacity_provider_strategy, not both")
+        if self.launch_type == "FARGATE" and (self.placement_strategy or self.placement_constraints):
+            raise ValueError("FARGATE services do not take placement_strategy or placement_constraints")
+        return self
+
+
+class DeploySettings(_Strict):
+    wait: bool = True
+    timeout: int = Field(default=900, ge=1)
+    # None: roll back ourselves unless the service's circuit breaker already rolls back.
+    rollback: bool | None = None
+    force_new_deployment: bool = False
+    # Waiting polls from about 1 s, backing off to this many seconds as the wait grows.
+    max_poll_interval: float = Field(default=15.0, gt=0, le=60)
+
+
+class Config(_Strict):
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    assume_role_arn: str | None = None
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    cluster: str | None = None
+    repository: RepositoryConfig | None = None
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    task: TaskConfig | None = None
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    # The image to deploy, as is (`--image`); set by flags/env, not usually in the file.
+    image_uri: str | None = None
+
+    @field_validator("cluster")
+    @classmethod
+    def _cluster(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME_255.match(value):
+            raise ValueError(f"{value!r} is not a valid cluster name (letters, digits, _ and -)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", value):
+            raise ValueError(f"{value!r} is not an AWS region name like us-east-1")
+        return value
+
+    @field_validator("image_uri")
+    @classmethod
+    def _image_uri(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_image_ref(value)
+        return value
+
+    @field_validator("assume_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", value):
+            raise ValueError(f"{value!r} is not an IAM role ARN")
+        return value
+
+    @model_validator(mode="after")
+    def _deployable(self) -> Config:
+        if not self.cluster:
+            raise ValueError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)")
+        if not self.service.name:
+            raise ValueError("service.name is required (in the file, CI_ECS_SERVICE or --service)")
+        if self.task is None:
+            raise ValueError("task is required (containers or a native task definition file)")
+        if self.image.tag is None and (self.image.build or self.image.local or self.image.source):
+            pass  # the tag then defaults to the local image's or source's tag (image module)
+        needs_image = any(c.image is None for c in self.task.containers)
+        if needs_image and not self.image_uri and not self.repository:
+            raise ValueError("a container has no image: set its image, or repository + image.tag, or --image")
+        if self.repository and not self.image_uri and needs_image and not (
+                self.image.tag or self.image.local or self.image.source or self.image.build):
+            raise ValueError("image.tag is required to deploy from the repository (or CI_ECS_IMAGE_TAG / --tag)")
+        if self.task.network_mode == "awsvpc" or "FARGATE" in self.task.requires_compatibilities \
+                or self.service.launch_type == "FARGATE":
+            for lb in self.service.load_balancers:
+                if self.task.containers and lb.container_name not in {c.name for c in self.task.containers}:
+                    raise ValueError(f"load balancer container_name {lb.container_name!r} is not a container")
+        return self
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping key and sequence item."""
+
+
+def _positions(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _positions(value_node, path + (key,), out)
+            out[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _positions(item, path + (index,), out)
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found (give -c/--config or CI_ECS_CONFIG)", source=source) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file: {exc}", source=source) from None
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML: {problem}", source=source,
+                          line=mark.line + 1 if mark else None) from None
+    if node is None or data is None:
+        raise ConfigError("the config file is empty (expected a mapping with cluster, service, task)",
+                          source=source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"the top level must be a mapping of keys, not a {type(data).__name__}",
+                          source=source, line=1)
+    positions: dict[tuple[Any, ...], int] = {}
+    _positions(node, (), positions)
+    return data, positions
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    target = data
+    for key in keys[:-1]:
+        child = target.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            target[key] = child
+        target = child
+    target[keys[-1]] = value
+
+
+def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose fields are valid at `loc` (for 'did you mean' suggestions)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found:
+            return found
+    return None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
+    error = exc.errors(include_url=False)[0]
+    # Drop pydantic's union/function tags ("function-after[...]", "str") from the location.
+    loc = tuple(p for p in error["loc"] if isinstance(p, int) or (
+        "[" not in str(p) and str(p) not in ("str", "int", "bool", "list", "dict", "float")))
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        parent = _model_for(loc[:-1])
+        known = list(parent.model_fields) if parent else []
+        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else (f"; known keys: {', '.join(known)}" if known else "")
+        return loc, f"unknown key{hint}"
+    if error["type"] == "missing":
+        return loc, "is required"
+    message = re.sub(r"^(Value error|Assertion failed), ", "", message)
+    if "input" in error and error["type"] not in ("value_error",) and not isinstance(error["input"], dict):
+        message += f" (got {json.dumps(error['input'], default=str)[:60]})"
+    return loc, message
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
+                *, require_file: bool = False) -> Config:
+    """Read `path` (YAML), lay `overrides` (dotted keys from flags/env) over it and validate.
+
+    Raises ConfigError naming the key and the file line. A missing default file is not an error
+    when the flags alone describe the deploy.
+
+    >>> load_config(None, {"cluster": "c", "service.name": "s", "task": {"family": "f",
+    ...     "containers": [{"name": "web", "image": "nginx:1.27"}]}}).service.name
+    's'
+    """
+    data: dict[str, Any] = {}
+    positions: dict[tuple[Any, ...], int] = {}
+    source: str | None = None
+    if path is not None:
+        file_path = Path(path)
+        if file_path.exists() or require_file:
+            data, positions = _read_file(file_path)
+            source = str(file_path)
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, dotted, value)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        loc, message = _first_error(exc)
+        line = None
+        for cut in range(len(loc), -1, -1):
+            if loc[:cut] in positions:
+                line = positions[loc[:cut]] if cut else None
+                break
+        from_flag = any(k == _dotted(loc) or _dotted(loc).startswith(k + ".") for k in (overrides or {})
+                        if (overrides or {}).get(k) is not None)
+        raise ConfigError(message, key=_dotted(loc) or None, line=None if from_flag else line,
+                          source=source if (source and not from_flag) else None) from None

@@ -1,0 +1,155 @@
+"""ECR: a thin gateway, `ensure_repository` (create and reconcile settings) and image lookup."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ci_ecs.aws import aws_errors, error_code
+from ci_ecs.config import RepositoryConfig
+
+log = logging.getLogger(__name__)
+
+
+def lifecycle_policy(keep_last: int) -> str:
+    """The lifecycle policy text that expires all but the newest `keep_last` images."""
+    return json.dumps({"rules": [{
+        "rulePriority": 1,
+        "description": f"ci-ecs: keep the last {keep_last} images",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_last},
+        "action": {"type": "expire"},
+    }]}, sort_keys=True)
+
+
+class EcrGateway:
+    """The ECR calls ci-ecs makes, wrapped verb-first."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def describe_repository(self, name: str) -> dict[str, Any] | None:
+        """The repository, or None when it does not exist."""
+        with aws_errors(f"describe repository {name}"):
+            try:
+                return dict(self.client.describe_repositories(repositoryNames=[name])["repositories"][0])
+            except Exception as exc:
+                if error_code(exc) == "RepositoryNotFoundException":
+                    return None
+                raise
+
+    def create_repository(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Create a repository."""
+        with aws_errors(f"create repository {params['repositoryName']}"):
+            return dict(self.client.create_repository(**params)["repository"])
+
+    def put_tag_mutability(self, name: str, mutability: str) -> None:
+        """Set tag mutability on an existing repository."""
+        with aws_errors(f"set tag mutability of repository {name}"):
+            self.client.put_image_tag_mutability(repositoryName=name, imageTagMutability=mutability)
+
+    def put_scanning(self, name: str, scan_on_push: bool) -> None:
+        """Set scan-on-push on an existing repository."""
+        with aws_errors(f"set scan-on-push of repository {name}"):
+            self.client.put_image_scanning_configuration(
+                repositoryName=name, imageScanningConfiguration={"scanOnPush": scan_on_push})
+
+    def get_lifecycle_policy(self, name: str) -> str | None:
+        """The lifecycle policy text, or None when there is none."""
+        with aws_errors(f"get lifecycle policy of repository {name}"):
+            try:
+                return str(self.client.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
+            except Exception as exc:
+                if error_code(exc) == "LifecyclePolicyNotFoundException":
+                    return None
+                raise
+
+    def put_lifecycle_policy(self, name: str, text: str) -> None:
+        """Replace the lifecycle policy."""
+        with aws_errors(f"put lifecycle policy of repository {name}"):
+            self.client.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=text)
+
+    def describe_image(self, name: str, *, tag: str | None = None, digest: str | None = None
+                       ) -> dict[str, Any] | None:
+        """The image with `tag` or `digest`, or None when the repository does not hold it."""
+        image_id = {"imageTag": tag} if tag else {"imageDigest": digest}
+        with aws_errors(f"describe image {name}:{tag or digest}"):
+            try:
+                details = self.client.describe_images(repositoryName=name, imageIds=[image_id])["imageDetails"]
+            except Exception as exc:
+                if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                    return None
+                raise
+        return dict(details[0]) if details else None
+
+    def authorization(self) -> dict[str, Any]:
+        """GetAuthorizationToken's first authorizationData (token, proxyEndpoint, expiresAt)."""
+        with aws_errors("get ECR authorization token"):
+            return dict(self.client.get_authorization_token()["authorizationData"][0])
+
+
+@dataclass(frozen=True)
+class RepositoryResult:
+    """What ensure_repository found or did."""
+
+    name: str
+    uri: str
+    created: bool
+    changed: tuple[str, ...]
+
+
+def ensure_repository(ecr: EcrGateway, repository: RepositoryConfig, *, dry_run: bool = False
+                      ) -> RepositoryResult:
+    """Create the repository when missing; on an existing one, reconcile the settings the config gives.
+
+    Settings the config leaves unset are not touched. Encryption cannot change after creation: a
+    mismatch is logged, not fixed.
+    """
+    name = repository.name
+    current = ecr.describe_repository(name)
+    if current is None:
+        params: dict[str, Any] = {"repositoryName": name}
+        if repository.tag_mutability:
+            params["imageTagMutability"] = repository.tag_mutability
+        if repository.scan_on_push is not None:
+            params["imageScanningConfiguration"] = {"scanOnPush": repository.scan_on_push}
+        if repository.encryption:
+            params["encryptionConfiguration"] = {"encryptionType": repository.encryption.type}
+            if repository.encryption.kms_key:
+                params["encryptionConfiguration"]["kmsKey"] = repository.encryption.kms_key
+        if dry_run:
+            log.info("repository %s: would create", name)
+            return RepositoryResult(name, f"(new)/{name}", True, ())
+        created = ecr.create_repository(params)
+        if repository.lifecycle_keep_last:
+            ecr.put_lifecycle_policy(name, lifecycle_policy(repository.lifecycle_keep_last))
+        log.info("repository %s created", name)
+        return RepositoryResult(name, created["repositoryUri"], True, ())
+    changed: list[str] = []
+    if repository.tag_mutability and current.get("imageTagMutability") != repository.tag_mutability:
+        changed.append("tag_mutability")
+        if not dry_run:
+            ecr.put_tag_mutability(name, repository.tag_mutability)
+    scanning = current.get("imageScanningConfiguration", {}).get("scanOnPush", False)
+    if repository.scan_on_push is not None and scanning != repository.scan_on_push:
+        changed.append("scan_on_push")
+        if not dry_run:
+            ecr.put_scanning(name, repository.scan_on_push)
+    if repository.lifecycle_keep_last:
+        wanted = lifecycle_policy(repository.lifecycle_keep_last)
+        existing = ecr.get_lifecycle_policy(name)
+        if existing is None or json.loads(existing) != json.loads(wanted):
+            changed.append("lifecycle_keep_last")
+            if not dry_run:
+                ecr.put_lifecycle_policy(name, wanted)
+    if repository.encryption:
+        encryption = current.get("encryptionConfiguration", {}).get("encryptionType", "AES256")
+        if encryption != repository.encryption.type:
+            log.warning("repository %s is encrypted with %s, the config asks %s: ECR cannot change the "
+                        "encryption of an existing repository", name, encryption, repository.encryption.type)
+    if changed:
+        log.info("repository %s %s %s", name, "would update" if dry_run else "updated", ", ".join(changed))
+    else:
+        log.info("repository %s unchanged", name)
+    return RepositoryResult(name, current["repositoryUri"], False, tuple(changed))

@@ -1,0 +1,113 @@
+"""A thin gateway over the ECS API: injected client, no I/O in __init__, paginated, errors verb-first."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ci_ecs.aws import aws_errors, error_code
+from ci_ecs.errors import AwsError
+
+# ECS answers DescribeTasks for at most 100 tasks per call.
+_DESCRIBE_TASKS_BATCH = 100
+
+
+class EcsGateway:
+    """The ECS calls ci-ecs makes, each wrapped so an error says what was being done."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    # clusters
+    def describe_cluster(self, cluster: str) -> dict[str, Any] | None:
+        """The cluster, or None when it does not exist (or is INACTIVE)."""
+        with aws_errors(f"describe cluster {cluster}"):
+            response = self.client.describe_clusters(clusters=[cluster])
+        for found in response.get("clusters", []):
+            if found.get("status") != "INACTIVE":
+                return dict(found)
+        return None
+
+    def create_cluster(self, cluster: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
+        """Create the cluster (ECS makes this idempotent by name)."""
+        params: dict[str, Any] = {"clusterName": cluster}
+        if tags:
+            params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        with aws_errors(f"create cluster {cluster}"):
+            return dict(self.client.create_cluster(**params)["cluster"])
+
+    # task definitions
+    def latest_task_definition(self, family: str) -> dict[str, Any] | None:
+        """The latest ACTIVE revision of `family`, or None when the family has none."""
+        with aws_errors(f"describe task definition {family}"):
+            try:
+                response = self.client.describe_task_definition(taskDefinition=family, include=["TAGS"])
+            except Exception as exc:
+                # ECS says ClientException "Unable to describe task definition." for an unknown family.
+                if error_code(exc) in ("ClientException", "InvalidParameterException"):
+                    return None
+                raise
+        definition = dict(response["taskDefinition"])
+        if response.get("tags"):
+            definition["tags"] = response["tags"]
+        return definition if definition.get("status", "ACTIVE") == "ACTIVE" else None
+
+    def describe_task_definition(self, arn: str) -> dict[str, Any]:
+        """One task definition revision by ARN or family:revision."""
+        with aws_errors(f"describe task definition {arn}"):
+            return dict(self.client.describe_task_definition(taskDefinition=arn)["taskDefinition"])
+
+    def register_task_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Register a new revision; botocore's standard retries cover throttling and 5xx."""
+        with aws_errors(f"register task definition {definition.get('family')}"):
+            return dict(self.client.register_task_definition(**definition)["taskDefinition"])
+
+    # services
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
+        """The service, or None when it is missing (INACTIVE services are returned as they are)."""
+        with aws_errors(f"describe service {service}"):
+            response = self.client.describe_services(cluster=cluster, services=[service])
+        for found in response.get("services", []):
+            return dict(found)
+        for failure in response.get("failures", []):
+            if failure.get("reason") == "MISSING":
+                return None
+            raise AwsError(f"describe service {service}", failure.get("reason", ""),
+                           failure.get("detail", failure.get("arn", "")))
+        return None
+
+    def create_service(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Create the service with a client token, so a retried call cannot create it twice."""
+        params = {**params, "clientToken": params.get("clientToken") or uuid.uuid4().hex}
+        with aws_errors(f"create service {params['serviceName']}"):
+            return dict(self.client.create_service(**params)["service"])
+
+    def update_service(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Update the service with exactly the fields in `params`."""
+        with aws_errors(f"update service {params['service']}"):
+            return dict(self.client.update_service(**params)["service"])
+
+    # tasks
+    def list_tasks(self, cluster: str, *, service: str | None = None, desired_status: str = "RUNNING",
+                   started_by: str | None = None) -> list[str]:
+        """Task ARNs, all pages."""
+        params: dict[str, Any] = {"cluster": cluster, "desiredStatus": desired_status}
+        if service:
+            params["serviceName"] = service
+        if started_by:
+            params["startedBy"] = started_by
+        arns: list[str] = []
+        with aws_errors(f"list tasks of {service or cluster}"):
+            for page in self.client.get_paginator("list_tasks").paginate(**params):
+                arns.extend(page.get("taskArns", []))
+        return arns
+
+    def describe_tasks(self, cluster: str, arns: list[str]) -> list[dict[str, Any]]:
+        """Describe tasks, batched by ECS's limit of 100 per call."""
+        tasks: list[dict[str, Any]] = []
+        for start in range(0, len(arns), _DESCRIBE_TASKS_BATCH):
+            with aws_errors(f"describe tasks in {cluster}"):
+                response = self.client.describe_tasks(cluster=cluster,
+                                                      tasks=arns[start:start + _DESCRIBE_TASKS_BATCH])
+            tasks.extend(response.get("tasks", []))
+        return tasks

@@ -1,0 +1,106 @@
+"""Typed errors. Library code raises these; the CLI maps them to exit codes in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CiEcsError(Exception):
+    """Base of every error ci-ecs reports to a user; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(CiEcsError):
+    """Bad usage or configuration, found before anything was written to AWS (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None,
+                 source: str | None = None) -> None:
+        where = ""
+        if source and line:
+            where = f"{source}:{line}: "
+        elif source:
+            where = f"{source}: "
+        prefix = f"{key}: " if key else ""
+        super().__init__(f"{where}{prefix}{message}", key=key, line=line, source=source)
+        self.key = key
+        self.line = line
+
+
+class AwsError(CiEcsError):
+    """An AWS call failed; the message starts with what ci-ecs was doing ("describe service web: ...")."""
+
+    exit_code = 1
+
+    def __init__(self, action: str, code: str, detail: str) -> None:
+        super().__init__(f"{action}: {code}: {detail}" if code else f"{action}: {detail}",
+                         action=action, code=code)
+        self.action = action
+        self.code = code
+        self.detail = detail
+
+
+class CredentialsError(AwsError):
+    """Missing or rejected credentials, or a permission AWS refused (AccessDenied, PassRole) (exit 3)."""
+
+    exit_code = 3
+
+
+class ImageNotFoundError(CiEcsError):
+    """The image to deploy is not in the registry it names (exit 1)."""
+
+
+class ImageConflictError(CiEcsError):
+    """An immutable tag already holds a different digest (exit 1)."""
+
+
+class ServiceStateError(CiEcsError):
+    """The service is in a state ci-ecs must not deploy over, e.g. DRAINING (exit 1)."""
+
+
+class DeploymentFailedError(CiEcsError):
+    """The deployment failed or was rolled back; carries the reasons ECS gave (exit 1)."""
+
+    def __init__(self, message: str, *, deployment_id: str | None = None,
+                 stopped_reasons: list[str] | None = None, events: list[str] | None = None,
+                 rolled_back_to: str | None = None, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message, deployment_id=deployment_id)
+        self.deployment_id = deployment_id
+        self.stopped_reasons = stopped_reasons or []
+        self.events = events or []
+        self.rolled_back_to = rolled_back_to
+        self.result = result
+
+
+class DeployTimeoutError(CiEcsError):
+    """The deployment did not finish within the timeout (exit 4)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, deployment_id: str | None = None,
+                 result: dict[str, Any] | None = None) -> None:
+        super().__init__(message, deployment_id=deployment_id)
+        self.deployment_id = deployment_id
+        self.result = result
+
+
+class ImageEngineError(CiEcsError):
+    """No Docker engine reachable, or a build/push through it failed (exit 1)."""
+
+
+class DeployCancelledError(CiEcsError):
+    """ci-ecs was cancelled (SIGINT 130, SIGTERM 143) while waiting."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

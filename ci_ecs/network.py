@@ -1,0 +1,99 @@
+"""Where the service answers: running tasks' public and private IPs, and the load balancer's DNS name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ci_ecs.aws import aws_errors
+from ci_ecs.ecs import EcsGateway
+
+
+@dataclass
+class Addresses:
+    """The addresses of a service's running tasks."""
+
+    public_ips: list[str] = field(default_factory=list)
+    private_ips: list[str] = field(default_factory=list)
+    load_balancer_dns: str | None = None
+
+
+def _eni_ids(task: dict[str, Any]) -> list[str]:
+    ids = []
+    for attachment in task.get("attachments", []):
+        if attachment.get("type") != "ElasticNetworkInterface":
+            continue
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "networkInterfaceId" and detail.get("value"):
+                ids.append(str(detail["value"]))
+    return ids
+
+
+def _attachment_private_ips(task: dict[str, Any]) -> list[str]:
+    ips = []
+    for attachment in task.get("attachments", []):
+        for detail in attachment.get("details", []):
+            if detail.get("name") == "privateIPv4Address" and detail.get("value"):
+                ips.append(str(detail["value"]))
+    return ips
+
+
+def default_subnets(ec2: Any) -> list[str]:
+    """The default VPC's default subnets (used when an awsvpc service names none)."""
+    with aws_errors("describe default subnets"):
+        pages = ec2.get_paginator("describe_subnets").paginate(
+            Filters=[{"Name": "default-for-az", "Values": ["true"]}])
+        return sorted(s["SubnetId"] for page in pages for s in page.get("Subnets", []))
+
+
+def task_addresses(ec2: Any, tasks: list[dict[str, Any]]) -> Addresses:
+    """Public and private IPs of RUNNING tasks: task ENI -> DescribeNetworkInterfaces -> Association.PublicIp."""
+    running = [t for t in tasks if t.get("lastStatus") == "RUNNING"]
+    addresses = Addresses()
+    eni_ids = [eni for task in running for eni in _eni_ids(task)]
+    if eni_ids:
+        with aws_errors("describe network interfaces of the tasks"):
+            pages = ec2.get_paginator("describe_network_interfaces").paginate(NetworkInterfaceIds=eni_ids)
+            interfaces = [i for page in pages for i in page.get("NetworkInterfaces", [])]
+        by_id = {i["NetworkInterfaceId"]: i for i in interfaces}
+        for eni in eni_ids:
+            interface = by_id.get(eni, {})
+            public = interface.get("Association", {}).get("PublicIp")
+            if public:
+                addresses.public_ips.append(public)
+            if interface.get("PrivateIpAddress"):
+                addresses.private_ips.append(interface["PrivateIpAddress"])
+    for task in running:
+        if not _eni_ids(task):  # bridge/host mode: the task's own private address, when ECS reports one
+            addresses.private_ips.extend(_attachment_private_ips(task))
+            for container in task.get("containers", []):
+                for interface in container.get("networkInterfaces", []):
+                    if interface.get("privateIpv4Address"):
+                        addresses.private_ips.append(interface["privateIpv4Address"])
+    addresses.public_ips = sorted(set(addresses.public_ips))
+    addresses.private_ips = sorted(set(addresses.private_ips))
+    return addresses
+
+
+def load_balancer_dns(elbv2: Any, service: dict[str, Any]) -> str | None:
+    """The DNS name of the first load balancer behind the service's target groups, if any."""
+    target_groups = [lb["targetGroupArn"] for lb in service.get("loadBalancers", []) if lb.get("targetGroupArn")]
+    if not target_groups:
+        return None
+    with aws_errors("describe the service's target groups"):
+        groups = elbv2.describe_target_groups(TargetGroupArns=target_groups[:1])["TargetGroups"]
+        arns = [arn for group in groups for arn in group.get("LoadBalancerArns", [])]
+        if not arns:
+            return None
+        balancers = elbv2.describe_load_balancers(LoadBalancerArns=arns[:1])["LoadBalancers"]
+    return str(balancers[0]["DNSName"]) if balancers else None
+
+
+def service_addresses(ecs: EcsGateway, ec2: Any, elbv2: Any, cluster: str, service: dict[str, Any]) -> Addresses:
+    """The addresses of the service's running tasks and its load balancer."""
+    name = str(service.get("serviceName"))
+    arns = ecs.list_tasks(cluster, service=name, desired_status="RUNNING")
+    tasks = ecs.describe_tasks(cluster, arns) if arns else []
+    addresses = task_addresses(ec2, tasks)
+    addresses.load_balancer_dns = load_balancer_dns(elbv2, service)
+    return addresses

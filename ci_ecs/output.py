@@ -1,0 +1,175 @@
+"""Rendering: progress lines on stderr, the result on stdout, and CI-specific outputs (GitHub, GitLab)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+# Result key -> GitHub output name (kebab-case) and GitLab dotenv name (CI_ECS_*).
+_OUTPUT_NAMES = {
+    "cluster": "cluster",
+    "service": "service",
+    "serviceArn": "service-arn",
+    "serviceAction": "service-action",
+    "taskDefinitionArn": "task-definition-arn",
+    "taskDefinitionRegistered": "task-definition-registered",
+    "imageUri": "image-uri",
+    "imageDigest": "image-digest",
+    "imagePushed": "image-pushed",
+    "deploymentId": "deployment-id",
+    "rolloutState": "rollout-state",
+    "publicIps": "public-ips",
+    "privateIps": "private-ips",
+    "loadBalancerDns": "load-balancer-dns",
+    "serviceUrl": "service-url",
+    "durationSeconds": "duration-seconds",
+}
+
+
+def _flat(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def service_url(result: dict[str, Any]) -> str:
+    """Where a browser would reach the service: the load balancer, else the first public IP."""
+    if result.get("loadBalancerDns"):
+        return f"http://{result['loadBalancerDns']}"
+    if result.get("publicIps"):
+        port = result.get("servicePort")
+        suffix = f":{port}" if port and port != 80 else ""
+        return f"http://{result['publicIps'][0]}{suffix}"
+    return ""
+
+
+def outputs(result: dict[str, Any]) -> dict[str, str]:
+    """The flat outputs, by kebab-case name."""
+    values = {**result, "serviceUrl": result.get("serviceUrl") or service_url(result)}
+    return {name: _flat(values.get(key)) for key, name in _OUTPUT_NAMES.items()}
+
+
+def dotenv_name(kebab: str) -> str:
+    """`public-ips` -> `CI_ECS_PUBLIC_IPS`."""
+    return "CI_ECS_" + kebab.upper().replace("-", "_")
+
+
+def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Append outputs to $GITHUB_OUTPUT and a Markdown table to $GITHUB_STEP_SUMMARY (when set)."""
+    flat = outputs(result)
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
+            for name, value in flat.items():
+                handle.write(f"{name}={value}\n")
+    if env.get("GITHUB_STEP_SUMMARY"):
+        state = "failed" if result.get("error") else "deployed"
+        lines = [f"### ci-ecs: {result.get('service')} {state}", "", "| | |", "|---|---|"]
+        for name, value in flat.items():
+            if value:
+                lines.append(f"| {name} | `{value}` |")
+        if result.get("error"):
+            lines.append(f"| error | {result['error']} |")
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+
+
+def write_dotenv(result: dict[str, Any], path: str | Path) -> None:
+    """Write the outputs as a GitLab dotenv report (`CI_ECS_PUBLIC_IPS=...`), one per line."""
+    flat = outputs(result)
+    with open(path, "w", encoding="utf-8") as handle:
+        for name, value in flat.items():
+            # dotenv values are single-line; none of ours has a newline, but be sure.
+            handle.write(f"{dotenv_name(name)}={value.replace(chr(10), ' ')}\n")
+
+
+def text_summary(result: dict[str, Any]) -> str:
+    """A few human lines for stdout."""
+    lines = []
+    action = result.get("serviceAction")
+    verb = {"created": "created", "updated": "updated", "unchanged": "unchanged"}.get(str(action), str(action))
+    if result.get("dryRun"):
+        verb = f"would be {verb}" if verb != "unchanged" else "unchanged"
+    lines.append(f"service {result.get('service')} in {result.get('cluster')}: {verb}")
+    if result.get("taskDefinitionArn"):
+        state = "registered" if result.get("taskDefinitionRegistered") else "unchanged"
+        lines.append(f"task definition: {str(result['taskDefinitionArn']).rsplit('/', 1)[-1]} ({state})")
+    if result.get("imageUri"):
+        lines.append(f"image: {result['imageUri']}{' (pushed)' if result.get('imagePushed') else ''}")
+    if result.get("rolloutState"):
+        lines.append(f"deployment: {result.get('deploymentId')} {result['rolloutState']}")
+    if result.get("publicIps"):
+        lines.append(f"public IPs: {', '.join(result['publicIps'])}")
+    if result.get("privateIps"):
+        lines.append(f"private IPs: {', '.join(result['privateIps'])}")
+    if result.get("loadBalancerDns"):
+        lines.append(f"load balancer: {result['loadBalancerDns']}")
+    return "\n".join(lines)
+
+
+def plan_text(result: dict[str, Any]) -> str:
+    """The readable diff `ci-ecs plan` prints."""
+    changes = result.get("changes") or []
+    if not changes:
+        return "no changes: the deploy would change nothing"
+    lines = []
+    for resource in dict.fromkeys(c["resource"] for c in changes):
+        lines.append(f"{resource}:")
+        for change in (c for c in changes if c["resource"] == resource):
+            if "old" in change and "new" in change:
+                lines.append(f"  ~ {change['path']}: {json.dumps(change['old'])} -> {json.dumps(change['new'])}")
+            elif "new" in change:
+                lines.append(f"  + {change['path']}: {json.dumps(change['new'])}")
+            else:
+                lines.append(f"  - {change['path']}: {json.dumps(change['old'])}")
+    return "\n".join(lines)
+
+
+def emit(result: dict[str, Any], fmt: str, *, stdout: IO[str] = sys.stdout, plan: bool = False,
+         dotenv_path: str | None = None) -> None:
+    """Print the result in `fmt` (text|json|github|gitlab), writing the CI files those formats imply."""
+    if fmt == "json":
+        stdout.write(json.dumps(result, sort_keys=False, default=str) + "\n")
+        return
+    stdout.write((plan_text(result) if plan else text_summary(result)) + "\n")
+    if fmt == "github":
+        write_github(result)
+    elif fmt == "gitlab":
+        write_dotenv(result, dotenv_path or os.environ.get("CI_ECS_DOTENV", "ci-ecs.env"))
+
+
+class ProgressHandler(logging.Handler):
+    """Progress lines on stderr: plain lines in CI; on a TTY, 'live' records overwrite one status line."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty() and not os.environ.get("CI")
+        self._live = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            if record.levelno >= logging.WARNING:
+                message = f"warning: {message}" if record.levelno == logging.WARNING else f"error: {message}"
+            if self.tty:
+                colour = "\033[33m" if record.levelno >= logging.WARNING else "\033[36m"
+                if getattr(record, "live", False):
+                    self.stream.write(f"\r\033[K{colour}…\033[0m {message}")
+                    self._live = True
+                else:
+                    prefix = "\r\033[K" if self._live else ""
+                    self.stream.write(f"{prefix}{colour}•\033[0m {message}\n")
+                    self._live = False
+            else:
+                self.stream.write(f"ci-ecs: {message}\n")
+            self.stream.flush()
+        except Exception:  # logging must never break a deploy
+            self.handleError(record)

@@ -1,0 +1,287 @@
+"""Task definitions: render (config or native file) -> normalise -> diff -> register only when different."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ci_ecs.config import TaskConfig, cpu_units, memory_mib
+from ci_ecs.diff import Change, diff_values, strip_empty
+from ci_ecs.ecs import EcsGateway
+from ci_ecs.errors import ConfigError
+from ci_ecs.imageref import parse_image_ref
+
+log = logging.getLogger(__name__)
+
+# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
+READ_ONLY_FIELDS = ("taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
+                    "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt")
+IMAGE_PLACEHOLDERS = ("{{image}}", "${IMAGE}", "<IMAGE>", "IMAGE")
+
+
+def _container_from_config(container: Any, image: str | None, region: str | None) -> dict[str, Any]:
+    definition: dict[str, Any] = {
+        "name": container.name,
+        "image": container.image or image,
+        "essential": container.essential,
+        "cpu": container.cpu,
+        "memory": container.memory,
+        "memoryReservation": container.memory_reservation,
+        "portMappings": [strip_empty({"containerPort": p.container_port, "hostPort": p.host_port,
+                                      "protocol": p.protocol, "name": p.name, "appProtocol": p.app_protocol})
+                         for p in container.port_mappings],
+        "environment": [{"name": k, "value": v} for k, v in container.environment.items()],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in container.secrets.items()],
+        "command": container.command,
+        "entryPoint": container.entry_point,
+        "workingDirectory": container.working_dir,
+        "user": container.user,
+        "dockerLabels": container.docker_labels,
+        "readonlyRootFilesystem": container.readonly_root_filesystem,
+        "stopTimeout": container.stop_timeout,
+    }
+    if container.health_check:
+        check = container.health_check
+        definition["healthCheck"] = {"command": check.command, "interval": check.interval,
+                                     "timeout": check.timeout, "retries": check.retries,
+                                     "startPeriod": check.start_period}
+    if container.logs:
+        options = {"awslogs-group": container.logs.group, "awslogs-stream-prefix": container.logs.stream_prefix}
+        if container.logs.region or region:
+            options["awslogs-region"] = str(container.logs.region or region)
+        if container.logs.create_group:
+            options["awslogs-create-group"] = "true"
+        definition["logConfiguration"] = {"logDriver": "awslogs", "options": options}
+    definition.update(container.extra)
+    return strip_empty(definition)
+
+
+def read_task_file(path: Path) -> dict[str, Any]:
+    """Read a native ECS task definition (JSON or YAML), unwrapping describe output's `taskDefinition`.
+
+    Fields ci-ecs does not model are kept as they are; read-only fields are dropped.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read task definition file: {exc.strerror or exc}", key="task.file",
+                          source=str(path)) from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise ConfigError(f"invalid task definition: {exc}".splitlines()[0], key="task.file",
+                          source=str(path), line=line) from None
+    if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
+        data = data["taskDefinition"]
+    if not isinstance(data, dict) or not isinstance(data.get("containerDefinitions"), list):
+        raise ConfigError("a task definition needs containerDefinitions (a list)", key="task.file",
+                          source=str(path))
+    for name in READ_ONLY_FIELDS:
+        data.pop(name, None)
+    return data
+
+
+def _image_containers(definitions: list[dict[str, Any]], wanted: list[str], image: str) -> list[str]:
+    names = [str(c.get("name")) for c in definitions]
+    if wanted:
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ConfigError(f"no container named {', '.join(unknown)} (containers: {', '.join(names)})",
+                              key="task.image_containers")
+        return wanted
+    if len(definitions) == 1:
+        return names
+    repository = parse_image_ref(image).repository
+    matching = []
+    for container in definitions:
+        current = str(container.get("image", ""))
+        if current in IMAGE_PLACEHOLDERS or not current:
+            matching.append(str(container.get("name")))
+            continue
+        try:
+            if parse_image_ref(current).repository == repository:
+                matching.append(str(container.get("name")))
+        except ValueError:
+            continue
+    if not matching:
+        raise ConfigError("cannot tell which container gets the image: set task.image_containers "
+                          f"(containers: {', '.join(names)})", key="task.image_containers")
+    return matching
+
+
+def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None,
+           image_containers: list[str] | None = None) -> dict[str, Any]:
+    """The RegisterTaskDefinition input for `task`, with `image` in the containers that take it.
+
+    >>> from ci_ecs.config import TaskConfig
+    >>> render(TaskConfig(family="f", containers=[{"name": "web"}]), "nginx:1")["containerDefinitions"]
+    [{'name': 'web', 'image': 'nginx:1', 'essential': True}]
+    """
+    wanted = list(image_containers or task.image_containers)
+    if task.file:
+        definition = read_task_file(base_dir / task.file)
+        containers = definition["containerDefinitions"]
+        if image:
+            for name in _image_containers(containers, wanted, image):
+                for container in containers:
+                    if container.get("name") == name:
+                        container["image"] = image
+        missing = [str(c.get("name")) for c in containers if not c.get("image")
+                   or c.get("image") in IMAGE_PLACEHOLDERS]
+        if missing:
+            raise ConfigError(f"container {', '.join(missing)} has no image (give --image or image.tag)",
+                              key="task.file")
+        overlay = {"family": task.family, "cpu": task.cpu, "memory": task.memory,
+                   "networkMode": task.network_mode, "requiresCompatibilities": task.requires_compatibilities,
+                   "executionRoleArn": task.execution_role_arn, "taskRoleArn": task.task_role_arn}
+        definition.update(strip_empty(overlay))
+        if not definition.get("family"):
+            raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
+        return definition
+    if wanted:
+        names = {c.name for c in task.containers}
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ConfigError(f"no container named {', '.join(unknown)}", key="task.image_containers")
+    containers = []
+    for container in task.containers:
+        container_image = container.image
+        if container.name in wanted or (not wanted and container.image is None):
+            container_image = image or container.image
+        if container_image is None:
+            raise ConfigError(f"container {container.name} has no image (give --image or image.tag)",
+                              key="task.containers")
+        containers.append(_container_from_config(container.model_copy(update={"image": container_image}),
+                                                 None, region))
+    definition = {
+        "family": task.family,
+        "taskRoleArn": task.task_role_arn,
+        "executionRoleArn": task.execution_role_arn,
+        "networkMode": task.network_mode,
+        "containerDefinitions": containers,
+        "volumes": task.volumes,
+        "requiresCompatibilities": task.requires_compatibilities,
+        "cpu": task.cpu,
+        "memory": task.memory,
+    }
+    if task.runtime_platform:
+        definition["runtimePlatform"] = {"cpuArchitecture": task.runtime_platform.cpu_architecture,
+                                         "operatingSystemFamily": task.runtime_platform.operating_system_family}
+    if task.ephemeral_storage_gib:
+        definition["ephemeralStorage"] = {"sizeInGiB": task.ephemeral_storage_gib}
+    return strip_empty(definition)
+
+
+def validate_registration(definition: dict[str, Any]) -> None:
+    """Check `definition` against botocore's RegisterTaskDefinition input shape, before any call.
+
+    A typo in a native file ("Unexpected key") becomes a ConfigError naming the key.
+    """
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    shape = model.operation_model("RegisterTaskDefinition").input_shape
+    report = ParamValidator().validate(definition, shape)
+    if report.has_errors():
+        first = report.generate_report().splitlines()[0]
+        raise ConfigError(f"invalid task definition: {first}", key="task")
+
+
+def _normalise_container(container: dict[str, Any], network_mode: str) -> dict[str, Any]:
+    out = copy.deepcopy(container)
+    out.setdefault("essential", True)
+    out.setdefault("cpu", 0)
+    mappings = []
+    for mapping in out.get("portMappings", []) or []:
+        mapping = dict(mapping)
+        mapping.setdefault("protocol", "tcp")
+        if network_mode in ("awsvpc", "host") and "containerPort" in mapping:
+            mapping.setdefault("hostPort", mapping["containerPort"])
+        mappings.append(mapping)
+    out["portMappings"] = mappings
+    for key in ("environment", "secrets"):
+        if out.get(key):
+            out[key] = sorted(out[key], key=lambda item: str(item.get("name")))
+    return out
+
+
+def normalise(definition: dict[str, Any]) -> dict[str, Any]:
+    """The comparable form of a task definition: read-only fields dropped, AWS defaults filled, empties removed.
+
+    Works the same on a rendered definition and on what DescribeTaskDefinition returns, so equal
+    definitions compare equal.
+
+    >>> normalise({"family": "f", "cpu": "0.25 vCPU", "revision": 3, "containerDefinitions": []})
+    {'family': 'f', 'cpu': '256', 'networkMode': 'bridge'}
+    """
+    out = copy.deepcopy(definition)
+    if isinstance(out.get("taskDefinition"), dict):
+        out = out["taskDefinition"]
+    for name in READ_ONLY_FIELDS:
+        out.pop(name, None)
+    out.pop("tags", None)  # tags are set on register but not a reason for a new revision
+    network_mode = out.get("networkMode") or "bridge"
+    out["networkMode"] = network_mode
+    if out.get("cpu") is not None:
+        out["cpu"] = str(cpu_units(str(out["cpu"])))
+    if out.get("memory") is not None:
+        out["memory"] = str(memory_mib(str(out["memory"])))
+    if out.get("requiresCompatibilities"):
+        out["requiresCompatibilities"] = sorted(out["requiresCompatibilities"])
+    out["containerDefinitions"] = [_normalise_container(c, network_mode)
+                                   for c in out.get("containerDefinitions", [])]
+    return dict(strip_empty(out))
+
+
+def diff_task_definitions(current: dict[str, Any] | None, desired: dict[str, Any]) -> list[Change]:
+    """What registering `desired` would change compared with `current` (None: no revision yet)."""
+    if current is None:
+        return [Change("taskDefinition", new=normalise(desired).get("family"))]
+    return diff_values(normalise(current), normalise(desired))
+
+
+@dataclass
+class TaskDefinitionResult:
+    """What ensure_task_definition found or did."""
+
+    arn: str
+    registered: bool
+    family: str
+    revision: int | None
+    changes: list[Change] = field(default_factory=list)
+    previous_arn: str | None = None
+
+
+def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run: bool = False,
+                           tags: dict[str, str] | None = None) -> TaskDefinitionResult:
+    """Register `desired` only when it differs from the latest ACTIVE revision of its family.
+
+    Safe to call twice: the second call finds the revision the first registered and registers nothing.
+    """
+    family = str(desired["family"])
+    current = ecs.latest_task_definition(family)
+    changes = diff_task_definitions(current, desired)
+    previous_arn = current["taskDefinitionArn"] if current else None
+    if current is not None and not changes:
+        log.info("task definition %s:%s unchanged", family, current.get("revision"))
+        return TaskDefinitionResult(current["taskDefinitionArn"], False, family, current.get("revision"),
+                                    [], previous_arn)
+    if dry_run:
+        log.info("task definition %s: would register a new revision (%d change(s))", family, len(changes))
+        return TaskDefinitionResult(f"{family}:(new)", True, family, None, changes, previous_arn)
+    params = dict(desired)
+    if tags:
+        params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    registered = ecs.register_task_definition(params)
+    log.info("task definition %s:%s registered (%s)", family, registered.get("revision"),
+             "new family" if current is None else f"{len(changes)} change(s)")
+    return TaskDefinitionResult(registered["taskDefinitionArn"], True, family, registered.get("revision"),
+                                changes, previous_arn)
