@@ -5,7 +5,6 @@ Heavy imports (boto3, pydantic) happen inside the commands so `ci-ecs --help` st
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal

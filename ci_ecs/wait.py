@@ -113,7 +113,8 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         service = ecs.describe_service(cluster, service_name) or {}
         ours = _find(service, deployment_id)
         if ours is None or ours.get("status") != "PRIMARY":
-            primary = next((d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+            primary: dict[str, Any] = next(
+                (d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
             rolled_back = (ours or {}).get("rolloutState") == "FAILED" or "roll" in " ".join(
                 _events(service, wall_start)).lower()
             state = "ROLLED_BACK" if rolled_back else "SUPERSEDED"
