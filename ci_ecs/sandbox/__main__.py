@@ -1,0 +1,37 @@
+"""``python -m ci_ecs.sandbox``: the sandbox without the main CLI."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .faults import Faults, parse_operations
+from .server import serve_forever
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the same options as ``ci-ecs sandbox`` and serve until interrupted."""
+    env = Faults.from_env()
+    parser = argparse.ArgumentParser(prog="python -m ci_ecs.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--registry-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--task-start-seconds", type=float, default=env.task_start_seconds)
+    parser.add_argument("--throttle-rate", type=float, default=env.throttle_rate)
+    parser.add_argument("--fail-operations", default=",".join(env.error_5xx_operations),
+                        help="comma-separated operations answered with 503, e.g. RegisterTaskDefinition")
+    parser.add_argument("--fail-times", type=int, default=env.error_5xx_times,
+                        help="fail only the first N calls of each such operation")
+    args = parser.parse_args(argv)
+    faults = Faults(
+        throttle_rate=args.throttle_rate,
+        error_5xx_operations=parse_operations(args.fail_operations),
+        error_5xx_times=args.fail_times,
+        task_start_seconds=args.task_start_seconds,
+    )
+    serve_forever(host=args.host, port=args.port, registry_port=args.registry_port, faults=faults)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""Every change the sandbox makes to moto, in one place.
+
+Written against moto 5.2 (the ``sandbox`` extra pins ``>=5.2.1,<5.3``). The moto internals
+relied on, and why:
+
+ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
+  - ``EC2ContainerServiceResponse.create_service``: moto drops deploymentConfiguration,
+    placement and a few other parameters; the wrapper stores them on the Service and replaces
+    moto's static deployment with a live one (``scheduler.initialise_service``).
+  - ``EC2ContainerServiceBackend.update_service``: moto never creates a deployment and sets
+    runningCount = desiredCount; the wrapper keeps the deployments, resolves the task
+    definition to an ARN and starts a new PRIMARY deployment when ECS would.
+  - ``EC2ContainerServiceBackend.delete_service``: DRAINING (tasks stop), then INACTIVE.
+  - ``EC2ContainerServiceBackend.list_tasks``: moto ignores serviceName and does not default
+    desiredStatus to RUNNING.
+  - ``EC2ContainerServiceBackend.run_task`` / ``stop_task``: tasks get the sandbox lifecycle;
+    a missing securityGroups no longer raises (ECS uses the VPC's default group).
+  - ``Service._validate_network``: a missing securityGroups key raised a KeyError (HTTP 500).
+  - Models: ``Service.deployments``/``events``/``task_definition``, ``backend.tasks``,
+    ``Task`` (built with moto's constructor) and ``Container``, ``ManagedState._transitions``.
+ECR (``moto.ecr.models`` / ``moto.ecr.responses``)
+  - ``ECRBackend.create_repository``: repositoryUri names the sandbox registry.
+  - ``describe_images``/``list_images``/``batch_get_image``/``put_image``/``batch_delete_image``:
+    the repository is synced from the registry first (``ecr.sync_repository``); PutImage
+    writes the manifest to the registry; an immutable-tag conflict says
+    ImageTagAlreadyExistsException as AWS does.
+  - ``ECRResponse.get_authorization_token``: proxyEndpoint is the registry, expiresAt in 12 h.
+EC2: ENIs are created by moto's ``Task`` and adjusted in ``network.py`` (``backend.enis``).
+
+The patches are installed when a Sandbox starts and removed when it stops. Request handlers
+run under the runtime lock (taken by the middleware), so they never race the scheduler.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ecr.exceptions import ImageAlreadyExistsException
+from moto.ecr.models import ECRBackend
+from moto.ecr.responses import ECRResponse
+from moto.ecs.exceptions import ServiceNotFoundException
+from moto.ecs.models import EC2ContainerServiceBackend, Service
+from moto.ecs.responses import EC2ContainerServiceResponse
+
+from . import ecr, network, runtime, scheduler
+from .registry import RegistryError
+
+_ORIGINALS: dict[tuple[type, str], Any] = {}
+_install_lock = threading.Lock()
+
+# CreateService parameters moto ignores, and the attribute its serializer reads them from.
+CREATE_SERVICE_EXTRAS = {
+    "deploymentConfiguration": "deployment_configuration",
+    "placementConstraints": "placement_constraints",
+    "placementStrategy": "placement_strategy",
+    "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+    "enableECSManagedTags": "enable_ecs_managed_tags",
+    "enableExecuteCommand": "enable_execute_command",
+    "capacityProviderStrategy": "capacity_provider_strategy",
+}
+
+
+def _original(owner: type, name: str) -> Any:
+    return _ORIGINALS.get((owner, name), getattr(owner, name))
+
+
+def _wrap(owner: type, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        func.__sandbox_patch__ = (owner, name)  # type: ignore[attr-defined]
+        _PATCHES.append(func)
+        return func
+
+    return decorator
+
+
+_PATCHES: list[Callable[..., Any]] = []
+
+
+def _rt() -> runtime.Runtime | None:
+    return runtime.active()
+
+
+# ------------------------------------------------------------------------------------- ECS
+
+
+@_wrap(Service, "_validate_network")
+def _validate_network(self: Service, nc: dict[str, Any]) -> dict[str, Any]:
+    awsvpc = nc.get("awsvpcConfiguration") or {}
+    if "securityGroups" not in awsvpc:
+        _original(Service, "_validate_network")(self, {**nc, "awsvpcConfiguration": {**awsvpc, "securityGroups": []}})
+        return nc
+    result: dict[str, Any] = _original(Service, "_validate_network")(self, nc)
+    return result
+
+
+@_wrap(EC2ContainerServiceResponse, "create_service")
+def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
+    result: ActionResult = _original(EC2ContainerServiceResponse, "create_service")(self)
+    service: Any = result.result["service"]  # type: ignore[index]
+    for param, attribute in CREATE_SERVICE_EXTRAS.items():
+        value = self._get_param(param)
+        if value is not None:
+            setattr(service, attribute, value)
+    if _rt() is not None:
+        scheduler.initialise_service(service)
+    return result
+
+
+@_wrap(EC2ContainerServiceBackend, "update_service")
+def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Any:
+    original = _original(EC2ContainerServiceBackend, "update_service")
+    if _rt() is None:
+        return original(self, service_properties)
+    props = dict(service_properties)
+    name = str(props.get("service", "")).split("/")[-1]
+    service: Any = self._get_service(props.get("cluster", "default"), name)
+    if service.status != "ACTIVE":
+        raise ServiceNotFoundException()
+    before = {
+        "task_definition": service.task_definition,
+        "network_configuration": copy.deepcopy(service.network_configuration),
+        "platform_version": service.platform_version,
+        "deployment_configuration": dict(scheduler.deployment_configuration(service)),
+    }
+    deployments = service.deployments
+    task_definition = (
+        self.describe_task_definition(props["task_definition"]).arn
+        if props.get("task_definition")
+        else before["task_definition"]
+    )
+    if props.get("network_configuration") is not None:
+        service._validate_network(props["network_configuration"])  # fail before anything changes
+    result = original(self, dict(service_properties))
+    # moto replaced runningCount and the deployment id; the scheduler owns those.
+    service.deployments = deployments
+    service.task_definition = task_definition
+    if props.get("deployment_configuration") is not None:
+        service.deployment_configuration = {**before["deployment_configuration"], **props["deployment_configuration"]}
+    new_network = props.get("network_configuration")
+    new_platform = props.get("platform_version")
+    if (
+        task_definition != before["task_definition"]
+        or props.get("force_new_deployment")
+        or (new_network is not None and new_network != before["network_configuration"])
+        or (new_platform is not None and new_platform != before["platform_version"])
+    ):
+        scheduler.start_deployment(service)
+    scheduler.refresh_counts(service, scheduler.service_tasks(self, service))
+    return result
+
+
+@_wrap(EC2ContainerServiceBackend, "delete_service")
+def _delete_service(self: EC2ContainerServiceBackend, cluster_name: str, service_name: str, force: bool) -> Any:
+    service: Any = _original(EC2ContainerServiceBackend, "delete_service")(self, cluster_name, service_name, force)
+    if _rt() is not None:
+        # ECS drains first: DRAINING while its tasks stop, INACTIVE after (see scheduler).
+        service.status = "DRAINING"
+        service.desired_count = 0
+    return service
+
+
+@_wrap(EC2ContainerServiceBackend, "list_tasks")
+def _list_tasks(
+    self: EC2ContainerServiceBackend,
+    cluster_str: str | None = None,
+    container_instance: str | None = None,
+    family: str | None = None,
+    started_by: str | None = None,
+    service_name: str | None = None,
+    desiredStatus: str | None = None,  # noqa: N803 - moto's parameter name
+) -> list[Any]:
+    original = _original(EC2ContainerServiceBackend, "list_tasks")
+    if _rt() is None:
+        return list(original(self, cluster_str, container_instance, family, started_by, service_name, desiredStatus))
+    # ECS lists tasks whose desired status is RUNNING unless told otherwise.
+    tasks = original(self, cluster_str, container_instance, family, started_by, None, desiredStatus or "RUNNING")
+    if service_name:
+        group = f"service:{service_name.split('/')[-1]}"
+        tasks = [t for t in tasks if t.group == group]
+    return list(tasks)
+
+
+@_wrap(EC2ContainerServiceBackend, "run_task")
+def _run_task(
+    self: EC2ContainerServiceBackend,
+    cluster_str: str,
+    task_definition_str: str,
+    count: int,
+    overrides: dict[str, Any] | None,
+    started_by: str,
+    tags: list[dict[str, str]] | None,
+    launch_type: str | None,
+    networking_configuration: dict[str, Any] | None = None,
+    group: str | None = None,
+    platform_version: str | None = None,
+) -> list[Any]:
+    rt = _rt()
+    original = _original(EC2ContainerServiceBackend, "run_task")
+    if rt is None:
+        return list(original(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
+                             launch_type, networking_configuration, group, platform_version))
+    if networking_configuration:
+        networking_configuration = network.with_default_security_groups(
+            self.account_id, self.region_name, networking_configuration
+        )
+    tasks = original(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
+                     launch_type, networking_configuration, group, platform_version)
+    for task in tasks:
+        scheduler.prepare_task(task, self, rt)
+    return list(tasks)
+
+
+@_wrap(EC2ContainerServiceBackend, "stop_task")
+def _stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Any:
+    rt = _rt()
+    cluster = self._get_cluster(cluster_str)
+    task_id = task_str.split("/")[-1]
+    for arn, task in self.tasks.get(cluster.name, {}).items():
+        if rt is not None and arn.endswith(task_id) and getattr(task, "sb_created", None) is not None:
+            scheduler.request_stop(task, reason or "Task stopped by user", "UserInitiated", rt)
+            return task
+    return _original(EC2ContainerServiceBackend, "stop_task")(self, cluster_str, task_str, reason)
+
+
+# ------------------------------------------------------------------------------------- ECR
+
+
+@_wrap(ECRBackend, "create_repository")
+def _create_repository(self: ECRBackend, repository_name: str, *args: Any, **kwargs: Any) -> Any:
+    repository = _original(ECRBackend, "create_repository")(self, repository_name, *args, **kwargs)
+    rt = _rt()
+    if rt is not None and rt.registry is not None:
+        repository.uri = f"{rt.registry.address}/{repository_name}"
+    return repository
+
+
+def _sync(backend: ECRBackend, repository_name: str | None) -> None:
+    rt = _rt()
+    if rt is None or rt.registry is None or not repository_name:
+        return
+    repository = backend.repositories.get(repository_name)
+    if repository is not None:
+        ecr.sync_repository(repository, rt.registry)
+
+
+def _repository_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    return kwargs.get("repository_name") or (args[0] if args else None)
+
+
+def _synced_read(name: str) -> Callable[..., Any]:
+    def wrapper(self: ECRBackend, *args: Any, **kwargs: Any) -> Any:
+        _sync(self, _repository_arg(args, kwargs))
+        return _original(ECRBackend, name)(self, *args, **kwargs)
+
+    wrapper.__name__ = f"_{name}"
+    return _wrap(ECRBackend, name)(wrapper)
+
+
+for _name in ("describe_images", "list_images", "batch_get_image"):
+    _synced_read(_name)
+
+
+@_wrap(ECRBackend, "put_image")
+def _put_image(
+    self: ECRBackend,
+    repository_name: str,
+    image_manifest: str,
+    image_tag: str,
+    image_manifest_mediatype: str | None = None,
+    digest: str | None = None,
+) -> Any:
+    _sync(self, repository_name)
+    original = _original(ECRBackend, "put_image")
+    try:
+        image = original(self, repository_name, image_manifest, image_tag, image_manifest_mediatype, digest)
+    except ImageAlreadyExistsException:
+        repository = self.repositories[repository_name]
+        holders = [i for i in repository.images if image_tag in i.image_tags]
+        if holders and holders[0].image_manifest != image_manifest:
+            raise ecr.ImageTagAlreadyExistsException(repository_name, image_tag) from None
+        raise
+    rt = _rt()
+    if rt is None or rt.registry is None:
+        return image
+    media_type = image_manifest_mediatype or json.loads(image_manifest).get("mediaType", "")
+    try:
+        pushed = rt.registry.put_manifest(repository_name, image_tag or image.get_image_digest(), image_manifest, media_type)
+    except RegistryError as err:
+        _sync(self, repository_name)  # forget what moto added: the registry refused it
+        raise ecr.LayersNotFoundException(repository_name, str(err)) from None
+    _sync(self, repository_name)
+    for synced in self.repositories[repository_name].images:
+        if synced.get_image_digest() == pushed:
+            synced.image_tag = image_tag
+            return synced
+    return image
+
+
+@_wrap(ECRBackend, "batch_delete_image")
+def _batch_delete_image(self: ECRBackend, *args: Any, **kwargs: Any) -> Any:
+    repository_name = _repository_arg(args, kwargs)
+    _sync(self, repository_name)
+    repository = self.repositories.get(repository_name or "")
+    before = {i.get_image_digest() for i in repository.images} if repository else set()
+    result = _original(ECRBackend, "batch_delete_image")(self, *args, **kwargs)
+    rt = _rt()
+    if rt is not None and rt.registry is not None and repository is not None and repository_name:
+        after = {i.get_image_digest() for i in repository.images}
+        for gone in before - after:
+            rt.registry.delete_manifest(repository_name, gone)
+        # distribution 2.8 cannot remove one tag of several: such a tag comes back on the next sync.
+        _sync(self, repository_name)
+    return result
+
+
+@_wrap(ECRResponse, "get_authorization_token")
+def _get_authorization_token(self: ECRResponse) -> ActionResult:
+    registry_ids = self._get_param("registryIds") or [self.current_account]
+    rt = _rt()
+    registry = rt.registry if rt is not None else None
+    return ActionResult({"authorizationData": ecr.authorization_data(registry_ids, self.region, registry)})
+
+
+# ------------------------------------------------------------------------------- install
+
+
+def install() -> None:
+    """Apply every patch (idempotent)."""
+    with _install_lock:
+        for func in _PATCHES:
+            owner, name = func.__sandbox_patch__  # type: ignore[attr-defined]
+            if (owner, name) not in _ORIGINALS:
+                _ORIGINALS[(owner, name)] = owner.__dict__[name]
+                setattr(owner, name, func)
+
+
+def uninstall() -> None:
+    """Restore moto's own methods."""
+    with _install_lock:
+        for (owner, name), original in list(_ORIGINALS.items()):
+            setattr(owner, name, original)
+            del _ORIGINALS[(owner, name)]

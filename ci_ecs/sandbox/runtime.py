@@ -1,0 +1,44 @@
+"""State shared by the sandbox's parts: the lock, the timing settings and the registry.
+
+moto keeps its backends in process-wide dictionaries, and the patches in ``patches.py`` are
+process-wide too, so only one sandbox can run in a process at a time; ``ACTIVE`` points at it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .registry import RegistryClient
+
+DEFAULT_TASK_START_SECONDS = 1.0
+
+
+@dataclass
+class Runtime:
+    """Everything the moto patches and the scheduler need to know about the running sandbox.
+
+    ``lock`` serialises every change to moto's backends: the middleware holds it while moto
+    serves an ECS/ECR/EC2 request and the scheduler holds it for each tick (moto's models are
+    not thread-safe, and the server is threaded).
+    """
+
+    region: str
+    task_start_seconds: float = DEFAULT_TASK_START_SECONDS
+    registry: RegistryClient | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def now(self) -> float:
+        """Monotonic seconds used for task timers (never wall-clock, which can jump)."""
+        return time.monotonic()
+
+
+ACTIVE: Runtime | None = None
+
+
+def active() -> Runtime | None:
+    """The running sandbox's runtime, or None when no sandbox runs in this process."""
+    return ACTIVE

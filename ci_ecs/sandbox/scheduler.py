@@ -1,0 +1,599 @@
+"""The ECS service scheduler moto lacks: deployments, task lifecycle, rolling updates, events
+and the deployment circuit breaker.
+
+State lives on moto's own models (``Service.deployments``/``events``, ``Task`` objects in
+``backend.tasks``) so every moto response shows it; the sandbox's bookkeeping sits in
+attributes prefixed ``sb_`` that moto's serializer ignores. Every function here runs with the
+runtime lock held (the scheduler tick, or a patched request handler).
+
+Wording follows what ECS writes, e.g. "(service web) has started 2 tasks: (task 1a2b) (task
+3c4d).", "(service web) has reached a steady state." and rolloutStateReason "ECS deployment
+ecs-svc/123 completed.".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.ecs import ecs_backends
+from moto.ecs.models import Container, EC2ContainerServiceBackend, Service, Task
+from moto.moto_api._internal import mock_random
+
+from . import ecr, network
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CRASH_LABEL = "ci-ecs.sandbox/exit-code"
+CRASH_AFTER_LABEL = "ci-ecs.sandbox/exit-after-seconds"
+MAX_EVENTS = 100
+MAX_STOPPED_TASKS_PER_CLUSTER = 500
+DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+LIVE_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
+
+
+def utcnow() -> datetime:
+    """Timestamps as moto stores them (aware UTC datetimes)."""
+    return datetime.now(timezone.utc)
+
+
+def new_deployment_id() -> str:
+    """A deployment id shaped like ECS's: ``ecs-svc/`` and 19 digits."""
+    return f"ecs-svc/{mock_random.randint(10**18, 10**19 - 1)}"
+
+
+def circuit_breaker_threshold(desired_count: int) -> int:
+    """AWS's failure threshold: half the desired count, at least 3, at most 200.
+
+    >>> [circuit_breaker_threshold(n) for n in (1, 6, 7, 1000)]
+    [3, 3, 4, 200]
+    """
+    return min(200, max(3, math.ceil(0.5 * desired_count)))
+
+
+def rolling_bounds(desired: int, config: dict[str, Any]) -> tuple[int, int]:
+    """(minimum healthy tasks, maximum tasks) for a rolling update.
+
+    ECS rounds the minimum up and the maximum down.
+
+    >>> rolling_bounds(3, {"minimumHealthyPercent": 50, "maximumPercent": 200})
+    (2, 6)
+    """
+    min_percent = int(config.get("minimumHealthyPercent", 100))
+    max_percent = int(config.get("maximumPercent", 200))
+    minimum = min(desired, math.ceil(desired * min_percent / 100))
+    maximum = math.floor(desired * max_percent / 100)
+    if desired > 0:
+        maximum = max(maximum, 1)  # always room for one task, or nothing could ever start
+    return minimum, maximum
+
+
+def _short(task: Task) -> str:
+    return str(task.id)
+
+
+# --------------------------------------------------------------------------- services
+
+
+def _sb(service: Service) -> dict[str, Any]:
+    """The sandbox's bookkeeping for a service (created on first use)."""
+    state = getattr(service, "sb_state", None)
+    if state is None:
+        state = {
+            "uid": uuid.uuid4().hex,
+            "last_completed": None,  # (deployment id, task definition ARN)
+            "steady": False,
+            "rollbacks": set(),  # deployment ids created by a rollback: never rolled back again
+            "halted": set(),  # failed deployments that launch no more tasks
+        }
+        service.sb_state = state
+    return state
+
+
+def add_event(service: Service, message: str) -> None:
+    """Prepend a service event (ECS lists the newest first)."""
+    service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": message})
+    del service.events[MAX_EVENTS:]
+
+
+def deployment_configuration(service: Service) -> dict[str, Any]:
+    """The service's deploymentConfiguration with ECS's defaults filled in."""
+    config = dict(DEFAULT_DEPLOYMENT_CONFIGURATION)
+    config.update(getattr(service, "deployment_configuration", None) or {})
+    return config
+
+
+def new_deployment(service: Service, task_definition_arn: str) -> dict[str, Any]:
+    """A PRIMARY, IN_PROGRESS deployment of a task definition, shaped like ECS's."""
+    deployment_id = new_deployment_id()
+    now = utcnow()
+    launch_type = service.launch_type
+    return {
+        "id": deployment_id,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition_arn,
+        "desiredCount": service.desired_count,
+        "pendingCount": 0,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": launch_type,
+        "platformVersion": service.platform_version or ("1.4.0" if launch_type == "FARGATE" else None),
+        "platformFamily": "Linux" if launch_type == "FARGATE" else None,
+        "networkConfiguration": service.network_configuration or None,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+    }
+
+
+def initialise_service(service: Service) -> None:
+    """Replace moto's static deployment with a live one after CreateService."""
+    _sb(service)
+    service.created_at = utcnow()
+    service.created_by = f"arn:aws:iam::{service._account_id}:root"
+    service.deployment_configuration = deployment_configuration(service)
+    service.pending_count = 0
+    service.running_count = 0
+    if service.task_definition and service.deployment_controller.get("type", "ECS") == "ECS":
+        service.deployments = [new_deployment(service, service.task_definition)]
+    refresh_counts(service, [])
+
+
+def start_deployment(service: Service) -> dict[str, Any]:
+    """UpdateService with a new task definition or forceNewDeployment: a new PRIMARY deployment."""
+    for deployment in service.deployments:
+        if deployment["status"] == "PRIMARY":
+            deployment["status"] = "ACTIVE"
+            deployment["updatedAt"] = utcnow()
+    deployment = new_deployment(service, service.task_definition)
+    service.deployments.insert(0, deployment)
+    _sb(service)["steady"] = False
+    return deployment
+
+
+def _primary(service: Service) -> dict[str, Any] | None:
+    for deployment in service.deployments:
+        if deployment["status"] == "PRIMARY":
+            return deployment
+    return None
+
+
+def service_tasks(backend: EC2ContainerServiceBackend, service: Service) -> list[Task]:
+    """Tasks the scheduler started for this service (any state), oldest first."""
+    uid = _sb(service)["uid"]
+    tasks = backend.tasks.get(service.cluster_name, {}).values()
+    return sorted((t for t in tasks if getattr(t, "sb_service_uid", None) == uid), key=lambda t: t.sb_created)
+
+
+def refresh_counts(service: Service, tasks: list[Task]) -> None:
+    """runningCount/pendingCount on each deployment and on the service, from the tasks."""
+    running_total = pending_total = 0
+    for deployment in service.deployments:
+        mine = [t for t in tasks if t.sb_deployment == deployment["id"] and t.desired_status == "RUNNING"]
+        running = sum(1 for t in mine if t.last_status == "RUNNING")
+        pending = sum(1 for t in mine if t.last_status in ("PROVISIONING", "PENDING", "ACTIVATING"))
+        if (deployment["runningCount"], deployment["pendingCount"]) != (running, pending):
+            deployment["runningCount"], deployment["pendingCount"] = running, pending
+            deployment["updatedAt"] = utcnow()
+        running_total += running
+        pending_total += pending
+    service.running_count = running_total
+    service.pending_count = pending_total
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def prepare_task(task: Task, backend: EC2ContainerServiceBackend, rt: Runtime) -> None:
+    """Turn a task moto just created into one the scheduler drives from PROVISIONING.
+
+    moto creates tasks already RUNNING and advances them on each DescribeTasks (its
+    ManagedState); the sandbox empties the transition table and sets states itself.
+    """
+    task._transitions = []
+    task.sb_service_uid = getattr(task, "sb_service_uid", None)
+    task.last_status = "PROVISIONING"
+    task.desired_status = "RUNNING"
+    now = rt.now()
+    task.sb_created = now
+    task.sb_start_seconds = rt.task_start_seconds
+    task.sb_stop_at = None
+    task.sb_exit_at = None
+    task.sb_failed = False
+    task.sb_deployment = getattr(task, "sb_deployment", None)
+    task.created_at = utcnow()
+    task.connectivity = None
+    task.stop_code = None
+    task.health_status = "UNKNOWN"
+    task.version = 1
+    task_definition = backend.describe_task_definition(task.task_definition_arn)
+    task.cpu = task_definition.cpu
+    task.memory = task_definition.memory
+    if task.launch_type == "FARGATE":
+        task.capacity_provider_name = "FARGATE"
+        task.platform_version = task.platform_version or "1.4.0"
+        task.platform_family = "Linux"
+    network.configure_task_eni(task, getattr(task, "network_configuration", None))
+    if task.attachments:
+        subnet = next((d["value"] for d in task.attachments[0]["details"] if d["name"] == "subnetId"), None)
+        if subnet:
+            ec2 = network.ec2_backends[task._account_id][task.region_name]
+            task.availability_zone = ec2.get_subnet(subnet).availability_zone
+    _build_containers(task, task_definition, rt)
+
+
+def _build_containers(task: Task, task_definition: Any, rt: Runtime) -> None:
+    """One container per definition (moto makes one for the first only), with the pull check
+    and the crash label read up front."""
+    containers = []
+    pull_errors = []
+    overrides = {c.get("name"): c for c in (task.overrides or {}).get("containerOverrides", []) or []}
+    for definition in task_definition.container_definitions:
+        container = Container(task_definition)
+        container.name = definition.get("name")
+        container.image = definition.get("image")
+        container.cpu = definition.get("cpu")
+        container.memory = definition.get("memory")
+        container.environment = definition.get("environment")
+        container.command = (overrides.get(container.name) or {}).get("command") or definition.get("command")
+        container.task_arn = task.task_arn
+        container.container_arn = (
+            f"arn:aws:ecs:{task.region_name}:{task._account_id}:container/{task.cluster_name}/{task.id}/"
+            f"{uuid.uuid4()}"
+        )
+        container.last_status = "PENDING"
+        container.exitCode = None
+        container.health_status = "UNKNOWN"
+        container.sb_essential = bool(definition.get("essential", True))
+        labels = definition.get("dockerLabels") or {}
+        container.sb_exit_code = _int_label(labels.get(CRASH_LABEL))
+        after = labels.get(CRASH_AFTER_LABEL)
+        container.sb_exit_after = float(after) if after not in (None, "") else rt.task_start_seconds
+        if task.attachments:
+            ip = network.task_private_ip(task)
+            container.network_interfaces = [{"attachmentId": task.attachments[0]["id"], "privateIpv4Address": ip}]
+        error = ecr.pull_error(container.image or "", task._account_id, task.region_name, rt.registry)
+        if error:
+            pull_errors.append(error)
+        containers.append(container)
+    task.containers = containers
+    task.sb_pull_error = pull_errors[0] if pull_errors else None
+
+
+def _int_label(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 1  # any non-numeric value still means "crash"
+
+
+def request_stop(task: Task, reason: str, stop_code: str, rt: Runtime) -> None:
+    """Ask a task to stop: desiredStatus STOPPED now, lastStatus STOPPED after a short drain."""
+    if task.desired_status == "STOPPED" and task.sb_stop_at is not None:
+        return
+    task.desired_status = "STOPPED"
+    task.stopped_reason = task.stopped_reason or reason
+    task.stop_code = task.stop_code or stop_code
+    task.stopping_at = utcnow()
+    if task.last_status == "RUNNING":
+        task.last_status = "DEACTIVATING"
+    # Stopping a task takes a moment in ECS too; half the start time keeps tests fast.
+    task.sb_stop_at = rt.now() + max(0.05, task.sb_start_seconds / 2)
+
+
+def _finish_stop(task: Task, exit_code: int | None = 0) -> None:
+    task.last_status = "STOPPED"
+    task.desired_status = "STOPPED"
+    task.stopped_at = utcnow()
+    task.execution_stopped_at = task.stopped_at
+    task.connectivity = None
+    for container in task.containers:
+        if container.last_status != "STOPPED":
+            container.last_status = "STOPPED"
+            if container.exitCode is None and getattr(task, "started_at", None) is not None:
+                container.exitCode = exit_code
+    network.release_task_eni(task)
+
+
+def advance_task(task: Task, rt: Runtime) -> str | None:
+    """Move a task along its lifecycle; returns "failed" when it just failed, else None."""
+    if task.last_status == "STOPPED":
+        return None
+    now = rt.now()
+    if task.sb_stop_at is not None:
+        if now >= task.sb_stop_at:
+            _finish_stop(task)
+        return None
+    start = task.sb_start_seconds
+    age = now - task.sb_created
+    if task.last_status == "PROVISIONING" and age >= start * 0.25:
+        task.last_status = "PENDING"
+        task.pull_started_at = utcnow()
+    if task.last_status == "PENDING" and age >= start:
+        if task.sb_pull_error:
+            task.stopped_reason = task.sb_pull_error
+            task.stop_code = "TaskFailedToStart"
+            task.desired_status = "STOPPED"
+            task.stopping_at = utcnow()
+            for container in task.containers:
+                container.reason = task.sb_pull_error
+            _finish_stop(task, exit_code=None)
+            task.sb_failed = True
+            return "failed"
+        task.last_status = "RUNNING"
+        task.pull_stopped_at = utcnow()
+        task.started_at = utcnow()
+        task.connectivity = "CONNECTED"
+        task.connectivity_at = task.started_at
+        for container in task.containers:
+            container.last_status = "RUNNING"
+            container.runtime_id = f"{task.id}-{uuid.uuid4().hex[:10]}"
+        task.sb_running_since = now
+    if task.last_status == "RUNNING":
+        for container in task.containers:
+            code = container.sb_exit_code
+            if code is None or container.last_status != "RUNNING":
+                continue
+            if now - task.sb_running_since < container.sb_exit_after:
+                continue
+            container.last_status = "STOPPED"
+            container.exitCode = code
+            container.reason = None
+            if container.sb_essential:
+                task.stopped_reason = "Essential container in task exited"
+                task.stop_code = "EssentialContainerExited"
+                task.desired_status = "STOPPED"
+                task.stopping_at = utcnow()
+                _finish_stop(task)
+                task.sb_failed = True
+                return "failed"
+    return None
+
+
+def launch_task(backend: EC2ContainerServiceBackend, service: Service, deployment: dict[str, Any], rt: Runtime) -> Task:
+    """Start one task of a deployment, the way the ECS service scheduler does."""
+    cluster = backend._get_cluster(service.cluster_name)
+    task_definition = backend.describe_task_definition(deployment["taskDefinition"])
+    network_configuration = None
+    if task_definition.network_mode == "awsvpc":
+        network_configuration = network.with_default_security_groups(
+            service._account_id, service.region_name, deployment.get("networkConfiguration") or {}
+        )
+    task = Task(
+        cluster,
+        task_definition,
+        None,
+        backend._calculate_task_resource_requirements(task_definition),
+        backend=backend,
+        group=f"service:{service.name}",
+        launch_type=service.launch_type or "",
+        started_by=deployment["id"],
+        tags=list(service.tags) if service.propagate_tags == "SERVICE" else [],
+        networking_configuration=network_configuration,
+        platform_version=deployment.get("platformVersion"),
+    )
+    task.sb_service_uid = _sb(service)["uid"]
+    task.sb_deployment = deployment["id"]
+    backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+    prepare_task(task, backend, rt)
+    return task
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+def reconcile_service(backend: EC2ContainerServiceBackend, service: Service, rt: Runtime) -> None:
+    """One scheduler step for one service."""
+    if service.deployment_controller.get("type", "ECS") != "ECS" or not service.deployments:
+        return
+    state = _sb(service)
+    tasks = service_tasks(backend, service)
+    failed_by_deployment: dict[str, int] = {}
+    for task in tasks:
+        if advance_task(task, rt) == "failed":
+            failed_by_deployment[task.sb_deployment] = failed_by_deployment.get(task.sb_deployment, 0) + 1
+    for deployment in service.deployments:
+        if failed_by_deployment.get(deployment["id"]):
+            deployment["failedTasks"] += failed_by_deployment[deployment["id"]]
+            deployment["updatedAt"] = utcnow()
+
+    live = [t for t in tasks if t.desired_status == "RUNNING" and t.last_status in LIVE_STATES]
+    if service.status != "ACTIVE":
+        _stop_tasks(service, live, service.deployments[0]["id"], rt)
+        if service.status == "DRAINING" and all(t.last_status == "STOPPED" for t in tasks):
+            service.status = "INACTIVE"
+        refresh_counts(service, tasks)
+        return
+
+    primary = _primary(service)
+    if primary is None:
+        return
+    config = deployment_configuration(service)
+    _check_circuit_breaker(service, primary, config, live, rt)
+    primary = _primary(service) or primary
+
+    desired = service.desired_count
+    primary["desiredCount"] = desired
+    minimum, maximum = rolling_bounds(desired, config)
+    present = [t for t in tasks if t.last_status != "STOPPED"]
+    primary_live = [t for t in live if t.sb_deployment == primary["id"]]
+    old_live = [t for t in live if t.sb_deployment != primary["id"]]
+
+    # Scale in: stop the primary's extra tasks, those not running yet first.
+    excess = len(primary_live) - desired
+    if excess > 0:
+        victims = sorted(primary_live, key=lambda t: (t.last_status == "RUNNING", t.sb_created), reverse=False)
+        _stop_tasks(service, victims[:excess], primary["id"], rt)
+        primary_live = [t for t in primary_live if t not in victims[:excess]]
+
+    # Start the primary's missing tasks within maximumPercent (stopping tasks still count).
+    if primary["id"] not in state["halted"]:
+        room = maximum - len(present)
+        need = desired - len(primary_live)
+        started = []
+        for _ in range(max(0, min(room, need))):
+            try:
+                started.append(launch_task(backend, service, primary, rt))
+            except Exception as err:  # noqa: BLE001 - ECS reports placement failures as events
+                add_event(service, f"(service {service.name}) was unable to place a task. Reason: {err}.")
+                primary["failedTasks"] += 1
+                break
+        if started:
+            ids = " ".join(f"(task {_short(t)})" for t in started)
+            add_event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
+            tasks.extend(started)
+
+    # Drain old deployments without going below minimumHealthyPercent.
+    old_not_running = [t for t in old_live if t.last_status != "RUNNING"]
+    old_running = [t for t in old_live if t.last_status == "RUNNING"]
+    healthy = sum(1 for t in live if t.last_status == "RUNNING")
+    can_stop = max(0, healthy - minimum)
+    _stop_tasks(service, old_not_running + old_running[:can_stop], primary["id"], rt)
+
+    refresh_counts(service, tasks)
+    _check_completion(service, primary, tasks, state)
+
+
+def _stop_tasks(service: Service, tasks: list[Task], deployment_id: str, rt: Runtime) -> None:
+    if not tasks:
+        return
+    for task in tasks:
+        request_stop(task, f"Scaling activity initiated by (deployment {deployment_id})", "ServiceSchedulerInitiated", rt)
+    ids = " ".join(f"(task {_short(t)})" for t in tasks)
+    add_event(service, f"(service {service.name}) has stopped {len(tasks)} running tasks: {ids}.")
+
+
+def _check_circuit_breaker(
+    service: Service, primary: dict[str, Any], config: dict[str, Any], live: list[Task], rt: Runtime
+) -> None:
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
+        return
+    if primary["failedTasks"] < circuit_breaker_threshold(service.desired_count):
+        return
+    state = _sb(service)
+    primary["rolloutState"] = "FAILED"
+    primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+    primary["updatedAt"] = utcnow()
+    add_event(
+        service,
+        f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.",
+    )
+    last_completed = state["last_completed"]
+    if breaker.get("rollback") and last_completed and primary["id"] not in state["rollbacks"]:
+        previous_id, previous_task_definition = last_completed
+        service.task_definition = previous_task_definition
+        rollback = start_deployment(service)
+        state["rollbacks"].add(rollback["id"])
+        add_event(
+            service,
+            f"(service {service.name}) (deployment {rollback['id']}) rolling back to deployment {previous_id}.",
+        )
+    else:
+        # A failed deployment without rollback stops launching; its unstarted tasks go away.
+        state["halted"].add(primary["id"])
+        mine = [t for t in live if t.sb_deployment == primary["id"] and t.last_status != "RUNNING"]
+        _stop_tasks(service, mine, primary["id"], rt)
+
+
+def _check_completion(service: Service, primary: dict[str, Any], tasks: list[Task], state: dict[str, Any]) -> None:
+    others_present = any(
+        t.last_status != "STOPPED" and t.sb_deployment != primary["id"] for t in tasks
+    )
+    done = (
+        primary["runningCount"] == service.desired_count
+        and primary["pendingCount"] == 0
+        and not others_present
+    )
+    if done and primary["rolloutState"] == "IN_PROGRESS":
+        primary["rolloutState"] = "COMPLETED"
+        primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+        primary["updatedAt"] = utcnow()
+        state["last_completed"] = (primary["id"], primary["taskDefinition"])
+        add_event(service, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
+    if done and primary["rolloutState"] == "COMPLETED" and len(service.deployments) > 1:
+        # ECS removes the drained deployments once the primary has completed.
+        service.deployments[:] = [primary]
+    steady = done and len(service.deployments) == 1 and primary["rolloutState"] == "COMPLETED"
+    if steady and not state["steady"]:
+        add_event(service, f"(service {service.name}) has reached a steady state.")
+    state["steady"] = steady
+
+
+def reconcile_standalone(backend: EC2ContainerServiceBackend, rt: Runtime) -> None:
+    """Tasks no live service drives (RunTask, or a service replaced by a new one of the same
+    name): advance their lifecycle; prune old STOPPED tasks."""
+    service_uids = {_sb(s)["uid"] for s in backend.services.values()}
+    for cluster_name, tasks in list(backend.tasks.items()):
+        for task in list(tasks.values()):
+            if getattr(task, "sb_created", None) is not None and task.sb_service_uid not in service_uids:
+                advance_task(task, rt)
+        stopped = [arn for arn, t in tasks.items() if t.last_status == "STOPPED"]
+        if len(stopped) > MAX_STOPPED_TASKS_PER_CLUSTER:
+            for arn in stopped[: len(stopped) - MAX_STOPPED_TASKS_PER_CLUSTER]:
+                del backend.tasks[cluster_name][arn]
+
+
+def update_cluster_counts(backend: EC2ContainerServiceBackend) -> None:
+    """runningTasksCount/pendingTasksCount/activeServicesCount on clusters, from the tasks."""
+    for cluster in backend.clusters.values():
+        tasks = backend.tasks.get(cluster.name, {}).values()
+        cluster.running_tasks_count = sum(1 for t in tasks if t.last_status == "RUNNING")
+        cluster.pending_tasks_count = sum(1 for t in tasks if t.last_status in ("PROVISIONING", "PENDING"))
+        cluster.active_services_count = sum(
+            1 for s in backend.services.values() if s.cluster_name == cluster.name and s.status == "ACTIVE"
+        )
+
+
+def tick(rt: Runtime) -> None:
+    """One pass over every account and region moto has an ECS backend for."""
+    with rt.lock:
+        for _account, regions in list(ecs_backends.items()):
+            for _region, backend in list(regions.items()):
+                for service in list(backend.services.values()):
+                    try:
+                        reconcile_service(backend, service, rt)
+                    except Exception:  # noqa: BLE001 - one broken service must not stop the others
+                        log.exception("sandbox scheduler: service %s", service.name)
+                reconcile_standalone(backend, rt)
+                update_cluster_counts(backend)
+
+
+class Scheduler:
+    """A daemon thread calling ``tick`` every ``interval`` seconds until stopped."""
+
+    def __init__(self, rt: Runtime, interval: float = 0.1) -> None:
+        self.rt = rt
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start ticking in the background."""
+        self._thread = threading.Thread(target=self._run, name="ci-ecs-sandbox-scheduler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                tick(self.rt)
+            except Exception:  # noqa: BLE001 - keep the scheduler alive whatever moto raises
+                log.exception("sandbox scheduler tick failed")
+
+    def stop(self) -> None:
+        """Stop ticking and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

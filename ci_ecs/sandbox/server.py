@@ -1,0 +1,274 @@
+"""The sandbox: moto's server behind the sandbox middleware, the scheduler and the registry.
+
+One sandbox per process: moto keeps its state in process-wide backends, which the sandbox
+resets on start (do not run ``moto.mock_aws`` tests in a process while a Sandbox runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import Any
+
+from moto.moto_api._internal import moto_api_backend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from . import patches, runtime
+from .faults import FaultInjector, Faults
+from .middleware import Call, CallDetail, SandboxMiddleware
+from .registry import RegistryClient, RegistryProcess, find_program
+from .runtime import DEFAULT_TASK_START_SECONDS, Runtime
+from .scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+DUMMY_ACCESS_KEY = "testing"
+DUMMY_SECRET_KEY = "testing"  # noqa: S105 - moto accepts any credentials
+_start_lock = threading.Lock()
+_UNSET: Any = object()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug logs every request to stderr; the sandbox keeps its own request log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class Sandbox:
+    """A local ECS/ECR/EC2 endpoint any AWS client can use.
+
+    Example::
+
+        with Sandbox(task_start_seconds=0.2) as sb:
+            ecs = boto3.client("ecs", endpoint_url=sb.endpoint_url, region_name="us-east-1")
+            ...
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        registry_port: int = 0,
+        task_start_seconds: float = DEFAULT_TASK_START_SECONDS,
+        region: str = "us-east-1",
+        faults: Faults | None = None,
+        start_registry: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.registry_port = registry_port
+        self.region = region
+        self.start_registry = start_registry
+        faults = faults or Faults()
+        if faults.task_start_seconds is not None:
+            task_start_seconds = faults.task_start_seconds
+        self._initial_faults = faults
+        self._task_start_seconds = task_start_seconds
+        self.injector = FaultInjector(faults)
+        self.registry_note = ""
+        self._rt: Runtime | None = None
+        self._server: BaseWSGIServer | None = None
+        self._server_thread: threading.Thread | None = None
+        self._scheduler: Scheduler | None = None
+        self._registry_process: RegistryProcess | None = None
+        self._middleware: SandboxMiddleware | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Sandbox:
+        """Start the registry (when installed), the HTTP server and the scheduler."""
+        with _start_lock:
+            if runtime.ACTIVE is not None:
+                raise RuntimeError("a ci-ecs sandbox is already running in this process (moto's state is global)")
+            registry = self._start_registry()
+            rt = Runtime(region=self.region, task_start_seconds=self._task_start_seconds, registry=registry)
+            runtime.ACTIVE = rt
+            self._rt = rt
+        try:
+            moto_api_backend.reset()  # a fresh account: no leftovers from an earlier sandbox or mock
+            patches.install()
+            app = DomainDispatcherApplication(create_backend_app)
+            self._middleware = SandboxMiddleware(app, self.injector, rt.lock)
+            self._server = make_server(
+                self.host, self.port, self._middleware, threaded=True, request_handler=_QuietHandler
+            )
+            self.port = int(self._server.server_address[1])
+            self._server_thread = threading.Thread(
+                target=self._server.serve_forever, name="ci-ecs-sandbox-http", daemon=True
+            )
+            self._server_thread.start()
+            self._scheduler = Scheduler(rt, interval=min(0.1, max(0.02, rt.task_start_seconds / 5)))
+            self._scheduler.start()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("sandbox listening on %s", self.endpoint_url)
+        return self
+
+    def _start_registry(self) -> RegistryClient | None:
+        if not self.start_registry:
+            self.registry_note = "registry disabled: control plane only"
+            return None
+        program = find_program()
+        if program is None:
+            self.registry_note = "docker-registry is not installed: control plane only (no ECR data plane)"
+            log.warning(self.registry_note)
+            return None
+        self._registry_process = RegistryProcess(program, host=self.host, port=self.registry_port)
+        client = self._registry_process.start()
+        self.registry_port = self._registry_process.port
+        return client
+
+    def stop(self) -> None:
+        """Stop everything this sandbox started (safe to call twice)."""
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._server_thread is not None:
+            self._server_thread.join(timeout=5)
+            self._server_thread = None
+        if self._registry_process is not None:
+            self._registry_process.stop()
+            self._registry_process = None
+        with _start_lock:
+            if self._rt is not None and runtime.ACTIVE is self._rt:
+                patches.uninstall()
+                runtime.ACTIVE = None
+            self._rt = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def endpoint_url(self) -> str:
+        """``http://HOST:PORT`` to give AWS clients (AWS_ENDPOINT_URL)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def registry(self) -> str | None:
+        """``127.0.0.1:PORT`` of the ECR data plane, or None when there is no registry."""
+        rt = self._rt
+        return rt.registry.address if rt is not None and rt.registry is not None else None
+
+    @property
+    def request_log(self) -> list[Call]:
+        """Every AWS call received, in order, as (service, operation) named tuples."""
+        return list(self._middleware.request_log) if self._middleware else []
+
+    @property
+    def request_details(self) -> list[CallDetail]:
+        """The same calls with region, HTTP status and the fault injected, if any."""
+        return list(self._middleware.request_details) if self._middleware else []
+
+    def clear_request_log(self) -> None:
+        """Forget the calls logged so far."""
+        if self._middleware is not None:
+            self._middleware.clear_request_log()
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force."""
+        return self.injector.faults
+
+    @property
+    def task_start_seconds(self) -> float:
+        """Seconds from PROVISIONING to RUNNING for tasks started from now on."""
+        return self._rt.task_start_seconds if self._rt else self._task_start_seconds
+
+    def set_faults(
+        self,
+        throttle_rate: float = _UNSET,
+        error_5xx_operations: str | Iterable[str] = _UNSET,
+        error_5xx_times: int | None = _UNSET,
+        task_start_seconds: float = _UNSET,
+    ) -> Faults:
+        """Change fault injection while running; arguments left out keep their value.
+
+        Counters restart: ``error_5xx_times=1`` fails the next matching call once.
+        """
+        changes: dict[str, Any] = {}
+        if throttle_rate is not _UNSET:
+            changes["throttle_rate"] = float(throttle_rate)
+        if error_5xx_operations is not _UNSET:
+            changes["error_5xx_operations"] = error_5xx_operations
+        if error_5xx_times is not _UNSET:
+            changes["error_5xx_times"] = error_5xx_times
+        if task_start_seconds is not _UNSET:
+            changes["task_start_seconds"] = float(task_start_seconds)
+            self._task_start_seconds = float(task_start_seconds)
+            if self._rt is not None:
+                self._rt.task_start_seconds = float(task_start_seconds)
+        faults = self.injector.faults.with_changes(**changes)
+        self.injector.configure(faults)
+        return faults
+
+    def env(self) -> dict[str, str]:
+        """Environment a child process needs to use the sandbox with any AWS SDK or CLI."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = 4566,
+    registry_port: int = 0,
+    task_start_seconds: float | None = None,
+    faults: Faults | None = None,
+    echo: Callable[[str], Any] = print,
+) -> None:
+    """Run a sandbox in the foreground until Ctrl-C or SIGTERM, then stop all it started.
+
+    ``faults`` defaults to the CI_ECS_SANDBOX_* environment variables; ``task_start_seconds``
+    (when given) wins over the faults' and the environment's value.
+    """
+    faults = faults if faults is not None else Faults.from_env()
+    if task_start_seconds is not None:
+        faults = faults.with_changes(task_start_seconds=task_start_seconds)
+    stop = threading.Event()
+    previous: Any = None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if in_main_thread:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults) as sb:
+            echo(f"AWS_ENDPOINT_URL={sb.endpoint_url}")
+            if sb.registry:
+                echo(f"ECR registry: {sb.registry} (docker push {sb.registry}/REPOSITORY:TAG)")
+            else:
+                echo(sb.registry_note)
+            details = [f"task start {sb.task_start_seconds:g}s"]
+            if faults.throttle_rate:
+                details.append(f"throttle rate {faults.throttle_rate:g}")
+            if faults.error_5xx_operations:
+                details.append("5xx on " + ",".join(faults.error_5xx_operations))
+            echo("sandbox ready (" + ", ".join(details) + "); Ctrl-C to stop")
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+        echo("sandbox stopped")
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
