@@ -15,6 +15,8 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
     desiredStatus to RUNNING.
   - ``EC2ContainerServiceBackend.run_task`` / ``stop_task``: tasks get the sandbox lifecycle;
     a missing securityGroups no longer raises (ECS uses the VPC's default group).
+  - ``EC2ContainerServiceBackend._calculate_task_resource_requirements``: raised a TypeError
+    (HTTP 500 on Fargate RunTask) when a container leaves memory to the task level.
   - ``Service._validate_network``: a missing securityGroups key raised a KeyError (HTTP 500).
   - Models: ``Service.deployments``/``events``/``task_definition``, ``backend.tasks``,
     ``Task`` (built with moto's constructor) and ``Container``, ``ManagedState._transitions``.
@@ -96,6 +98,28 @@ def _validate_network(self: Service, nc: dict[str, Any]) -> dict[str, Any]:
         return nc
     result: dict[str, Any] = _original(Service, "_validate_network")(self, nc)
     return result
+
+
+def _resource_requirements(task_definition: Any) -> dict[str, Any]:
+    original = _original(EC2ContainerServiceBackend, "_calculate_task_resource_requirements")
+    try:
+        result: dict[str, Any] = original(task_definition)
+    except TypeError:
+        # Fargate containers may leave memory to the task level; moto adds None to an int.
+        result = {
+            "CPU": int(task_definition.cpu or 0),
+            "MEMORY": int(task_definition.memory or 0),
+            "PORTS": [],
+            "PORTS_UDP": [],
+        }
+    return result
+
+
+_resource_requirements.__sandbox_patch__ = (  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend,
+    "_calculate_task_resource_requirements",
+)
+_PATCHES.append(staticmethod(_resource_requirements))  # type: ignore[arg-type]
 
 
 @_wrap(EC2ContainerServiceResponse, "create_service")
@@ -333,7 +357,7 @@ def install() -> None:
     """Apply every patch (idempotent)."""
     with _install_lock:
         for func in _PATCHES:
-            owner, name = func.__sandbox_patch__  # type: ignore[attr-defined]
+            owner, name = getattr(func, "__func__", func).__sandbox_patch__
             if (owner, name) not in _ORIGINALS:
                 _ORIGINALS[(owner, name)] = owner.__dict__[name]
                 setattr(owner, name, func)

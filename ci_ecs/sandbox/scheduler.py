@@ -214,6 +214,7 @@ def prepare_task(task: Task, backend: EC2ContainerServiceBackend, rt: Runtime) -
     task.created_at = utcnow()
     task.connectivity = None
     task.stop_code = None
+    task.stopped_reason = None  # moto's "" would show as an empty stoppedReason
     task.health_status = "UNKNOWN"
     task.version = 1
     task_definition = backend.describe_task_definition(task.task_definition_arn)
@@ -447,7 +448,9 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: Service, rt:
             try:
                 started.append(launch_task(backend, service, primary, rt))
             except Exception as err:  # noqa: BLE001 - ECS reports placement failures as events
-                add_event(service, f"(service {service.name}) was unable to place a task. Reason: {err}.")
+                message = f"(service {service.name}) was unable to place a task. Reason: {err}."
+                if not service.events or service.events[0]["message"] != message:
+                    add_event(service, message)
                 primary["failedTasks"] += 1
                 break
         if started:
