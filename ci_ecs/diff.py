@@ -72,6 +72,11 @@ def diff_values(old: Any, new: Any, path: str = "") -> list[Change]:
         return changes
     if isinstance(old, list) and isinstance(new, list):
         old_keyed, new_keyed = _keyed(old), _keyed(new)
+        # An empty list is an empty map when the other side is one.
+        if not old and new_keyed is not None:
+            old_keyed = {}
+        if not new and old_keyed is not None:
+            new_keyed = {}
         if old_keyed is not None and new_keyed is not None:
             changes = []
             for key in list(dict.fromkeys([*old_keyed, *new_keyed])):

@@ -66,7 +66,12 @@ class EcsGateway:
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
         """The service, or None when it is missing (INACTIVE services are returned as they are)."""
         with aws_errors(f"describe service {service}"):
-            response = self.client.describe_services(cluster=cluster, services=[service])
+            try:
+                response = self.client.describe_services(cluster=cluster, services=[service])
+            except Exception as exc:
+                if error_code(exc) == "ClusterNotFoundException":  # a dry run before the cluster exists
+                    return None
+                raise
         for found in response.get("services", []):
             return dict(found)
         for failure in response.get("failures", []):

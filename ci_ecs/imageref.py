@@ -64,4 +64,6 @@ def parse_image_ref(reference: str) -> ImageRef:
             and not domain.startswith("["):
         path = f"{domain}/{path}"
         domain = None
+        if not re.fullmatch(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*", path):
+            raise ValueError(f"malformed image reference {reference!r}: repository names are lower-case")
     return ImageRef(domain=domain, path=path, tag=match.group("tag"), digest=match.group("digest"))

@@ -1,0 +1,50 @@
+"""Shared fixtures: AWS credentials that are obviously fake, and moto in-process for the core tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+def require_tool(name: str) -> str:
+    """The path of `name`; skip when missing, except in CI (CI_ECS_REQUIRE_ALL) where that is a failure."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("CI_ECS_REQUIRE_ALL"):
+        pytest.fail(f"{name} is required in CI but is not installed")
+    pytest.skip(f"{name} is not installed")
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Fake credentials and a region; no endpoint override, no profile files from the host."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "CI_ECS_")) or name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEFAKEFAKEFAKE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fake-secret-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+@pytest.fixture
+def moto_aws(aws_env: None) -> Iterator[dict[str, Any]]:
+    """moto in-process, with a security group in the default VPC (moto checks that they exist)."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets(
+            Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+        yield {"security_group": group, "subnets": subnets, "vpc": vpc,
+               "ecs": boto3.client("ecs", region_name="us-east-1"),
+               "ecr": boto3.client("ecr", region_name="us-east-1")}
