@@ -259,7 +259,7 @@ def _build_containers(task: Task, task_definition: Any, rt: Runtime) -> None:
         labels = definition.get("dockerLabels") or {}
         container.sb_exit_code = _int_label(labels.get(CRASH_LABEL))
         after = labels.get(CRASH_AFTER_LABEL)
-        container.sb_exit_after = float(after) if after not in (None, "") else rt.task_start_seconds
+        container.sb_exit_after = float(after) if after not in (None, "") else 0.0
         if task.attachments:
             ip = network.task_private_ip(task)
             container.network_interfaces = [{"attachmentId": task.attachments[0]["id"], "privateIpv4Address": ip}]
