@@ -218,8 +218,21 @@ def _layer(content: bytes) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def image_parts(content: bytes) -> dict[str, Any]:
-    """A tiny single-layer image: config, layer and a Docker v2 manifest (all as bytes)."""
+DOCKER_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.container.image.v1+json",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+)
+OCI_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+)
+
+
+def image_parts(content: bytes, oci: bool = False) -> dict[str, Any]:
+    """A tiny single-layer image: config, layer and a Docker v2 (or OCI) manifest, as bytes."""
+    manifest_type, config_type, layer_type = OCI_TYPES if oci else DOCKER_TYPES
     layer_digest, layer = _blob(_layer(content))
     diff_id = "sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()
     config_digest, config = _blob(
@@ -235,15 +248,15 @@ def image_parts(content: bytes) -> dict[str, Any]:
     manifest = json.dumps(
         {
             "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "mediaType": manifest_type,
             "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "mediaType": config_type,
                 "size": len(config),
                 "digest": config_digest,
             },
             "layers": [
                 {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "mediaType": layer_type,
                     "size": len(layer),
                     "digest": layer_digest,
                 }
@@ -256,6 +269,7 @@ def image_parts(content: bytes) -> dict[str, Any]:
         "manifest": manifest,
         "digest": "sha256:" + hashlib.sha256(manifest).hexdigest(),
         "size": len(config) + len(layer),
+        "media_type": manifest_type,
     }
 
 
