@@ -177,23 +177,35 @@ def plan(**params: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=4566, show_default=True, help="AWS endpoint port.")
 @click.option("--registry-port", type=int, default=0, help="Registry port (default: any free port).")
-@click.option("--task-start-seconds", type=float, default=None, envvar="CI_ECS_SANDBOX_TASK_START_SECONDS",
-              help="Seconds a task takes from PROVISIONING to RUNNING.")
+@click.option("--task-start-seconds", type=click.FloatRange(min=0), default=None,
+              help="Seconds a task takes from PROVISIONING to RUNNING (CI_ECS_SANDBOX_TASK_START_SECONDS).")
 @click.option("--throttle-rate", type=click.FloatRange(0, 1), default=None,
-              envvar="CI_ECS_SANDBOX_THROTTLE_RATE", help="Fraction of calls answered with ThrottlingException.")
-@click.option("--fail-operations", default=None, envvar="CI_ECS_SANDBOX_FAIL_OPERATIONS",
-              help="Comma-separated operations answered with HTTP 500 (e.g. RegisterTaskDefinition).")
+              help="Fraction of calls answered with ThrottlingException (CI_ECS_SANDBOX_THROTTLE_RATE).")
+@click.option("--fail-operations", default=None,
+              help="Comma-separated operations answered with HTTP 503, e.g. ecs:RegisterTaskDefinition "
+                   "(CI_ECS_SANDBOX_FAIL_OPERATIONS).")
 def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
             throttle_rate: float | None, fail_operations: str | None) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
         from ci_ecs.sandbox import serve_forever
+        from ci_ecs.sandbox.faults import Faults, parse_operations
     except ImportError as exc:
-        click.echo(f"error: the sandbox needs the [sandbox] extra: pip install 'ci-ecs[sandbox]' ({exc})", err=True)
+        click.echo(f"error: the sandbox needs the [sandbox] extra: pip install 'ci-ecs[sandbox]' ({exc})",
+                   err=True)
         sys.exit(EXIT_USAGE)
-    serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
-                  throttle_rate=throttle_rate, fail_operations=fail_operations)
+    faults = Faults.from_env()
+    changes: dict[str, Any] = {}
+    if throttle_rate is not None:
+        changes["throttle_rate"] = throttle_rate
+    if fail_operations is not None:
+        changes["error_5xx_operations"] = parse_operations(fail_operations)
+    if changes:
+        import dataclasses
 
+        faults = dataclasses.replace(faults, **changes)
+    serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
+                  faults=faults, echo=click.echo)
 
 
 if __name__ == "__main__":

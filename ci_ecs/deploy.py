@@ -198,7 +198,8 @@ class Deployer:
         try:
             outcome = wait_for_deployment(ecs, config.cluster, config.service.name, deployment_id,
                                           timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,
-                                          started_at=started, circuit_breaker=breaker)
+                                          started_at=started, circuit_breaker=breaker,
+                                          timeout_label=config.deploy.timeout)
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
             exc.result = self._finish(result, started)

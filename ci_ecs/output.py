@@ -132,9 +132,10 @@ def plan_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def emit(result: dict[str, Any], fmt: str, *, stdout: IO[str] = sys.stdout, plan: bool = False,
+def emit(result: dict[str, Any], fmt: str, *, stdout: IO[str] | None = None, plan: bool = False,
          dotenv_path: str | None = None) -> None:
     """Print the result in `fmt` (text|json|github|gitlab), writing the CI files those formats imply."""
+    stdout = stdout or sys.stdout
     if fmt == "json":
         stdout.write(json.dumps(result, sort_keys=False, default=str) + "\n")
         return

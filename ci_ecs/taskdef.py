@@ -116,6 +116,27 @@ def _image_containers(definitions: list[dict[str, Any]], wanted: list[str], imag
     return matching
 
 
+def _concise_targets(task: TaskConfig, image: str | None, wanted: list[str]) -> set[str]:
+    """Containers that get the deployed image: the named ones, else those without an image of their own.
+
+    When every container names its image, a deployed image (`--image`) goes where `_image_containers`
+    finds it a home: the only container, or the ones with the same repository.
+    """
+    if image is None:
+        return set()
+    if wanted:
+        names = {c.name for c in task.containers}
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ConfigError(f"no container named {', '.join(unknown)}", key="task.image_containers")
+        return set(wanted)
+    without_image = {c.name for c in task.containers if c.image is None}
+    if without_image:
+        return without_image
+    definitions = [{"name": c.name, "image": c.image} for c in task.containers]
+    return set(_image_containers(definitions, [], image))
+
+
 def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None,
            image_containers: list[str] | None = None) -> dict[str, Any]:
     """The RegisterTaskDefinition input for `task`, with `image` in the containers that take it.
@@ -145,16 +166,10 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
         if not definition.get("family"):
             raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
         return definition
-    if wanted:
-        names = {c.name for c in task.containers}
-        unknown = [n for n in wanted if n not in names]
-        if unknown:
-            raise ConfigError(f"no container named {', '.join(unknown)}", key="task.image_containers")
+    targets = _concise_targets(task, image, wanted)
     containers = []
     for container in task.containers:
-        container_image = container.image
-        if container.name in wanted or (not wanted and container.image is None):
-            container_image = image or container.image
+        container_image = image if container.name in targets else container.image
         if container_image is None:
             raise ConfigError(f"container {container.name} has no image (give --image or image.tag)",
                               key="task.containers")

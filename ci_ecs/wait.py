@@ -97,7 +97,7 @@ def stopped_reasons(ecs: EcsGateway, cluster: str, service: str, deployment_id: 
 
 def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
                         timeout: float, max_interval: float = 15.0, started_at: float | None = None,
-                        circuit_breaker: bool = False,
+                        circuit_breaker: bool = False, timeout_label: float | None = None,
                         clock: Callable[[], float] = time.monotonic,
                         sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
     """Poll the service until `deployment_id` is COMPLETED and alone, or fails; raise on timeout.
@@ -157,6 +157,6 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         elapsed = clock() - begin
         if elapsed >= timeout:
             raise DeployTimeoutError(f"deployment {deployment_id} of service {service_name} not finished after "
-                                     f"{int(timeout)} s ({progress}, rolloutState {rollout})",
+                                     f"{int(timeout_label or timeout)} s ({progress}, rolloutState {rollout})",
                                      deployment_id=deployment_id)
         sleep(min(poll_interval(elapsed, max_interval), max(0.0, timeout - elapsed)))
