@@ -225,13 +225,18 @@ class Sandbox:
         }
 
 
+def _echo(line: str) -> None:
+    # Flushed at once: CI logs and parent processes read these lines through a pipe.
+    print(line, flush=True)
+
+
 def serve_forever(
     host: str = "127.0.0.1",
     port: int = 4566,
     registry_port: int = 0,
     task_start_seconds: float | None = None,
     faults: Faults | None = None,
-    echo: Callable[[str], Any] = print,
+    echo: Callable[[str], Any] = _echo,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C or SIGTERM, then stop all it started.
 

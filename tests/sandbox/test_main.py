@@ -1,0 +1,72 @@
+"""``python -m ci_ecs.sandbox`` in the foreground: what it prints, faults from the environment,
+and that SIGTERM stops everything it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def _read_until(process: subprocess.Popen[str], prefix: str, timeout: float = 30) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.startswith(prefix):
+            return lines
+    pytest.fail(f"no line starting with {prefix!r}; got {lines}")
+
+
+def _port_open(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, int(port))) == 0
+
+
+def test_module_entrypoint_serves_and_stops_on_sigterm() -> None:
+    env = {**os.environ, "CI_ECS_SANDBOX_THROTTLE_RATE": "1", "CI_ECS_SANDBOX_TASK_START_SECONDS": "0.2"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci_ecs.sandbox", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        lines = _read_until(process, "sandbox ready")
+        endpoint = next(line for line in lines if line.startswith("AWS_ENDPOINT_URL="))
+        url = endpoint.split("=", 1)[1]
+        assert url.startswith("http://127.0.0.1:")
+        registry_line = next(line for line in lines if "registry" in line.lower())
+        ready = lines[-1]
+        assert "throttle rate 1" in ready and "task start 0.2s" in ready
+        ecs = boto3.client("ecs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="a",
+                           aws_secret_access_key="b", config=Config(retries={"total_max_attempts": 1}))
+        with pytest.raises(ClientError) as caught:
+            ecs.list_clusters()
+        assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+        registry = registry_line.split()[2] if registry_line.startswith("ECR registry:") else None
+        if registry:
+            assert _port_open(registry)
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+        assert process.returncode == 0
+        assert "sandbox stopped" in out
+        if registry:
+            assert not _port_open(registry), "the registry must stop with the sandbox"
+        assert not _port_open(url.removeprefix("http://"))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
