@@ -18,10 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registry-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--task-start-seconds", type=float, default=env.task_start_seconds)
     parser.add_argument("--throttle-rate", type=float, default=env.throttle_rate)
-    parser.add_argument("--fail-operations", default=",".join(env.error_5xx_operations),
-                        help="comma-separated operations answered with 503, e.g. RegisterTaskDefinition")
-    parser.add_argument("--fail-times", type=int, default=env.error_5xx_times,
-                        help="fail only the first N calls of each such operation")
+    parser.add_argument(
+        "--fail-operations",
+        default=",".join(env.error_5xx_operations),
+        help="comma-separated operations answered with 503, e.g. RegisterTaskDefinition",
+    )
+    parser.add_argument(
+        "--fail-times", type=int, default=env.error_5xx_times, help="fail only the first N calls of each such operation"
+    )
     args = parser.parse_args(argv)
     faults = Faults(
         throttle_rate=args.throttle_rate,

@@ -195,9 +195,7 @@ def authorization_data(registry_ids: list[str], region: str, registry: RegistryC
     data = []
     for registry_id in registry_ids:
         token = base64.b64encode(f"AWS:{registry_id}-sandbox-token".encode("ascii")).decode()
-        endpoint = (
-            f"http://{registry.address}" if registry else f"https://{registry_id}.dkr.ecr.{region}.amazonaws.com"
-        )
+        endpoint = f"http://{registry.address}" if registry else f"https://{registry_id}.dkr.ecr.{region}.amazonaws.com"
         data.append({"authorizationToken": token, "expiresAt": expires, "proxyEndpoint": endpoint})
     return data
 

@@ -80,7 +80,7 @@ def _wrap(owner: type, name: str) -> Callable[[Callable[..., Any]], Callable[...
     return decorator
 
 
-_PATCHES: list[Callable[..., Any]] = []
+_PATCHES: list[Any] = []  # functions, and staticmethod objects for static moto methods
 
 
 def _rt() -> runtime.Runtime | None:
@@ -119,7 +119,7 @@ _resource_requirements.__sandbox_patch__ = (  # type: ignore[attr-defined]
     EC2ContainerServiceBackend,
     "_calculate_task_resource_requirements",
 )
-_PATCHES.append(staticmethod(_resource_requirements))  # type: ignore[arg-type]
+_PATCHES.append(staticmethod(_resource_requirements))
 
 
 @_wrap(EC2ContainerServiceResponse, "create_service")
@@ -226,14 +226,38 @@ def _run_task(
     rt = _rt()
     original = _original(EC2ContainerServiceBackend, "run_task")
     if rt is None:
-        return list(original(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
-                             launch_type, networking_configuration, group, platform_version))
+        return list(
+            original(
+                self,
+                cluster_str,
+                task_definition_str,
+                count,
+                overrides,
+                started_by,
+                tags,
+                launch_type,
+                networking_configuration,
+                group,
+                platform_version,
+            )
+        )
     if networking_configuration:
         networking_configuration = network.with_default_security_groups(
             self.account_id, self.region_name, networking_configuration
         )
-    tasks = original(self, cluster_str, task_definition_str, count, overrides, started_by, tags,
-                     launch_type, networking_configuration, group, platform_version)
+    tasks = original(
+        self,
+        cluster_str,
+        task_definition_str,
+        count,
+        overrides,
+        started_by,
+        tags,
+        launch_type,
+        networking_configuration,
+        group,
+        platform_version,
+    )
     for task in tasks:
         scheduler.prepare_task(task, self, rt)
     return list(tasks)
@@ -313,7 +337,9 @@ def _put_image(
         return image
     media_type = image_manifest_mediatype or json.loads(image_manifest).get("mediaType", "")
     try:
-        pushed = rt.registry.put_manifest(repository_name, image_tag or image.get_image_digest(), image_manifest, media_type)
+        pushed = rt.registry.put_manifest(
+            repository_name, image_tag or image.get_image_digest(), image_manifest, media_type
+        )
     except RegistryError as err:
         _sync(self, repository_name)  # forget what moto added: the registry refused it
         raise ecr.LayersNotFoundException(repository_name, str(err)) from None
@@ -357,7 +383,7 @@ def install() -> None:
     """Apply every patch (idempotent)."""
     with _install_lock:
         for func in _PATCHES:
-            owner, name = getattr(func, "__func__", func).__sandbox_patch__
+            owner, name = getattr(getattr(func, "__func__", func), "__sandbox_patch__")  # noqa: B009
             if (owner, name) not in _ORIGINALS:
                 _ORIGINALS[(owner, name)] = owner.__dict__[name]
                 setattr(owner, name, func)

@@ -21,13 +21,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 from moto.ecs import ecs_backends
-from moto.ecs.models import Container, EC2ContainerServiceBackend, Service, Task
+from moto.ecs.models import Container, EC2ContainerServiceBackend, Task
 from moto.moto_api._internal import mock_random
 
 from . import ecr, network
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# moto's Task, Service and Container carry the sandbox's extra attributes (sb_*, startedAt,
+# stopCode...) that moto's type hints do not declare, so they are handled as Any here.
+MotoTask = Any
+MotoService = Any
 
 CRASH_LABEL = "ci-ecs.sandbox/exit-code"
 CRASH_AFTER_LABEL = "ci-ecs.sandbox/exit-after-seconds"
@@ -77,14 +82,14 @@ def rolling_bounds(desired: int, config: dict[str, Any]) -> tuple[int, int]:
     return minimum, maximum
 
 
-def _short(task: Task) -> str:
+def _short(task: MotoTask) -> str:
     return str(task.id)
 
 
 # --------------------------------------------------------------------------- services
 
 
-def _sb(service: Service) -> dict[str, Any]:
+def _sb(service: MotoService) -> dict[str, Any]:
     """The sandbox's bookkeeping for a service (created on first use)."""
     state = getattr(service, "sb_state", None)
     if state is None:
@@ -99,20 +104,20 @@ def _sb(service: Service) -> dict[str, Any]:
     return state
 
 
-def add_event(service: Service, message: str) -> None:
+def add_event(service: MotoService, message: str) -> None:
     """Prepend a service event (ECS lists the newest first)."""
     service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": message})
     del service.events[MAX_EVENTS:]
 
 
-def deployment_configuration(service: Service) -> dict[str, Any]:
+def deployment_configuration(service: MotoService) -> dict[str, Any]:
     """The service's deploymentConfiguration with ECS's defaults filled in."""
     config = dict(DEFAULT_DEPLOYMENT_CONFIGURATION)
     config.update(getattr(service, "deployment_configuration", None) or {})
     return config
 
 
-def new_deployment(service: Service, task_definition_arn: str) -> dict[str, Any]:
+def new_deployment(service: MotoService, task_definition_arn: str) -> dict[str, Any]:
     """A PRIMARY, IN_PROGRESS deployment of a task definition, shaped like ECS's."""
     deployment_id = new_deployment_id()
     now = utcnow()
@@ -136,7 +141,7 @@ def new_deployment(service: Service, task_definition_arn: str) -> dict[str, Any]
     }
 
 
-def initialise_service(service: Service) -> None:
+def initialise_service(service: MotoService) -> None:
     """Replace moto's static deployment with a live one after CreateService."""
     _sb(service)
     service.created_at = utcnow()
@@ -149,7 +154,7 @@ def initialise_service(service: Service) -> None:
     refresh_counts(service, [])
 
 
-def start_deployment(service: Service) -> dict[str, Any]:
+def start_deployment(service: MotoService) -> dict[str, Any]:
     """UpdateService with a new task definition or forceNewDeployment: a new PRIMARY deployment."""
     for deployment in service.deployments:
         if deployment["status"] == "PRIMARY":
@@ -161,21 +166,21 @@ def start_deployment(service: Service) -> dict[str, Any]:
     return deployment
 
 
-def _primary(service: Service) -> dict[str, Any] | None:
+def _primary(service: MotoService) -> dict[str, Any] | None:
     for deployment in service.deployments:
         if deployment["status"] == "PRIMARY":
             return deployment
     return None
 
 
-def service_tasks(backend: EC2ContainerServiceBackend, service: Service) -> list[Task]:
+def service_tasks(backend: EC2ContainerServiceBackend, service: MotoService) -> list[MotoTask]:
     """Tasks the scheduler started for this service (any state), oldest first."""
     uid = _sb(service)["uid"]
     tasks = backend.tasks.get(service.cluster_name, {}).values()
     return sorted((t for t in tasks if getattr(t, "sb_service_uid", None) == uid), key=lambda t: t.sb_created)
 
 
-def refresh_counts(service: Service, tasks: list[Task]) -> None:
+def refresh_counts(service: MotoService, tasks: list[MotoTask]) -> None:
     """runningCount/pendingCount on each deployment and on the service, from the tasks."""
     running_total = pending_total = 0
     for deployment in service.deployments:
@@ -194,7 +199,7 @@ def refresh_counts(service: Service, tasks: list[Task]) -> None:
 # --------------------------------------------------------------------------- tasks
 
 
-def prepare_task(task: Task, backend: EC2ContainerServiceBackend, rt: Runtime) -> None:
+def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtime) -> None:
     """Turn a task moto just created into one the scheduler drives from PROVISIONING.
 
     moto creates tasks already RUNNING and advances them on each DescribeTasks (its
@@ -233,14 +238,15 @@ def prepare_task(task: Task, backend: EC2ContainerServiceBackend, rt: Runtime) -
     _build_containers(task, task_definition, rt)
 
 
-def _build_containers(task: Task, task_definition: Any, rt: Runtime) -> None:
+def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None:
     """One container per definition (moto makes one for the first only), with the pull check
     and the crash label read up front."""
     containers = []
     pull_errors = []
     overrides = {c.get("name"): c for c in (task.overrides or {}).get("containerOverrides", []) or []}
     for definition in task_definition.container_definitions:
-        container = Container(task_definition)
+        # moto's Container is "abstract" only for CloudFormation; moto builds it the same way.
+        container: Any = Container(task_definition)  # type: ignore[abstract]
         container.name = definition.get("name")
         container.image = definition.get("image")
         container.cpu = definition.get("cpu")
@@ -249,8 +255,7 @@ def _build_containers(task: Task, task_definition: Any, rt: Runtime) -> None:
         container.command = (overrides.get(container.name) or {}).get("command") or definition.get("command")
         container.task_arn = task.task_arn
         container.container_arn = (
-            f"arn:aws:ecs:{task.region_name}:{task._account_id}:container/{task.cluster_name}/{task.id}/"
-            f"{uuid.uuid4()}"
+            f"arn:aws:ecs:{task.region_name}:{task._account_id}:container/{task.cluster_name}/{task.id}/{uuid.uuid4()}"
         )
         container.last_status = "PENDING"
         container.exitCode = None
@@ -280,7 +285,7 @@ def _int_label(value: Any) -> int | None:
         return 1  # any non-numeric value still means "crash"
 
 
-def request_stop(task: Task, reason: str, stop_code: str, rt: Runtime) -> None:
+def request_stop(task: MotoTask, reason: str, stop_code: str, rt: Runtime) -> None:
     """Ask a task to stop: desiredStatus STOPPED now, lastStatus STOPPED after a short drain."""
     if task.desired_status == "STOPPED" and task.sb_stop_at is not None:
         return
@@ -294,7 +299,7 @@ def request_stop(task: Task, reason: str, stop_code: str, rt: Runtime) -> None:
     task.sb_stop_at = rt.now() + max(0.05, task.sb_start_seconds / 2)
 
 
-def _finish_stop(task: Task, exit_code: int | None = 0) -> None:
+def _finish_stop(task: MotoTask, exit_code: int | None = 0) -> None:
     task.last_status = "STOPPED"
     task.desired_status = "STOPPED"
     task.stopped_at = utcnow()
@@ -308,7 +313,7 @@ def _finish_stop(task: Task, exit_code: int | None = 0) -> None:
     network.release_task_eni(task)
 
 
-def advance_task(task: Task, rt: Runtime) -> str | None:
+def advance_task(task: MotoTask, rt: Runtime) -> str | None:
     """Move a task along its lifecycle; returns "failed" when it just failed, else None."""
     if task.last_status == "STOPPED":
         return None
@@ -363,7 +368,9 @@ def advance_task(task: Task, rt: Runtime) -> str | None:
     return None
 
 
-def launch_task(backend: EC2ContainerServiceBackend, service: Service, deployment: dict[str, Any], rt: Runtime) -> Task:
+def launch_task(
+    backend: EC2ContainerServiceBackend, service: MotoService, deployment: dict[str, Any], rt: Runtime
+) -> MotoTask:
     """Start one task of a deployment, the way the ECS service scheduler does."""
     cluster = backend._get_cluster(service.cluster_name)
     task_definition = backend.describe_task_definition(deployment["taskDefinition"])
@@ -372,7 +379,7 @@ def launch_task(backend: EC2ContainerServiceBackend, service: Service, deploymen
         network_configuration = network.with_default_security_groups(
             service._account_id, service.region_name, deployment.get("networkConfiguration") or {}
         )
-    task = Task(
+    task: MotoTask = Task(
         cluster,
         task_definition,
         None,
@@ -395,7 +402,7 @@ def launch_task(backend: EC2ContainerServiceBackend, service: Service, deploymen
 # --------------------------------------------------------------------------- reconcile
 
 
-def reconcile_service(backend: EC2ContainerServiceBackend, service: Service, rt: Runtime) -> None:
+def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService, rt: Runtime) -> None:
     """One scheduler step for one service."""
     if service.deployment_controller.get("type", "ECS") != "ECS" or not service.deployments:
         return
@@ -469,17 +476,19 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: Service, rt:
     _check_completion(service, primary, tasks, state)
 
 
-def _stop_tasks(service: Service, tasks: list[Task], deployment_id: str, rt: Runtime) -> None:
+def _stop_tasks(service: MotoService, tasks: list[MotoTask], deployment_id: str, rt: Runtime) -> None:
     if not tasks:
         return
     for task in tasks:
-        request_stop(task, f"Scaling activity initiated by (deployment {deployment_id})", "ServiceSchedulerInitiated", rt)
+        request_stop(
+            task, f"Scaling activity initiated by (deployment {deployment_id})", "ServiceSchedulerInitiated", rt
+        )
     ids = " ".join(f"(task {_short(t)})" for t in tasks)
     add_event(service, f"(service {service.name}) has stopped {len(tasks)} running tasks: {ids}.")
 
 
 def _check_circuit_breaker(
-    service: Service, primary: dict[str, Any], config: dict[str, Any], live: list[Task], rt: Runtime
+    service: MotoService, primary: dict[str, Any], config: dict[str, Any], live: list[MotoTask], rt: Runtime
 ) -> None:
     breaker = config.get("deploymentCircuitBreaker") or {}
     if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
@@ -511,15 +520,11 @@ def _check_circuit_breaker(
         _stop_tasks(service, mine, primary["id"], rt)
 
 
-def _check_completion(service: Service, primary: dict[str, Any], tasks: list[Task], state: dict[str, Any]) -> None:
-    others_present = any(
-        t.last_status != "STOPPED" and t.sb_deployment != primary["id"] for t in tasks
-    )
-    done = (
-        primary["runningCount"] == service.desired_count
-        and primary["pendingCount"] == 0
-        and not others_present
-    )
+def _check_completion(
+    service: MotoService, primary: dict[str, Any], tasks: list[MotoTask], state: dict[str, Any]
+) -> None:
+    others_present = any(t.last_status != "STOPPED" and t.sb_deployment != primary["id"] for t in tasks)
+    done = primary["runningCount"] == service.desired_count and primary["pendingCount"] == 0 and not others_present
     if done and primary["rolloutState"] == "IN_PROGRESS":
         primary["rolloutState"] = "COMPLETED"
         primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
@@ -541,7 +546,8 @@ def reconcile_standalone(backend: EC2ContainerServiceBackend, rt: Runtime) -> No
     service_uids = {_sb(s)["uid"] for s in backend.services.values()}
     for cluster_name, tasks in list(backend.tasks.items()):
         for task in list(tasks.values()):
-            if getattr(task, "sb_created", None) is not None and task.sb_service_uid not in service_uids:
+            uid = getattr(task, "sb_service_uid", None)
+            if getattr(task, "sb_created", None) is not None and uid not in service_uids:
                 advance_task(task, rt)
         stopped = [arn for arn, t in tasks.items() if t.last_status == "STOPPED"]
         if len(stopped) > MAX_STOPPED_TASKS_PER_CLUSTER:

@@ -67,8 +67,9 @@ def _reset_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "sandbox" in request.fixturenames:
         sb: Sandbox = request.getfixturevalue("sandbox")
-        sb.set_faults(throttle_rate=0.0, error_5xx_operations=(), error_5xx_times=None,
-                      task_start_seconds=TASK_START_SECONDS)
+        sb.set_faults(
+            throttle_rate=0.0, error_5xx_operations=(), error_5xx_times=None, task_start_seconds=TASK_START_SECONDS
+        )
 
 
 class Aws:
@@ -120,8 +121,12 @@ class Aws:
         self, family: str, image: str = PUBLIC_IMAGE, labels: dict[str, str] | None = None, **extra: Any
     ) -> str:
         """Register a Fargate task definition with one container named "web"; returns its ARN."""
-        container: dict[str, Any] = {"name": "web", "image": image, "essential": True,
-                                     "portMappings": [{"containerPort": 80}]}
+        container: dict[str, Any] = {
+            "name": "web",
+            "image": image,
+            "essential": True,
+            "portMappings": [{"containerPort": 80}],
+        }
         if labels:
             container["dockerLabels"] = labels
         answer = self.ecs.register_task_definition(

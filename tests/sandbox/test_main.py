@@ -41,7 +41,10 @@ def test_module_entrypoint_serves_and_stops_on_sigterm() -> None:
     env = {**os.environ, "CI_ECS_SANDBOX_THROTTLE_RATE": "1", "CI_ECS_SANDBOX_TASK_START_SECONDS": "0.2"}
     process = subprocess.Popen(
         [sys.executable, "-m", "ci_ecs.sandbox", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         lines = _read_until(process, "sandbox ready")
@@ -51,8 +54,14 @@ def test_module_entrypoint_serves_and_stops_on_sigterm() -> None:
         registry_line = next(line for line in lines if "registry" in line.lower())
         ready = lines[-1]
         assert "throttle rate 1" in ready and "task start 0.2s" in ready
-        ecs = boto3.client("ecs", endpoint_url=url, region_name="us-east-1", aws_access_key_id="a",
-                           aws_secret_access_key="b", config=Config(retries={"total_max_attempts": 1}))
+        ecs = boto3.client(
+            "ecs",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="a",
+            aws_secret_access_key="b",
+            config=Config(retries={"total_max_attempts": 1}),
+        )
         with pytest.raises(ClientError) as caught:
             ecs.list_clusters()
         assert caught.value.response["Error"]["Code"] == "ThrottlingException"

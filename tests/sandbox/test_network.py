@@ -29,7 +29,9 @@ def test_public_ip_with_assign_public_ip_enabled(aws: Aws) -> None:
         assert eni["Status"] == "in-use"
         assert eni["Groups"], "ECS puts the VPC's default security group on the ENI when none is given"
     task_ips = {
-        d["value"] for t in aws.tasks(cluster, "pub") for d in t["attachments"][0]["details"]
+        d["value"]
+        for t in aws.tasks(cluster, "pub")
+        for d in t["attachments"][0]["details"]
         if d["name"] == "privateIPv4Address"
     }
     assert task_ips == {eni["PrivateIpAddress"] for eni in enis}

@@ -26,7 +26,10 @@ def test_aws_cli_waits_for_services_stable(aws: Aws, tmp_path: Path) -> None:
     aws.service(cluster, "web", aws.task_definition("awscli"), desired=3)
     result = subprocess.run(
         [cli, "ecs", "wait", "services-stable", "--cluster", cluster, "--services", "web"],
-        env=_env(aws, tmp_path), capture_output=True, text=True, timeout=120,
+        env=_env(aws, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert aws.describe(cluster, "web")["runningCount"] == 3
@@ -41,7 +44,10 @@ def test_fabfuel_ecs_deploy_completes(aws: Aws, tmp_path: Path) -> None:
     image = "public.ecr.aws/nginx/nginx:1.28"
     result = subprocess.run(
         [ecs_deploy, "deploy", cluster, "web", "--image", "web", image, "--timeout", "60"],
-        env=_env(aws, tmp_path), capture_output=True, text=True, timeout=120,
+        env=_env(aws, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     service = aws.describe(cluster, "web")

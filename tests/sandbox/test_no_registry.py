@@ -35,7 +35,11 @@ def test_pull_check_uses_moto_ecr(aws: Aws) -> None:
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:" + "a" * 64},
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": 2,
+            "digest": "sha256:" + "a" * 64,
+        },
         "layers": [],
     }
     aws.ecr.put_image(repositoryName="web", imageManifest=json.dumps(manifest), imageTag="1")

@@ -98,20 +98,35 @@ def test_skopeo_copy_lands_in_ecr(aws: Aws, tmp_path: Path) -> None:
         (blobs / digest.split(":")[1]).write_bytes(data)
     (blobs / parts["digest"].split(":")[1]).write_bytes(parts["manifest"])
     (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
-    (layout / "index.json").write_text(json.dumps({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": parts["media_type"],
-            "digest": parts["digest"],
-            "size": len(parts["manifest"]),
-            "annotations": {"org.opencontainers.image.ref.name": "v1"},
-        }],
-    }))
+    (layout / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": parts["media_type"],
+                        "digest": parts["digest"],
+                        "size": len(parts["manifest"]),
+                        "annotations": {"org.opencontainers.image.ref.name": "v1"},
+                    }
+                ],
+            }
+        )
+    )
     aws.ecr.create_repository(repositoryName="copied")
     subprocess.run(
-        [skopeo, "--insecure-policy", "copy", "--dest-tls-verify=false", "--preserve-digests",
-         f"oci:{layout}:v1", f"docker://{registry}/copied:v1"],
-        check=True, capture_output=True, timeout=60,
+        [
+            skopeo,
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--preserve-digests",
+            f"oci:{layout}:v1",
+            f"docker://{registry}/copied:v1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     (image,) = aws.ecr.describe_images(repositoryName="copied")["imageDetails"]
     assert image["imageTags"] == ["v1"]
@@ -125,13 +140,19 @@ def test_missing_image_fails_tasks_trips_breaker_and_rolls_back(aws: Aws) -> Non
     push_image(registry, "app", "good")
     cluster = aws.cluster()
     good = aws.task_definition("app", image=f"{registry}/app:good")
-    aws.service(cluster, "app", good, desired=2,
-                deployment_configuration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    aws.service(
+        cluster,
+        "app",
+        good,
+        desired=2,
+        deployment_configuration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
     aws.wait_stable(cluster, "app")
     missing = f"{registry}/app:missing"
     bad = aws.task_definition("app", image=missing)
-    failing_id = aws.ecs.update_service(cluster=cluster, service="app", taskDefinition=bad)["service"][
-        "deployments"][0]["id"]
+    failing_id = aws.ecs.update_service(cluster=cluster, service="app", taskDefinition=bad)["service"]["deployments"][
+        0
+    ]["id"]
 
     def failed_task() -> list:
         return [t for t in aws.tasks(cluster, "app", desired_status="STOPPED") if t["taskDefinitionArn"] == bad]
@@ -144,8 +165,9 @@ def test_missing_image_fails_tasks_trips_breaker_and_rolls_back(aws: Aws) -> Non
 
     def failed_deployment() -> dict | None:
         service = aws.describe(cluster, "app")
-        return next((d for d in service["deployments"] if d["id"] == failing_id and d["rolloutState"] == "FAILED"),
-                    None)
+        return next(
+            (d for d in service["deployments"] if d["id"] == failing_id and d["rolloutState"] == "FAILED"), None
+        )
 
     deployment = wait_for(failed_deployment, what="FAILED", interval=0.05)
     assert deployment["failedTasks"] >= 3

@@ -27,8 +27,9 @@ def test_neutral_boto3_waiter_with_only_endpoint_env(aws: Aws, monkeypatch: pyte
         launchType="FARGATE",
         networkConfiguration={"awsvpcConfiguration": {"subnets": [aws.subnet()]}},
     )
-    ecs.get_waiter("services_stable").wait(cluster=cluster, services=["web"],
-                                           WaiterConfig={"Delay": 0.5, "MaxAttempts": 40})
+    ecs.get_waiter("services_stable").wait(
+        cluster=cluster, services=["web"], WaiterConfig={"Delay": 0.5, "MaxAttempts": 40}
+    )
     service = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]
     assert service["runningCount"] == 3
     assert service["pendingCount"] == 0
@@ -137,9 +138,13 @@ def test_force_new_deployment_and_desired_count_only(aws: Aws) -> None:
 def test_rolling_update_respects_bounds(aws: Aws, minimum_percent: int, maximum_percent: int) -> None:
     cluster = aws.cluster()
     desired = 4
-    aws.service(cluster, "web", aws.task_definition("bounds"), desired=desired,
-                deployment_configuration={"minimumHealthyPercent": minimum_percent,
-                                          "maximumPercent": maximum_percent})
+    aws.service(
+        cluster,
+        "web",
+        aws.task_definition("bounds"),
+        desired=desired,
+        deployment_configuration={"minimumHealthyPercent": minimum_percent, "maximumPercent": maximum_percent},
+    )
     aws.wait_stable(cluster, "web")
     new = aws.task_definition("bounds", image="public.ecr.aws/nginx/nginx:1.28")
     samples: list[tuple[int, int]] = []
@@ -200,8 +205,13 @@ def test_crash_label_stops_task_with_essential_container_exit(aws: Aws) -> None:
 def test_crash_label_trips_circuit_breaker_and_rolls_back(aws: Aws) -> None:
     cluster = aws.cluster()
     good = aws.task_definition("breaker")
-    aws.service(cluster, "web", good, desired=2,
-                deployment_configuration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
+    aws.service(
+        cluster,
+        "web",
+        good,
+        desired=2,
+        deployment_configuration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
     aws.wait_stable(cluster, "web")
     bad = aws.task_definition("breaker", labels={CRASH_LABEL: "1", "ci-ecs.sandbox/exit-after-seconds": "0"})
     failing = aws.ecs.update_service(cluster=cluster, service="web", taskDefinition=bad)["service"]

@@ -14,12 +14,14 @@ from ci_ecs.sandbox.scheduler import circuit_breaker_threshold, rolling_bounds
 
 
 def test_faults_from_env() -> None:
-    faults = Faults.from_env({
-        "CI_ECS_SANDBOX_THROTTLE_RATE": "0.2",
-        "CI_ECS_SANDBOX_FAIL_OPERATIONS": "RegisterTaskDefinition, ecs:UpdateService",
-        "CI_ECS_SANDBOX_FAIL_TIMES": "2",
-        "CI_ECS_SANDBOX_TASK_START_SECONDS": "3",
-    })
+    faults = Faults.from_env(
+        {
+            "CI_ECS_SANDBOX_THROTTLE_RATE": "0.2",
+            "CI_ECS_SANDBOX_FAIL_OPERATIONS": "RegisterTaskDefinition, ecs:UpdateService",
+            "CI_ECS_SANDBOX_FAIL_TIMES": "2",
+            "CI_ECS_SANDBOX_TASK_START_SECONDS": "3",
+        }
+    )
     assert faults == Faults(0.2, ("RegisterTaskDefinition", "ecs:UpdateService"), 2, 3.0)
     assert Faults.from_env({}) == Faults()
     with pytest.raises(ValueError):
@@ -70,7 +72,11 @@ def test_error_shapes() -> None:
 def test_parse_image() -> None:
     ref = parse_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app@sha256:abc")
     assert (ref.host, ref.repository, ref.tag, ref.digest) == (
-        "123456789012.dkr.ecr.us-east-1.amazonaws.com", "team/app", None, "sha256:abc")
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "team/app",
+        None,
+        "sha256:abc",
+    )
     assert parse_image("localhost:5000/app").reference == "latest"
     assert parse_image("library/nginx:1.27").host == ""
 
