@@ -208,5 +208,21 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
                   faults=faults, echo=click.echo)
 
 
+@main.command()
+@click.option("--output", "output_format", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def demo(output_format: str, debug: bool) -> None:
+    """Start the sandbox in-process, deploy examples/hello end to end, print the public IPs, stop."""
+    _setup_logging(debug)
+    try:
+        from ci_ecs.demo import run_demo
+        from ci_ecs.output import emit
+
+        result = run_demo(echo=lambda line: click.echo(line, err=True))
+        emit(result.as_json(), output_format)
+    except (Exception, KeyboardInterrupt) as exc:
+        sys.exit(_report_error(exc, output_format, debug))
+
+
 if __name__ == "__main__":
     main()

@@ -211,8 +211,7 @@ class Deployer:
         lines = [outcome.reason]
         rolled_back_to = None
         if outcome.state == "ROLLED_BACK":
-            rolled_back_to = (outcome.service.get("taskDefinition") or "")
-            lines.append(f"ECS's circuit breaker is rolling back to {rolled_back_to}")
+            rolled_back_to = outcome.service.get("taskDefinition") or None
         elif outcome.state == "FAILED" and breaker and breaker_rollback:
             rolled_back_to = previous
             lines.append("ECS's circuit breaker rolls back the service")

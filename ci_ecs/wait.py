@@ -86,7 +86,7 @@ def stopped_reasons(ecs: EcsGateway, cluster: str, service: str, deployment_id: 
     for task in tasks[:STOPPED_TASKS_SHOWN]:
         reason = str(task.get("stoppedReason") or task.get("stopCode") or "stopped")
         for container in task.get("containers", []):
-            if container.get("reason"):
+            if container.get("reason") and str(container["reason"]) not in reason:
                 reason += f" ({container['name']}: {container['reason']})"
             elif container.get("exitCode") not in (None, 0):
                 reason += f" ({container['name']} exit code {container['exitCode']})"

@@ -1,0 +1,40 @@
+# ci-ecs: `make demo` deploys examples/hello to the local sandbox; `make test` runs lint, types and tests.
+# Both create their own virtualenv (.venv) and install what they need into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck unit bench bench-quick sandbox clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[sandbox]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,sandbox]'
+	touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/ci-ecs demo
+
+sandbox: $(VENV)/.demo-installed
+	$(BIN)/ci-ecs sandbox
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check ci_ecs tests bench
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy ci_ecs
+
+unit: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""`ci-ecs deploy` end to end against the sandbox: real tasks, real waits, real failures."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+
+from tests.e2e.conftest import TASK_START_SECONDS, Deployer
+
+GOOD_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
+
+
+def _in_doc_range(ip: str) -> bool:
+    return ipaddress.ip_address(ip) in ipaddress.ip_network("203.0.113.0/24")
+
+
+def test_deploy_completes_with_public_ips(deployer: Deployer) -> None:
+    run = deployer.run(deployer.config(), "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert result["rolloutState"] == "COMPLETED"
+    assert result["serviceAction"] == "created"
+    assert len(result["publicIps"]) == 2 and all(_in_doc_range(ip) for ip in result["publicIps"])
+    assert len(result["privateIps"]) == 2
+    assert result["serviceUrl"] == f"http://{result['publicIps'][0]}:8080"
+    service = deployer.service()
+    assert service["runningCount"] == 2
+    assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
+
+
+def test_no_op_redeploy_is_cheap_and_writes_nothing(deployer: Deployer) -> None:
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.clear_request_log()
+    run = deployer.run(deployer.config(), "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert result["serviceAction"] == "unchanged" and result["taskDefinitionRegistered"] is False
+    assert len(result["publicIps"]) == 2
+    calls = deployer.sandbox.request_log
+    writes = [c for c in calls if c.operation.startswith(("Create", "Register", "Update", "Put", "Delete"))]
+    assert writes == []
+    assert len(calls) <= 10, calls
+    assert sum(result["apiCalls"].values()) == len(calls)
+
+
+def test_private_only_service_has_no_public_ip(deployer: Deployer) -> None:
+    run = deployer.run(deployer.config(assign_public_ip=False), "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    assert run.json["publicIps"] == [] and len(run.json["privateIps"]) == 2
+    assert run.json["serviceUrl"] is None
+
+
+def test_image_change_rolls_out_within_the_call_budget(deployer: Deployer) -> None:
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.clear_request_log()
+    started = time.monotonic()
+    run = deployer.run(deployer.config(), "--image", "public.ecr.aws/nginx/nginx:1.28")
+    elapsed = time.monotonic() - started
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert result["serviceAction"] == "updated" and result["taskDefinitionRegistered"] is True
+    assert result["rolloutState"] == "COMPLETED"
+    assert deployer.service()["taskDefinition"].endswith(":2")
+    describes = [c for c in deployer.sandbox.request_log if c.operation == "DescribeServices"]
+    # Polling starts at about 1 s: at most one describe per second of waiting, plus the initial describe.
+    assert len(describes) <= elapsed + 2, (len(describes), elapsed)
+
+
+def test_missing_ecr_image_fails_and_rolls_back(deployer: Deployer) -> None:
+    """No circuit breaker: ci-ecs notices the failing tasks itself and puts the old revision back."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    registry = deployer.sandbox.registry or "000000000000.dkr.ecr.us-east-1.amazonaws.com"
+    run = deployer.run(deployer.config(), "--image", f"{registry}/nothing-here:1.0")
+    assert run.code == 1, run.stderr
+    assert "CannotPullContainerError" in run.stderr
+    assert "rolled back to" in run.stderr
+    result = run.json
+    assert result["error"] and result["rolloutState"] == "FAILED"
+    service = deployer.service()
+    assert service["taskDefinition"].endswith(":1")
+    assert service["runningCount"] == 2
+
+
+def test_circuit_breaker_rollback_is_a_failure(deployer: Deployer) -> None:
+    """With ECS's circuit breaker (rollback on), the service ends stable on the old revision: still exit 1."""
+    config = deployer.config(circuit_breaker={"enable": True, "rollback": True})
+    assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    registry = deployer.sandbox.registry or "000000000000.dkr.ecr.us-east-1.amazonaws.com"
+    run = deployer.run(config, "--image", f"{registry}/nothing-here:2.0")
+    assert run.code == 1, run.stderr
+    assert "CannotPullContainerError" in run.stderr
+    assert "circuit breaker" in run.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not deployer.service()["taskDefinition"].endswith(":1"):
+        time.sleep(TASK_START_SECONDS)
+    assert deployer.service()["taskDefinition"].endswith(":1")
+
+
+def test_crashing_container_fails_with_its_reason(deployer: Deployer) -> None:
+    config = deployer.config()
+    config["task"]["containers"][0]["docker_labels"] = {"ci-ecs.sandbox/exit-code": "3"}
+    run = deployer.run(config, "--image", GOOD_IMAGE, "--no-rollback")
+    assert run.code == 1, run.stderr
+    assert "Essential container in task exited" in run.stderr
+    assert "nothing to roll back to" in run.stderr or "not rolled back" in run.stderr
+
+
+def test_timeout_is_exit_4(deployer: Deployer) -> None:
+    deployer.sandbox.set_faults(task_start_seconds=30)
+    try:
+        run = deployer.run(deployer.config(), "--image", GOOD_IMAGE, "--timeout", "2")
+    finally:
+        deployer.sandbox.set_faults(task_start_seconds=TASK_START_SECONDS)
+    assert run.code == 4, run.stderr
+    assert "not finished after 2 s" in run.stderr
