@@ -208,6 +208,29 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
                   faults=faults, echo=click.echo)
 
 
+@main.command("iam-policy")
+@click.option("-c", "--config", "config_path", envvar=_env("CONFIG"), default="ci-ecs.yml", show_default=True,
+              help="Config file (YAML).")
+@click.option("--cluster", envvar=_env("CLUSTER"), help="ECS cluster name.")
+@click.option("--service", envvar=_env("SERVICE"), help="ECS service name.")
+@click.option("--region", envvar=_env("REGION"), help="Region in the ARNs (default: the config's, else *).")
+@click.option("--account-id", default="*", show_default=True, help="Account id in the ARNs.")
+def iam_policy_command(config_path: str, cluster: str | None, service: str | None, region: str | None,
+                       account_id: str) -> None:
+    """Print the least-privilege IAM policy (JSON) that `ci-ecs deploy` needs for this config."""
+    try:
+        import json
+
+        from ci_ecs.config import load_config
+        from ci_ecs.iam import iam_policy
+
+        config = load_config(config_path, {"cluster": cluster, "service.name": service, "region": region},
+                             require_file=True)
+        click.echo(json.dumps(iam_policy(config, account_id=account_id), indent=2))
+    except Exception as exc:
+        sys.exit(_report_error(exc, "text", False))
+
+
 @main.command()
 @click.option("--output", "output_format", type=click.Choice(OUTPUT_FORMATS), default="text", show_default=True)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ci_ecs.aws import aws_errors, error_code
@@ -10,13 +13,15 @@ from ci_ecs.errors import AwsError
 
 # ECS answers DescribeTasks for at most 100 tasks per call.
 _DESCRIBE_TASKS_BATCH = 100
+_CONCURRENT_REVISION_ATTEMPTS = 6
 
 
 class EcsGateway:
     """The ECS calls ci-ecs makes, each wrapped so an error says what was being done."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
+        self._sleep = sleep
 
     # clusters
     def describe_cluster(self, cluster: str) -> dict[str, Any] | None:
@@ -58,9 +63,22 @@ class EcsGateway:
             return dict(self.client.describe_task_definition(taskDefinition=arn)["taskDefinition"])
 
     def register_task_definition(self, definition: dict[str, Any]) -> dict[str, Any]:
-        """Register a new revision; botocore's standard retries cover throttling and 5xx."""
+        """Register a new revision.
+
+        botocore's standard retries cover throttling and 5xx. ECS also refuses concurrent registrations
+        in one family with a ClientException ("Too many concurrent attempts to create a new revision"),
+        which no retry mode knows: that one is retried here, with jittered exponential backoff.
+        """
         with aws_errors(f"register task definition {definition.get('family')}"):
-            return dict(self.client.register_task_definition(**definition)["taskDefinition"])
+            for attempt in range(1, _CONCURRENT_REVISION_ATTEMPTS + 1):
+                try:
+                    return dict(self.client.register_task_definition(**definition)["taskDefinition"])
+                except Exception as exc:
+                    concurrent = error_code(exc) == "ClientException" and "concurrent" in str(exc).lower()
+                    if not concurrent or attempt == _CONCURRENT_REVISION_ATTEMPTS:
+                        raise
+                    self._sleep(random.uniform(0, min(2.0 ** attempt, 10.0)))
+        raise AssertionError("unreachable")
 
     # services
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:

@@ -73,6 +73,16 @@ def _events(service: dict[str, Any], since: float | None) -> list[str]:
     return lines
 
 
+def _same_definition_successor(service: dict[str, Any], ours: dict[str, Any] | None) -> str | None:
+    """The PRIMARY deployment's id when it replaced `ours` with the same task definition."""
+    if ours is None or ours.get("status") == "PRIMARY" or ours.get("rolloutState") == "FAILED":
+        return None
+    for deployment in service.get("deployments", []):
+        if deployment.get("status") == "PRIMARY" and deployment.get("taskDefinition") == ours.get("taskDefinition"):
+            return str(deployment["id"])
+    return None
+
+
 def stopped_reasons(ecs: EcsGateway, cluster: str, service: str, deployment_id: str) -> list[str]:
     """Why our deployment's tasks stopped: up to three, e.g. "CannotPullContainerError: ..." (2 calls)."""
     arns = ecs.list_tasks(cluster, service=service, desired_status="STOPPED")
@@ -112,6 +122,14 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     while True:
         service = ecs.describe_service(cluster, service_name) or {}
         ours = _find(service, deployment_id)
+        newer = _same_definition_successor(service, ours)
+        if newer is not None:
+            # Another deploy of the same task definition replaced ours (a concurrent run, or a forced
+            # deployment): its success is ours, so follow it.
+            log.info("deployment %s was replaced by %s of the same task definition; following it",
+                     deployment_id, newer)
+            deployment_id = newer
+            continue
         if ours is None or ours.get("status") != "PRIMARY":
             primary: dict[str, Any] = next(
                 (d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
