@@ -263,3 +263,27 @@ def test_slow_task_start_via_faults(aws: Aws) -> None:
     time.sleep(TASK_START_SECONDS * 3)
     assert aws.describe(cluster, "slow")["runningCount"] == 0
     aws.wait_stable(cluster, "slow")
+
+
+def test_circuit_breaker_without_rollback_fails_and_stops_launching(aws: Aws) -> None:
+    cluster = aws.cluster()
+    bad = aws.task_definition("halt", labels={CRASH_LABEL: "1"})
+    aws.service(
+        cluster,
+        "web",
+        bad,
+        desired=1,
+        deployment_configuration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
+
+    def failed() -> dict | None:
+        deployment = aws.describe(cluster, "web")["deployments"][0]
+        return deployment if deployment["rolloutState"] == "FAILED" else None
+
+    # Nothing ever completed, so there is nothing to roll back to: FAILED, and no more launches.
+    deployment = wait_for(failed, what="FAILED")
+    assert deployment["status"] == "PRIMARY"
+    time.sleep(TASK_START_SECONDS * 3)
+    after = aws.describe(cluster, "web")["deployments"][0]
+    assert after["failedTasks"] == deployment["failedTasks"] == 3
+    assert aws.describe(cluster, "web")["runningCount"] == 0
