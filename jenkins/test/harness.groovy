@@ -16,6 +16,7 @@
 // echo, isUnix, pwd (tmp: true gives WORKSPACE@tmp), readFile, writeFile, fileExists and the env global.
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
+import groovy.transform.Field
 
 /** What error() and a failed sh throw (hudson.AbortException in Jenkins). */
 class AbortException extends RuntimeException {
@@ -47,11 +48,13 @@ class PipelineEnv {
 
 /** hudson.Util.replaceMacro: $NAME / ${NAME} of variables that exist; others stay as they are. */
 String expandMacros(String value, Map<String, String> vars) {
-    return value.replaceAll(/\$([A-Za-z0-9_]+|\{[A-Za-z0-9_.]+\})/) { List<String> match ->
-        String name = match[1].startsWith('{') ? match[1][1..-2] : match[1]
-        return vars.containsKey(name) ? vars[name] : match[0]
+    return value.replaceAll(/\$(?:([A-Za-z0-9_]+)|\{([A-Za-z0-9_.]+)\})/) { List<String> match ->
+        String name = match[1] ?: match[2]
+        return vars.containsKey(name) ? vars[name] : match.first()
     }
 }
+
+@Field final String USERNAME_PASSWORD = 'usernamePassword'
 
 Map scenario = (Map) new JsonSlurperClassic().parse(new File(args[0]))
 File reportFile = new File(args[1])
@@ -96,12 +99,12 @@ binding.withEnv = { List overrides, Closure body ->
     Map<String, String> saved = env.environment
     try {
         for (Object item in overrides) {
-            String entry = item.toString()
-            int eq = entry.indexOf('=')
-            String name = entry.substring(0, eq)
-            String value = expandMacros(entry.substring(eq + 1), env.vars)
-            if (name.contains('+')) {  // PATH+EXTRA=/dir prepends
-                String base = name.substring(0, name.indexOf('+'))
+            List<String> parts = "${item}".split('=', 2)
+            String name = parts.first()
+            String value = expandMacros(parts.last(), env.vars)
+            List<String> nameParts = name.split(/\+/, 2)
+            if (nameParts.size() == 2) {  // PATH+EXTRA=/dir prepends
+                String base = nameParts.first()
                 env.vars[base] = env.vars[base] ? value + File.pathSeparator + env.vars[base] : value
             } else {
                 env.vars[name] = value
@@ -126,7 +129,7 @@ binding.withCredentials = { List bindings, Closure body ->
             if (kind == 'AmazonWebServicesCredentialsBinding') {
                 env.vars[spec.accessKeyVariable ?: 'AWS_ACCESS_KEY_ID'] = credential.accessKey
                 env.vars[spec.secretKeyVariable ?: 'AWS_SECRET_ACCESS_KEY'] = credential.secretKey
-            } else if (kind == 'UsernamePasswordMultiBinding' || kind == 'usernamePassword') {
+            } else if (kind in ['UsernamePasswordMultiBinding', USERNAME_PASSWORD]) {
                 env.vars[spec.usernameVariable] = credential.username
                 env.vars[spec.passwordVariable] = credential.password
             } else {
@@ -139,7 +142,7 @@ binding.withCredentials = { List bindings, Closure body ->
         env.vars.putAll(saved)
     }
 }
-binding.usernamePassword = { Map spec -> spec + [kind: 'usernamePassword'] }
+binding.usernamePassword = { Map spec -> spec + [kind: USERNAME_PASSWORD] }
 
 binding.sh = { Object arguments ->
     Map options = arguments instanceof Map ? arguments : [script: arguments]
@@ -175,7 +178,7 @@ binding.sh = { Object arguments ->
     if (options.returnStatus) {
         return exitCode
     }
-    if (exitCode != 0) {
+    if (exitCode) {
         console("ERROR: script returned exit code ${exitCode}")
         throw new AbortException("script returned exit code ${exitCode}")
     }

@@ -98,7 +98,8 @@ import groovy.transform.Field
 set -eu
 if [ -n "${CI_ECS_INSTALL:-}" ]; then
     venv="$CI_ECS_VENV"
-    if [ ! -x "$venv/bin/ci-ecs" ] || [ "$(cat "$venv/.ci-ecs-install" 2>/dev/null || true)" != "$CI_ECS_INSTALL" ]; then
+    installed="$(cat "$venv/.ci-ecs-install" 2>/dev/null || true)"
+    if [ ! -x "$venv/bin/ci-ecs" ] || [ "$installed" != "$CI_ECS_INSTALL" ]; then
         echo "deployToEcs: installing $CI_ECS_INSTALL into $venv" >&2
         rm -rf "$venv"
         "$CI_ECS_PYTHON" -m venv "$venv" >&2
@@ -122,6 +123,9 @@ status=0
 echo "ci-ecs-exit-code=$status"
 '''
 
+// The line the script ends its stdout with: ci-ecs' exit code.
+@Field final String EXIT_CODE_PREFIX = 'ci-ecs-exit-code='
+
 /** Deploys with `ci-ecs deploy`; returns its JSON result (publicIps, taskDefinitionArn, imageUri, ...) as a Map. */
 Map call(Map params = [:]) {
     List unknown = []
@@ -131,8 +135,9 @@ Map call(Map params = [:]) {
         }
     }
     if (unknown) {
-        error("deployToEcs: unknown parameter(s): ${unknown.sort().join(', ')} " +
-              "(known: ${DEFAULTS.keySet().sort().join(', ')})")
+        String separator = ', '
+        error("deployToEcs: unknown parameter(s): ${unknown.sort().join(separator)} " +
+              "(known: ${DEFAULTS.keySet().sort().join(separator)})")
     }
     Map options = [:]
     options.putAll(DEFAULTS)
@@ -153,6 +158,7 @@ Map call(Map params = [:]) {
         }
     }
 
+    Map shOptions = [script: DEPLOY_SCRIPT, returnStdout: true, label: 'ci-ecs deploy']
     String stdout = null
     withEnv(environment) {
         if (options.credentialsId) {
@@ -160,10 +166,10 @@ Map call(Map params = [:]) {
                               credentialsId: options.credentialsId.toString(),
                               accessKeyVariable: 'AWS_ACCESS_KEY_ID',
                               secretKeyVariable: 'AWS_SECRET_ACCESS_KEY']]) {
-                stdout = sh(script: DEPLOY_SCRIPT, returnStdout: true, label: 'ci-ecs deploy')
+                stdout = sh(shOptions)
             }
         } else {
-            stdout = sh(script: DEPLOY_SCRIPT, returnStdout: true, label: 'ci-ecs deploy')
+            stdout = sh(shOptions)
         }
     }
     return handleResult(stdout)
@@ -189,10 +195,10 @@ private String envValue(Object value) {
 private Map handleResult(String stdout) {
     List lines = (stdout ?: '').readLines()
     String last = lines ? lines[-1].trim() : ''
-    if (!last.startsWith('ci-ecs-exit-code=')) {
+    if (!last.startsWith(EXIT_CODE_PREFIX)) {
         error('deployToEcs: ci-ecs did not finish (no exit code in its output); see the log above')
     }
-    int exitCode = last.substring('ci-ecs-exit-code='.length()).toInteger()
+    int exitCode = last.substring(EXIT_CODE_PREFIX.length()).toInteger()
     String json = lines.size() > 1 ? lines[0..-2].join('\n').trim() : ''
     Map result = json ? (Map) new JsonSlurperClassic().parseText(json) : [:]
     if (exitCode != 0) {
