@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_ecs import __version__
 from ci_ecs.errors import AwsError, ConfigError, CredentialsError
+from ci_ecs.redact import register_secret
 
 if TYPE_CHECKING:
     import boto3
@@ -117,6 +118,11 @@ class ClientFactory:
                                     aws_secret_access_key=creds["SecretAccessKey"],
                                     aws_session_token=creds["SessionToken"],
                                     region_name=session.region_name)
+        credentials = session.get_credentials()
+        if credentials is not None:
+            frozen = credentials.get_frozen_credentials()
+            register_secret(frozen.secret_key)
+            register_secret(frozen.token)
         self._session = session
         return session
 

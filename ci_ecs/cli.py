@@ -84,15 +84,21 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
 
 def _setup_logging(debug: bool) -> None:
     from ci_ecs.output import ProgressHandler
+    from ci_ecs.redact import RedactingFilter, register_environment_secrets
 
+    register_environment_secrets()
+    handler = ProgressHandler()
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger("ci_ecs")
-    root.handlers[:] = [ProgressHandler()]
+    root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     root.propagate = False
     if debug:
+        # botocore's request log carries signed headers: it goes through the same redacting handler.
         boto = logging.getLogger("botocore.endpoint")
-        boto.handlers[:] = [ProgressHandler()]
+        boto.handlers[:] = [handler]
         boto.setLevel(logging.DEBUG)
+        boto.propagate = False
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -105,23 +111,25 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     """Print an error as one line (plus reasons for a failed deploy); return its exit code."""
     from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError
     from ci_ecs.output import emit
+    from ci_ecs.redact import redact
 
     if debug:
         import traceback
 
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(redact("".join(traceback.format_exception(exc))))
     if isinstance(exc, KeyboardInterrupt):
         click.echo("ci-ecs: cancelled (SIGINT); what was done so far stays done", err=True)
         return 130
     if not isinstance(exc, CiEcsError):
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        click.echo(redact(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)"),
+                   err=True)
         return EXIT_FAILED
-    click.echo(f"error: {exc.message}", err=True)
+    click.echo(redact(f"error: {exc.message}"), err=True)
     if isinstance(exc, DeploymentFailedError):
         for reason in exc.stopped_reasons:
-            click.echo(f"  stopped: {reason}", err=True)
+            click.echo(redact(f"  stopped: {reason}"), err=True)
         for event in exc.events:
-            click.echo(f"  event: {event}", err=True)
+            click.echo(redact(f"  event: {event}"), err=True)
     result = getattr(exc, "result", None)
     if isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result:
         result = {**result, "error": exc.message}

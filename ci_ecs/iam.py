@@ -37,8 +37,9 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     statements.append({"Sid": "EcsService", "Effect": "Allow",
                        "Action": ["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService"],
                        "Resource": f"{ecs_arn}:service/{config.cluster}/{config.service.name}"})
+    cluster_arn = f"{ecs_arn}:cluster/{config.cluster}"
     statements.append({"Sid": "EcsTasks", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
-                       "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": f"{ecs_arn}:cluster/{config.cluster}"}}})
+                       "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
     describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
     if config.service.load_balancers:
         describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
