@@ -41,16 +41,24 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend
 from moto.ecr.responses import ECRResponse
-from moto.ecs.exceptions import ServiceNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from . import ecr, network, runtime, scheduler
 from .registry import RegistryError
+
+
+class ServiceNotActiveException(ServiceException):
+    """ECS's answer to UpdateService on a DRAINING or INACTIVE service."""
+
+    code = "ServiceNotActiveException"
+    message = "Service was not ACTIVE."
+
 
 _ORIGINALS: dict[tuple[type, str], Any] = {}
 _install_lock = threading.Lock()
@@ -144,7 +152,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
     name = str(props.get("service", "")).split("/")[-1]
     service: Any = self._get_service(props.get("cluster", "default"), name)
     if service.status != "ACTIVE":
-        raise ServiceNotFoundException()
+        raise ServiceNotActiveException()
     before = {
         "task_definition": service.task_definition,
         "network_configuration": copy.deepcopy(service.network_configuration),

@@ -287,3 +287,11 @@ def test_circuit_breaker_without_rollback_fails_and_stops_launching(aws: Aws) ->
     after = aws.describe(cluster, "web")["deployments"][0]
     assert after["failedTasks"] == deployment["failedTasks"] == 3
     assert aws.describe(cluster, "web")["runningCount"] == 0
+
+
+def test_update_of_a_deleted_service_is_not_active(aws: Aws) -> None:
+    cluster = aws.cluster()
+    aws.service(cluster, "gone", aws.task_definition("gone-svc"), desired=0)
+    aws.ecs.delete_service(cluster=cluster, service="gone")
+    with pytest.raises(aws.ecs.exceptions.ServiceNotActiveException):
+        aws.ecs.update_service(cluster=cluster, service="gone", desiredCount=1)
