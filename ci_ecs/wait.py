@@ -136,7 +136,8 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             rolled_back = (ours or {}).get("rolloutState") == "FAILED" or "roll" in " ".join(
                 _events(service, wall_start)).lower()
             state = "ROLLED_BACK" if rolled_back else "SUPERSEDED"
-            reason = (f"deployment {deployment_id} was rolled back by ECS to {primary.get('taskDefinition')}"
+            reason = (f"deployment {deployment_id} failed and ECS's circuit breaker rolled the service back to "
+                      f"{primary.get('taskDefinition')}"
                       if rolled_back else
                       f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
                       f"({primary.get('taskDefinition')}), started by someone else")

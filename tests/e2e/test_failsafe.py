@@ -1,0 +1,180 @@
+"""Deploys that fail safely: faults survived, resume after SIGKILL, cancel, concurrency, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import require_tool
+from tests.e2e.conftest import TASK_START_SECONDS, Deployer
+
+GOOD_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
+
+
+def _revisions(deployer: Deployer) -> list[str]:
+    family = f"{deployer.cluster}-web"
+    return list(deployer.ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"])
+
+
+def _ops(deployer: Deployer, operation: str) -> int:
+    return sum(1 for c in deployer.sandbox.request_log if c.operation == operation)
+
+
+def test_throttling_is_survived_without_duplicates(deployer: Deployer) -> None:
+    deployer.sandbox.set_faults(throttle_rate=0.3)
+    try:
+        run = deployer.run(deployer.config(), "--image", GOOD_IMAGE)
+    finally:
+        deployer.sandbox.set_faults(throttle_rate=0.0)
+    assert run.code == 0, run.stderr
+    assert len(_revisions(deployer)) == 1
+    assert deployer.service()["runningCount"] == 2
+
+
+def test_5xx_on_register_and_create_is_retried_once_each_side_effect(deployer: Deployer) -> None:
+    deployer.sandbox.set_faults(error_5xx_operations=("ecs:RegisterTaskDefinition", "ecs:CreateService"),
+                                error_5xx_times=2)
+    deployer.sandbox.clear_request_log()
+    try:
+        run = deployer.run(deployer.config(), "--image", GOOD_IMAGE)
+    finally:
+        deployer.sandbox.set_faults(error_5xx_operations=(), error_5xx_times=None)
+    assert run.code == 0, run.stderr
+    assert _ops(deployer, "RegisterTaskDefinition") == 3  # two 503s, then one that took effect
+    assert len(_revisions(deployer)) == 1
+    assert len(deployer.ecs.list_services(cluster=deployer.cluster)["serviceArns"]) == 1
+
+
+def test_resume_after_sigkill_between_register_and_update(deployer: Deployer, tmp_path: Path) -> None:
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    # UpdateService answers 503 for now, so ci-ecs sits in botocore's retry backoff right after
+    # registering: that is where we kill it.
+    deployer.sandbox.set_faults(error_5xx_operations=("ecs:UpdateService",))
+    deployer.sandbox.clear_request_log()
+    path = tmp_path / "ci-ecs.yml"
+    path.write_text(yaml.safe_dump(deployer.config()))
+    process = subprocess.Popen([require_tool("ci-ecs"), "deploy", "-c", str(path), "--image",
+                                "public.ecr.aws/nginx/nginx:1.28"], env=deployer.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while _ops(deployer, "UpdateService") == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        deployer.sandbox.set_faults(error_5xx_operations=())
+    assert _ops(deployer, "RegisterTaskDefinition") == 1
+    assert len(_revisions(deployer)) == 2
+    assert deployer.service()["taskDefinition"].endswith(":1")  # the update never took effect
+
+    deployer.sandbox.clear_request_log()
+    run = deployer.run(deployer.config(), "--image", "public.ecr.aws/nginx/nginx:1.28")
+    assert run.code == 0, run.stderr
+    assert run.json["taskDefinitionRegistered"] is False
+    assert _ops(deployer, "RegisterTaskDefinition") == 0
+    assert len(_revisions(deployer)) == 2
+    assert deployer.service()["taskDefinition"].endswith(":2")
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_cancel_while_waiting(deployer: Deployer, tmp_path: Path, sig: signal.Signals, code: int) -> None:
+    deployer.sandbox.set_faults(task_start_seconds=60)
+    path = tmp_path / "ci-ecs.yml"
+    path.write_text(yaml.safe_dump(deployer.config()))
+    process = subprocess.Popen([require_tool("ci-ecs"), "deploy", "-c", str(path), "--image", GOOD_IMAGE],
+                               env=deployer.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "waiting for deployment" in line:
+                break
+        time.sleep(0.5)
+        process.send_signal(sig)
+        rest = process.stderr.read()
+        assert process.wait(timeout=15) == code
+    finally:
+        deployer.sandbox.set_faults(task_start_seconds=TASK_START_SECONDS)
+        if process.poll() is None:
+            process.kill()
+    assert "cancelled" in rest or "terminated" in rest
+    assert "Traceback" not in rest
+    assert deployer.service()["taskDefinition"].endswith(":1")
+
+
+def test_two_concurrent_deploys_end_in_a_defined_state(deployer: Deployer, tmp_path: Path) -> None:
+    """Documented outcome: both exit with a clear result, the service runs one of the two revisions."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    images = ["public.ecr.aws/nginx/nginx:1.28", "public.ecr.aws/nginx/nginx:1.29"]
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run(image: str, index: int) -> None:
+        path = tmp_path / f"c{index}.yml"
+        path.write_text(yaml.safe_dump(deployer.config()))
+        results[image] = subprocess.run([require_tool("ci-ecs"), "deploy", "-c", str(path), "--image", image,
+                                         "--output", "json"], env=deployer.env, capture_output=True, text=True,
+                                        timeout=120)
+
+    threads = [threading.Thread(target=run, args=(image, i)) for i, image in enumerate(images)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = sorted(r.returncode for r in results.values())
+    assert codes in ([0, 0], [0, 1]), {i: r.stderr for i, r in results.items()}
+    for result in results.values():
+        if result.returncode == 1:
+            assert "replaced by deployment" in result.stderr and "started by someone else" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert len(_revisions(deployer)) <= 3  # the first deploy's plus at most two
+    final = deployer.ecs.describe_task_definition(taskDefinition=deployer.service()["taskDefinition"])
+    assert final["taskDefinition"]["containerDefinitions"][0]["image"] in images
+    winners = [image for image, r in results.items() if r.returncode == 0]
+    assert final["taskDefinition"]["containerDefinitions"][0]["image"] in winners
+
+
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEYVALUE"
+SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE0123456789abcdef"
+CONTAINER_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_secrets_never_reach_outputs(deployer: Deployer, tmp_path: Path, debug: bool) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    config = deployer.config()
+    config["task"]["containers"][0]["secrets"] = {"DB_PASSWORD": CONTAINER_SECRET}
+    github_output, summary = tmp_path / "gh-output", tmp_path / "gh-summary"
+    env = {"AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_SESSION_TOKEN": SESSION_TOKEN, "HOME": str(home),
+           "GITHUB_OUTPUT": str(github_output), "GITHUB_STEP_SUMMARY": str(summary),
+           "CI_ECS_DOTENV": str(tmp_path / "deploy.env")}
+    args = ["--image", GOOD_IMAGE, "--output", "github"] + (["--debug"] if debug else [])
+    run = deployer.run(config, *args, env=env)
+    assert run.code == 0, run.stderr
+    gitlab = deployer.run(config, "--image", GOOD_IMAGE, "--output", "gitlab", *(["--debug"] if debug else []),
+                          env=env)
+    assert gitlab.code == 0
+    if debug:
+        assert "X-Amz-Security-Token" in run.stderr  # the debug log is there, masked
+    texts = [run.stdout, run.stderr, gitlab.stdout, gitlab.stderr, github_output.read_text(), summary.read_text(),
+             (tmp_path / "deploy.env").read_text()]
+    texts += [p.read_text(errors="replace") for p in home.rglob("*") if p.is_file()]
+    for text in texts:
+        assert SECRET_KEY not in text
+        assert SESSION_TOKEN not in text
+    # The container secret is a reference (an ARN), not a value: it belongs in the task definition only.
+    definition = deployer.ecs.describe_task_definition(taskDefinition=f"{deployer.cluster}-web")["taskDefinition"]
+    assert definition["containerDefinitions"][0]["secrets"][0]["valueFrom"] == CONTAINER_SECRET
+    assert "public-ips=203.0.113." in github_output.read_text()
+    assert json.dumps(run.stdout).count(SECRET_KEY) == 0
+    assert not os.path.exists(home / ".docker" / "config.json")
