@@ -212,8 +212,12 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
         import dataclasses
 
         faults = dataclasses.replace(faults, **changes)
-    serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
-                  faults=faults, echo=click.echo)
+    try:
+        serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
+                      faults=faults, echo=click.echo)
+    except OSError as exc:  # typically the port is taken
+        click.echo(f"error: cannot serve on {host}:{port}: {exc.strerror or exc} (try --port)", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command("iam-policy")

@@ -515,13 +515,27 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return text
 
 
-def _first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """The error location as a path in `data`: pydantic's union/validator tags are not keys, so they go."""
+    out: list[Any] = []
+    node = data
+    for index, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif index == len(loc) - 1 and isinstance(node, dict):
+            out.append(part)  # a missing key
+    return tuple(out)
+
+
+def _first_error(exc: ValidationError, data: Any) -> tuple[tuple[Any, ...], str]:
     error = exc.errors(include_url=False)[0]
-    # Drop pydantic's union/function tags ("function-after[...]", "str") from the location.
-    loc = tuple(p for p in error["loc"] if isinstance(p, int) or (
-        "[" not in str(p) and str(p) not in ("str", "int", "bool", "list", "dict", "float")))
+    loc = _clean_loc(tuple(error["loc"]), data)
     message = error["msg"]
-    if error["type"] == "extra_forbidden":
+    if error["type"] == "extra_forbidden" and loc:
         parent = _model_for(loc[:-1])
         known = list(parent.model_fields) if parent else []
         guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
@@ -560,7 +574,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        loc, message = _first_error(exc)
+        loc, message = _first_error(exc, data)
         line = None
         for cut in range(len(loc), -1, -1):
             if loc[:cut] in positions:

@@ -119,6 +119,8 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     wall_start = started_at if started_at is not None else time.time()
     last_progress = ""
     seen_failed = 0
+    # The caller has just created/updated (and so described) the service: nothing to see before a poll.
+    sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
         service = ecs.describe_service(cluster, service_name) or {}
         ours = _find(service, deployment_id)
