@@ -131,3 +131,21 @@ def test_internal_error_is_one_line_without_traceback(tmp_path: Path, moto_aws: 
     assert "Traceback" not in result.stderr
     debug = CliRunner().invoke(main, ["deploy", "-c", str(path), "--debug"])
     assert "Traceback" in debug.stderr
+
+
+def test_assume_role_and_user_agent(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
+    """--assume-role-arn goes through STS first; every client carries the ci-ecs user agent."""
+    from ci_ecs.aws import AwsSettings
+
+    factory = ClientFactory(AwsSettings(region="us-east-1", assume_role_arn="arn:aws:iam::123456789012:role/deploy"))
+    ecs = factory.client("ecs")
+    assert "ci-ecs/" in ecs.meta.config.user_agent_extra
+    assert ecs.meta.config.retries["mode"] == "standard"
+    frozen = factory.session().get_credentials().get_frozen_credentials()
+    assert frozen.access_key != "AKIAFAKEFAKEFAKEFAKE"  # moto's STS handed out new credentials
+    assert factory.counter.calls[("sts", "AssumeRole")] == 1
+    path = _config_file(tmp_path, moto_aws)
+    result = CliRunner().invoke(main, ["deploy", "-c", str(path), "--output", "json", "--assume-role-arn",
+                                       "arn:aws:iam::123456789012:role/deploy"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["apiCalls"]["sts"] == 1
