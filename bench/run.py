@@ -1,0 +1,588 @@
+"""Benchmarks: ci-ecs side by side with fabfuel/ecs-deploy and an aws-CLI script, on the sandbox.
+
+    python bench/run.py            # full: writes bench/results.md, results.json, results.png
+    python bench/run.py --quick    # every scenario once for every tool, < 2 min, no assertions
+
+Each scenario run starts ONE sandbox in a subprocess (``bench/sandbox_proc.py``) with a fixed task
+start delay; the tools take turns against it (each on its own cluster), run by run, so the ratios
+are computed between runs made seconds apart. AWS calls are counted at the sandbox's request log
+(cleared before a run, read after it), the same way for every tool. Peak memory is the largest
+``ru_maxrss`` of the tool's process tree (``os.wait4``). Setup work (services a scenario starts
+from) is not counted. See bench/README.md for the method and what each scenario does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+BIN = Path(sys.executable).parent
+TOOLS = ("ci-ecs", "ecs-deploy", "aws-cli")
+PEER_TOOLS = ("ecs-deploy", "aws-cli")
+SHORT = {"ci-ecs": "ci", "ecs-deploy": "fab", "aws-cli": "awscli"}
+TASK_START_SECONDS = 1.0
+DESIRED = 2
+CONTAINER = "web"
+GOOD_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
+READS = ("Describe", "List", "Get", "BatchGet")
+SCENARIOS = {
+    1: "first deploy",
+    2: "no-op redeploy",
+    3: "image change to COMPLETED",
+    4: "failing image to detection",
+    5: "CLI start-up",
+    6: "many services",
+}
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    runs: dict[int, int]
+    services: int  # scenario 6
+    parallel: int  # scenario 6: ci-ecs processes at a time
+    aws_wait_cap: int  # scenario 4: seconds before the aws waiter is cut off
+    jobs: int  # scenarios run at once (each with its own sandbox)
+
+
+FULL = Mode("full", {1: 5, 2: 5, 3: 5, 4: 3, 5: 20, 6: 2}, services=20, parallel=5, aws_wait_cap=60, jobs=1)
+QUICK = Mode("quick", {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1}, services=3, parallel=5, aws_wait_cap=20, jobs=6)
+
+
+@dataclass
+class Run:
+    """One measured run of one tool."""
+
+    scenario: int
+    iteration: int
+    tool: str
+    wall: float
+    code: int
+    calls: int
+    writes: int
+    revisions: int
+    peak_rss_kb: int
+    operations: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def tool_path(name: str) -> str:
+    """The tool's real entry point next to this Python (not a pyenv shim, which adds ~50 ms)."""
+    candidate = BIN / name
+    if candidate.exists():
+        return str(candidate)
+    import shutil
+
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"bench: {name} not found (pip install -e '.[dev]' installs ecs-deploy and awscli)")
+    return found
+
+
+@dataclass
+class Proc:
+    code: int
+    wall: float
+    ended: float  # time.time() when it exited
+    peak_rss_kb: int
+    stdout: str
+    stderr: str
+
+
+TIME = "/usr/bin/time"
+
+
+def run_proc(argv: Sequence[str], env: dict[str, str], timeout: float = 300) -> Proc:
+    """Run a command; its wall time and the peak RSS of its process tree.
+
+    The peak comes from GNU time (``%M``, its child's and waited-for descendants' largest
+    ru_maxrss): forked straight from this process, a child's ru_maxrss would start at this
+    process's own size (the pages a fork shares count until exec).
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        prefix = [TIME, "-q", "-f", "%M", "-o", rss.name] if os.access(TIME, os.X_OK) else []
+        started = time.monotonic()
+        proc = subprocess.Popen([*prefix, *argv], env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        timer = threading.Timer(timeout, lambda: _kill_group(proc.pid))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        ended = time.time()
+        wall = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        peak = int(usage.ru_maxrss)
+        if prefix:
+            lines = [line for line in rss.read().split() if line.isdigit()]
+            peak = int(lines[-1]) if lines else 0
+        out.seek(0)
+        err.seek(0)
+        return Proc(proc.returncode, wall, ended, peak, out.read(), err.read())
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_steps(steps: Sequence[Sequence[str]], env: dict[str, str], timeout: float = 300) -> Proc:
+    """Commands one after the other, stopping at the first failure: one measured run."""
+    total = Proc(0, 0.0, time.time(), 0, "", "")
+    for argv in steps:
+        proc = run_proc(argv, env, timeout)
+        total = Proc(proc.code, total.wall + proc.wall, proc.ended, max(total.peak_rss_kb, proc.peak_rss_kb),
+                     total.stdout + proc.stdout, total.stderr + proc.stderr)
+        if proc.code != 0:
+            break
+    return total
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+class SandboxProcess:
+    """bench/sandbox_proc.py: one sandbox in a child process; its request log on demand."""
+
+    def __init__(self, task_start_seconds: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "sandbox_proc.py"), "--task-start-seconds", str(task_start_seconds)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(HERE.parent),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("bench: the sandbox did not start (pip install -e '.[sandbox]'?)")
+        info = json.loads(line)
+        self.endpoint: str = info["endpoint"]
+        self.registry: str | None = info["registry"]
+        self.env: dict[str, str] = info["env"]
+        self.lock = threading.Lock()
+        kw: dict[str, Any] = {"endpoint_url": self.endpoint, "region_name": "us-east-1",
+                              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        self.ecs = boto3.client("ecs", **kw)
+        ec2 = boto3.client("ec2", **kw)
+        subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+        self.subnet: str = sorted(s["SubnetId"] for s in subnets)[0]
+
+    def _ask(self, command: str) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        with self.lock:
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+            return json.loads(self.proc.stdout.readline())
+
+    def clear(self) -> None:
+        self._ask("clear")
+
+    def log(self) -> list[tuple[str, str]]:
+        return [(s, o) for s, o in self._ask("log")]
+
+    def close(self) -> None:
+        try:
+            self._ask("quit")
+        except (BrokenPipeError, ValueError, json.JSONDecodeError):
+            pass
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --------------------------------------------------------------------------- tools
+
+
+class Bench:
+    """One scenario run: a sandbox, a scratch directory and the three tools pointed at it."""
+
+    def __init__(self, scenario: int, mode: Mode, say: Callable[[str], None]) -> None:
+        self.scenario = scenario
+        self.mode = mode
+        self.say = say
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"ci-ecs-bench-{scenario}-"))
+        self.sb: SandboxProcess | None = None
+        self.env: dict[str, str] = {}
+        self.runs: list[Run] = []
+        self.notes: list[str] = []
+
+    def start_sandbox(self) -> SandboxProcess:
+        self.sb = SandboxProcess(TASK_START_SECONDS)
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
+        self.env = {**clean, **self.sb.env, "HOME": str(self.tmp), "AWS_PAGER": "",
+                    "PATH": f"{BIN}{os.pathsep}{clean.get('PATH', '')}"}
+        return self.sb
+
+    def close(self) -> None:
+        if self.sb is not None:
+            self.sb.close()
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # names ------------------------------------------------------------------
+    def names(self, tool: str, slot: str) -> tuple[str, str, str]:
+        """(cluster, service, family) for a tool's service in this scenario."""
+        base = f"s{self.scenario}-{SHORT[tool]}"
+        return base, f"svc-{slot}", f"{base}-{slot}"
+
+    # commands ---------------------------------------------------------------
+    def ci_config(self, cluster: str, service: str, family: str) -> Path:
+        config = {
+            "region": "us-east-1",
+            "cluster": cluster,
+            "task": {"family": family, "cpu": "256", "memory": "512", "network_mode": "awsvpc",
+                     "requires_compatibilities": ["FARGATE"],
+                     "containers": [{"name": CONTAINER, "port_mappings": [{"container_port": 80}]}]},
+            "service": {"name": service, "desired_count": DESIRED, "launch_type": "FARGATE",
+                        "subnets": [self.subnet], "assign_public_ip": True,
+                        "circuit_breaker": {"enable": True, "rollback": False},
+                        "minimum_healthy_percent": 100, "maximum_percent": 200},
+            "deploy": {"timeout": 120},
+        }
+        path = self.tmp / f"{cluster}-{service}.json"  # JSON is YAML
+        path.write_text(json.dumps(config))
+        return path
+
+    def taskdef_json(self, family: str, image: str) -> dict[str, Any]:
+        return {"family": family, "cpu": "256", "memory": "512", "networkMode": "awsvpc",
+                "requiresCompatibilities": ["FARGATE"],
+                "containerDefinitions": [{"name": CONTAINER, "image": image, "essential": True,
+                                          "portMappings": [{"containerPort": 80}]}]}
+
+    @property
+    def subnet(self) -> str:
+        assert self.sb is not None
+        return self.sb.subnet
+
+    def deploy_steps(self, tool: str, slot: str, image: str, create: bool = False,
+                     ci_args: Sequence[str] = ()) -> list[list[str]]:
+        """The command(s) one deploy of `image` is, for each tool. `create`: the service is new."""
+        cluster, service, family = self.names(tool, slot)
+        if tool == "ci-ecs":
+            path = self.ci_config(cluster, service, family)
+            return [[tool_path("ci-ecs"), "deploy", "-c", str(path), "--image", image, "--output", "json", *ci_args]]
+        steps: list[list[str]] = []
+        if create:
+            td = self.tmp / f"{family}.json"
+            td.write_text(json.dumps(self.taskdef_json(family, image)))
+            steps.append([str(PEERS / "aws-cli-create.sh"), cluster, service, str(td), self.subnet, str(DESIRED)])
+        if tool == "ecs-deploy":
+            steps.append([tool_path("ecs"), "deploy", cluster, service, "--image", CONTAINER, image,
+                          "--timeout", "120"])
+        else:
+            steps.append([str(PEERS / "aws-cli-deploy.sh"), cluster, service, CONTAINER, image])
+        return steps
+
+    def measure(self, iteration: int, tool: str, steps: list[list[str]], env: dict[str, str] | None = None,
+                timeout: float = 300) -> tuple[Run, Proc]:
+        assert self.sb is not None
+        self.sb.clear()
+        proc = run_steps(steps, env or self.env, timeout)
+        log = self.sb.log()
+        run = self.record(iteration, tool, proc, log)
+        if tool == "ci-ecs" and proc.stdout.strip().startswith("{"):
+            try:
+                own = sum(json.loads(proc.stdout)["apiCalls"].values())
+                run.extra["own_count"] = own
+            except (ValueError, KeyError, AttributeError):
+                pass
+        if proc.code != 0 and self.scenario != 4:
+            self.say(f"  ! {tool} exit {proc.code}: {(proc.stderr or proc.stdout)[-800:]}")
+        return run, proc
+
+    def record(self, iteration: int, tool: str, proc: Proc, log: list[tuple[str, str]]) -> Run:
+        operations: dict[str, int] = {}
+        for service, operation in log:
+            key = f"{service}:{operation}"
+            operations[key] = operations.get(key, 0) + 1
+        run = Run(
+            scenario=self.scenario, iteration=iteration, tool=tool, wall=round(proc.wall, 3), code=proc.code,
+            calls=len(log), writes=sum(1 for _, op in log if not op.startswith(READS)),
+            revisions=sum(1 for _, op in log if op == "RegisterTaskDefinition"),
+            peak_rss_kb=proc.peak_rss_kb, operations=operations,
+        )
+        self.runs.append(run)
+        self.say(f"  {SCENARIOS[self.scenario]} #{iteration} {tool}: {run.wall:.2f} s, exit {run.code}, "
+                 f"{run.calls} calls, {run.writes} writes, {run.revisions} revisions, {run.peak_rss_kb // 1024} MB")
+        return run
+
+    # setup (not measured) ----------------------------------------------------
+    def setup(self, tool: str, slots: Sequence[str], image: str = GOOD_IMAGE) -> None:
+        """Services to start from, COMPLETED on `image`: ci-ecs makes its own (so its config
+        matches), the peers' come from the same calls aws-cli-create.sh makes."""
+        assert self.sb is not None
+        if tool == "ci-ecs":
+            def one(slot: str) -> None:
+                proc = run_steps(self.deploy_steps(tool, slot, image), self.env)
+                if proc.code != 0:
+                    raise RuntimeError(f"setup {slot}: {proc.stderr[-800:]}")
+            with concurrent.futures.ThreadPoolExecutor(self.mode.parallel) as pool:
+                list(pool.map(one, slots))
+            return
+        ecs = self.sb.ecs
+        for slot in slots:
+            cluster, service, family = self.names(tool, slot)
+            ecs.create_cluster(clusterName=cluster)
+            arn = ecs.register_task_definition(**self.taskdef_json(family, image))["taskDefinition"][
+                "taskDefinitionArn"]
+            ecs.create_service(
+                cluster=cluster, serviceName=service, taskDefinition=arn, desiredCount=DESIRED, launchType="FARGATE",
+                networkConfiguration={"awsvpcConfiguration": {"subnets": [self.subnet], "assignPublicIp": "ENABLED"}},
+                deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False},
+                                         "minimumHealthyPercent": 100, "maximumPercent": 200})
+        for slot in slots:
+            self.wait_completed(tool, slot)
+
+    def service(self, tool: str, slot: str) -> dict[str, Any]:
+        assert self.sb is not None
+        cluster, service, _ = self.names(tool, slot)
+        return dict(self.sb.ecs.describe_services(cluster=cluster, services=[service])["services"][0])
+
+    def wait_completed(self, tool: str, slot: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            deployments = self.service(tool, slot)["deployments"]
+            if len(deployments) == 1 and deployments[0].get("rolloutState") == "COMPLETED":
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"setup: {tool} {slot} did not complete")
+
+    def event_time(self, tool: str, slot: str, needle: str) -> float | None:
+        """time.time() of the newest service event containing `needle`."""
+        for event in self.service(tool, slot)["events"]:  # newest first
+            if needle in event["message"]:
+                return float(event["createdAt"].timestamp())
+        return None
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def scenario_1(b: Bench) -> None:
+    """First deploy. Peers cannot create: aws-cli-create.sh (counted) runs first, then their deploy."""
+    b.start_sandbox()
+    for i in range(b.mode.runs[1]):
+        for tool in TOOLS:
+            b.measure(i, tool, b.deploy_steps(tool, f"first{i}", GOOD_IMAGE, create=True))
+
+
+def scenario_2(b: Bench) -> None:
+    """No-op redeploy of the image the service already runs."""
+    b.start_sandbox()
+    for tool in TOOLS:
+        b.setup(tool, ["noop"])
+    for i in range(b.mode.runs[2]):
+        for tool in TOOLS:
+            b.measure(i, tool, b.deploy_steps(tool, "noop", GOOD_IMAGE))
+
+
+def _rollout(b: Bench, tool: str, slot: str) -> float | None:
+    """The sandbox's own rollout time of the service's current (COMPLETED) deployment."""
+    svc = b.service(tool, slot)
+    primary = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), None)
+    if not primary or primary.get("rolloutState") != "COMPLETED":
+        return None
+    done = b.event_time(tool, slot, f"(deployment {primary['id']}) deployment completed")
+    return None if done is None else done - primary["createdAt"].timestamp()
+
+
+def scenario_3(b: Bench) -> None:
+    """Image change, followed to COMPLETED; rollout = the sandbox's deployment created → completed."""
+    b.start_sandbox()
+    for tool in TOOLS:
+        b.setup(tool, ["change"])
+    for i in range(b.mode.runs[3]):
+        image = f"public.ecr.aws/nginx/nginx:1.27.{i + 1}"
+        for tool in TOOLS:
+            run, _ = b.measure(i, tool, b.deploy_steps(tool, "change", image))
+            rollout = _rollout(b, tool, "change")
+            if rollout is not None:
+                run.extra["rollout"] = round(rollout, 3)
+                run.extra["overhead"] = round(run.wall - rollout, 3)
+
+
+def scenario_4(b: Bench) -> None:
+    """An image missing from the sandbox's ECR: CannotPullContainerError, circuit breaker FAILED
+    (enable, no rollback). Latency = tool exit − the 'deployment failed' event."""
+    sb = b.start_sandbox()
+    registry = sb.registry or "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    env = {**b.env, "WAIT_TIMEOUT": str(b.mode.aws_wait_cap)}
+    for i in range(b.mode.runs[4]):
+        slot = f"fail{i}"
+        for tool in TOOLS:
+            b.setup(tool, [slot])
+        image = f"{registry}/nothing-here:{i + 1}"
+        for tool in TOOLS:
+            extra = ["--no-rollback"] if tool == "ci-ecs" else []
+            run, proc = b.measure(i, tool, b.deploy_steps(tool, slot, image, ci_args=extra), env=env)
+            failed = b.event_time(tool, slot, "deployment failed")
+            run.extra["reported_failure"] = proc.code != 0
+            run.extra["timed_out"] = tool == "aws-cli" and proc.code == 124
+            if failed is not None:
+                run.extra["detect"] = round(proc.ended - failed, 3)
+            if proc.code == 0:
+                b.say(f"  ! {tool} reported success for a failed deployment")
+
+
+def scenario_5(b: Bench) -> None:
+    """CLI start-up: no sandbox, no AWS calls."""
+    commands = {"ci-ecs": [tool_path("ci-ecs"), "--help"], "ecs-deploy": [tool_path("ecs"), "--help"],
+                "aws-cli": [tool_path("aws"), "--version"]}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
+    for i in range(b.mode.runs[5]):
+        for tool in TOOLS:
+            proc = run_proc(commands[tool], env)
+            b.record(i, tool, proc, [])
+
+
+def scenario_6(b: Bench) -> None:
+    """N services: image change on each. ci-ecs has no `services:` list yet, so N ci-ecs processes,
+    `parallel` at a time; the peers deploy one service after another, as a pipeline would."""
+    b.start_sandbox()
+    slots = [f"m{k:02d}" for k in range(b.mode.services)]
+    for tool in TOOLS:
+        b.setup(tool, slots)
+    for i in range(b.mode.runs[6]):
+        single_image = f"public.ecr.aws/nginx/nginx:1.26.{i + 1}"
+        batch_image = f"public.ecr.aws/nginx/nginx:1.25.{i + 1}"
+        # One service alone, for "total ≤ 2 × one service's time" (peers too in the full mode).
+        for tool in TOOLS if b.mode.name == "full" else ("ci-ecs",):
+            single, _ = b.measure(i, tool, b.deploy_steps(tool, slots[0], single_image))
+            single.extra["kind"] = "single"
+        for tool in TOOLS:
+            assert b.sb is not None
+            b.sb.clear()
+            if tool == "ci-ecs":
+                with concurrent.futures.ThreadPoolExecutor(b.mode.parallel) as pool:
+                    started = time.monotonic()
+                    procs = list(pool.map(lambda s: run_steps(b.deploy_steps("ci-ecs", s, batch_image), b.env), slots))
+                    wall = time.monotonic() - started
+            else:
+                started = time.monotonic()
+                procs = [run_steps(b.deploy_steps(tool, s, batch_image), b.env) for s in slots]
+                wall = time.monotonic() - started
+            failed = [p for p in procs if p.code != 0]
+            total = Proc(failed[0].code if failed else 0, wall, time.time(), max(p.peak_rss_kb for p in procs),
+                         "", failed[0].stderr if failed else "")
+            if failed:
+                b.say(f"  ! {tool}: {len(failed)} of {len(procs)} failed: {failed[0].stderr[-600:]}")
+            run = b.record(i, tool, total, b.sb.log())
+            run.extra["kind"] = "batch"
+            run.extra["services"] = len(slots)
+            run.extra["sum_of_runs"] = round(sum(p.wall for p in procs), 3)
+
+
+RUNNERS: dict[int, Callable[[Bench], None]] = {1: scenario_1, 2: scenario_2, 3: scenario_3, 4: scenario_4,
+                                                5: scenario_5, 6: scenario_6}
+
+
+def run_scenario(number: int, mode: Mode, say: Callable[[str], None]) -> tuple[list[Run], float]:
+    bench = Bench(number, mode, say)
+    started = time.monotonic()
+    say(f"scenario {number}: {SCENARIOS[number]}")
+    try:
+        RUNNERS[number](bench)
+    finally:
+        bench.close()
+    return bench.runs, time.monotonic() - started
+
+
+# --------------------------------------------------------------------------- main
+
+
+def versions() -> dict[str, str]:
+    def first_line(argv: list[str]) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            return (done.stdout or done.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    def pkg(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "?"
+
+    return {"ci-ecs": pkg("ci-ecs"), "ecs-deploy": pkg("ecs-deploy"), "awscli": pkg("awscli"),
+            "aws --version": first_line([tool_path("aws"), "--version"]), "moto": pkg("moto"),
+            "python": platform.python_version(), "cpus": str(os.cpu_count()),
+            "jq": first_line(["jq", "--version"]), "machine": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="every scenario once for every tool (CI)")
+    parser.add_argument("--scenarios", default="1,2,3,4,5,6", help="comma-separated scenario numbers")
+    parser.add_argument("--out", type=Path, help="output directory (default: bench/ full, bench/quick/ quick)")
+    parser.add_argument("--jobs", type=int, help="scenarios at once, each with its own sandbox "
+                        "(default: 1 full, all quick; >1 makes timings noisier, counts stay exact)")
+    args = parser.parse_args(argv)
+    mode = QUICK if args.quick else FULL
+    if args.jobs:
+        mode = Mode(**{**asdict(mode), "jobs": args.jobs})
+    out = args.out or (HERE / "quick" if args.quick else HERE)
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = [int(s) for s in args.scenarios.split(",") if s.strip()]
+    print_lock = threading.Lock()
+
+    def say(line: str) -> None:
+        with print_lock:
+            print(line, flush=True)
+
+    started = time.monotonic()
+    meta = {"mode": mode.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "task_start_seconds": TASK_START_SECONDS, "desired_count": DESIRED, "mode_settings": asdict(mode),
+            "versions": versions()}
+    runs: list[Run] = []
+    durations: dict[int, float] = {}
+    with concurrent.futures.ThreadPoolExecutor(max(1, mode.jobs)) as pool:
+        futures = {pool.submit(run_scenario, n, mode, say): n for n in wanted}
+        for future in concurrent.futures.as_completed(futures):
+            scenario_runs, seconds = future.result()
+            runs.extend(scenario_runs)
+            durations[futures[future]] = round(seconds, 1)
+    meta["scenario_seconds"] = durations
+    meta["total_seconds"] = round(time.monotonic() - started, 1)
+    runs.sort(key=lambda r: (r.scenario, r.iteration, TOOLS.index(r.tool)))
+    (out / "results.json").write_text(json.dumps({"meta": meta, "runs": [asdict(r) for r in runs]}, indent=1))
+
+    from report import write_report  # bench/report.py
+
+    write_report(out, meta, runs)
+    say(f"bench: {mode.name} done in {meta['total_seconds']} s; wrote {out / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())
