@@ -179,7 +179,8 @@ def copy_repo(destination: Path) -> Path:
             target = destination / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    git = ["git", "-c", "user.name=ci-ecs tests", "-c", "user.email=tests@ci-ecs.invalid", "-c", "init.defaultBranch=main"]
+    git = ["git", "-c", "user.name=ci-ecs tests", "-c", "user.email=tests@ci-ecs.invalid",
+           "-c", "init.defaultBranch=main"]
     subprocess.run([*git, "init", "-q"], cwd=destination, check=True)
     subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "test copy"], cwd=destination, check=True)

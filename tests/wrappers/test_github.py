@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import INJECTION, REPO, SandboxProcess, TOOLS_DIR, child_env, copy_repo, require_tool, write_config
+from .conftest import INJECTION, REPO, TOOLS_DIR, SandboxProcess, child_env, copy_repo, require_tool, write_config
 
 pytestmark = pytest.mark.wrappers
 

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import INJECTION, REPO, SandboxProcess, child_env, copy_repo, npm_tool, require_tool, write_config
+from .conftest import (
+    INJECTION,
+    PWNED_FILES,
+    REPO,
+    SandboxProcess,
+    child_env,
+    copy_repo,
+    npm_tool,
+    require_tool,
+    write_config,
+)
 
 pytestmark = pytest.mark.wrappers
 
@@ -16,8 +27,15 @@ TEMPLATE = REPO / "gitlab" / "deploy-to-ecs.gitlab-ci.yml"
 PIPELINE = REPO / "tests" / "wrappers" / "gitlab" / ".gitlab-ci.yml"
 
 
+@dataclass
+class Project:
+    tool: str
+    repo: Path
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def project(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def project(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> Project:
     """A throwaway copy of the repository with the test pipeline, and how to run gitlab-ci-local in it."""
     tool = npm_tool("gitlab-ci-local")
     require_tool("rsync")
@@ -31,20 +49,19 @@ def project(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -
     subprocess.run([*git, "commit", "-q", "-m", "pipeline"], cwd=repo, check=True)
     home = base / "home"
     home.mkdir()
-    return {"tool": tool, "repo": repo, "env": child_env(sandbox, HOME=str(home))}
+    return Project(tool, repo, child_env(sandbox, HOME=str(home)))
 
 
-def _run(project: dict[str, object], sandbox: SandboxProcess, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+def _run(project: Project, sandbox: SandboxProcess, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
     variables = {**sandbox.env(), "TEST_PYTHON": shutil.which("python3") or "python3", **variables}
     # The template names an image (python:3.12-slim); here every job runs in the shell instead.
-    command = [str(project["tool"]), "--force-shell-executor", "--no-color", *args]
+    command = [project.tool, "--force-shell-executor", "--no-color", *args]
     for name, value in variables.items():
         command += ["--variable", f"{name}={value}"]
-    return subprocess.run(command, cwd=project["repo"], env=project["env"],  # type: ignore[arg-type]
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=project.repo, env=project.env, capture_output=True, text=True, timeout=300)
 
 
-def test_later_job_reads_public_ips_from_the_dotenv(project: dict[str, object], sandbox: SandboxProcess) -> None:
+def test_later_job_reads_public_ips_from_the_dotenv(project: Project, sandbox: SandboxProcess) -> None:
     proc = _run(project, sandbox, "--needs", "verify")
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
@@ -52,11 +69,10 @@ def test_later_job_reads_public_ips_from_the_dotenv(project: dict[str, object], 
     assert "verify > from the dotenv artifact: CI_ECS_PUBLIC_IPS=203.0.113." in log
     assert "verify > verified" in log
     assert "INJECTED" not in log
-    repo = Path(str(project["repo"]))
-    assert not any((repo / name).exists() for name in ("pwned-dollar", "pwned-backtick", "pwned-semicolon"))
+    assert not any((project.repo / name).exists() for name in PWNED_FILES)
 
 
-def test_failing_deploy_fails_the_job_with_the_reason(project: dict[str, object], sandbox: SandboxProcess,
+def test_failing_deploy_fails_the_job_with_the_reason(project: Project, sandbox: SandboxProcess,
                                                       missing_image: str) -> None:
     proc = _run(project, sandbox, "broken", RUN_BROKEN="yes", MISSING_IMAGE=missing_image)
     log = proc.stdout + proc.stderr

@@ -18,8 +18,17 @@ import pytest
 
 from ci_ecs import __version__
 
-from .conftest import INJECTION, JAVA_HOME, PWNED_FILES, REPO, SandboxProcess, child_env, npm_tool, require_tool, \
-    write_config
+from .conftest import (
+    INJECTION,
+    JAVA_HOME,
+    PWNED_FILES,
+    REPO,
+    SandboxProcess,
+    child_env,
+    npm_tool,
+    require_tool,
+    write_config,
+)
 
 pytestmark = pytest.mark.wrappers
 
