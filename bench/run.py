@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +106,7 @@ class Proc:
     code: int
     wall: float
     ended: float  # time.time() when it exited
+    began: float = 0.0  # time.time() when it started
     peak_rss_kb: int
     stdout: str
     stderr: str
@@ -124,6 +125,7 @@ def run_proc(argv: Sequence[str], env: dict[str, str], timeout: float = 300) -> 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
             tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         prefix = [TIME, "-q", "-f", "%M", "-o", rss.name] if os.access(TIME, os.X_OK) else []
+        began = time.time()
         started = time.monotonic()
         proc = subprocess.Popen([*prefix, *argv], env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -142,23 +144,21 @@ def run_proc(argv: Sequence[str], env: dict[str, str], timeout: float = 300) -> 
             peak = int(lines[-1]) if lines else 0
         out.seek(0)
         err.seek(0)
-        return Proc(proc.returncode, wall, ended, peak, out.read(), err.read())
+        return Proc(proc.returncode, wall, ended, peak, out.read(), err.read(), began)
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def run_steps(steps: Sequence[Sequence[str]], env: dict[str, str], timeout: float = 300) -> Proc:
     """Commands one after the other, stopping at the first failure: one measured run."""
-    total = Proc(0, 0.0, time.time(), 0, "", "")
+    total = Proc(0, 0.0, time.time(), 0, "", "", time.time())
     for argv in steps:
         proc = run_proc(argv, env, timeout)
         total = Proc(proc.code, total.wall + proc.wall, proc.ended, max(total.peak_rss_kb, proc.peak_rss_kb),
-                     total.stdout + proc.stdout, total.stderr + proc.stderr)
+                     total.stdout + proc.stdout, total.stderr + proc.stderr, total.began)
         if proc.code != 0:
             break
     return total
@@ -205,10 +205,8 @@ class SandboxProcess:
         return [(s, o) for s, o in self._ask("log")]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrokenPipeError, ValueError, json.JSONDecodeError):
             self._ask("quit")
-        except (BrokenPipeError, ValueError, json.JSONDecodeError):
-            pass
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -250,7 +248,9 @@ class Bench:
     def names(self, tool: str, slot: str) -> tuple[str, str, str]:
         """(cluster, service, family) for a tool's service in this scenario."""
         base = f"s{self.scenario}-{SHORT[tool]}"
-        return base, f"svc-{slot}", f"{base}-{slot}"
+        # A first deploy creates its cluster too: one cluster per run there, one per tool elsewhere.
+        cluster = f"{base}-{slot}" if self.scenario == 1 else base
+        return cluster, f"svc-{slot}", f"{base}-{slot}"
 
     # commands ---------------------------------------------------------------
     def ci_config(self, cluster: str, service: str, family: str) -> Path:
@@ -403,14 +403,14 @@ def scenario_2(b: Bench) -> None:
             b.measure(i, tool, b.deploy_steps(tool, "noop", GOOD_IMAGE))
 
 
-def _rollout(b: Bench, tool: str, slot: str) -> float | None:
-    """The sandbox's own rollout time of the service's current (COMPLETED) deployment."""
+def _rollout(b: Bench, tool: str, slot: str) -> tuple[float, float] | None:
+    """(created, completed) time.time() of the service's current (COMPLETED) deployment."""
     svc = b.service(tool, slot)
     primary = next((d for d in svc["deployments"] if d["status"] == "PRIMARY"), None)
     if not primary or primary.get("rolloutState") != "COMPLETED":
         return None
     done = b.event_time(tool, slot, f"(deployment {primary['id']}) deployment completed")
-    return None if done is None else done - primary["createdAt"].timestamp()
+    return None if done is None else (primary["createdAt"].timestamp(), done)
 
 
 def scenario_3(b: Bench) -> None:
@@ -421,11 +421,14 @@ def scenario_3(b: Bench) -> None:
     for i in range(b.mode.runs[3]):
         image = f"public.ecr.aws/nginx/nginx:1.27.{i + 1}"
         for tool in TOOLS:
-            run, _ = b.measure(i, tool, b.deploy_steps(tool, "change", image))
-            rollout = _rollout(b, tool, "change")
-            if rollout is not None:
-                run.extra["rollout"] = round(rollout, 3)
-                run.extra["overhead"] = round(run.wall - rollout, 3)
+            run, proc = b.measure(i, tool, b.deploy_steps(tool, "change", image))
+            times = _rollout(b, tool, "change")
+            if times is not None:
+                created, completed = times
+                run.extra["rollout"] = round(completed - created, 3)
+                run.extra["overhead"] = round(run.wall - (completed - created), 3)
+                run.extra["before_deployment"] = round(created - proc.began, 3)  # start → UpdateService
+                run.extra["after_completed"] = round(proc.ended - completed, 3)  # COMPLETED → exit
 
 
 def scenario_4(b: Bench) -> None:
@@ -482,7 +485,8 @@ def scenario_6(b: Bench) -> None:
             if tool == "ci-ecs":
                 with concurrent.futures.ThreadPoolExecutor(b.mode.parallel) as pool:
                     started = time.monotonic()
-                    procs = list(pool.map(lambda s: run_steps(b.deploy_steps("ci-ecs", s, batch_image), b.env), slots))
+                    jobs = [pool.submit(run_steps, b.deploy_steps("ci-ecs", s, batch_image), b.env) for s in slots]
+                    procs = [job.result() for job in jobs]
                     wall = time.monotonic() - started
             else:
                 started = time.monotonic()
@@ -562,25 +566,34 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     meta = {"mode": mode.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "task_start_seconds": TASK_START_SECONDS, "desired_count": DESIRED, "mode_settings": asdict(mode),
-            "versions": versions()}
+            "versions": versions(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     runs: list[Run] = []
     durations: dict[int, float] = {}
     with concurrent.futures.ThreadPoolExecutor(max(1, mode.jobs)) as pool:
         futures = {pool.submit(run_scenario, n, mode, say): n for n in wanted}
+        errors: dict[int, str] = {}
+        meta["errors"] = errors
         for future in concurrent.futures.as_completed(futures):
-            scenario_runs, seconds = future.result()
+            number = futures[future]
+            try:
+                scenario_runs, seconds = future.result()
+            except Exception as err:  # noqa: BLE001 - report the other scenarios anyway
+                errors[number] = f"{type(err).__name__}: {err}"
+                say(f"scenario {number} failed: {errors[number]}")
+                continue
             runs.extend(scenario_runs)
-            durations[futures[future]] = round(seconds, 1)
-    meta["scenario_seconds"] = durations
-    meta["total_seconds"] = round(time.monotonic() - started, 1)
-    runs.sort(key=lambda r: (r.scenario, r.iteration, TOOLS.index(r.tool)))
-    (out / "results.json").write_text(json.dumps({"meta": meta, "runs": [asdict(r) for r in runs]}, indent=1))
+            durations[number] = round(seconds, 1)
+            meta["scenario_seconds"] = durations
+            meta["total_seconds"] = round(time.monotonic() - started, 1)
+            meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+            runs.sort(key=lambda r: (r.scenario, r.iteration, TOOLS.index(r.tool)))
+            (out / "results.json").write_text(json.dumps({"meta": meta, "runs": [asdict(r) for r in runs]}, indent=1))
 
     from report import write_report  # bench/report.py
 
-    write_report(out, meta, runs)
+    write_report(out, meta, [asdict(r) for r in runs])
     say(f"bench: {mode.name} done in {meta['total_seconds']} s; wrote {out / 'results.md'}")
-    return 0
+    return 1 if meta["errors"] else 0
 
 
 if __name__ == "__main__":
