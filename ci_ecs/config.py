@@ -358,6 +358,15 @@ class DeploySettings(_Strict):
     force_new_deployment: bool = False
     # Waiting polls from about 1 s, backing off to this many seconds as the wait grows.
     max_poll_interval: float = Field(default=15.0, gt=0, le=60)
+    # With a `services:` list: how many services deploy at once.
+    parallelism: int = Field(default=5, ge=1, le=50)
+
+
+class ServiceEntry(_Strict):
+    """One task + service of a `services:` list."""
+
+    task: TaskConfig
+    service: ServiceConfig
 
 
 class Config(_Strict):
@@ -371,6 +380,8 @@ class Config(_Strict):
     image: ImageConfig = Field(default_factory=ImageConfig)
     task: TaskConfig | None = None
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+    # Several services in one cluster, sharing the image; deployed concurrently (deploy.parallelism).
+    services: list[ServiceEntry] = Field(default_factory=list)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     # The image to deploy, as is (`--image`); set by flags/env, not usually in the file.
     image_uri: str | None = None
@@ -403,28 +414,57 @@ class Config(_Strict):
             raise ValueError(f"{value!r} is not an IAM role ARN")
         return value
 
+    def targets(self) -> list[ServiceEntry]:
+        """The task + service pairs to deploy: the top-level pair, or the `services:` list.
+
+        With a `services:` list, a service name from the flags (`--service`) picks that one entry.
+        """
+        if not self.services:
+            assert self.task is not None
+            return [ServiceEntry.model_construct(task=self.task, service=self.service)]
+        if self.service.name:
+            return [entry for entry in self.services if entry.service.name == self.service.name]
+        return list(self.services)
+
     @model_validator(mode="after")
     def _deployable(self) -> Config:
         if not self.cluster:
             raise ValueError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)")
-        if not self.service.name:
-            raise ValueError("service.name is required (in the file, CI_ECS_SERVICE or --service)")
-        if self.task is None:
-            raise ValueError("task is required (containers or a native task definition file)")
-        if self.image.tag is None and (self.image.build or self.image.local or self.image.source):
-            pass  # the tag then defaults to the local image's or source's tag (image module)
-        needs_image = any(c.image is None for c in self.task.containers)
+        if self.services:
+            if self.task is not None:
+                raise ValueError("give task + service, or a services list, not both")
+            settings = sorted(self.service.model_fields_set - {"name"})
+            if settings:
+                raise ValueError(f"with a services list, set service.{settings[0]} in each entry")
+            names = [entry.service.name for entry in self.services]
+            for index, name in enumerate(names):
+                if not name:
+                    raise ValueError(f"services[{index}].service.name is required")
+            repeated = sorted({n for n in names if n and names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"service names must be unique (repeated: {', '.join(repeated)})")
+            if self.service.name and self.service.name not in names:
+                raise ValueError(f"no service named {self.service.name!r} in services ({', '.join(map(str, names))})")
+        else:
+            if not self.service.name:
+                raise ValueError("service.name is required (in the file, CI_ECS_SERVICE or --service)")
+            if self.task is None:
+                raise ValueError("task is required (containers or a native task definition file)")
+        for entry in self.targets():
+            self._check_target(entry)
+        return self
+
+    def _check_target(self, entry: ServiceEntry) -> None:
+        needs_image = any(c.image is None for c in entry.task.containers)
         if needs_image and not self.image_uri and not self.repository:
             raise ValueError("a container has no image: set its image, or repository + image.tag, or --image")
         if self.repository and not self.image_uri and needs_image and not (
                 self.image.tag or self.image.local or self.image.source or self.image.build):
             raise ValueError("image.tag is required to deploy from the repository (or CI_ECS_IMAGE_TAG / --tag)")
-        if self.task.network_mode == "awsvpc" or "FARGATE" in self.task.requires_compatibilities \
-                or self.service.launch_type == "FARGATE":
-            for lb in self.service.load_balancers:
-                if self.task.containers and lb.container_name not in {c.name for c in self.task.containers}:
-                    raise ValueError(f"load balancer container_name {lb.container_name!r} is not a container")
-        return self
+        names = {c.name for c in entry.task.containers}
+        for lb in entry.service.load_balancers:
+            if names and lb.container_name not in names:
+                raise ValueError(f"load balancer container_name {lb.container_name!r} is not a container")
 
 
 # --- loading -------------------------------------------------------------------------------------
