@@ -37,6 +37,8 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Image tag in the config's ECR repository (CI_ECS_IMAGE_TAG)."),
         click.option("--desired-count", type=click.IntRange(min=0), envvar=_env("DESIRED_COUNT"),
                      help="Number of tasks to run."),
+        click.option("--task-definition", type=click.Path(dir_okay=False), envvar=_env("TASK_DEFINITION"),
+                     help="A native ECS task definition file (JSON/YAML) to deploy instead of the config's task."),
         click.option("--container-name", "image_containers", envvar=_env("CONTAINER_NAME"), multiple=True,
                      help="Container(s) that get the deployed image (repeatable)."),
         click.option("--wait/--no-wait", default=None, envvar=_env("WAIT"),
@@ -64,7 +66,10 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _overrides(params: dict[str, Any]) -> dict[str, Any]:
     """Flag/env values as dotted config keys (None = not given)."""
+    task_file = params.get("task_definition")
     return {
+        # A task definition file from the flags replaces the config's whole task section.
+        "task": {"file": str(Path(task_file).resolve())} if task_file else None,
         "cluster": params.get("cluster"),
         "service.name": params.get("service"),
         "image_uri": params.get("image"),

@@ -57,9 +57,14 @@ def outputs(result: dict[str, Any]) -> dict[str, str]:
     return {name: _flat(values.get(key)) for key, name in _OUTPUT_NAMES.items()}
 
 
+# Outputs whose dotenv name would be an input of the next `ci-ecs deploy`: GitLab gives dotenv variables
+# priority over a later job's own variables, so a staging deploy would redirect a later production one.
+_DOTENV_RENAMES = {"cluster": "deployed-cluster", "service": "deployed-service"}
+
+
 def dotenv_name(kebab: str) -> str:
-    """`public-ips` -> `CI_ECS_PUBLIC_IPS`."""
-    return "CI_ECS_" + kebab.upper().replace("-", "_")
+    """`public-ips` -> `CI_ECS_PUBLIC_IPS`; `cluster` -> `CI_ECS_DEPLOYED_CLUSTER` (never an input's name)."""
+    return "CI_ECS_" + _DOTENV_RENAMES.get(kebab, kebab).upper().replace("-", "_")
 
 
 def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] = os.environ) -> None:

@@ -149,3 +149,24 @@ def test_assume_role_and_user_agent(tmp_path: Path, moto_aws: dict[str, Any]) ->
                                        "arn:aws:iam::123456789012:role/deploy"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["apiCalls"]["sts"] == 1
+
+
+def test_task_definition_flag_replaces_the_task(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
+    """--task-definition (the aws-actions input) deploys a native file, the image into --container-name."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "taskdef.json").write_text(json.dumps({
+        "family": "native", "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+        "requiresCompatibilities": ["FARGATE"],
+        "containerDefinitions": [{"name": "app", "image": "placeholder", "essential": True,
+                                  "linuxParameters": {"initProcessEnabled": True}},
+                                 {"name": "sidecar", "image": "busybox:1"}]}))
+    path = _config_file(tmp_path, moto_aws)
+    result = CliRunner().invoke(main, ["deploy", "-c", str(path), "--output", "json", "--task-definition",
+                                       str(tmp_path / "sub" / "taskdef.json"), "--container-name", "app",
+                                       "--image", "nginx:1.27"])
+    assert result.exit_code == 0, result.output
+    assert "task-definition/native:1" in json.loads(result.stdout)["taskDefinitionArn"]
+    containers = moto_aws["ecs"].describe_task_definition(taskDefinition="native")["taskDefinition"][
+        "containerDefinitions"]
+    assert [c["image"] for c in containers] == ["nginx:1.27", "busybox:1"]
+    assert containers[0]["linuxParameters"] == {"initProcessEnabled": True}

@@ -113,3 +113,24 @@ def test_timeout_is_exit_4(deployer: Deployer) -> None:
         deployer.sandbox.set_faults(task_start_seconds=TASK_START_SECONDS)
     assert run.code == 4, run.stderr
     assert "not finished after 2 s" in run.stderr
+
+
+def test_services_list_deploys_concurrently_and_one_can_be_picked(deployer: Deployer) -> None:
+    base = deployer.config()
+    entries = []
+    for name in ("api", "worker", "web"):
+        task = {**base["task"], "family": f"{deployer.cluster}-{name}"}
+        entries.append({"task": task, "service": {**base["service"], "name": name, "desired_count": 1}})
+    config = {"cluster": deployer.cluster, "services": entries, "deploy": {"timeout": 60, "parallelism": 3}}
+    run = deployer.run(config, "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert [s["service"] for s in result["services"]] == ["api", "worker", "web"]
+    assert all(s["rolloutState"] == "COMPLETED" and len(s["publicIps"]) == 1 for s in result["services"])
+    assert len(result["publicIps"]) == 3 and result["serviceAction"] == "created"
+
+    again = deployer.run(config, "--image", "public.ecr.aws/nginx/nginx:1.28", "--service", "worker")
+    assert again.code == 0, again.stderr
+    assert again.json["service"] == "worker" and again.json["serviceAction"] == "updated"
+    services = deployer.ecs.describe_services(cluster=deployer.cluster, services=["api", "worker"])["services"]
+    assert [s["taskDefinition"].rsplit(":", 1)[-1] for s in services] == ["1", "2"]

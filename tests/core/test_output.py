@@ -1,0 +1,41 @@
+"""Result rendering: GitHub outputs and summary, GitLab dotenv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ci_ecs.output import plan_text, write_dotenv, write_github
+
+RESULT = {"cluster": "demo", "service": "web", "serviceAction": "updated", "taskDefinitionArn": "arn:td/web:2",
+          "taskDefinitionRegistered": True, "imageUri": "repo@sha256:abc", "publicIps": ["203.0.113.4", "203.0.113.5"],
+          "servicePort": 8080, "rolloutState": "COMPLETED"}
+
+
+def test_github_outputs_and_summary(tmp_path: Path) -> None:
+    env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    write_github(RESULT, env)
+    lines = (tmp_path / "out").read_text().splitlines()
+    assert "public-ips=203.0.113.4,203.0.113.5" in lines
+    assert "task-definition-arn=arn:td/web:2" in lines
+    assert "service-url=http://203.0.113.4:8080" in lines
+    assert "task-definition-registered=true" in lines
+    assert "| public-ips | `203.0.113.4,203.0.113.5` |" in (tmp_path / "summary").read_text()
+
+
+def test_dotenv_never_names_an_input(tmp_path: Path) -> None:
+    """GitLab gives dotenv variables priority over a later job's own: outputs must not be inputs."""
+    write_dotenv(RESULT, tmp_path / "ci-ecs.env")
+    values = dict(line.split("=", 1) for line in (tmp_path / "ci-ecs.env").read_text().splitlines())
+    assert values["CI_ECS_PUBLIC_IPS"] == "203.0.113.4,203.0.113.5"
+    assert values["CI_ECS_DEPLOYED_SERVICE"] == "web" and values["CI_ECS_DEPLOYED_CLUSTER"] == "demo"
+    inputs = {"CI_ECS_CLUSTER", "CI_ECS_SERVICE", "CI_ECS_IMAGE", "CI_ECS_IMAGE_TAG", "CI_ECS_TIMEOUT",
+              "CI_ECS_DESIRED_COUNT", "CI_ECS_CONFIG", "CI_ECS_REGION", "CI_ECS_OUTPUT", "CI_ECS_WAIT"}
+    assert not inputs & set(values)
+
+
+def test_plan_text() -> None:
+    text = plan_text({"changes": [{"resource": "service", "path": "desiredCount", "old": 2, "new": 3},
+                                  {"resource": "taskDefinition", "path": "taskDefinition", "new": "web"}]})
+    assert text.splitlines() == ["service:", "  ~ desiredCount: 2 -> 3", "taskDefinition:",
+                                 '  + taskDefinition: "web"']
+    assert plan_text({"changes": []}).startswith("no changes")
