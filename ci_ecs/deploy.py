@@ -119,6 +119,8 @@ class Deployer:
         self.factory = factory
         self.base_dir = base_dir
         self.dry_run = dry_run
+        self._subnets: list[str] | None = None
+        self._subnets_lock = threading.Lock()
 
     def run(self) -> DeployResult:
         """Deploy, or with dry_run only describe and diff. Raises a CiEcsError on failure."""
@@ -175,8 +177,13 @@ class Deployer:
             failed = [n for n in names if isinstance(errors.get(n), DeploymentFailedError)]
             exc_type = DeploymentFailedError if failed else DeployTimeoutError
             message = "; ".join(f"{n}: {errors[n].message}" for n in names if n in errors)
-            error: CiEcsError = (DeploymentFailedError(message, result=result) if failed
-                                 else DeployTimeoutError(message, result=result))
+            error: CiEcsError = DeployTimeoutError(message, result=result)
+            if failed:
+                failures = {n: e for n, e in errors.items() if isinstance(e, DeploymentFailedError)}
+                error = DeploymentFailedError(
+                    message, result=result,
+                    stopped_reasons=[f"{n}: {r}" for n, e in failures.items() for r in e.stopped_reasons],
+                    events=[f"{n}: {event}" for n, e in failures.items() for event in e.events])
             log.error("%d of %d services did not deploy (%s)", len(errors), len(names), exc_type.__name__)
             raise error
         return total
@@ -234,9 +241,6 @@ class Deployer:
                 self._subnets = default_subnets(self.factory.client("ec2"))
                 log.info("no subnets configured: using the default VPC's subnets %s", ", ".join(self._subnets))
             return list(self._subnets)
-
-    _subnets: list[str] | None = None
-    _subnets_lock = threading.Lock()
 
     def _elbv2(self, service: dict[str, Any]) -> Any:
         if any(lb.get("targetGroupArn") for lb in service.get("loadBalancers", [])):

@@ -134,3 +134,20 @@ def test_services_list_deploys_concurrently_and_one_can_be_picked(deployer: Depl
     assert again.json["service"] == "worker" and again.json["serviceAction"] == "updated"
     services = deployer.ecs.describe_services(cluster=deployer.cluster, services=["api", "worker"])["services"]
     assert [s["taskDefinition"].rsplit(":", 1)[-1] for s in services] == ["1", "2"]
+
+
+def test_services_list_reports_the_one_that_failed(deployer: Deployer) -> None:
+    base = deployer.config()
+    registry = deployer.sandbox.registry or "000000000000.dkr.ecr.us-east-1.amazonaws.com"
+    entries = []
+    for name, image in (("good", GOOD_IMAGE), ("broken", f"{registry}/missing:1")):
+        container = {**base["task"]["containers"][0], "image": image}
+        task = {**base["task"], "family": f"{deployer.cluster}-{name}", "containers": [container]}
+        entries.append({"task": task, "service": {**base["service"], "name": name, "desired_count": 1}})
+    run = deployer.run({"cluster": deployer.cluster, "services": entries, "deploy": {"timeout": 60}})
+    assert run.code == 1, run.stderr
+    assert "broken: " in run.stderr and "CannotPullContainerError" in run.stderr
+    result = run.json
+    states = {s["service"]: s["rolloutState"] for s in result["services"]}
+    assert states == {"good": "COMPLETED", "broken": "FAILED"}
+    assert result["error"].startswith("broken: ")
