@@ -106,10 +106,10 @@ class Proc:
     code: int
     wall: float
     ended: float  # time.time() when it exited
-    began: float = 0.0  # time.time() when it started
     peak_rss_kb: int
     stdout: str
     stderr: str
+    began: float = 0.0  # time.time() when it started
 
 
 TIME = "/usr/bin/time"
