@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The aws-CLI deploy that GitLab's Deploy-ECS template and silinternational/ecs-deploy do:
-# describe-services -> describe-task-definition -> register-task-definition (new image, via jq)
+# describe-services -> describe-task-definition -> register-task-definition (new image, via jq,
+# or python when jq is missing)
 # -> update-service -> aws ecs wait services-stable.
 #
 # usage: aws-cli-deploy.sh CLUSTER SERVICE CONTAINER IMAGE
@@ -14,10 +15,24 @@ trap 'rm -rf "$work"' EXIT
 current=$(aws ecs describe-services --cluster "$cluster" --services "$service" \
   --query 'services[0].taskDefinition' --output text)
 aws ecs describe-task-definition --task-definition "$current" --query taskDefinition > "$work/current.json"
-jq --arg name "$container" --arg image "$image" '
-  .containerDefinitions |= map(if .name == $name then .image = $image else . end)
-  | del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
-        .registeredAt, .registeredBy, .deregisteredAt)' "$work/current.json" > "$work/new.json"
+if command -v jq >/dev/null; then
+  jq --arg name "$container" --arg image "$image" '
+    .containerDefinitions |= map(if .name == $name then .image = $image else . end)
+    | del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
+          .registeredAt, .registeredBy, .deregisteredAt)' "$work/current.json" > "$work/new.json"
+else  # the same edit without jq
+  python3 - "$work/current.json" "$container" "$image" > "$work/new.json" <<'PY'
+import json, sys
+td = json.load(open(sys.argv[1]))
+for c in td["containerDefinitions"]:
+    if c["name"] == sys.argv[2]:
+        c["image"] = sys.argv[3]
+for k in ("taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
+          "registeredAt", "registeredBy", "deregisteredAt"):
+    td.pop(k, None)
+json.dump(td, sys.stdout)
+PY
+fi
 new=$(aws ecs register-task-definition --cli-input-json "file://$work/new.json" \
   --query taskDefinition.taskDefinitionArn --output text)
 echo "registered $new"
