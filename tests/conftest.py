@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 
-def require_tool(name: str) -> str:
-    """The path of `name`; skip when missing, except in CI (CI_ECS_REQUIRE_ALL) where that is a failure."""
-    path = shutil.which(name)
-    if path:
-        return path
+def require_tool(name: str, path: str | Path | None = None, *, hint: str = "") -> str:
+    """The path of a tool (on PATH, or at `path`); skip when missing, except in CI (CI_ECS_REQUIRE_ALL)
+    where that is a failure: CI installs every tool, so a skip there would hide a test that never ran."""
+    found = str(path) if path and Path(path).exists() else (shutil.which(name) if path is None else None)
+    if found:
+        return found
+    reason = f"{name} is not installed{f' ({hint})' if hint else ''}"
     if os.environ.get("CI_ECS_REQUIRE_ALL"):
-        pytest.fail(f"{name} is required in CI but is not installed")
-    pytest.skip(f"{name} is not installed")
+        pytest.fail(f"{reason}; CI_ECS_REQUIRE_ALL is set, so this cannot be skipped")
+    pytest.skip(reason)
 
 
 @pytest.fixture

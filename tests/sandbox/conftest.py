@@ -10,8 +10,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import shutil
 import tarfile
 import time
 import uuid
@@ -24,21 +22,11 @@ from botocore.config import Config
 
 from ci_ecs.sandbox import Sandbox
 from ci_ecs.sandbox.registry import RegistryClient
+from tests.conftest import require_tool
 
 TASK_START_SECONDS = 0.3
 REGION = "us-east-1"
 PUBLIC_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
-
-
-def require_tool(name: str) -> str:
-    """Path of a program the test needs; skip without it, or fail when CI_ECS_REQUIRE_ALL is set."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed"
-    if os.environ.get("CI_ECS_REQUIRE_ALL"):
-        pytest.fail(f"{message} (CI_ECS_REQUIRE_ALL is set, so this cannot be skipped)")
-    pytest.skip(message)
 
 
 @pytest.fixture(name="require_tool")

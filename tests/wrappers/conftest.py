@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require_tool as _require_tool
+
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_DIR = Path(os.environ.get("CI_ECS_TOOLS_DIR") or Path.home() / ".cache" / "ci-ecs-wrapper-tools")
 JAVA_HOME = "/usr/lib/jvm/java-17-openjdk-amd64"
@@ -51,14 +53,8 @@ PWNED_FILES = ("pwned-dollar", "pwned-backtick", "pwned-semicolon")
 
 
 def require_tool(name: str, path: str | Path | None = None) -> str:
-    """The path of a tool (on PATH, or at `path`); skip when missing, fail instead under CI_ECS_REQUIRE_ALL."""
-    found = str(path) if path and Path(path).exists() else (shutil.which(name) if path is None else None)
-    if found:
-        return found
-    reason = f"{name} is not installed (run tests/wrappers/install-tools.sh)"
-    if os.environ.get("CI_ECS_REQUIRE_ALL"):
-        pytest.fail(f"{reason}; CI_ECS_REQUIRE_ALL is set")
-    pytest.skip(reason)
+    """tests.conftest.require_tool, pointing at the installer that provides the wrapper tools."""
+    return _require_tool(name, path, hint="run tests/wrappers/install-tools.sh")
 
 
 def npm_tool(name: str) -> str:
