@@ -135,8 +135,8 @@ class ClientFactory:
         """A cached client for `service` with the shared retries, user agent and call counting."""
         with self._lock:
             if service not in self._clients:
-                client = self.session().client(service, endpoint_url=self.settings.endpoint_url,
-                                               config=self._config())
+                session: Any = self.session()  # the service name is data here, not a literal
+                client = session.client(service, endpoint_url=self.settings.endpoint_url, config=self._config())
                 client.meta.events.register("before-call.*.*", self.counter)
                 self._clients[service] = client
             return self._clients[service]

@@ -204,6 +204,7 @@ def validate_registration(definition: dict[str, Any]) -> None:
 
     model = botocore.session.get_session().get_service_model("ecs")
     shape = model.operation_model("RegisterTaskDefinition").input_shape
+    assert shape is not None
     report = ParamValidator().validate(definition, shape)
     if report.has_errors():
         first = report.generate_report().splitlines()[0]
