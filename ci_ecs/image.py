@@ -1,16 +1,44 @@
-"""Which image a deploy uses: `--image` as is, or `<repositoryUri>:<tag>` from ECR, pinned to its digest."""
+"""Which image a deploy uses, and putting it into ECR first when the config says where it comes from.
+
+- `--image` (config.image_uri): used as is.
+- `image.build` / `image.local` / `image.source`: built with (or taken from) the Docker engine, or
+  copied registry to registry with skopeo, into the config's ECR repository at `image.tag`.
+- otherwise `<repositoryUri>:<image.tag>` must already be in ECR.
+
+The task definition gets `repositoryUri@sha256:...` (a moved tag never changes a running service) or,
+with `image.pin: tag`, `repositoryUri:tag`.
+
+Idempotent: before anything is sent, the image is compared with what ECR's tag holds (DescribeImages,
+and the manifest from BatchGetImage). The same image is not pushed again (`pushed=False`); an IMMUTABLE
+tag holding a different image is an ImageConflictError naming both, and nothing is written.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from ci_ecs.config import Config
-from ci_ecs.ecr import EcrGateway, RepositoryResult
-from ci_ecs.errors import ImageNotFoundError
+from ci_ecs import engine, skopeo
+from ci_ecs.aws import ClientFactory, aws_errors
+from ci_ecs.config import Config, ImageConfig
+from ci_ecs.ecr import EcrGateway, RepositoryResult, ensure_repository
+from ci_ecs.errors import ConfigError, ImageConflictError, ImageEngineError, ImageNotFoundError
 from ci_ecs.imageref import parse_image_ref
+from ci_ecs.progress import layer_progress
+from ci_ecs.registry_auth import EcrCredentials
 
 log = logging.getLogger(__name__)
+
+# What ci-ecs asks BatchGetImage for: the manifest types an engine or skopeo pushes.
+_MANIFEST_TYPES = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+]
 
 
 @dataclass(frozen=True)
@@ -22,18 +50,240 @@ class ResolvedImage:
     pushed: bool = False
 
 
-def resolve_image(config: Config, ecr: EcrGateway | None, repository: RepositoryResult | None, *,
-                  dry_run: bool = False) -> ResolvedImage:
+def origin(image: ImageConfig) -> str | None:
+    """Where the image comes from: 'build', 'local', 'source', or None (already in ECR)."""
+    for name in ("build", "local", "source"):
+        if getattr(image, name) is not None:
+            return name
+    return None
+
+
+def target_tag(image: ImageConfig) -> str:
+    """The ECR tag to push to: image.tag, else the local image's or source's tag ('latest' when it has none).
+
+    >>> target_tag(ImageConfig(local="hello:dev"))
+    'dev'
+    >>> target_tag(ImageConfig(source="docker.io/library/nginx", tag="1.27"))
+    '1.27'
+    """
+    if image.tag:
+        return image.tag
+    kind = origin(image)
+    if kind == "build":
+        raise ConfigError(
+            "image.tag is required with image.build (or --tag / CI_ECS_IMAGE_TAG)", key="image.tag"
+        )
+    reference = image.local or image.source
+    if reference:
+        ref = parse_image_ref(reference)
+        if ref.tag:
+            return ref.tag
+        if ref.digest:
+            raise ConfigError(
+                f"image.tag is required: image.{kind} {reference} is pinned by digest and has no "
+                "tag to reuse",
+                key="image.tag",
+            )
+    return "latest"
+
+
+def preflight(config: Config) -> None:
+    """What can fail before any AWS call: the tag, and the engine (build/local) or skopeo (source).
+
+    Raises ConfigError (exit 2) or ImageEngineError (exit 1).
+    """
+    kind = origin(config.image)
+    if kind is None or config.image_uri:
+        return
+    target_tag(config.image)
+    if kind == "source":
+        skopeo.find_skopeo()
+    else:
+        engine.connect().close()
+
+
+def _reference(repository: RepositoryResult, tag: str, digest: str | None, pin: str) -> str:
+    if digest and pin == "digest":
+        return f"{repository.uri}@{digest}"
+    return f"{repository.uri}:{tag}"
+
+
+def _manifest(ecr: EcrGateway, name: str, digest: str) -> dict[str, Any] | None:
+    """The manifest ECR holds for `digest` (BatchGetImage), parsed; None when it cannot be read."""
+    with aws_errors(f"get image {name}@{digest}"):
+        answer = ecr.client.batch_get_image(
+            repositoryName=name, imageIds=[{"imageDigest": digest}], acceptedMediaTypes=_MANIFEST_TYPES
+        )
+    for image in answer.get("images") or []:
+        try:
+            return dict(json.loads(image.get("imageManifest") or "{}"))
+        except ValueError:
+            return None
+    return None
+
+
+def _same_engine_image(
+    ecr: EcrGateway, repository: RepositoryResult, local: engine.LocalImage, existing: str
+) -> tuple[bool, str | None]:
+    """Whether ECR's `existing` digest is the local image; also ECR's config digest when it was read.
+
+    An engine knows a manifest digest only after a push (RepoDigests). Otherwise the identity is the
+    config: its digest is the image ID and covers every layer's content and the image's settings.
+    """
+    if local.digest_in(repository.uri) == existing or local.id == existing:
+        return True, None
+    manifest = _manifest(ecr, repository.name, existing)
+    config_digest = str((manifest or {}).get("config", {}).get("digest") or "") or None
+    return config_digest == local.id, config_digest
+
+
+def _check_mutable(
+    ecr: EcrGateway,
+    repository: RepositoryResult,
+    tag: str,
+    existing: str,
+    existing_detail: str,
+    incoming: str,
+) -> None:
+    """Raise ImageConflictError when the repository's tags are IMMUTABLE (the tag holds something else)."""
+    current = ecr.describe_repository(repository.name) or {}
+    if current.get("imageTagMutability", "MUTABLE").startswith("IMMUTABLE"):
+        raise ImageConflictError(
+            f"image tag {tag} in IMMUTABLE repository {repository.name} already holds "
+            f"{existing}{existing_detail}; the image to push is {incoming}. Nothing was pushed: use a new "
+            "tag (image.tag, --tag) or make the repository MUTABLE (repository.tag_mutability)",
+            repository=repository.name,
+            tag=tag,
+            existing_digest=existing,
+            digest=incoming,
+        )
+
+
+def _publish_engine(
+    config: Config, ecr: EcrGateway, repository: RepositoryResult, tag: str, *, dry_run: bool, base_dir: Path
+) -> ResolvedImage:
+    image = config.image
+    tagged = f"{repository.uri}:{tag}"
+    if dry_run and image.build is not None:
+        log.info("image %s: would build %s and push it", tagged, image.build.context)
+        return ResolvedImage(tagged)
+    client = engine.connect()
+    try:
+        if image.build is not None:
+            local = engine.inspect_local(client, engine.build(client, image.build, base_dir))
+        else:
+            assert image.local is not None
+            local = engine.inspect_local(client, image.local)
+        if dry_run and repository.created:
+            log.info("image %s: would push %s", tagged, local.reference[:19])
+            return ResolvedImage(tagged)
+        found = ecr.describe_image(repository.name, tag=tag)
+        if found is not None:
+            existing = str(found["imageDigest"])
+            same, existing_config = _same_engine_image(ecr, repository, local, existing)
+            if same:
+                log.info("image %s unchanged (%s): nothing to push", tagged, existing)
+                return ResolvedImage(_reference(repository, tag, existing, image.pin), existing, pushed=False)
+            known = local.digest_in(repository.uri)
+            incoming = f"{known} (image ID {local.id})" if known else f"image ID {local.id}"
+            detail = f" (image ID {existing_config})" if existing_config else ""
+            _check_mutable(ecr, repository, tag, existing, detail, incoming)
+        if dry_run:
+            log.info("image %s: would push", tagged)
+            return ResolvedImage(tagged)
+        credentials = EcrCredentials(ecr)
+        with layer_progress(f"push {tagged}") as progress:
+            try:
+                digest = engine.push(client, local.id, repository.uri, tag, credentials.get(), progress)
+            except engine.AuthenticationFailed:
+                # The token may have expired during a long build: fetch a new one and try once more.
+                log.info("push %s: the registry refused the login; retrying with a new ECR token", tagged)
+                digest = engine.push(
+                    client, local.id, repository.uri, tag, credentials.get(force=True), progress
+                )
+        log.info("image %s pushed (%s; %s)", tagged, digest, progress.summary())
+        return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=True)
+    finally:
+        client.close()
+
+
+def _publish_source(
+    config: Config, ecr: EcrGateway, repository: RepositoryResult, tag: str, *, dry_run: bool
+) -> ResolvedImage:
+    image = config.image
+    assert image.source is not None
+    tagged = f"{repository.uri}:{tag}"
+    program = skopeo.find_skopeo()
+    raw = skopeo.inspect_raw(program, image.source)
+    digest = skopeo.manifest_digest(raw)
+    if dry_run and repository.created:
+        log.info("image %s: would copy %s (%s)", tagged, image.source, digest)
+        return ResolvedImage(_reference(repository, tag, digest, image.pin), digest)
+    found = ecr.describe_image(repository.name, tag=tag)
+    if found is not None:
+        existing = str(found["imageDigest"])
+        if existing == digest:
+            log.info("image %s unchanged (%s): nothing to copy", tagged, digest)
+            return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=False)
+        _check_mutable(ecr, repository, tag, existing, "", f"{digest} ({image.source})")
+    if dry_run:
+        log.info("image %s: would copy %s (%s)", tagged, image.source, digest)
+        return ResolvedImage(_reference(repository, tag, digest, image.pin), digest)
+    credentials = EcrCredentials(ecr)
+    sizes = skopeo.layer_sizes(raw)
+    # live=False: on a terminal skopeo draws its own bars; our renderer only collects the CI lines.
+    with layer_progress(f"copy {image.source} to {tagged}", live=False) as progress:
+        try:
+            skopeo.copy(program, image.source, tagged, credentials.get(), progress, sizes)
+        except ImageEngineError as exc:
+            if "unauthorized" not in str(exc).lower() and "authentication" not in str(exc).lower():
+                raise
+            log.info("copy to %s: the registry refused the login; retrying with a new ECR token", tagged)
+            skopeo.copy(program, image.source, tagged, credentials.get(force=True), progress, sizes)
+    log.info("image %s copied from %s (%s; %s)", tagged, image.source, digest, progress.summary())
+    return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=True)
+
+
+def publish(
+    config: Config,
+    ecr: EcrGateway,
+    repository: RepositoryResult,
+    *,
+    dry_run: bool = False,
+    base_dir: Path | None = None,
+) -> ResolvedImage:
+    """Put the configured image (build, local or source) into `repository` at its tag, unless it is there.
+
+    Returns the reference to deploy, its digest, and whether anything was sent.
+    """
+    tag = target_tag(config.image)
+    if origin(config.image) == "source":
+        return _publish_source(config, ecr, repository, tag, dry_run=dry_run)
+    return _publish_engine(config, ecr, repository, tag, dry_run=dry_run, base_dir=base_dir or Path.cwd())
+
+
+def resolve_image(
+    config: Config,
+    ecr: EcrGateway | None,
+    repository: RepositoryResult | None,
+    *,
+    dry_run: bool = False,
+    base_dir: Path | None = None,
+) -> ResolvedImage:
     """The image to deploy.
 
-    `--image` (config.image_uri) is used as is. Otherwise the config's repository and tag must name an
-    image ECR already holds (DescribeImages); it is pinned to its digest unless `image.pin: tag`.
+    `--image` (config.image_uri) is used as is. With image.build / image.local / image.source the image is
+    first put into the repository (`publish`; `base_dir` is where a relative build context starts, default
+    the working directory). Otherwise the config's repository and tag must name an image ECR already holds
+    (DescribeImages); it is pinned to its digest unless `image.pin: tag`.
     """
     if config.image_uri:
         ref = parse_image_ref(config.image_uri)
         return ResolvedImage(config.image_uri, ref.digest)
     if repository is None or ecr is None:
         return ResolvedImage(None)
+    if origin(config.image) is not None:
+        return publish(config, ecr, repository, dry_run=dry_run, base_dir=base_dir)
     tag = config.image.tag
     if tag is None:
         return ResolvedImage(None)
@@ -42,10 +292,30 @@ def resolve_image(config: Config, ecr: EcrGateway | None, repository: Repository
         return ResolvedImage(tagged)
     found = ecr.describe_image(repository.name, tag=tag)
     if found is None:
-        raise ImageNotFoundError(f"image {tagged} not found in ECR repository {repository.name}: push it first "
-                                 "(or configure image.build / image.local / image.source)",
-                                 repository=repository.name, tag=tag)
+        raise ImageNotFoundError(
+            f"image {tagged} not found in ECR repository {repository.name}: push it first "
+            "(or configure image.build / image.local / image.source)",
+            repository=repository.name,
+            tag=tag,
+        )
     digest = str(found["imageDigest"])
     log.info("image %s found (%s)", tagged, digest[:19])
-    uri = f"{repository.uri}@{digest}" if config.image.pin == "digest" else tagged
-    return ResolvedImage(uri, digest)
+    return ResolvedImage(_reference(repository, tag, digest, config.image.pin), digest)
+
+
+def push_image(
+    config: Config, factory: ClientFactory, *, dry_run: bool = False, base_dir: Path | None = None
+) -> ResolvedImage:
+    """`ci-ecs push`: ensure the repository, then put the configured image into it. No ECS call.
+
+    >>> push_image(load_config("ci-ecs.yml"), ClientFactory(AwsSettings()))  # doctest: +SKIP
+    ResolvedImage(uri='1234.dkr.ecr.us-east-1.amazonaws.com/hello@sha256:...', digest=..., pushed=True)
+    """
+    if config.repository is None:
+        raise ConfigError("repository is required to push (repository.name)", key="repository")
+    if origin(config.image) is None:
+        raise ConfigError("nothing to push: configure image.build, image.local or image.source", key="image")
+    preflight(config)
+    ecr = EcrGateway(factory.client("ecr"))
+    repository = ensure_repository(ecr, config.repository, dry_run=dry_run)
+    return publish(config, ecr, repository, dry_run=dry_run, base_dir=base_dir)
