@@ -217,7 +217,8 @@ class Run:
 
 
 _SHIM = """#!/bin/sh
-{{ printf 'argv:'; for a in "$0" "$@"; do printf ' %s' "$a"; done; printf '\\n'; env | sed 's/^/env: /'; }} >> "{log}"
+{{ printf 'argv:'; for a in "$0" "$@"; do printf ' %s' "$a"; done; printf '\\n'
+  env | sed 's/^/env: /'; }} >> "{log}"
 exec "{real}" "$@"
 """
 
