@@ -217,58 +217,32 @@ def _list_tasks(
     return list(tasks)
 
 
+# run_task's signature grows between moto patch releases (5.2.5 added capacity_provider_strategy):
+# pass everything through and touch only networking_configuration (8th positional, or by name).
+_RUN_TASK_NETWORK_INDEX = 7
+
+
 @_wrap(EC2ContainerServiceBackend, "run_task")
-def _run_task(
-    self: EC2ContainerServiceBackend,
-    cluster_str: str,
-    task_definition_str: str,
-    count: int,
-    overrides: dict[str, Any] | None,
-    started_by: str,
-    tags: list[dict[str, str]] | None,
-    launch_type: str | None,
-    networking_configuration: dict[str, Any] | None = None,
-    group: str | None = None,
-    platform_version: str | None = None,
-) -> list[Any]:
+def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Any]:
     rt = _rt()
     original = _original(EC2ContainerServiceBackend, "run_task")
     if rt is None:
-        return list(
-            original(
-                self,
-                cluster_str,
-                task_definition_str,
-                count,
-                overrides,
-                started_by,
-                tags,
-                launch_type,
-                networking_configuration,
-                group,
-                platform_version,
-            )
-        )
-    if networking_configuration:
-        networking_configuration = network.with_default_security_groups(
-            self.account_id, self.region_name, networking_configuration
-        )
-    tasks = original(
-        self,
-        cluster_str,
-        task_definition_str,
-        count,
-        overrides,
-        started_by,
-        tags,
-        launch_type,
-        networking_configuration,
-        group,
-        platform_version,
-    )
+        return list(original(self, *args, **kwargs))
+    positional = list(args)
+    if "networking_configuration" in kwargs:
+        kwargs["networking_configuration"] = _with_security_groups(self, kwargs["networking_configuration"])
+    elif len(positional) > _RUN_TASK_NETWORK_INDEX:
+        positional[_RUN_TASK_NETWORK_INDEX] = _with_security_groups(self, positional[_RUN_TASK_NETWORK_INDEX])
+    tasks = original(self, *positional, **kwargs)
     for task in tasks:
         scheduler.prepare_task(task, self, rt)
     return list(tasks)
+
+
+def _with_security_groups(backend: EC2ContainerServiceBackend, configuration: Any) -> Any:
+    if not configuration:
+        return configuration
+    return network.with_default_security_groups(backend.account_id, backend.region_name, configuration)
 
 
 @_wrap(EC2ContainerServiceBackend, "stop_task")
