@@ -280,6 +280,7 @@ def write_report(results: Results, table: dict[str, Any], out: Path) -> None:
     cold, warm = table["cold/ci-ecs vs docker push"], table["warm/ci-ecs vs docker push"]
     cold_lib, warm_lib = table[f"cold/{LIBRARY} vs docker push"], table[f"warm/{LIBRARY} vs docker push"]
     warm_uploads = table["warm/ci-ecs"]["uploads"]
+    overhead = table["cold/ci-ecs"]["median"] - table[f"cold/{LIBRARY}"]["median"]
     lines += [
         "",
         "Targets (issue 4), whole process / push_image call:",
@@ -291,13 +292,15 @@ def write_report(results: Results, table: dict[str, Any], out: Path) -> None:
         "",
         "Reading it: the push itself is the engine's (the Docker SDK asks dockerd for the same push as "
         "`docker push`), so the cold push_image call tracks docker push plus a few ECR calls. The whole "
-        "process adds a fixed cost of about a second on this machine, measured with `python -X importtime`: "
-        "importing boto3 and creating the ECR client (~0.45 s), the docker SDK with requests (~0.35 s), "
-        "pydantic and the config models (~0.25 s). `docker push` is a Go binary that starts in "
-        "milliseconds. Against a local registry that fixed cost dominates; against ECR over a network, where "
-        "pushing 50 MB takes seconds to minutes, it does not. Warm, ci-ecs sends nothing: it compares the "
-        "image's config digest with the manifest ECR holds (DescribeImages + BatchGetImage) and skips the "
-        "push; `docker push` asks the registry about every layer (its own cache answers most of it) and "
+        f"process adds a fixed cost ({overhead:.2f} s here: whole-process median minus call median, cold), "
+        "which `python -X importtime` and a profile put in importing boto3 and creating its first client "
+        "(~0.45 s: botocore parses its endpoint and service models), the docker SDK with requests "
+        "(~0.35 s), pydantic and the config models (~0.25 s). `docker push` is a Go binary that starts in "
+        "milliseconds. Against a local registry that fixed cost dominates; against ECR over a network, "
+        "where pushing 50 MB takes seconds to minutes, it does not. Warm, ci-ecs sends nothing: it "
+        "compares the image with what ECR's tag holds (DescribeImages, and the manifest's config digest "
+        "from BatchGetImage when the engine has no RepoDigest for the repository) and skips the push; "
+        "`docker push` asks the registry about every layer (its own cache answers most of it) and "
         "re-puts the manifest; `skopeo copy docker-daemon:` exports the image from the engine first.",
         "",
         "Raw samples (seconds, blob upload requests):",
