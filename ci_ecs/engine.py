@@ -139,7 +139,7 @@ def build(client: Any, config: BuildConfig, base_dir: Path) -> str:
             aux = event.get("aux")
             if isinstance(aux, dict) and aux.get("ID"):
                 image_id = str(aux["ID"])
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors too
         raise ImageEngineError(f"build {context}: {_one_line(str(exc))}") from None
     if image_id is None:
         # Engines older than API 1.30 give no aux ID; the last line is "Successfully built <id>".
@@ -213,7 +213,7 @@ def push(
             aux = event.get("aux")
             if isinstance(aux, dict) and aux.get("Digest"):
                 digest = str(aux["Digest"])
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors too
         raise ImageEngineError(f"push {target}: {_one_line(str(exc))}") from None
     if digest is None:
         raise ImageEngineError(f"push {target}: the engine reported no digest")

@@ -153,3 +153,33 @@ def test_build_without_a_tag_is_a_config_error(project: Project, tmp_path: Path)
     run = project.run(config)
     assert run.code == 2
     assert "image.tag is required with image.build" in run.stderr
+
+
+def test_push_image_makes_no_ecs_call_and_plan_writes_nothing(
+    project: Project, sandbox: Any, docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci_ecs.aws import AwsSettings, ClientFactory
+    from ci_ecs.config import Config
+    from ci_ecs.image import push_image
+
+    docker_client.images.build(
+        path=str(busybox_context(tmp_path / "c", extra="push")), tag="pushed:7", rm=True
+    )
+    config = project.config({"name": "push-only"}, {"local": "pushed:7"})
+    before = sandbox.test_registry.blob_uploads()
+    plan = project.run(config, command="plan")
+    assert plan.code == 0, plan.stderr
+    assert sandbox.test_registry.blob_uploads() == before
+    assert "push-only" not in [
+        r["repositoryName"] for r in project.ecr.describe_repositories()["repositories"]
+    ]
+
+    for name, value in {**sandbox.env(), **project.env}.items():
+        if name.startswith(("AWS_", "DOCKER_")):
+            monkeypatch.setenv(name, value)
+    sandbox.clear_request_log()
+    result = push_image(
+        Config.model_validate(config), ClientFactory(AwsSettings(endpoint_url=sandbox.endpoint_url))
+    )
+    assert result.pushed and result.digest == project.tag_digest("push-only", "7")
+    assert {call.service for call in sandbox.request_log} == {"ecr"}
