@@ -225,6 +225,48 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
         sys.exit(EXIT_USAGE)
 
 
+@main.command()
+@click.option("-c", "--config", "config_path", envvar=_env("CONFIG"), default="ci-ecs.yml", show_default=True,
+              help="Config file (YAML): its repository and image sections.")
+@click.option("--tag", envvar=[_env("IMAGE_TAG"), _env("TAG")], help="Tag to push (CI_ECS_IMAGE_TAG).")
+@click.option("--region", envvar=_env("REGION"), help="AWS region (else AWS_REGION, profile).")
+@click.option("--profile", envvar=_env("PROFILE"), help="AWS profile (else AWS_PROFILE).")
+@click.option("--endpoint-url", envvar=_env("ENDPOINT_URL"), help="AWS endpoint (else AWS_ENDPOINT_URL).")
+@click.option("--assume-role-arn", envvar=_env("ASSUME_ROLE_ARN"), help="IAM role to assume first.")
+@click.option("--dry-run", is_flag=True, default=None, envvar=_env("DRY_RUN"), help="Compare only; push nothing.")
+@click.option("--output", "output_format", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="Result format on stdout.")
+@click.option("--debug", is_flag=True, envvar=_env("DEBUG"), help="Show tracebacks and AWS calls.")
+def push(**params: Any) -> None:
+    """Put the image into ECR (build, push a local image, or copy from a registry), skipping what is there."""
+    debug = bool(params.get("debug"))
+    output_format = params.get("output_format") or "text"
+    _setup_logging(debug)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        from ci_ecs.aws import ClientFactory
+        from ci_ecs.config import load_config
+        from ci_ecs.deploy import aws_settings
+        from ci_ecs.image import push_image
+        from ci_ecs.output import emit
+
+        config_path = params["config_path"]
+        overrides = {key: params.get(name) for key, name in (("image.tag", "tag"), ("region", "region"),
+                     ("profile", "profile"), ("endpoint_url", "endpoint_url"), ("assume_role_arn", "assume_role_arn"))}
+        config = load_config(config_path, overrides, require_file=True, purpose="push")
+        image = push_image(config, ClientFactory(aws_settings(config)), dry_run=bool(params.get("dry_run")),
+                           base_dir=Path(config_path).resolve().parent)
+        result = {"imageUri": image.uri, "imageDigest": image.digest, "imagePushed": image.pushed}
+        if output_format == "json":
+            emit(result, "json")
+        else:
+            click.echo(f"image: {image.uri} ({'pushed' if image.pushed else 'already in ECR'})")
+    except (Exception, KeyboardInterrupt) as exc:
+        sys.exit(_report_error(exc, output_format, debug))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @main.command("iam-policy")
 @click.option("-c", "--config", "config_path", envvar=_env("CONFIG"), default="ci-ecs.yml", show_default=True,
               help="Config file (YAML).")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ci_ecs.errors import ConfigError
 from ci_ecs.imageref import TAG_PATTERN, parse_image_ref
@@ -120,6 +120,8 @@ class ImageConfig(_Strict):
         origins = [name for name in ("build", "local", "source") if getattr(self, name) is not None]
         if len(origins) > 1:
             raise ValueError(f"give only one of build, local, source (got {', '.join(origins)})")
+        if self.build is not None and not self.tag:
+            raise ValueError("image.tag is required with image.build (or CI_ECS_IMAGE_TAG / --tag)")
         return self
 
 
@@ -427,7 +429,9 @@ class Config(_Strict):
         return list(self.services)
 
     @model_validator(mode="after")
-    def _deployable(self) -> Config:
+    def _deployable(self, info: ValidationInfo) -> Config:
+        if (info.context or {}).get("purpose") == "push":
+            return self  # `ci-ecs push` needs only the repository and the image (checked where it pushes)
         if not self.cluster:
             raise ValueError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)")
         if self.services:
@@ -589,11 +593,11 @@ def _first_error(exc: ValidationError, data: Any) -> tuple[tuple[Any, ...], str]
 
 
 def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
-                *, require_file: bool = False) -> Config:
+                *, require_file: bool = False, purpose: str = "deploy") -> Config:
     """Read `path` (YAML), lay `overrides` (dotted keys from flags/env) over it and validate.
 
     Raises ConfigError naming the key and the file line. A missing default file is not an error
-    when the flags alone describe the deploy.
+    when the flags alone describe the deploy. `purpose="push"` checks only what `ci-ecs push` needs.
 
     >>> load_config(None, {"cluster": "c", "service.name": "s", "task": {"family": "f",
     ...     "containers": [{"name": "web", "image": "nginx:1.27"}]}}).service.name
@@ -611,7 +615,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
         if value is not None:
             _set_path(data, dotted, value)
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"purpose": purpose})
     except ValidationError as exc:
         loc, message = _first_error(exc, data)
         line = None

@@ -19,7 +19,7 @@ from ci_ecs.diff import Change
 from ci_ecs.ecr import EcrGateway, ensure_repository
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError
-from ci_ecs.image import ResolvedImage, resolve_image
+from ci_ecs.image import ResolvedImage, preflight, resolve_image
 from ci_ecs.network import default_subnets, service_addresses
 from ci_ecs.output import service_url
 from ci_ecs.service import desired_service, ensure_cluster, ensure_service, primary_deployment
@@ -128,13 +128,14 @@ class Deployer:
         assert config.cluster
         started, clock_start = time.time(), time.monotonic()
         check_config(config, self.base_dir)
+        preflight(config)
         ecs = EcsGateway(self.factory.client("ecs"))
         ecr = None
         repository = None
         if config.repository and not config.image_uri:
             ecr = EcrGateway(self.factory.client("ecr"))
             repository = ensure_repository(ecr, config.repository, dry_run=self.dry_run)
-        image = resolve_image(config, ecr, repository, dry_run=self.dry_run)
+        image = resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
         cluster_created = ensure_cluster(ecs, config.cluster, dry_run=self.dry_run)
         shared = _Shared(ecs, image, cluster_created, started, clock_start)
         if not config.services:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from ci_ecs.config import ImageConfig
+from ci_ecs.config import BuildConfig, ImageConfig
 from ci_ecs.errors import AwsError, ConfigError
 from ci_ecs.image import target_tag
 from ci_ecs.progress import EXISTS, SENDING, SENT, WAITING, LayerProgress, RichLayerProgress, layer_progress
@@ -126,8 +127,10 @@ def test_target_tag_defaults() -> None:
     assert target_tag(ImageConfig(local="hello")) == "latest"
     assert target_tag(ImageConfig(source="docker.io/library/nginx:1.27")) == "1.27"
     assert target_tag(ImageConfig(source="nginx:1.27", tag="mine")) == "mine"
+    with pytest.raises(ValidationError, match="image.tag is required with image.build"):
+        ImageConfig(build={})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="image.tag is required with image.build"):
-        target_tag(ImageConfig(build={}))  # type: ignore[arg-type]
+        target_tag(ImageConfig.model_construct(build=BuildConfig(), tag=None))
     with pytest.raises(ConfigError, match="pinned by digest"):
         target_tag(ImageConfig(source="nginx@sha256:" + "a" * 64))
 
