@@ -183,3 +183,24 @@ def test_push_image_makes_no_ecs_call_and_plan_writes_nothing(
     )
     assert result.pushed and result.digest == project.tag_digest("push-only", "7")
     assert {call.service for call in sandbox.request_log} == {"ecr"}
+
+
+def test_push_command_needs_only_repository_and_image(
+    project: Project, sandbox: Any, docker_client: Any, tmp_path: Path
+) -> None:
+    """`ci-ecs push`: no cluster, service or task in the file; only ECR is called; a rerun sends nothing."""
+    docker_client.images.build(path=str(busybox_context(tmp_path / "c", extra="cli-push")), tag="cli:3", rm=True)
+    config = {"region": "us-east-1", "repository": {"name": "cli-push"}, "image": {"local": "cli:3"}}
+    sandbox.clear_request_log()
+    first = project.run(config, command="push")
+    assert first.code == 0, first.stderr
+    assert first.json["imagePushed"] is True
+    assert first.json["imageDigest"] == project.tag_digest("cli-push", "3")
+    assert {call.service for call in sandbox.request_log} == {"ecr"}
+    before = sandbox.test_registry.blob_uploads()
+    again = project.run(config, command="push")
+    assert again.code == 0 and again.json["imagePushed"] is False
+    assert sandbox.test_registry.blob_uploads() == before
+    missing = project.run({"repository": {"name": "cli-push"}}, command="push")
+    assert missing.code == 2 and "nothing to push" in missing.stderr
+    project.assert_no_secret_leaked()
