@@ -197,14 +197,11 @@ def targets(runs: list[Run], meta: dict[str, Any]) -> list[list[str]]:
         rs = [wall(r) / singles[r["iteration"]] for r in batches if r["iteration"] in singles]
         med = statistics.median(rs)
         n = batches[0]["extra"].get("services")
-        par = meta.get("mode_settings", {}).get("parallel")
         why = ""
         if med > 2.0:
-            why = (f"no `services:` list in ci-ecs yet: {n} separate ci-ecs processes, {par} at a time, on "
-                   f"{meta['versions'].get('cpus')} CPUs — each pays the Python/boto3 start-up and its own "
-                   f"polling, so the batch is ≈ ⌈{n}/{par}⌉ waves of one deploy plus CPU contention. To close "
-                   "it: the `services:` list of issue 7 (one process, one client set, all services' "
-                   "deployments polled with one DescribeServices per cluster — up to 10 services a call)")
+            why = (f"one ci-ecs process deploys the {n} services of a `services:` list at once, but each "
+                   "service's wait polls on its own thread; polling all deployments with one DescribeServices "
+                   "per 10 services would cut the calls and the CPU contention")
         rows.append([f"Many services ({n}): total ≤ 2 × one service's time",
                      f"{spread(rs)} × one service", verdict(med <= 2.0), why])
     return rows
@@ -314,8 +311,8 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
            f"waiter never sees 'stable' (two deployments) and runs until the benchmark's cap of **{cap} s** "
            f"(`timeout {cap}`, exit 124) — without the cap it would wait 10 minutes and exit 255.",
         5: "`ci-ecs --help` vs `ecs --help` vs `aws --version`; no sandbox, no AWS calls.",
-        6: f"ci-ecs has no `services:` list yet (`ci_ecs/config.py`), so this is **{settings.get('services')} "
-           f"separate `ci-ecs deploy` processes, {settings.get('parallel')} at a time**, against the peers "
+        6: f"ci-ecs deploys a config with a `services:` list of all **{settings.get('services')}** services in "
+           f"one process (`deploy.parallelism: {settings.get('services')}`), against the peers "
            f"deploying the same {settings.get('services')} services one after another, as a pipeline would. Each "
            "service changes image. Rows are the whole batch; *one service* is one deploy of the first service "
            "just before, in the same sandbox.",
