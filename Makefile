@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit bench bench-quick sandbox clean
+.PHONY: demo test lint typecheck unit bench bench-quick bench-push sandbox clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ unit: $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
+
+# Benchmarks against fabfuel/ecs-deploy and an aws-CLI script on the sandbox (bench/README.md).
+bench: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py
+
+bench-quick: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/run.py --quick
+
+bench-push: $(VENV)/.dev-installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/push/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
