@@ -5,11 +5,12 @@ Heavy imports (boto3, pydantic) happen inside the commands so `ci-ecs --help` st
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,12 +143,23 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     return exc.exit_code
 
 
-def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
-    debug = bool(params.get("debug"))
-    output_format = params.get("output_format") or "text"
+@contextlib.contextmanager
+def _command(output_format: str, debug: bool) -> Iterator[None]:
+    """Progress logging, SIGTERM as a cancel, and the one place that maps every error to its exit code."""
     _setup_logging(debug)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        yield
+    except (Exception, KeyboardInterrupt) as exc:
+        sys.exit(_report_error(exc, output_format, debug))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
+    debug = bool(params.get("debug"))
+    output_format = params.get("output_format") or "text"
+    with _command(output_format, debug):
         from ci_ecs.config import DEFAULT_CONFIG_FILE, load_config
         from ci_ecs.deploy import deploy
         from ci_ecs.output import emit
@@ -158,10 +170,6 @@ def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
         base_dir = Path(config_path).resolve().parent
         result = deploy(config, base_dir=base_dir, dry_run=plan or bool(params.get("dry_run")))
         emit(result.as_json(), output_format, plan=plan)
-    except (Exception, KeyboardInterrupt) as exc:  # one place maps every error to its exit code
-        sys.exit(_report_error(exc, output_format, debug))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -239,11 +247,8 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
 @click.option("--debug", is_flag=True, envvar=_env("DEBUG"), help="Show tracebacks and AWS calls.")
 def push(**params: Any) -> None:
     """Put the image into ECR (build, push a local image, or copy from a registry), skipping what is there."""
-    debug = bool(params.get("debug"))
     output_format = params.get("output_format") or "text"
-    _setup_logging(debug)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
+    with _command(output_format, bool(params.get("debug"))):
         from ci_ecs.aws import ClientFactory
         from ci_ecs.config import load_config
         from ci_ecs.deploy import aws_settings
@@ -261,10 +266,6 @@ def push(**params: Any) -> None:
             emit(result, "json")
         else:
             click.echo(f"image: {image.uri} ({'pushed' if image.pushed else 'already in ECR'})")
-    except (Exception, KeyboardInterrupt) as exc:
-        sys.exit(_report_error(exc, output_format, debug))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @main.command("iam-policy")
@@ -277,7 +278,7 @@ def push(**params: Any) -> None:
 def iam_policy_command(config_path: str, cluster: str | None, service: str | None, region: str | None,
                        account_id: str) -> None:
     """Print the least-privilege IAM policy (JSON) that `ci-ecs deploy` needs for this config."""
-    try:
+    with _command("text", False):
         import json
 
         from ci_ecs.config import load_config
@@ -286,8 +287,6 @@ def iam_policy_command(config_path: str, cluster: str | None, service: str | Non
         config = load_config(config_path, {"cluster": cluster, "service.name": service, "region": region},
                              require_file=True)
         click.echo(json.dumps(iam_policy(config, account_id=account_id), indent=2))
-    except Exception as exc:
-        sys.exit(_report_error(exc, "text", False))
 
 
 @main.command()
@@ -295,15 +294,12 @@ def iam_policy_command(config_path: str, cluster: str | None, service: str | Non
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def demo(output_format: str, debug: bool) -> None:
     """Start the sandbox in-process, deploy examples/hello end to end, print the public IPs, stop."""
-    _setup_logging(debug)
-    try:
+    with _command(output_format, debug):
         from ci_ecs.demo import run_demo
         from ci_ecs.output import emit
 
         result = run_demo(echo=lambda line: click.echo(line, err=True))
         emit(result.as_json(), output_format)
-    except (Exception, KeyboardInterrupt) as exc:
-        sys.exit(_report_error(exc, output_format, debug))
 
 
 if __name__ == "__main__":
