@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,3 +54,62 @@ def moto_aws(aws_env: None) -> Iterator[dict[str, Any]]:
         yield {"security_group": group, "subnets": subnets, "vpc": vpc,
                "ecs": boto3.client("ecs", region_name="us-east-1"),
                "ecr": boto3.client("ecr", region_name="us-east-1")}
+
+
+@pytest.fixture(scope="session")
+def docker_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A private Docker engine (testing.md's recipe, one per test session); the variables that point
+    clients (SDK, CLI) at it."""
+    dockerd = require_tool("dockerd")
+    root = tmp_path_factory.mktemp("dockerd")
+    sock = root / "d.sock"
+    log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [
+            dockerd,
+            "--iptables=false",
+            "--bridge=none",
+            "--storage-driver=vfs",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "d.pid"),
+            "-H",
+            f"unix://{sock}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    env = {"DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": str(root / "client")}
+    try:
+        import docker
+
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                docker.DockerClient(base_url=env["DOCKER_HOST"], timeout=5).ping()
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield env
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_env: dict[str, str]) -> Any:
+    """A Docker SDK client for the private engine."""
+    import docker
+
+    return docker.DockerClient(base_url=docker_env["DOCKER_HOST"], timeout=300)
