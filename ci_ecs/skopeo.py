@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,12 @@ from ci_ecs.registry_auth import RegistryLogin, authfile
 log = logging.getLogger(__name__)
 
 INSPECT_TIMEOUT_SECONDS = 120
+
+
+def child_env() -> dict[str, str]:
+    """skopeo's environment: ours without AWS credentials, which it never needs (least exposure)."""
+    secret = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+    return {name: value for name, value in os.environ.items() if name not in secret}
 
 
 def find_skopeo() -> str:
@@ -96,7 +103,7 @@ def inspect_raw(skopeo: str, reference: str) -> bytes:
     ]
     try:
         done = subprocess.run(
-            argv, capture_output=True, timeout=INSPECT_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL
+            argv, capture_output=True, timeout=INSPECT_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL, env=child_env()
         )
     except subprocess.TimeoutExpired:
         raise ImageEngineError(
@@ -173,6 +180,7 @@ def copy(
             stdout=sys.stderr if live else subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            env=child_env(),
             pass_fds=(fd,) if fd is not None else (),
             text=True,
         )

@@ -183,7 +183,8 @@ class Recorder:
                 shim = self.shims / name
                 shim.write_text(_SHIM.format(log=self.log, real=real))
                 shim.chmod(0o755)
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # every command line and environment
+        self.seen_argv: set[str] = set()  # command lines only
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -195,9 +196,12 @@ class Recorder:
                 for part in ("cmdline", "environ"):
                     try:
                         with open(f"/proc/{entry.name}/{part}", "rb") as fh:
-                            self.seen.add(fh.read().decode(errors="replace").replace("\0", " "))
+                            text = fh.read().decode(errors="replace").replace("\0", " ")
                     except OSError:
-                        pass
+                        continue
+                    self.seen.add(text)
+                    if part == "cmdline":
+                        self.seen_argv.add(text)
             time.sleep(0.002)
 
     def __enter__(self) -> Recorder:
@@ -213,6 +217,14 @@ class Recorder:
     def children(self) -> str:
         """What the shims logged."""
         return self.log.read_text(errors="replace")
+
+    def children_argv(self) -> str:
+        """The command lines the shims logged."""
+        return "\n".join(line for line in self.children().splitlines() if line.startswith("argv:"))
+
+
+AWS_SECRET_KEY = "ciEcsImagesTestSecretKey/K7MDENG/bPxRfiCYEXAMPLE"
+AWS_SESSION_TOKEN = "ciEcsImagesTestSessionToken0123456789abcdefEXAMPLE"
 
 
 class Project:
@@ -235,6 +247,9 @@ class Project:
             "TMPDIR": str(tmp_path / "tmp"),
             "PATH": f"{self.recorder.shims}:{os.environ.get('PATH', '')}",
             "CI": "true",
+            # Recognisable AWS secrets (the sandbox accepts any): they must not leak either.
+            "AWS_SECRET_ACCESS_KEY": AWS_SECRET_KEY,
+            "AWS_SESSION_TOKEN": AWS_SESSION_TOKEN,
         }
         kwargs = {
             "endpoint_url": sandbox.endpoint_url,
@@ -246,6 +261,9 @@ class Project:
         self.ecs = boto3.client("ecs", **kwargs)
         token = self.ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
         self.secrets = [token, base64.b64decode(token).decode().split(":", 1)[1]]
+        # The user hands these to ci-ecs in its environment, so its own environ holds them by design:
+        # they are checked everywhere else, argv included.
+        self.user_secrets = [AWS_SECRET_KEY, AWS_SESSION_TOKEN]
         self.runs: list[Run] = []
 
     def config(self, repository: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +278,8 @@ class Project:
                 "memory": "512",
                 "network_mode": "awsvpc",
                 "requires_compatibilities": ["FARGATE"],
-                "containers": [{"name": "web", "port_mappings": [{"container_port": 8080}]}],
+                "containers": [{"name": "web", "port_mappings": [{"container_port": 8080}],
+                                "secrets": {"DB_PASSWORD": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"}}],
             },
             "service": {
                 "name": "web",
@@ -313,6 +332,11 @@ class Project:
             for file in base.rglob("*"):
                 if file.is_file():
                     places[str(file)] = file.read_bytes().decode(errors="replace")
+        for secret in self.user_secrets:
+            argv = {**places, "children's argv (shims)": self.recorder.children_argv(),
+                    "argv (/proc)": "\n".join(self.recorder.seen_argv)}
+            for where, text in argv.items():
+                assert secret not in text, f"an AWS credential leaked into {where}"
         places["children (shims)"] = self.recorder.children()
         places["processes (/proc)"] = "\n".join(self.recorder.seen)
         for secret in self.secrets:

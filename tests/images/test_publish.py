@@ -46,9 +46,9 @@ def test_build_push_deploy_rerun_and_immutable_conflict(
     assert registry.blob_uploads() > before
     assert "layer " in first.stderr  # one progress line per layer in CI logs
 
-    # Same inputs again: nothing is sent to the registry and nothing is registered.
+    # Same inputs again (with --debug, which must not leak either): nothing is sent, nothing registered.
     before = registry.blob_uploads()
-    second = project.run(config)
+    second = project.run(config, "--debug")
     assert second.code == 0, second.stderr
     assert second.json["imagePushed"] is False
     assert second.json["imageDigest"] == digest
