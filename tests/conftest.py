@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+@dataclass
+class Run:
+    """A finished `ci-ecs` run."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return dict(json.loads(self.stdout))
 
 
 def require_tool(name: str, path: str | Path | None = None, *, hint: str = "") -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 import yaml
 
 from ci_ecs.sandbox import Sandbox
-from tests.conftest import require_tool
+from tests.conftest import Run, require_tool
 
 TASK_START_SECONDS = 0.4
 
@@ -27,19 +25,6 @@ def sandbox() -> Iterator[Sandbox]:
     """One sandbox per module (moto's state is process-wide); each test uses its own cluster."""
     with Sandbox(port=0, registry_port=0, task_start_seconds=TASK_START_SECONDS) as sb:
         yield sb
-
-
-@dataclass
-class Run:
-    """A finished `ci-ecs` run."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return dict(json.loads(self.stdout))
 
 
 class Deployer:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -23,7 +22,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ import boto3
 import pytest
 import yaml
 
-from tests.conftest import require_tool
+from tests.conftest import Run, require_tool
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -147,19 +145,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with LoggingSandbox(port=0, task_start_seconds=0.3) as sb:
         yield sb
-
-
-@dataclass
-class Run:
-    """A finished `ci-ecs` run."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return dict(json.loads(self.stdout))
 
 
 _SHIM = """#!/bin/sh
