@@ -158,9 +158,10 @@ def targets(runs: list[Run], meta: dict[str, Any]) -> list[list[str]]:
                    "boto3, 4 calls before UpdateService. After: the first poll comes 1 s after UpdateService "
                    "and then every ~1 s (`MIN_POLL_SECONDS` in ci_ecs/wait.py), so COMPLETED is seen ~0.5 s "
                    "late on average, then ListTasks/DescribeTasks/DescribeNetworkInterfaces for the IPs. To "
-                   "close it: poll every 0.25 s for the first ~5 s of a wait (≈ +12 DescribeServices per deploy; "
-                   "the e2e test's 'one describe per second' budget would need the same change), and keep "
-                   "pydantic out of the import path until a config is loaded")
+                   "close it: poll every 0.25 s for the first ~5 s of a wait (≈ +12 DescribeServices per deploy) — "
+                   "which breaks issue 6's budget of at most one call per second while waiting, so that "
+                   "trade-off is left as it is — and keep pydantic out of the import path until a config "
+                   "is loaded")
         rows.append(["Image change: wall ≤ the sandbox's own rollout + 1 s",
                      f"overhead (wall − rollout) median {med:.2f} s, {within}/{len(overheads)} runs ≤ 1 s",
                      verdict(med <= 1.0), why])
