@@ -124,28 +124,22 @@ def _concise_targets(task: TaskConfig, image: str | None, wanted: list[str]) -> 
     """
     if image is None:
         return set()
-    if wanted:
-        names = {c.name for c in task.containers}
-        unknown = [n for n in wanted if n not in names]
-        if unknown:
-            raise ConfigError(f"no container named {', '.join(unknown)}", key="task.image_containers")
-        return set(wanted)
     without_image = {c.name for c in task.containers if c.image is None}
-    if without_image:
+    if without_image and not wanted:
         return without_image
     definitions = [{"name": c.name, "image": c.image} for c in task.containers]
-    return set(_image_containers(definitions, [], image))
+    return set(_image_containers(definitions, wanted, image))
 
 
-def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None,
-           image_containers: list[str] | None = None) -> dict[str, Any]:
+def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None
+           ) -> dict[str, Any]:
     """The RegisterTaskDefinition input for `task`, with `image` in the containers that take it.
 
     >>> from ci_ecs.config import TaskConfig
     >>> render(TaskConfig(family="f", containers=[{"name": "web"}]), "nginx:1")["containerDefinitions"]
     [{'name': 'web', 'image': 'nginx:1', 'essential': True}]
     """
-    wanted = list(image_containers or task.image_containers)
+    wanted = list(task.image_containers)
     if task.file:
         definition = read_task_file(base_dir / task.file)
         containers = definition["containerDefinitions"]
