@@ -16,6 +16,7 @@ from typing import Any
 
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import DeployTimeoutError
+from ci_ecs.service import primary_deployment
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,9 @@ def _same_definition_successor(service: dict[str, Any], ours: dict[str, Any] | N
     """The PRIMARY deployment's id when it replaced `ours` with the same task definition."""
     if ours is None or ours.get("status") == "PRIMARY" or ours.get("rolloutState") == "FAILED":
         return None
-    for deployment in service.get("deployments", []):
-        if deployment.get("status") == "PRIMARY" and deployment.get("taskDefinition") == ours.get("taskDefinition"):
-            return str(deployment["id"])
+    primary = primary_deployment(service)
+    if primary and primary.get("taskDefinition") == ours.get("taskDefinition"):
+        return str(primary["id"])
     return None
 
 
@@ -133,8 +134,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             deployment_id = newer
             continue
         if ours is None or ours.get("status") != "PRIMARY":
-            primary: dict[str, Any] = next(
-                (d for d in service.get("deployments", []) if d.get("status") == "PRIMARY"), {})
+            primary = primary_deployment(service) or {}
             rolled_back = (ours or {}).get("rolloutState") == "FAILED" or "roll" in " ".join(
                 _events(service, wall_start)).lower()
             state = "ROLLED_BACK" if rolled_back else "SUPERSEDED"
