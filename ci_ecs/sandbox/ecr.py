@@ -144,18 +144,32 @@ def registry_host_aliases(registry: RegistryClient | None) -> set[str]:
     return {registry.address, f"localhost:{port}", f"127.0.0.1:{port}", f"{host}:{port}"}
 
 
-def is_sandbox_ecr_image(ref: ImageReference, registry: RegistryClient | None) -> bool:
-    """True when the image names the sandbox's ECR (its registry or moto's ECR host names)."""
+def is_ecr_image(ref: ImageReference, registry: RegistryClient | None) -> bool:
+    """True when the image is in a private ECR registry: any account's, or the sandbox's.
+
+    Fargate needs an execution role to pull these (see ``taskdef_rules``).
+    """
     return ref.host in registry_host_aliases(registry) or bool(MOTO_ECR_HOST.match(ref.host))
+
+
+def is_sandbox_ecr_image(ref: ImageReference, registry: RegistryClient | None, account_id: str) -> bool:
+    """True when the image names the sandbox's own ECR: its registry, or its account's ECR host
+    names. Other accounts' ECR (AWS's fluent-bit and CloudWatch agent images, a team's shared
+    registry) is not the sandbox's: such images are pullable like any other public image.
+    """
+    if ref.host in registry_host_aliases(registry):
+        return True
+    match = MOTO_ECR_HOST.match(ref.host)
+    return match is not None and match.group("account") == account_id
 
 
 def pull_error(image: str, account_id: str, region: str, registry: RegistryClient | None) -> str | None:
     """None when a task could pull ``image``; else ECS's CannotPullContainerError reason.
 
-    Images outside the sandbox's ECR are assumed pullable (the sandbox runs nothing).
+    Images outside the sandbox's own ECR are assumed pullable (the sandbox runs nothing).
     """
     ref = parse_image(image)
-    if not is_sandbox_ecr_image(ref, registry):
+    if not is_sandbox_ecr_image(ref, registry, account_id):
         return None
     if registry is not None:
         try:
