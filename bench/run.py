@@ -259,6 +259,7 @@ class Bench:
             "cluster": cluster,
             "task": {"family": family, "cpu": "256", "memory": "512", "network_mode": "awsvpc",
                      "requires_compatibilities": ["FARGATE"],
+                     "execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
                      "containers": [{"name": CONTAINER, "port_mappings": [{"container_port": 80}]}]},
             "service": {"name": service, "desired_count": DESIRED, "launch_type": "FARGATE",
                         "subnets": [self.subnet], "assign_public_ip": True,
@@ -288,6 +289,7 @@ class Bench:
     def taskdef_json(self, family: str, image: str) -> dict[str, Any]:
         return {"family": family, "cpu": "256", "memory": "512", "networkMode": "awsvpc",
                 "requiresCompatibilities": ["FARGATE"],
+                "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
                 "containerDefinitions": [{"name": CONTAINER, "image": image, "essential": True,
                                           "portMappings": [{"containerPort": 80}]}]}
 

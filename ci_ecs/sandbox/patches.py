@@ -7,6 +7,9 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
   - ``EC2ContainerServiceResponse.create_service``: moto drops deploymentConfiguration,
     placement and a few other parameters; the wrapper stores them on the Service and replaces
     moto's static deployment with a live one (``scheduler.initialise_service``).
+  - ``EC2ContainerServiceResponse.register_task_definition``: ECS's Fargate rules moto lacks
+    (``taskdef_rules``) refuse the request first; "0.25 vCPU" / "0.5GB" are stored as ECS
+    converts them.
   - ``EC2ContainerServiceBackend.update_service``: moto never creates a deployment and sets
     runningCount = desiredCount; the wrapper keeps the deployments, resolves the task
     definition to an ARN and starts a new PRIMARY deployment when ECS would.
@@ -46,10 +49,11 @@ from moto.core.responses import ActionResult
 from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend
 from moto.ecr.responses import ECRResponse
+from moto.ecs.exceptions import EcsClientException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from . import ecr, network, runtime, scheduler
+from . import ecr, network, runtime, scheduler, taskdef_rules
 from .registry import RegistryError
 
 
@@ -140,6 +144,29 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
             setattr(service, attribute, value)
     if _rt() is not None:
         scheduler.initialise_service(service)
+    return result
+
+
+@_wrap(EC2ContainerServiceResponse, "register_task_definition")
+def _register_task_definition_response(self: EC2ContainerServiceResponse) -> ActionResult:
+    rt = _rt()
+    if rt is not None:
+        params = {
+            key: self._get_param(key)
+            for key in ("containerDefinitions", "requiresCompatibilities", "networkMode", "cpu", "memory")
+        }
+        params["executionRoleArn"] = self._get_param("executionRoleArn")
+        refused = taskdef_rules.check(params, rt.registry)
+        if refused:
+            raise EcsClientException(refused)  # before moto registers anything, as ECS does
+    result: ActionResult = _original(EC2ContainerServiceResponse, "register_task_definition")(self)
+    if rt is not None:
+        # ECS stores "0.25 vCPU" / "0.5GB" converted to CPU units and MiB.
+        task_definition: Any = result.result["taskDefinition"]  # type: ignore[index]
+        if task_definition.cpu is not None and taskdef_rules.cpu_units(task_definition.cpu) is not None:
+            task_definition.cpu = str(taskdef_rules.cpu_units(task_definition.cpu))
+        if task_definition.memory is not None and taskdef_rules.memory_mib(task_definition.memory) is not None:
+            task_definition.memory = str(taskdef_rules.memory_mib(task_definition.memory))
     return result
 
 

@@ -44,6 +44,7 @@ class Deployer:
             "cluster": self.cluster,
             "task": {"family": f"{self.cluster}-web", "cpu": "256", "memory": "512", "network_mode": "awsvpc",
                      "requires_compatibilities": ["FARGATE"],
+                     "execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
                      "containers": [{"name": "web", "port_mappings": [{"container_port": 8080}],
                                      "environment": {"GREETING": "hello"}}]},
             "service": {"name": "web", "desired_count": 2, "launch_type": "FARGATE", "assign_public_ip": True,

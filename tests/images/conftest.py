@@ -263,6 +263,7 @@ class Project:
                 "memory": "512",
                 "network_mode": "awsvpc",
                 "requires_compatibilities": ["FARGATE"],
+                "execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
                 "containers": [{"name": "web", "port_mappings": [{"container_port": 8080}],
                                 "secrets": {"DB_PASSWORD": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"}}],
             },

@@ -27,6 +27,8 @@ from tests.conftest import require_tool
 TASK_START_SECONDS = 0.3
 REGION = "us-east-1"
 PUBLIC_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
+# Fargate needs an execution role to pull from ECR (ECS refuses the registration otherwise).
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
 
 @pytest.fixture(name="require_tool")
@@ -108,7 +110,8 @@ class Aws:
     def task_definition(
         self, family: str, image: str = PUBLIC_IMAGE, labels: dict[str, str] | None = None, **extra: Any
     ) -> str:
-        """Register a Fargate task definition with one container named "web"; returns its ARN."""
+        """Register a Fargate task definition with one container named "web" and the execution role
+        ECS needs for ECR images; returns its ARN."""
         container: dict[str, Any] = {
             "name": "web",
             "image": image,
@@ -124,7 +127,7 @@ class Aws:
             cpu="256",
             memory="512",
             containerDefinitions=[container],
-            **extra,
+            **{"executionRoleArn": EXECUTION_ROLE, **extra},
         )
         return str(answer["taskDefinition"]["taskDefinitionArn"])
 
