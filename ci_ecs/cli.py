@@ -286,7 +286,8 @@ def iam_policy_command(config_path: str, cluster: str | None, service: str | Non
 
         config = load_config(config_path, {"cluster": cluster, "service.name": service, "region": region},
                              require_file=True)
-        click.echo(json.dumps(iam_policy(config, account_id=account_id), indent=2))
+        policy = iam_policy(config, account_id=account_id, base_dir=Path(config_path).resolve().parent)
+        click.echo(json.dumps(policy, indent=2))
 
 
 @main.command()

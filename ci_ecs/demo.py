@@ -6,11 +6,14 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ci_ecs.config import load_config
 from ci_ecs.deploy import DeployResult, deploy
-from ci_ecs.errors import ImageEngineError, ImageNotFoundError
+from ci_ecs.errors import ConfigError, ImageEngineError, ImageNotFoundError
+
+if TYPE_CHECKING:
+    from ci_ecs.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,27 @@ def _engine_reachable() -> bool:
         return False
 
 
+def load_sandbox() -> type[Sandbox]:
+    """The Sandbox class, or a one-line usage error saying how to install the `sandbox` extra.
+
+    The extra (moto[server] and what it pulls in) is optional: `pip install ci-ecs` alone cannot run the demo.
+    """
+    try:
+        from ci_ecs.sandbox import Sandbox as sandbox_class
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] == "ci_ecs":
+            raise  # our own module missing is a broken install, not a missing extra
+        raise ConfigError(f"the demo needs the sandbox extra ({exc.name} is not installed): "
+                          "pip install 'ci-ecs[sandbox]'") from None
+    return sandbox_class
+
+
 def run_demo(echo: Callable[[str], Any] = print, task_start_seconds: float = 1.0) -> DeployResult:
     """Start a sandbox, deploy examples/hello to it (building the image when an engine is reachable), stop it."""
-    from ci_ecs.sandbox import Sandbox
-
+    sandbox_class = load_sandbox()
     directory = example_dir()
     config_path = directory / "ci-ecs.yml"
-    with Sandbox(port=0, registry_port=0, task_start_seconds=task_start_seconds) as sandbox:
+    with sandbox_class(port=0, registry_port=0, task_start_seconds=task_start_seconds) as sandbox:
         echo(f"sandbox: AWS endpoint {sandbox.endpoint_url}, registry {sandbox.registry or '(none)'}")
         saved = {name: os.environ.get(name) for name in sandbox.env()}
         os.environ.update(sandbox.env())

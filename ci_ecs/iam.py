@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ci_ecs.config import Config
+from ci_ecs.config import Config, ServiceEntry
+from ci_ecs.errors import ConfigError
+from ci_ecs.taskdef import read_task_file
 
 ECR_REPOSITORY_ACTIONS = [
     "ecr:DescribeRepositories", "ecr:CreateRepository", "ecr:PutImageTagMutability",
@@ -14,15 +18,49 @@ ECR_REPOSITORY_ACTIONS = [
 ]
 
 
-def iam_policy(config: Config, *, account_id: str = "*", region: str | None = None) -> dict[str, Any]:
-    """The IAM policy document for deploying `config`: scoped to its repository, cluster, service and roles.
+@dataclass(frozen=True)
+class _Target:
+    """What one task + service of the config puts into the policy."""
 
+    service: str
+    family: str
+    roles: tuple[str, ...]
+    service_tags: bool
+    task_tags: bool
+
+
+def _target(entry: ServiceEntry, base_dir: Path) -> _Target:
+    task = entry.task
+    family, roles, task_tags = task.family, [task.execution_role_arn, task.task_role_arn], False
+    if task.file:
+        # A native file names its own family, roles and tags; the config's values override them (as in render).
+        definition = read_task_file(base_dir / task.file)
+        family = family or definition.get("family")
+        roles = [task.execution_role_arn or definition.get("executionRoleArn"),
+                 task.task_role_arn or definition.get("taskRoleArn")]
+        task_tags = bool(definition.get("tags"))
+    if not family:
+        raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
+    return _Target(service=str(entry.service.name), family=str(family),
+                   roles=tuple(str(r) for r in roles if r), service_tags=bool(entry.service.tags),
+                   task_tags=task_tags)
+
+
+def iam_policy(config: Config, *, account_id: str = "*", region: str | None = None,
+               base_dir: Path = Path(".")) -> dict[str, Any]:
+    """The IAM policy document for deploying `config`: scoped to its repository, cluster, services and roles.
+
+    Every task + service of the config counts (the top-level pair, or each entry of `services:`).
     Actions that AWS does not scope to a resource (GetAuthorizationToken, RegisterTaskDefinition,
     DescribeTaskDefinition, the EC2/ELB describes) are on "*", as AWS requires.
     """
-    assert config.cluster and config.service.name and config.task is not None
+    if not config.cluster:
+        raise ConfigError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)", key="cluster")
+    targets = [_target(entry, base_dir) for entry in config.targets()]
     region = region or config.region or "*"
     ecs_arn = f"arn:aws:ecs:{region}:{account_id}"
+    cluster_arn = f"{ecs_arn}:cluster/{config.cluster}"
+    service_arns = [f"{ecs_arn}:service/{config.cluster}/{t.service}" for t in targets]
     statements: list[dict[str, Any]] = []
     if config.repository:
         statements.append({"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"],
@@ -30,21 +68,31 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
         statements.append({"Sid": "EcrRepository", "Effect": "Allow", "Action": ECR_REPOSITORY_ACTIONS,
                            "Resource": f"arn:aws:ecr:{region}:{account_id}:repository/{config.repository.name}"})
     statements.append({"Sid": "EcsCluster", "Effect": "Allow", "Action": ["ecs:DescribeClusters", "ecs:CreateCluster"],
-                       "Resource": f"{ecs_arn}:cluster/{config.cluster}"})
+                       "Resource": cluster_arn})
     statements.append({"Sid": "EcsTaskDefinitions", "Effect": "Allow",
                        "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
                                   "ecs:ListTaskDefinitions"], "Resource": "*"})
     statements.append({"Sid": "EcsService", "Effect": "Allow",
                        "Action": ["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService"],
-                       "Resource": f"{ecs_arn}:service/{config.cluster}/{config.service.name}"})
-    cluster_arn = f"{ecs_arn}:cluster/{config.cluster}"
+                       "Resource": _one_or_list(service_arns)})
+    # Tags on CreateService / RegisterTaskDefinition need ecs:TagResource on the new resource as well
+    # ("Grant permission to tag resources on creation", Amazon ECS Developer Guide); the condition keeps
+    # it to tag-on-create, so the policy cannot tag existing resources.
+    tagged = [arn for arn, t in zip(service_arns, targets, strict=True) if t.service_tags]
+    tagged += sorted({f"{ecs_arn}:task-definition/{t.family}:*" for t in targets if t.task_tags})
+    if tagged:
+        actions = sorted({"CreateService" for t in targets if t.service_tags}
+                         | {"RegisterTaskDefinition" for t in targets if t.task_tags})
+        statements.append({"Sid": "EcsTagOnCreate", "Effect": "Allow", "Action": ["ecs:TagResource"],
+                           "Resource": _one_or_list(tagged),
+                           "Condition": {"StringEquals": {"ecs:CreateAction": actions}}})
     statements.append({"Sid": "EcsTasks", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
                        "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
     describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
-    if config.service.load_balancers:
+    if any(entry.service.load_balancers for entry in config.targets()):
         describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
     statements.append({"Sid": "NetworkDescribe", "Effect": "Allow", "Action": describes, "Resource": "*"})
-    roles = sorted({arn for arn in (config.task.execution_role_arn, config.task.task_role_arn) if arn})
+    roles = sorted({role for t in targets for role in t.roles})
     if roles:
         statements.append({"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": roles,
                            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})
@@ -52,3 +100,8 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
         statements.append({"Sid": "AssumeDeployRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
                            "Resource": config.assume_role_arn})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _one_or_list(arns: list[str]) -> str | list[str]:
+    # One ARN stays a string: the policy of a single-service config reads as before.
+    return arns[0] if len(arns) == 1 else arns
