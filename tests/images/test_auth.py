@@ -12,6 +12,7 @@ from ci_ecs import engine, skopeo
 from ci_ecs.errors import ImageEngineError
 from ci_ecs.progress import LayerProgress
 from ci_ecs.registry_auth import RegistryLogin
+from tests.conftest import require_tool
 
 from .conftest import Recorder, Registry, busybox_context
 
@@ -64,7 +65,7 @@ def test_engine_push_authenticates_in_memory(
 def test_skopeo_copy_authenticates_through_the_memfd(
     locked: Registry, docker_client: Any, tmp_path: Path
 ) -> None:
-    program = skopeo.find_skopeo()
+    program = require_tool("skopeo")
     source = Registry(tmp_path / "source")
     try:
         docker_client.images.build(

@@ -32,16 +32,37 @@ def test_throttling_is_observable_without_retries(aws: Aws) -> None:
 def test_ec2_throttling_uses_the_query_protocol_shape(aws: Aws) -> None:
     ec2 = aws.client("ec2", NO_RETRIES)
     aws.sb.set_faults(throttle_rate=1.0)
+    aws.sb.clear_request_log()
     with pytest.raises(ClientError) as caught:
         ec2.describe_subnets()
+    # EC2 throttles with RequestLimitExceeded over HTTP 503, in its XML error shape (botocore parsed it).
     assert caught.value.response["Error"]["Code"] == "RequestLimitExceeded"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert [(d.service, d.operation, d.status, d.fault) for d in aws.sb.request_details] == [
+        ("ec2", "DescribeSubnets", 503, "throttle")
+    ]
+
+
+def test_a_throttled_call_has_no_side_effect(aws: Aws) -> None:
+    ecs = aws.client("ecs", NO_RETRIES)
+    aws.sb.set_faults(throttle_rate=1.0)
+    with pytest.raises(ClientError) as caught:
+        ecs.create_cluster(clusterName="throttled-away")
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    aws.sb.set_faults(throttle_rate=0.0)
+    assert aws.ecs.describe_clusters(clusters=["throttled-away"])["clusters"] == []
 
 
 def test_throttling_is_retried_by_botocore(aws: Aws) -> None:
     aws.sb.set_faults(throttle_rate=0.5)
+    aws.sb.clear_request_log()
     ecs = aws.client("ecs", Config(retries={"max_attempts": 5, "mode": "standard"}))
-    for _ in range(4):
-        ecs.list_clusters()
+    retries = [ecs.list_clusters()["ResponseMetadata"]["RetryAttempts"] for _ in range(4)]
+    # Every second request is throttled (a deterministic accumulator): the first call goes through, each
+    # later one is throttled once and succeeds on botocore's retry.
+    assert retries == [0, 1, 1, 1]
+    statuses = [(d.status, d.fault) for d in aws.sb.request_details if d.operation == "ListClusters"]
+    assert statuses == [(200, None)] + [(400, "throttle"), (200, None)] * 3
 
 
 def test_5xx_on_an_operation_has_no_side_effect(aws: Aws) -> None:
@@ -54,7 +75,9 @@ def test_5xx_on_an_operation_has_no_side_effect(aws: Aws) -> None:
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
     assert caught.value.response["Error"]["Code"] == "ServiceUnavailableException"
     assert aws.ecs.list_task_definitions(familyPrefix="five-xx")["taskDefinitionArns"] == []
-    ecs.list_clusters()  # other operations are untouched
+    faulted = [(d.operation, d.status, d.fault) for d in aws.sb.request_details if d.fault]
+    assert faulted[-1] == ("RegisterTaskDefinition", 503, "5xx")
+    assert ecs.list_clusters()["ResponseMetadata"]["HTTPStatusCode"] == 200  # other operations are untouched
 
 
 def test_5xx_first_n_times_then_retries_succeed_with_one_side_effect(aws: Aws) -> None:

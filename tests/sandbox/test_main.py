@@ -15,6 +15,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.conftest import require_tool
+
 
 def _read_until(process: subprocess.Popen[str], prefix: str, timeout: float = 30) -> list[str]:
     lines: list[str] = []
@@ -37,21 +39,37 @@ def _port_open(address: str) -> bool:
         return sock.connect_ex((host, int(port))) == 0
 
 
-def test_module_entrypoint_serves_and_stops_on_sigterm() -> None:
-    env = {**os.environ, "CI_ECS_SANDBOX_THROTTLE_RATE": "1", "CI_ECS_SANDBOX_TASK_START_SECONDS": "0.2"}
+def _start(**env: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """`python -m ci_ecs.sandbox --port 0` with extra environment; its lines up to "sandbox ready"."""
     process = subprocess.Popen(
         [sys.executable, "-m", "ci_ecs.sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env={**os.environ, **env},
     )
     try:
-        lines = _read_until(process, "sandbox ready")
+        return process, _read_until(process, "sandbox ready")
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    """SIGTERM, then what the sandbox printed; it must exit 0."""
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    return out
+
+
+def test_module_entrypoint_serves_and_stops_on_sigterm() -> None:
+    process, lines = _start(CI_ECS_SANDBOX_THROTTLE_RATE="1", CI_ECS_SANDBOX_TASK_START_SECONDS="0.2")
+    try:
         endpoint = next(line for line in lines if line.startswith("AWS_ENDPOINT_URL="))
         url = endpoint.split("=", 1)[1]
         assert url.startswith("http://127.0.0.1:")
-        registry_line = next(line for line in lines if "registry" in line.lower())
         ready = lines[-1]
         assert "throttle rate 1" in ready and "task start 0.2s" in ready
         ecs = boto3.client(
@@ -65,16 +83,24 @@ def test_module_entrypoint_serves_and_stops_on_sigterm() -> None:
         with pytest.raises(ClientError) as caught:
             ecs.list_clusters()
         assert caught.value.response["Error"]["Code"] == "ThrottlingException"
-        registry = registry_line.split()[2] if registry_line.startswith("ECR registry:") else None
-        if registry:
-            assert _port_open(registry)
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=20)
-        assert process.returncode == 0
-        assert "sandbox stopped" in out
-        if registry:
-            assert not _port_open(registry), "the registry must stop with the sandbox"
+        assert "sandbox stopped" in _stop(process)
         assert not _port_open(url.removeprefix("http://"))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_module_entrypoint_stops_its_registry_on_sigterm() -> None:
+    require_tool("docker-registry")  # without it the sandbox serves no ECR registry: nothing to check here
+    process, lines = _start()
+    try:
+        registry_line = next((line for line in lines if line.startswith("ECR registry:")), None)
+        assert registry_line is not None, f"docker-registry is installed but the sandbox has no registry: {lines}"
+        registry = registry_line.split()[2]
+        assert _port_open(registry)
+        assert "sandbox stopped" in _stop(process)
+        assert not _port_open(registry), "the registry must stop with the sandbox"
     finally:
         if process.poll() is None:
             process.kill()
