@@ -67,3 +67,36 @@ def parse_image_ref(reference: str) -> ImageRef:
         if not re.fullmatch(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*", path):
             raise ValueError(f"malformed image reference {reference!r}: repository names are lower-case")
     return ImageRef(domain=domain, path=path, tag=match.group("tag"), digest=match.group("digest"))
+
+
+# What task-definition templates write where the deployed image goes: ci-ecs's own spellings, and
+# CodeDeploy's `<IMAGE1_NAME>` convention (appspec/taskdef.json for ECS blue/green deployments, where
+# "<IMAGE1_NAME>" ... "<IMAGEn_NAME>" stand for the images a pipeline substitutes).
+_PLACEHOLDER = re.compile(r"^(?:\{\{\s*image\s*\}\}|\$\{IMAGE\}|<IMAGE>|IMAGE|<IMAGE\d*_NAME>)$")
+
+# A private Amazon ECR registry: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]
+_PRIVATE_ECR = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$")
+
+
+def is_image_placeholder(image: object) -> bool:
+    """True when a container's `image` is empty or a placeholder for the image a deploy substitutes.
+
+    >>> [is_image_placeholder(i) for i in ("<IMAGE1_NAME>", "${IMAGE}", "", "nginx:1")]
+    [True, True, True, False]
+    """
+    if not isinstance(image, str):
+        return not image
+    return not image.strip() or bool(_PLACEHOLDER.match(image.strip()))
+
+
+def is_private_ecr(image: str) -> bool:
+    """True when `image` is in a private Amazon ECR registry (pulling it needs credentials).
+
+    >>> is_private_ecr("123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1"), is_private_ecr("public.ecr.aws/x/y")
+    (True, False)
+    """
+    try:
+        domain = parse_image_ref(image).domain
+    except ValueError:
+        return False
+    return bool(domain and _PRIVATE_ECR.match(domain))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -15,14 +17,51 @@ from ci_ecs.config import TaskConfig, cpu_units, memory_mib
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
-from ci_ecs.imageref import parse_image_ref
+from ci_ecs.imageref import is_image_placeholder, parse_image_ref
 
 log = logging.getLogger(__name__)
 
-# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
-READ_ONLY_FIELDS = ("taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-                    "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt")
-IMAGE_PLACEHOLDERS = ("{{image}}", "${IMAGE}", "<IMAGE>", "IMAGE")
+
+@functools.lru_cache(maxsize=1)
+def _ecs_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("ecs")
+
+
+def register_shape() -> Any:
+    """botocore's RegisterTaskDefinition input shape: what a task definition may send."""
+    shape = _ecs_model().operation_model("RegisterTaskDefinition").input_shape
+    if shape is None:  # never for the ECS model; keeps the type checker honest
+        raise RuntimeError("botocore's ECS model has no RegisterTaskDefinition input")
+    return shape
+
+
+@functools.lru_cache(maxsize=1)
+def read_only_fields() -> frozenset[str]:
+    """Members of DescribeTaskDefinition's taskDefinition that RegisterTaskDefinition does not take.
+
+    Taken from botocore's model, so a field ECS adds to describe output is dropped without a code change.
+    `tags` is the other way round (a register input, returned beside `taskDefinition`).
+    """
+    described = _ecs_model().operation_model("DescribeTaskDefinition").output_shape.members["taskDefinition"]
+    return frozenset(described.members) - frozenset(register_shape().members)
+
+
+def drop_nulls(value: Any) -> Any:
+    """Drop JSON nulls at every depth, as aws-actions/amazon-ecs-deploy-task-definition does by default.
+
+    Console exports and CodeDeploy templates carry `"healthCheck": null` and the like; ECS reads a
+    missing field and a null one the same, but botocore rejects None.
+
+    >>> drop_nulls({"a": None, "b": [1, None, {"c": None}]})
+    {'b': [1, {}]}
+    """
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value if v is not None]
+    return value
 
 
 def _container_from_config(container: Any, image: str | None, region: str | None) -> dict[str, Any]:
@@ -80,10 +119,15 @@ def read_task_file(path: Path) -> dict[str, Any]:
                           source=str(path), line=line) from None
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
         data = data["taskDefinition"]
+    data = drop_nulls(data)
     if not isinstance(data, dict) or not isinstance(data.get("containerDefinitions"), list):
         raise ConfigError("a task definition needs containerDefinitions (a list)", key="task.file",
                           source=str(path))
-    for name in READ_ONLY_FIELDS:
+    for index, container in enumerate(data["containerDefinitions"]):
+        if not isinstance(container, dict):
+            raise ConfigError(f"containerDefinitions[{index}] must be an object with name and image, "
+                              f"not {json.dumps(container)[:40]}", key="task.file", source=str(path))
+    for name in read_only_fields():
         data.pop(name, None)
     return data
 
@@ -102,7 +146,7 @@ def _image_containers(definitions: list[dict[str, Any]], wanted: list[str], imag
     matching = []
     for container in definitions:
         current = str(container.get("image", ""))
-        if current in IMAGE_PLACEHOLDERS or not current:
+        if is_image_placeholder(current):
             matching.append(str(container.get("name")))
             continue
         try:
@@ -131,6 +175,46 @@ def _concise_targets(task: TaskConfig, image: str | None, wanted: list[str]) -> 
     return set(_image_containers(definitions, wanted, image))
 
 
+def _units(value: Any, parse: Any, what: str, key: str, source: str | None) -> Any:
+    """`value` in ECS's units (cpu units, MiB), or a ConfigError naming `key`."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ConfigError(f"{what} {json.dumps(value)[:40]} is not a number", key=key, source=source)
+    try:
+        return parse(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}", key=key, source=source) from None
+
+
+def to_ecs_units(definition: dict[str, Any], task: TaskConfig) -> dict[str, Any]:
+    """`definition` with task cpu/memory as ECS's unit strings and container cpu/memory as integers.
+
+    The documented spellings ("0.25 vCPU", "0.5GB", "1 GB") become what DescribeTaskDefinition
+    returns ("256", "512", "1024"); container-level cpu/memory/memoryReservation, which the API
+    types as integers, become integers ("512" -> 512). An unrendered template ("${CPU}") is a
+    ConfigError naming the key.
+
+    >>> from ci_ecs.config import TaskConfig
+    >>> to_ecs_units({"cpu": "0.25 vCPU", "memory": "0.5GB", "containerDefinitions": [{"memory": "128"}]},
+    ...              TaskConfig(family="f", containers=[{"name": "web", "image": "nginx"}]))
+    {'cpu': '256', 'memory': '512', 'containerDefinitions': [{'memory': 128}]}
+    """
+    source = task.file if task.file else None
+    for name, parse in (("cpu", cpu_units), ("memory", memory_mib)):
+        if name in definition:
+            from_config = getattr(task, name) is not None or not task.file
+            key = f"task.{name}" if from_config else "task.file"
+            definition[name] = str(_units(definition[name], parse, name, key,
+                                          None if from_config else source))
+    for index, container in enumerate(definition.get("containerDefinitions", [])):
+        for name, parse in (("cpu", cpu_units), ("memory", memory_mib), ("memoryReservation", memory_mib)):
+            if name in container and not (isinstance(container[name], int)
+                                          and not isinstance(container[name], bool)):
+                key = "task.file" if task.file else f"task.containers[{index}].extra"
+                where = f"containerDefinitions[{container.get('name', index)}].{name}"
+                container[name] = _units(container[name], parse, where, key, source)
+    return definition
+
+
 def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None
            ) -> dict[str, Any]:
     """The RegisterTaskDefinition input for `task`, with `image` in the containers that take it.
@@ -148,8 +232,7 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
                 for container in containers:
                     if container.get("name") == name:
                         container["image"] = image
-        missing = [str(c.get("name")) for c in containers if not c.get("image")
-                   or c.get("image") in IMAGE_PLACEHOLDERS]
+        missing = [str(c.get("name")) for c in containers if is_image_placeholder(c.get("image"))]
         if missing:
             raise ConfigError(f"container {', '.join(missing)} has no image (give --image or image.tag)",
                               key="task.file")
@@ -159,7 +242,7 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
         definition.update(strip_empty(overlay))
         if not definition.get("family"):
             raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
-        return definition
+        return to_ecs_units(definition, task)
     targets = _concise_targets(task, image, wanted)
     containers = []
     for container in task.containers:
@@ -185,7 +268,7 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
                                          "operatingSystemFamily": task.runtime_platform.operating_system_family}
     if task.ephemeral_storage_gib:
         definition["ephemeralStorage"] = {"sizeInGiB": task.ephemeral_storage_gib}
-    return strip_empty(definition)
+    return to_ecs_units(strip_empty(definition), task)
 
 
 def validate_registration(definition: dict[str, Any]) -> None:
@@ -193,30 +276,55 @@ def validate_registration(definition: dict[str, Any]) -> None:
 
     A typo in a native file ("Unexpected key") becomes a ConfigError naming the key.
     """
-    import botocore.session
     from botocore.validate import ParamValidator
 
-    model = botocore.session.get_session().get_service_model("ecs")
-    shape = model.operation_model("RegisterTaskDefinition").input_shape
-    assert shape is not None
-    report = ParamValidator().validate(definition, shape)
+    report = ParamValidator().validate(definition, register_shape())
     if report.has_errors():
         first = report.generate_report().splitlines()[0]
         raise ConfigError(f"invalid task definition: {first}", key="task")
 
 
+# Values ECS fills in when a field is left out (DescribeTaskDefinition returns them): equal to unset.
+# Container defaults: ContainerDefinition (essential true, cpu 0); HealthCheck (interval 30, timeout 5,
+# retries 3, startPeriod 0); PortMapping (protocol tcp); versionConsistency "enabled" (API reference).
+_CONTAINER_DEFAULTS: dict[str, Any] = {"essential": True, "cpu": 0, "versionConsistency": "enabled"}
+_HEALTH_CHECK_DEFAULTS: dict[str, Any] = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
+
+
+def _without_defaults(value: Any) -> Any:
+    """Drop what ECS treats as unset, at every depth: None, false, empty lists and maps.
+
+    Every boolean in a task definition defaults to false except a container's `essential` (whose
+    default, true, the caller drops), so an explicit false and an absent field are the same definition.
+    """
+    if isinstance(value, dict):
+        out = {k: _without_defaults(v) for k, v in value.items()}
+        return {k: v for k, v in out.items()
+                if v is not None and (v is not False or k == "essential") and v != [] and v != {}}
+    if isinstance(value, list):
+        return [_without_defaults(v) for v in value]
+    return value
+
+
 def _normalise_container(container: dict[str, Any], network_mode: str) -> dict[str, Any]:
     out = copy.deepcopy(container)
-    out.setdefault("essential", True)
-    out.setdefault("cpu", 0)
+    for key, default in _CONTAINER_DEFAULTS.items():
+        # `type` too: False == 0 in Python, and an explicit cpu of false is not ECS's 0.
+        if key in out and out[key] == default and type(out[key]) is type(default):
+            del out[key]
     mappings = []
     for mapping in out.get("portMappings", []) or []:
         mapping = dict(mapping)
-        mapping.setdefault("protocol", "tcp")
-        if network_mode in ("awsvpc", "host") and "containerPort" in mapping:
-            mapping.setdefault("hostPort", mapping["containerPort"])
+        if mapping.get("protocol") == "tcp":
+            del mapping["protocol"]
+        # awsvpc/host: hostPort is the containerPort; bridge: 0 asks for a dynamic port, as when unset.
+        if mapping.get("hostPort") == (mapping.get("containerPort") if network_mode in ("awsvpc", "host") else 0):
+            del mapping["hostPort"]
         mappings.append(mapping)
     out["portMappings"] = mappings
+    check = out.get("healthCheck")
+    if isinstance(check, dict):
+        out["healthCheck"] = {k: v for k, v in check.items() if _HEALTH_CHECK_DEFAULTS.get(k, object()) != v}
     for key in ("environment", "secrets"):
         if out.get(key):
             out[key] = sorted(out[key], key=lambda item: str(item.get("name")))
@@ -224,31 +332,36 @@ def _normalise_container(container: dict[str, Any], network_mode: str) -> dict[s
 
 
 def normalise(definition: dict[str, Any]) -> dict[str, Any]:
-    """The comparable form of a task definition: read-only fields dropped, AWS defaults filled, empties removed.
+    """The comparable form of a task definition: only what RegisterTaskDefinition takes, ECS's defaults dropped.
 
-    Works the same on a rendered definition and on what DescribeTaskDefinition returns, so equal
-    definitions compare equal.
+    Works the same on a rendered definition and on what DescribeTaskDefinition returns (wrapped in
+    `taskDefinition` or not), so equal definitions compare equal: read-only members (botocore's
+    describe shape minus the register shape) and `tags` go, units are ECS's, and what ECS fills in
+    (false, empty lists and maps, essential true, cpu 0, protocol tcp, health-check timings) is unset.
 
-    >>> normalise({"family": "f", "cpu": "0.25 vCPU", "revision": 3, "containerDefinitions": []})
-    {'family': 'f', 'cpu': '256', 'networkMode': 'bridge'}
+    >>> normalise({"family": "f", "cpu": "0.25 vCPU", "revision": 3, "enableFaultInjection": False,
+    ...            "containerDefinitions": [{"name": "a", "essential": True, "cpu": 0, "mountPoints": []}]})
+    {'family': 'f', 'cpu': '256', 'containerDefinitions': [{'name': 'a'}], 'networkMode': 'bridge'}
     """
     out = copy.deepcopy(definition)
     if isinstance(out.get("taskDefinition"), dict):
         out = out["taskDefinition"]
-    for name in READ_ONLY_FIELDS:
+    out = drop_nulls(out)
+    for name in read_only_fields():
         out.pop(name, None)
     out.pop("tags", None)  # tags are set on register but not a reason for a new revision
     network_mode = out.get("networkMode") or "bridge"
     out["networkMode"] = network_mode
-    if out.get("cpu") is not None:
-        out["cpu"] = str(cpu_units(str(out["cpu"])))
-    if out.get("memory") is not None:
-        out["memory"] = str(memory_mib(str(out["memory"])))
+    for name, parse in (("cpu", cpu_units), ("memory", memory_mib)):
+        if out.get(name) is not None:
+            # Left as written when it does not parse: validation reports it before a comparison matters.
+            with contextlib.suppress(ValueError):
+                out[name] = str(parse(str(out[name])))
     if out.get("requiresCompatibilities"):
         out["requiresCompatibilities"] = sorted(out["requiresCompatibilities"])
-    out["containerDefinitions"] = [_normalise_container(c, network_mode)
+    out["containerDefinitions"] = [_normalise_container(c, network_mode) if isinstance(c, dict) else c
                                    for c in out.get("containerDefinitions", [])]
-    return dict(strip_empty(out))
+    return dict(_without_defaults(out))
 
 
 def diff_task_definitions(current: dict[str, Any] | None, desired: dict[str, Any]) -> list[Change]:
