@@ -21,6 +21,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/ci-ecs demo
+	@echo "ci-ecs is installed in $(VENV); '. $(BIN)/activate' puts it on PATH (README: Use it)" >&2
 
 sandbox: $(VENV)/.demo-installed
 	$(BIN)/ci-ecs sandbox
