@@ -314,7 +314,12 @@ def _finish_stop(task: MotoTask, exit_code: int | None = 0) -> None:
 
 
 def advance_task(task: MotoTask, rt: Runtime) -> str | None:
-    """Move a task along its lifecycle; returns "failed" when it just failed, else None."""
+    """Move a task along its lifecycle.
+
+    Returns "failed" when it just failed (it never started, or an essential container exited),
+    "running" when it just reached RUNNING and is still running, else None. A container that
+    exits as it starts (``exit-after-seconds`` 0) fails without ever being seen RUNNING.
+    """
     if task.last_status == "STOPPED":
         return None
     now = rt.now()
@@ -347,6 +352,9 @@ def advance_task(task: MotoTask, rt: Runtime) -> str | None:
             container.last_status = "RUNNING"
             container.runtime_id = f"{task.id}-{uuid.uuid4().hex[:10]}"
         task.sb_running_since = now
+        just_started = True
+    else:
+        just_started = False
     if task.last_status == "RUNNING":
         for container in task.containers:
             code = container.sb_exit_code
@@ -365,7 +373,7 @@ def advance_task(task: MotoTask, rt: Runtime) -> str | None:
                 _finish_stop(task)
                 task.sb_failed = True
                 return "failed"
-    return None
+    return "running" if just_started else None
 
 
 def launch_task(
@@ -408,13 +416,22 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
         return
     state = _sb(service)
     tasks = service_tasks(backend, service)
-    failed_by_deployment: dict[str, int] = {}
+    deployments = {d["id"]: d for d in service.deployments}
+    breaker = deployment_configuration(service).get("deploymentCircuitBreaker") or {}
     for task in tasks:
-        if advance_task(task, rt) == "failed":
-            failed_by_deployment[task.sb_deployment] = failed_by_deployment.get(task.sb_deployment, 0) + 1
-    for deployment in service.deployments:
-        if failed_by_deployment.get(deployment["id"]):
-            deployment["failedTasks"] += failed_by_deployment[deployment["id"]]
+        outcome = advance_task(task, rt)
+        deployment = deployments.get(task.sb_deployment)
+        if outcome is None or deployment is None:
+            continue
+        if outcome == "failed":
+            deployment["failedTasks"] += 1
+            deployment["updatedAt"] = utcnow()
+        elif deployment["failedTasks"] and breaker.get("resetOnHealthyTask", True) is not False:
+            # ECS resets the failure count once a task of the deployment reaches RUNNING (healthy:
+            # the sandbox has no health checks), so a container that crashes some time after it
+            # started never trips the circuit breaker ("How the Amazon ECS deployment circuit
+            # breaker detects failures", stage 1; DeploymentCircuitBreaker.resetOnHealthyTask).
+            deployment["failedTasks"] = 0
             deployment["updatedAt"] = utcnow()
 
     live = [t for t in tasks if t.desired_status == "RUNNING" and t.last_status in LIVE_STATES]

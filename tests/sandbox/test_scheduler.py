@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -9,9 +10,21 @@ import time
 import boto3
 import pytest
 
-from ci_ecs.sandbox import CRASH_LABEL
+from ci_ecs.sandbox import CRASH_AFTER_LABEL, CRASH_LABEL
 
-from .conftest import TASK_START_SECONDS, Aws, wait_for
+from .conftest import TASK_START_SECONDS, Aws, push_image, wait_for
+
+# A manifest moto's ECR stores as is (without the registry, nothing checks its blobs).
+TINY_MANIFEST = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {
+        "mediaType": "application/vnd.docker.container.image.v1+json",
+        "size": 2,
+        "digest": "sha256:" + "a" * 64,
+    },
+    "layers": [],
+}
 
 
 def test_neutral_boto3_waiter_with_only_endpoint_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -295,3 +308,64 @@ def test_update_of_a_deleted_service_is_not_active(aws: Aws) -> None:
     aws.ecs.delete_service(cluster=cluster, service="gone")
     with pytest.raises(aws.ecs.exceptions.ServiceNotActiveException):
         aws.ecs.update_service(cluster=cluster, service="gone", desiredCount=1)
+
+
+def test_failed_tasks_reset_when_a_task_reaches_running(aws: Aws) -> None:
+    # ECS resets a deployment's failedTasks once one of its tasks reaches RUNNING: here the image
+    # is pushed while the deployment's tasks keep failing to pull it.
+    aws.ecr.create_repository(repositoryName="late")
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/late:1"
+    cluster = aws.cluster()
+    deployment_id = aws.service(cluster, "web", aws.task_definition("late", image=image), desired=1)["deployments"][0][
+        "id"
+    ]
+    wait_for(lambda: aws.describe(cluster, "web")["deployments"][0]["failedTasks"] >= 2, what="pull failures")
+    if aws.sb.registry:
+        push_image(aws.sb.registry, "late", "1")
+    else:
+        aws.ecr.put_image(repositoryName="late", imageManifest=json.dumps(TINY_MANIFEST), imageTag="1")
+    service = aws.wait_stable(cluster, "web")
+    (deployment,) = service["deployments"]
+    assert deployment["id"] == deployment_id
+    assert (deployment["rolloutState"], deployment["failedTasks"]) == ("COMPLETED", 0)
+
+
+def test_crash_after_running_crash_loops_like_ecs(aws: Aws) -> None:
+    cluster = aws.cluster()
+    after = TASK_START_SECONDS * 3
+    td = aws.task_definition("crashloop", labels={CRASH_LABEL: "2", CRASH_AFTER_LABEL: str(after)})
+    service = aws.service(
+        cluster,
+        "web",
+        td,
+        desired=2,
+        deployment_configuration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    )
+    deployment_id = service["deployments"][0]["id"]
+    counts: list[int] = []
+
+    def crashed() -> list:
+        counts.append(aws.describe(cluster, "web")["deployments"][0]["failedTasks"])
+        stopped = aws.tasks(cluster, "web", desired_status="STOPPED")
+        return [t for t in stopped if t["lastStatus"] == "STOPPED"] if len(stopped) >= 4 else []
+
+    stopped = wait_for(crashed, timeout=30, what="four crashed tasks", interval=0.05)
+    for task in stopped:
+        assert task["startedBy"] == deployment_id
+        assert "startedAt" in task  # each reached RUNNING before it crashed
+        assert (task["stopCode"], task["stoppedReason"]) == (
+            "EssentialContainerExited",
+            "Essential container in task exited",
+        )
+        assert task["containers"][0]["exitCode"] == 2
+    # Crashes count, and a replacement reaching RUNNING resets the count: far more tasks failed than
+    # the breaker's threshold (3), yet it never tripped; the deployment completed, and tasks keep
+    # being replaced (ECS's stage 1 of the breaker only counts tasks that never reach RUNNING).
+    assert max(counts) >= 1 and 0 in counts[counts.index(max(counts)) :]
+    final = aws.describe(cluster, "web")
+    (deployment,) = final["deployments"]
+    assert deployment["id"] == deployment_id
+    assert deployment["rolloutState"] == "COMPLETED"
+    assert not any("deployment failed" in e["message"] for e in final["events"])
+    live = aws.tasks(cluster, "web")
+    assert live and all(t["startedBy"] == deployment_id for t in live)
