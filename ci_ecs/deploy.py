@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from ci_ecs.aws import AwsSettings, ClientFactory
+from ci_ecs.cluster import ensure_cluster
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.diff import Change
 from ci_ecs.ecr import EcrGateway, ensure_repository
 from ci_ecs.ecs import EcsGateway
-from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError
+from ci_ecs.errors import CiEcsError, ConfigError, DeployCancelledError, DeploymentFailedError, DeployTimeoutError
 from ci_ecs.image import ResolvedImage, preflight, resolve_image
-from ci_ecs.network import default_subnets, service_addresses
+from ci_ecs.network import Addresses, default_subnets, service_addresses
 from ci_ecs.output import service_url
-from ci_ecs.service import desired_service, ensure_cluster, ensure_service, primary_deployment
+from ci_ecs.rules import check_target, inferred_launch_type
+from ci_ecs.service import ServiceResult, desired_service, ensure_service, primary_deployment
 from ci_ecs.taskdef import ensure_task_definition, render, validate_registration
-from ci_ecs.wait import WaitOutcome, wait_for_deployment
+from ci_ecs.wait import StoppedTasks, WaitOutcome, verify_stable, wait_for_deployment
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ class DeployResult:
     changed: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # Things that went wrong after the rollout succeeded (e.g. the address lookup); the deploy still succeeded.
+    warnings: list[str] = field(default_factory=list)
+    # With plan: exactly what CreateService/UpdateService would be sent ({"UpdateService": {...}}).
+    request: dict[str, Any] | None = None
     # With a `services:` list: each service's own result (the fields above then sum them up).
     services: list[dict[str, Any]] | None = None
 
@@ -78,7 +84,11 @@ def check_config(config: Config, base_dir: Path) -> None:
     """
     placeholder = config.image_uri or (_PLACEHOLDER_IMAGE if config.repository else None)
     for target in config.targets():
-        validate_registration(render(target.task, placeholder, base_dir=base_dir, region=config.region))
+        definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
+        validate_registration(definition)
+        index = next((i for i, entry in enumerate(config.services) if entry is target), None)
+        check_target(definition, target.service, target.task,
+                     prefix="" if index is None else f"services[{index}].")
 
 
 def _network_mode(definition: dict[str, Any]) -> str | None:
@@ -101,13 +111,23 @@ def _describe_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]
 
 @dataclass
 class _Shared:
-    """What every service of one deploy shares: the image and the cluster."""
+    """What every service of one deploy shares: the image, the cluster and the deadline."""
 
     ecs: EcsGateway
     image: ResolvedImage
     cluster_created: bool
     started: float
     clock_start: float
+
+    def remaining(self, timeout: float) -> float:
+        """Seconds left of the deploy's `timeout`, counted from its start (the rollback shares it)."""
+        return timeout - (time.monotonic() - self.clock_start)
+
+
+def _cluster_name(config: Config) -> str:
+    if not config.cluster:  # load_config requires it; this keeps library callers honest too
+        raise ConfigError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)", key="cluster")
+    return config.cluster
 
 
 class Deployer:
@@ -121,46 +141,79 @@ class Deployer:
         self.dry_run = dry_run
         self._subnets: list[str] | None = None
         self._subnets_lock = threading.Lock()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
+        self._cancelled.set()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._cancelled.wait(max(0.0, seconds)):
+            raise DeployCancelledError("cancelled while waiting; what was done so far stays done", 130)
 
     def run(self) -> DeployResult:
-        """Deploy, or with dry_run only describe and diff. Raises a CiEcsError on failure."""
+        """Deploy, or with dry_run only describe and diff. Raises a CiEcsError on failure.
+
+        Every CiEcsError raised carries `result`: the JSON result so far, with `error` set.
+        """
         config = self.config
-        assert config.cluster
+        cluster = _cluster_name(config)
         started, clock_start = time.time(), time.monotonic()
-        check_config(config, self.base_dir)
-        preflight(config)
-        ecs = EcsGateway(self.factory.client("ecs"))
-        ecr = None
-        repository = None
-        if config.repository and not config.image_uri:
-            ecr = EcrGateway(self.factory.client("ecr"))
-            repository = ensure_repository(ecr, config.repository, dry_run=self.dry_run)
-        image = resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
-        cluster_created = ensure_cluster(ecs, config.cluster, dry_run=self.dry_run)
+        names = [str(t.service.name) for t in config.targets()]
+        partial = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run)
+        try:
+            check_config(config, self.base_dir)
+            preflight(config)
+            ecs = EcsGateway(self.factory.client("ecs"))
+            ecr = None
+            repository = None
+            if config.repository and not config.image_uri:
+                ecr = EcrGateway(self.factory.client("ecr"))
+                repository = ensure_repository(ecr, config.repository, dry_run=self.dry_run)
+            image = resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
+            partial.imageUri, partial.imageDigest, partial.imagePushed = image.uri, image.digest, image.pushed
+            cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run)
+        except CiEcsError as exc:
+            if exc.result is None:
+                partial.error = exc.message
+                exc.result = self._finish(partial, started)
+            raise
         shared = _Shared(ecs, image, cluster_created, started, clock_start)
         if not config.services:
             return self._deploy_service(shared, config.targets()[0])
         return self._deploy_many(shared, config.targets())
 
     def _deploy_many(self, shared: _Shared, targets: list[ServiceEntry]) -> DeployResult:
-        """Deploy several services at once (at most deploy.parallelism), then report them together."""
-        assert self.config.cluster
+        """Deploy several services at once (at most deploy.parallelism), then report them together.
+
+        One service's error (of any kind) does not lose the others' results. A cancel (SIGTERM/SIGINT
+        in the main thread) stops every service's wait at its next sleep and returns at once.
+        """
+        cluster = _cluster_name(self.config)
         outcomes: dict[str, DeployResult] = {}
         errors: dict[str, CiEcsError] = {}
-        with ThreadPoolExecutor(max_workers=self.config.deploy.parallelism, thread_name_prefix="ci-ecs") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.config.deploy.parallelism, thread_name_prefix="ci-ecs")
+        try:
             futures = {pool.submit(self._deploy_service, shared, target): str(target.service.name)
                        for target in targets}
             for future in as_completed(futures):
                 name = futures[future]
                 try:
                     outcomes[name] = future.result()
-                except (DeploymentFailedError, DeployTimeoutError) as exc:
+                except DeployCancelledError:
+                    raise
+                except CiEcsError as exc:
                     errors[name] = exc
                     if exc.result:
                         outcomes[name] = DeployResult(**exc.result)
+        except BaseException:
+            self.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         names = [str(t.service.name) for t in targets]
         results = [outcomes[n] for n in names if n in outcomes]
-        total = DeployResult(cluster=self.config.cluster, service=",".join(names), dryRun=self.dry_run,
+        total = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run,
                              imageUri=shared.image.uri, imageDigest=shared.image.digest,
                              imagePushed=shared.image.pushed)
         actions = {r.serviceAction for r in results}
@@ -172,40 +225,54 @@ class Deployer:
         total.privateIps = sorted({ip for r in results for ip in r.privateIps})
         total.changed = any(r.changed for r in results)
         total.changes = [{**c, "service": r.service} for r in results for c in r.changes]
+        total.warnings = [f"{r.service}: {w}" for r in results for w in r.warnings]
         total.services = [r.as_json() for r in results]
-        result = self._finish(total, shared.started)
         if errors:
-            failed = [n for n in names if isinstance(errors.get(n), DeploymentFailedError)]
-            exc_type = DeploymentFailedError if failed else DeployTimeoutError
             message = "; ".join(f"{n}: {errors[n].message}" for n in names if n in errors)
-            error: CiEcsError = DeployTimeoutError(message, result=result)
-            if failed:
-                failures = {n: e for n, e in errors.items() if isinstance(e, DeploymentFailedError)}
-                error = DeploymentFailedError(
-                    message, result=result,
-                    stopped_reasons=[f"{n}: {r}" for n, e in failures.items() for r in e.stopped_reasons],
-                    events=[f"{n}: {event}" for n, e in failures.items() for event in e.events])
-            log.error("%d of %d services did not deploy (%s)", len(errors), len(names), exc_type.__name__)
+            total.error = message
+            result = self._finish(total, shared.started)
+            log.error("%d of %d services did not deploy", len(errors), len(names))
+            if all(isinstance(e, DeployTimeoutError) for e in errors.values()):
+                raise DeployTimeoutError(message, result=result)
+            failures = {n: e for n, e in errors.items() if isinstance(e, DeploymentFailedError)}
+            error = DeploymentFailedError(
+                message, result=result,
+                stopped_reasons=[f"{n}: {r}" for n, e in failures.items() for r in e.stopped_reasons],
+                events=[f"{n}: {event}" for n, e in failures.items() for event in e.events])
+            codes = {e.exit_code for e in errors.values()}
+            if len(codes) == 1 and not results:
+                error.exit_code = codes.pop()  # e.g. every service refused with AccessDenied: exit 3
             raise error
+        self._finish(total, shared.started)
         return total
 
     def _deploy_service(self, shared: _Shared, target: ServiceEntry) -> DeployResult:
+        config = self.config
+        image = shared.image
+        result = DeployResult(cluster=_cluster_name(config), service=str(target.service.name), dryRun=self.dry_run,
+                              imageUri=image.uri, imageDigest=image.digest, imagePushed=image.pushed)
+        try:
+            self._deploy_into(result, shared, target)
+        except CiEcsError as exc:
+            if exc.result is None:
+                result.error = exc.message
+                exc.result = self._finish(result, shared.started)
+            raise
+        self._finish(result, shared.started)
+        return result
+
+    def _deploy_into(self, result: DeployResult, shared: _Shared, target: ServiceEntry) -> None:
         config, ecs, image = self.config, shared.ecs, shared.image
-        name = str(target.service.name)
-        assert config.cluster
-        result = DeployResult(cluster=config.cluster, service=name, dryRun=self.dry_run, imageUri=image.uri,
-                              imageDigest=image.digest, imagePushed=image.pushed)
+        cluster, name = result.cluster, result.service
         definition = render(target.task, image.uri, base_dir=self.base_dir, region=self.factory.region)
         taskdef = ensure_task_definition(ecs, definition, dry_run=self.dry_run)
         result.taskDefinitionArn = taskdef.arn
         result.taskDefinitionRegistered = taskdef.registered
 
-        subnets = list(target.service.subnets)
-        if _network_mode(definition) == "awsvpc" and not subnets:
-            subnets = self._default_subnets()
-        spec = desired_service(target.service, task_definition=taskdef.arn, subnets=subnets,
-                               network_mode=_network_mode(definition))
-        outcome = ensure_service(ecs, config.cluster, name, spec,
+        spec = desired_service(target.service, task_definition=taskdef.arn)
+        outcome = ensure_service(ecs, cluster, name, spec, network_mode=_network_mode(definition),
+                                 default_subnets=self._default_subnets,
+                                 launch_type=inferred_launch_type(definition, target.service),
                                  force_new_deployment=config.deploy.force_new_deployment, dry_run=self.dry_run)
         result.serviceAction = outcome.action
         result.serviceArn = outcome.service.get("serviceArn")
@@ -213,34 +280,58 @@ class Deployer:
         result.changes = _describe_changes(("cluster", [Change("cluster", new="(create)")] if shared.cluster_created
                                             else []),
                                            ("taskDefinition", taskdef.changes), ("service", outcome.changes))
+        if self.dry_run and outcome.sent:
+            result.request = {("CreateService" if outcome.action == "created" else "UpdateService"): outcome.sent}
         result.changed = bool(result.changes) or outcome.action != "unchanged"
         primary = primary_deployment(outcome.service)
         result.rolloutState = (primary or {}).get("rolloutState")
+        if self.dry_run or not outcome.deployment_id:
+            return
 
-        if not self.dry_run and outcome.deployment_id:
-            settled = self._settled(outcome.service, outcome.deployment_id)
-            if config.deploy.wait and not settled:
-                remaining = config.deploy.timeout - (time.monotonic() - shared.clock_start)
-                final = self._follow(ecs, name, outcome.deployment_id, outcome.previous_task_definition,
-                                     outcome.service, remaining, shared.started, result)
-                result.rolloutState = "COMPLETED"
-                outcome.service = final.service
-            addresses = service_addresses(ecs, self.factory.client("ec2"), self._elbv2(outcome.service),
-                                          config.cluster, outcome.service)
+        deployment_id = outcome.deployment_id
+        settled = outcome.action == "unchanged" and self._settled(outcome.service, deployment_id)
+        service = outcome.service
+        stopped = StoppedTasks(ecs, cluster, name, deployment_id)
+        if config.deploy.wait and not settled:
+            final = self._follow(shared, name, deployment_id, outcome, stopped, result)
+            result.rolloutState = "COMPLETED"
+            deployment_id, service = final.deployment_id, final.service
+            result.deploymentId = deployment_id
+        addresses = self._addresses(ecs, service, result)
+        if config.deploy.wait and not settled:
+            running_since = addresses.newest_start(deployment_id) if addresses else None
+            stable = verify_stable(ecs, cluster, name, deployment_id, stable_seconds=config.deploy.stable_seconds,
+                                   running_since=running_since, completed=service, stopped=stopped,
+                                   started_at=shared.started, sleep=self._sleep)
+            if stable.state != "COMPLETED":
+                result.rolloutState = stable.state
+                raise self._failure(shared, name, stable, outcome, result)
+        if addresses:
             result.publicIps, result.privateIps = addresses.public_ips, addresses.private_ips
             result.loadBalancerDns = addresses.load_balancer_dns
             result.serviceUrl = service_url({"loadBalancerDns": result.loadBalancerDns,
                                              "publicIps": result.publicIps,
                                              "servicePort": _service_port(definition)}) or None
-        self._finish(result, shared.started)
-        return result
+
+    def _addresses(self, ecs: EcsGateway, service: dict[str, Any], result: DeployResult) -> Addresses | None:
+        """The service's addresses; a failed lookup is a warning, not a failed deploy (the rollout is done)."""
+        try:
+            return service_addresses(ecs, self.factory.client("ec2"), self._elbv2(service), result.cluster, service)
+        except CiEcsError as exc:
+            log.warning("could not look up the service's addresses: %s", exc.message)
+            result.warnings.append(f"addresses not looked up: {exc.message}")
+            return None
 
     def _default_subnets(self) -> list[str]:
-        """The default VPC's default subnets, looked up once per deploy."""
+        """The default VPC's default subnets, looked up once per deploy (for creating a service only)."""
         with self._subnets_lock:
             if self._subnets is None:
                 self._subnets = default_subnets(self.factory.client("ec2"))
-                log.info("no subnets configured: using the default VPC's subnets %s", ", ".join(self._subnets))
+                if not self._subnets:
+                    raise ConfigError("no subnets configured and the region has no default VPC subnets: "
+                                      "set service.subnets", key="service.subnets")
+                log.info("no subnets configured: the new service uses the default VPC's subnets %s",
+                         ", ".join(self._subnets))
             return list(self._subnets)
 
     def _elbv2(self, service: dict[str, Any]) -> Any:
@@ -263,62 +354,81 @@ class Deployer:
         breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
         return bool(breaker.get("enable")), bool(breaker.get("rollback"))
 
-    def _follow(self, ecs: EcsGateway, name: str, deployment_id: str, previous: str | None,
-                service: dict[str, Any], remaining: float, started: float, result: DeployResult) -> WaitOutcome:
+    def _follow(self, shared: _Shared, name: str, deployment_id: str, outcome: ServiceResult,
+                stopped: StoppedTasks, result: DeployResult) -> WaitOutcome:
         config = self.config
-        assert config.cluster
-        breaker, breaker_rollback = self._circuit_breaker(service)
+        breaker, breaker_rollback = self._circuit_breaker(outcome.service)
+        remaining = shared.remaining(config.deploy.timeout)
         log.info("waiting for deployment %s of %s (timeout %d s)", deployment_id, name, max(0, int(remaining)))
         try:
-            outcome = wait_for_deployment(ecs, config.cluster, name, deployment_id,
-                                          timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,
-                                          started_at=started, circuit_breaker=breaker,
-                                          timeout_label=config.deploy.timeout)
+            waited = wait_for_deployment(shared.ecs, result.cluster, name, deployment_id,
+                                         timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,
+                                         started_at=shared.started, circuit_breaker=breaker,
+                                         breaker_rollback=breaker_rollback,
+                                         previous_task_definition=outcome.previous_task_definition,
+                                         timeout_label=config.deploy.timeout, sleep=self._sleep, stopped=stopped)
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
-            exc.result = self._finish(result, started)
+            exc.result = self._finish(result, shared.started)
             raise
-        if outcome.state == "COMPLETED":
-            log.info("deployment %s of %s completed", deployment_id, name)
-            return outcome
-        result.rolloutState = outcome.state
-        lines = [outcome.reason]
-        rolled_back_to = None
-        if outcome.state == "ROLLED_BACK":
-            rolled_back_to = outcome.service.get("taskDefinition") or None
-        elif outcome.state == "FAILED" and breaker and breaker_rollback:
-            rolled_back_to = previous
-            lines.append("ECS's circuit breaker rolls back the service")
-        elif outcome.state == "FAILED":
-            rolled_back_to = self._roll_back(ecs, name, previous, breaker_rollback, lines)
-        raise DeploymentFailedError(
-            "; ".join(line for line in lines if line), deployment_id=deployment_id,
-            stopped_reasons=outcome.stopped_reasons, events=outcome.events, rolled_back_to=rolled_back_to,
-            result=self._finish(result, started))
+        if waited.state == "COMPLETED":
+            log.info("deployment %s of %s completed", waited.deployment_id, name)
+            return waited
+        result.rolloutState = waited.state
+        raise self._failure(shared, name, waited, outcome, result)
 
-    def _roll_back(self, ecs: EcsGateway, name: str, previous: str | None, breaker_rollback: bool,
+    def _failure(self, shared: _Shared, name: str, waited: WaitOutcome, outcome: ServiceResult,
+                 result: DeployResult) -> DeploymentFailedError:
+        """The error for a failed deployment, after rolling back when that is wanted."""
+        breaker, breaker_rollback = self._circuit_breaker(outcome.service)
+        lines = [waited.reason]
+        rolled_back_to = None
+        if waited.state == "ROLLED_BACK":
+            rolled_back_to = (primary_deployment(waited.service) or {}).get("taskDefinition") or None
+        elif waited.state == "FAILED" and waited.ecs_failed and breaker and breaker_rollback:
+            rolled_back_to = outcome.previous_task_definition
+            lines.append("ECS's circuit breaker rolls back the service")
+        elif waited.state == "FAILED":
+            ecs_rolls_back = breaker_rollback and waited.ecs_failed
+            rolled_back_to = self._roll_back(shared, name, outcome, ecs_rolls_back, lines)
+        return DeploymentFailedError(
+            "; ".join(line for line in lines if line), deployment_id=waited.deployment_id,
+            stopped_reasons=waited.stopped_reasons, events=waited.events, rolled_back_to=rolled_back_to,
+            result=self._finish(result, shared.started))
+
+    def _roll_back(self, shared: _Shared, name: str, outcome: ServiceResult, ecs_rolls_back: bool,
                    lines: list[str]) -> str | None:
         config = self.config
-        assert config.cluster
-        wanted = config.deploy.rollback if config.deploy.rollback is not None else not breaker_rollback
+        cluster = _cluster_name(config)
+        previous = outcome.previous_task_definition
+        wanted = config.deploy.rollback if config.deploy.rollback is not None else not ecs_rolls_back
         if not wanted:
             lines.append("not rolled back (--no-rollback)")
             return None
-        if not previous:
+        if outcome.action == "created":
             lines.append("nothing to roll back to: the service was created by this deploy")
             return None
+        current = outcome.service.get("taskDefinition")
+        if not previous or previous == current:
+            # A re-run that changed nothing (or only counts and settings) has no other revision to go back to.
+            lines.append(f"not rolled back: this deploy did not change the service's task definition "
+                         f"({current or 'unknown'})")
+            return None
         log.warning("rolling back service %s to %s", name, previous)
-        updated = ecs.update_service({"cluster": config.cluster, "service": name, "taskDefinition": previous})
+        updated = shared.ecs.update_service({"cluster": cluster, "service": name, "taskDefinition": previous})
         back = primary_deployment(updated)
-        if back and back.get("id"):
+        remaining = shared.remaining(config.deploy.timeout)
+        if back and back.get("id") and remaining > 0:
             breaker, _ = self._circuit_breaker(updated)
             try:
-                outcome = wait_for_deployment(ecs, config.cluster, name, str(back["id"]),
-                                              timeout=config.deploy.timeout,
-                                              max_interval=config.deploy.max_poll_interval, circuit_breaker=breaker)
-                lines.append(f"rolled back to {previous} ({outcome.state.lower()})")
+                waited = wait_for_deployment(shared.ecs, cluster, name, str(back["id"]), timeout=remaining,
+                                             max_interval=config.deploy.max_poll_interval, circuit_breaker=breaker,
+                                             sleep=self._sleep)
+                lines.append(f"rolled back to {previous} ({waited.state.lower()})")
             except DeployTimeoutError:
-                lines.append(f"rolling back to {previous}: not finished within the timeout")
+                lines.append(f"rolling back to {previous}: not finished within the deploy's timeout")
+        else:
+            lines.append(f"rolling back to {previous}: started, not waited for (the deploy's timeout is spent)")
         return previous
 
     def _finish(self, result: DeployResult, started: float) -> dict[str, Any]:

@@ -16,6 +16,14 @@ class Addresses:
     public_ips: list[str] = field(default_factory=list)
     private_ips: list[str] = field(default_factory=list)
     load_balancer_dns: str | None = None
+    # The RUNNING tasks described on the way (DescribeTasks output), for callers that need more of them.
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+    def newest_start(self, started_by: str) -> float | None:
+        """The latest `startedAt` (epoch seconds) of the running tasks that `started_by` started."""
+        stamps = [task["startedAt"].timestamp() for task in self.tasks
+                  if task.get("startedBy") == started_by and hasattr(task.get("startedAt"), "timestamp")]
+        return max(stamps) if stamps else None
 
 
 def _eni_ids(task: dict[str, Any]) -> list[str]:
@@ -95,5 +103,6 @@ def service_addresses(ecs: EcsGateway, ec2: Any, elbv2: Any, cluster: str, servi
     arns = ecs.list_tasks(cluster, service=name, desired_status="RUNNING")
     tasks = ecs.describe_tasks(cluster, arns) if arns else []
     addresses = task_addresses(ec2, tasks)
+    addresses.tasks = [t for t in tasks if t.get("lastStatus") == "RUNNING"]
     addresses.load_balancer_dns = load_balancer_dns(elbv2, service)
     return addresses

@@ -1,47 +1,59 @@
-"""Clusters and services: create when missing, update only on a real difference (or when forced)."""
+"""Services: create when missing, update only on a real difference (or when forced).
+
+The rule every function here keeps: **what the config leaves out is never changed on an existing
+service** (it may have been made by Terraform, CloudFormation or by hand). Defaults such as the
+default VPC's subnets, a launch type inferred from the task definition or a desired count of 1 apply
+when *creating* a service only. An update compares, and sends, only the keys the config sets.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ci_ecs.config import ServiceConfig
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
-from ci_ecs.errors import ServiceStateError
+from ci_ecs.errors import ConfigError, ServiceStateError
 
 log = logging.getLogger(__name__)
 
 # CreateService keys that UpdateService cannot change.
 _CREATE_ONLY = ("launchType", "schedulingStrategy", "tags", "role")
+# ECS's default for a new service's desired count when the config and the flags give none.
+DEFAULT_DESIRED_COUNT = 1
 
 
-def ensure_cluster(ecs: EcsGateway, cluster: str, *, dry_run: bool = False) -> bool:
-    """Create the cluster when it is missing; never touch an existing one. True when created."""
-    if ecs.describe_cluster(cluster) is not None:
-        log.info("cluster %s exists", cluster)
-        return False
-    if dry_run:
-        log.info("cluster %s: would create", cluster)
-        return True
-    ecs.create_cluster(cluster)
-    log.info("cluster %s created", cluster)
-    return True
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What the config sets on a service, in CreateService's names; everything else is left as it is.
+
+    `fields` holds top-level keys (taskDefinition, desiredCount, loadBalancers, ...). `network` holds
+    only the awsvpcConfiguration members the config sets (subnets, securityGroups, assignPublicIp),
+    because each of them is left alone on an existing service when unset.
+    """
+
+    fields: dict[str, Any]
+    network: dict[str, Any] = field(default_factory=dict)
 
 
-def desired_service(service: ServiceConfig, *, task_definition: str, subnets: list[str],
-                    network_mode: str | None, desired_count_default: int = 1) -> dict[str, Any]:
-    """The service fields the config sets, in CreateService's names; unset fields are left out.
+def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceSpec:
+    """The service settings the config sets; unset settings are left out (kept as they are on update).
 
     `desiredCount` is left out when unset, so an update keeps what an autoscaler chose.
 
     >>> from ci_ecs.config import ServiceConfig
-    >>> desired_service(ServiceConfig(name="s", desired_count=2), task_definition="f:1", subnets=[],
-    ...                 network_mode=None)
-    {'taskDefinition': 'f:1', 'desiredCount': 2}
+    >>> spec = desired_service(ServiceConfig(name="s", desired_count=2, security_groups=["sg-1"]),
+    ...                        task_definition="f:1")
+    >>> spec.fields, spec.network
+    ({'taskDefinition': 'f:1', 'desiredCount': 2}, {'securityGroups': ['sg-1']})
     """
-    spec: dict[str, Any] = {"taskDefinition": task_definition, "desiredCount": service.desired_count}
+    spec: dict[str, Any] = {"taskDefinition": task_definition}
+    if service.desired_count is not None:
+        spec["desiredCount"] = service.desired_count
     if service.launch_type:
         spec["launchType"] = service.launch_type
     if service.capacity_provider_strategy:
@@ -50,12 +62,6 @@ def desired_service(service: ServiceConfig, *, task_definition: str, subnets: li
             for c in service.capacity_provider_strategy]
     if service.platform_version:
         spec["platformVersion"] = service.platform_version
-    if network_mode == "awsvpc":
-        vpc: dict[str, Any] = {"subnets": sorted(subnets)}
-        if service.security_groups:
-            vpc["securityGroups"] = sorted(service.security_groups)
-        vpc["assignPublicIp"] = "ENABLED" if service.assign_public_ip else "DISABLED"
-        spec["networkConfiguration"] = {"awsvpcConfiguration": vpc}
     if service.load_balancers:
         spec["loadBalancers"] = [strip_empty({"targetGroupArn": lb.target_group_arn,
                                               "loadBalancerName": lb.load_balancer_name,
@@ -86,58 +92,130 @@ def desired_service(service: ServiceConfig, *, task_definition: str, subnets: li
         spec["propagateTags"] = service.propagate_tags
     if service.tags:
         spec["tags"] = [{"key": k, "value": v} for k, v in service.tags.items()]
-    if spec["desiredCount"] is None:
-        del spec["desiredCount"]
-    spec.setdefault("_desiredCountOnCreate", desired_count_default)
-    return spec
+    network: dict[str, Any] = {}
+    if service.subnets:
+        network["subnets"] = sorted(service.subnets)
+    if service.security_groups:
+        network["securityGroups"] = sorted(service.security_groups)
+    if service.assign_public_ip is not None:
+        network["assignPublicIp"] = "ENABLED" if service.assign_public_ip else "DISABLED"
+    return ServiceSpec(spec, network)
 
 
-def _comparable(spec: dict[str, Any], current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Project `current` (DescribeServices) onto the keys `spec` sets, both in a comparable form."""
-    wanted: dict[str, Any] = {}
-    found: dict[str, Any] = {}
-    for key, value in spec.items():
-        if key.startswith("_") or key in ("tags",):
-            continue
-        have = current.get(key)
-        if key == "deploymentConfiguration":
-            have = {k: (current.get(key) or {}).get(k) for k in value}
-        elif key == "networkConfiguration":
-            vpc = dict((have or {}).get("awsvpcConfiguration", {}))
-            for list_key in ("subnets", "securityGroups"):
-                if list_key in vpc:
-                    vpc[list_key] = sorted(vpc[list_key])
-            if "securityGroups" not in value["awsvpcConfiguration"]:
-                vpc.pop("securityGroups", None)
-            vpc.setdefault("assignPublicIp", "DISABLED")
-            have = {"awsvpcConfiguration": vpc}
-        elif key == "capacityProviderStrategy":
-            have = [{"capacityProvider": c.get("capacityProvider"), "weight": c.get("weight", 0),
-                     "base": c.get("base", 0)} for c in have or []]
-        elif key == "platformVersion" and have is None:
-            have = "LATEST"
-        wanted[key] = value
-        found[key] = have
-    return found, wanted
+def create_params(spec: ServiceSpec, *, cluster: str, name: str, network_mode: str | None,
+                  default_subnets: Callable[[], list[str]], launch_type: str | None = None) -> dict[str, Any]:
+    """CreateService's input: the config's settings plus the defaults that apply to a new service only.
+
+    `default_subnets` is called only when an awsvpc service names no subnets (the default VPC's);
+    `launch_type` is the one inferred from the task definition, used when neither a launch type nor a
+    capacity provider strategy is set (ECS would otherwise use the cluster's default strategy).
+    """
+    params = copy.deepcopy(spec.fields)
+    params.setdefault("desiredCount", DEFAULT_DESIRED_COUNT)
+    if launch_type and "launchType" not in params and "capacityProviderStrategy" not in params:
+        params["launchType"] = launch_type
+    if network_mode == "awsvpc":
+        vpc = dict(spec.network)
+        if not vpc.get("subnets"):
+            vpc["subnets"] = sorted(default_subnets())
+        params["networkConfiguration"] = {"awsvpcConfiguration": vpc}
+    params.update({"cluster": cluster, "serviceName": name})
+    return params
 
 
-def diff_service(current: dict[str, Any] | None, spec: dict[str, Any]) -> list[Change]:
-    """What ensure_service would change: the keys the config sets whose values differ."""
+def _current_vpc(current: dict[str, Any]) -> dict[str, Any] | None:
+    vpc = (current.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+    if not vpc:
+        return None
+    out: dict[str, Any] = {"subnets": sorted(vpc.get("subnets") or [])}
+    if vpc.get("securityGroups"):
+        out["securityGroups"] = sorted(vpc["securityGroups"])
+    # DescribeServices leaves assignPublicIp out when it is DISABLED, ECS's default (API reference,
+    # AwsVpcConfiguration.assignPublicIp: "The default value is DISABLED").
+    out["assignPublicIp"] = vpc.get("assignPublicIp") or "DISABLED"
+    return out
+
+
+def _merge(current: Any, wanted: Any) -> Any:
+    """`current` with the members `wanted` sets laid over it (dicts merge, everything else replaces)."""
+    if isinstance(current, dict) and isinstance(wanted, dict):
+        out = dict(current)
+        for key, value in wanted.items():
+            out[key] = _merge(current.get(key), value)
+        return out
+    return copy.deepcopy(wanted)
+
+
+def _comparable_current(key: str, current: dict[str, Any]) -> Any:
+    have = current.get(key)
+    if key == "capacityProviderStrategy":
+        return [{"capacityProvider": c.get("capacityProvider"), "weight": c.get("weight", 0),
+                 "base": c.get("base", 0)} for c in have or []]
+    if key == "platformVersion" and have is None:
+        return "LATEST"
+    if key in ("loadBalancers", "placementStrategy", "placementConstraints") and have is None:
+        return []
+    return copy.deepcopy(have)
+
+
+def update_plan(spec: ServiceSpec, current: dict[str, Any], *, network_mode: str | None,
+                service_name: str = "") -> tuple[list[Change], dict[str, Any]]:
+    """What an update changes and what UpdateService is sent: only keys the config sets that differ.
+
+    Nested settings merge with what the service has: setting only `security_groups` keeps the
+    service's subnets and public-IP setting; setting only `minimum_healthy_percent` keeps its circuit
+    breaker. Returns the changes (for plan) and the UpdateService fields (without cluster/service).
+    """
+    changes: list[Change] = []
+    params: dict[str, Any] = {}
+    for key, value in spec.fields.items():
+        if key == "tags":
+            continue  # tags are CreateService-only here; ci-ecs does not retag an existing service
+        have = _comparable_current(key, current)
+        want = _merge(have, value) if key == "deploymentConfiguration" else value
+        found = diff_values(have, want, key)
+        if found:
+            changes.extend(found)
+            params[key] = want
+    vpc = _current_vpc(current)
+    if network_mode == "awsvpc" and (spec.network or vpc is None):
+        if vpc is None and not spec.network.get("subnets"):
+            # UpdateService needs subnets in an awsvpcConfiguration; the default VPC is a default for
+            # creating a service only, never a place to move an existing one to.
+            raise ConfigError(f"service {service_name} has no awsvpc network configuration and the task "
+                              "definition uses awsvpc: set service.subnets", key="service.subnets")
+        want_vpc = {**(vpc or {}), **spec.network}
+        found = diff_values({"awsvpcConfiguration": vpc}, {"awsvpcConfiguration": want_vpc},
+                            "networkConfiguration")
+        if found:
+            changes.extend(found)
+            params["networkConfiguration"] = {"awsvpcConfiguration": want_vpc}
+    return changes, params
+
+
+def diff_service(current: dict[str, Any] | None, spec: ServiceSpec, *, network_mode: str | None = None
+                 ) -> list[Change]:
+    """What ensure_service would change: a create, or the keys the config sets whose values differ."""
     if current is None or current.get("status") == "INACTIVE":
         return [Change("service", new="(create)")]
-    found, wanted = _comparable(spec, current)
-    return diff_values(found, wanted)
+    return update_plan(spec, current, network_mode=network_mode, service_name=str(current.get("serviceName")))[0]
 
 
 @dataclass
 class ServiceResult:
-    """What ensure_service found or did."""
+    """What ensure_service found or did.
+
+    `deployment_id` is the deployment to follow: the one our CreateService/UpdateService started, or
+    for an unchanged service its PRIMARY one. `previous_task_definition` is what a failed deployment
+    may roll back to: set only when this run moved the service to another task definition.
+    """
 
     action: str  # created | updated | unchanged
     service: dict[str, Any]
     deployment_id: str | None
     previous_task_definition: str | None
     changes: list[Change] = field(default_factory=list)
+    sent: dict[str, Any] = field(default_factory=dict)
 
 
 def primary_deployment(service: dict[str, Any]) -> dict[str, Any] | None:
@@ -148,51 +226,55 @@ def primary_deployment(service: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: dict[str, Any], *,
+def _deployment_id(service: dict[str, Any]) -> str | None:
+    deployment = primary_deployment(service)
+    return str(deployment["id"]) if deployment and deployment.get("id") else None
+
+
+def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, *, network_mode: str | None,
+                   default_subnets: Callable[[], list[str]], launch_type: str | None = None,
                    force_new_deployment: bool = False, dry_run: bool = False) -> ServiceResult:
     """Create the service when missing or INACTIVE; update it only when something differs or when forced.
 
-    A DRAINING service raises ServiceStateError: ECS is deleting it.
+    A DRAINING service raises ServiceStateError: ECS is deleting it. With `dry_run`, `sent` holds
+    exactly what would be sent, and nothing is.
     """
     current = ecs.describe_service(cluster, name)
     if current is not None and current.get("status") == "DRAINING":
         raise ServiceStateError(f"service {name} in cluster {cluster} is DRAINING (being deleted); "
                                 "wait until it is INACTIVE, then deploy again", cluster=cluster, service=name)
-    changes = diff_service(current, spec)
     if current is None or current.get("status") == "INACTIVE":
-        params = {k: v for k, v in spec.items() if not k.startswith("_")}
-        params.setdefault("desiredCount", spec.get("_desiredCountOnCreate", 1))
-        params.update({"cluster": cluster, "serviceName": name})
+        params = create_params(spec, cluster=cluster, name=name, network_mode=network_mode,
+                               default_subnets=default_subnets, launch_type=launch_type)
+        changes = [Change("service", new="(create)")]
         if dry_run:
             log.info("service %s: would create (desired count %s)", name, params["desiredCount"])
-            return ServiceResult("created", {"serviceName": name, **params}, None, None, changes)
+            return ServiceResult("created", {"serviceName": name, **params}, None, None, changes, params)
         created = ecs.create_service(params)
-        deployment = primary_deployment(created)
         log.info("service %s created (desired count %s)", name, created.get("desiredCount"))
-        return ServiceResult("created", created, deployment.get("id") if deployment else None, None, changes)
-    previous = current.get("taskDefinition")
+        return ServiceResult("created", created, _deployment_id(created), None, changes, params)
+    changes, params = update_plan(spec, current, network_mode=network_mode, service_name=name)
     if not changes and not force_new_deployment:
-        log.info("service %s unchanged (%s, desired count %s)", name, _short(previous),
+        log.info("service %s unchanged (%s, desired count %s)", name, _short(current.get("taskDefinition")),
                  current.get("desiredCount"))
-        deployment = primary_deployment(current)
-        return ServiceResult("unchanged", current, deployment.get("id") if deployment else None, previous, [])
+        return ServiceResult("unchanged", current, _deployment_id(current), None, [])
     blocked = [c for c in changes if c.path.split(".")[0].split("[")[0] in _CREATE_ONLY]
     if blocked:
         raise ServiceStateError(f"service {name}: {blocked[0].path} cannot change on an existing service "
                                 f"({blocked[0]}); delete and recreate the service, or keep the old value",
                                 cluster=cluster, service=name)
-    params = {k: v for k, v in spec.items() if not k.startswith("_") and k not in _CREATE_ONLY}
-    params.update({"cluster": cluster, "service": name})
     if force_new_deployment:
         params["forceNewDeployment"] = True
+    params.update({"cluster": cluster, "service": name})
+    # Only a move to another task definition has something to roll back to.
+    previous = current.get("taskDefinition") if "taskDefinition" in params else None
     what = ", ".join(c.path for c in changes) or "forced new deployment"
     if dry_run:
         log.info("service %s: would update (%s)", name, what)
-        return ServiceResult("updated", current, None, previous, changes)
+        return ServiceResult("updated", current, None, previous, changes, params)
     updated = ecs.update_service(params)
-    deployment = primary_deployment(updated)
     log.info("service %s updated (%s)", name, what)
-    return ServiceResult("updated", updated, deployment.get("id") if deployment else None, previous, changes)
+    return ServiceResult("updated", updated, _deployment_id(updated), previous, changes, params)
 
 
 def _short(arn: str | None) -> str:

@@ -2,7 +2,10 @@
 
 "Services stable" is not success: after a circuit-breaker rollback the service is stable again on the
 old task definition. So we follow the deployment id that our CreateService/UpdateService started, and
-succeed only when that deployment is COMPLETED and alone.
+succeed only when that deployment is COMPLETED and alone, and its tasks stay up (`verify_stable`).
+
+Only what ECS reports as data decides: deployment ids, `status`, `rolloutState`, counts, task
+`startedBy`/`stopCode`. The wording of event messages is shown to the user, never read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ log = logging.getLogger(__name__)
 MIN_POLL_SECONDS = 1.0
 STOPPED_TASKS_SHOWN = 3
 EVENTS_SHOWN = 5
+# Task stop codes (API reference, Task.stopCode) that are not the task's own failure: someone stopped it,
+# or the capacity under it went away. ServiceSchedulerInitiated is both a scale-in and a failed health
+# check, so it is counted, less the tasks a lower desired count explains.
+_NOT_A_FAILURE = ("UserInitiated", "SpotInterruption", "TerminationNotice")
 
 
 def failure_threshold(desired_count: int) -> int:
@@ -45,7 +52,11 @@ def poll_interval(elapsed: float, max_interval: float) -> float:
 
 @dataclass
 class WaitOutcome:
-    """How the deployment ended."""
+    """How the deployment ended.
+
+    `ecs_failed` is True when ECS itself set the deployment's rolloutState to FAILED (its circuit
+    breaker), False when ci-ecs called it failed from the tasks it saw stop.
+    """
 
     state: str  # COMPLETED | FAILED | ROLLED_BACK | SUPERSEDED
     deployment_id: str
@@ -54,6 +65,7 @@ class WaitOutcome:
     stopped_reasons: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     ecs_rollback_deployment: str | None = None
+    ecs_failed: bool = False
 
 
 def _find(service: dict[str, Any], deployment_id: str) -> dict[str, Any] | None:
@@ -84,42 +96,104 @@ def _same_definition_successor(service: dict[str, Any], ours: dict[str, Any] | N
     return None
 
 
-def stopped_reasons(ecs: EcsGateway, cluster: str, service: str, deployment_id: str) -> list[str]:
-    """Why our deployment's tasks stopped: up to three, e.g. "CannotPullContainerError: ..." (2 calls)."""
-    arns = ecs.list_tasks(cluster, service=service, desired_status="STOPPED")
-    if not arns:
-        return []
-    described = ecs.describe_tasks(cluster, arns[:100])
-    # ECS starts a service's tasks with startedBy = the deployment id; older stopped tasks are not ours.
-    tasks = [t for t in described if t.get("startedBy") == deployment_id] or described
-    tasks.sort(key=lambda t: str(t.get("stoppedAt", "")), reverse=True)
-    reasons: list[str] = []
-    for task in tasks[:STOPPED_TASKS_SHOWN]:
-        reason = str(task.get("stoppedReason") or task.get("stopCode") or "stopped")
-        for container in task.get("containers", []):
-            if container.get("reason") and str(container["reason"]) not in reason:
-                reason += f" ({container['name']}: {container['reason']})"
-            elif container.get("exitCode") not in (None, 0):
-                reason += f" ({container['name']} exit code {container['exitCode']})"
-        task_id = str(task.get("taskArn", "")).rsplit("/", 1)[-1]
-        reasons.append(f"task {task_id}: {reason}")
-    return reasons
+def describe_stop(task: dict[str, Any]) -> str:
+    """One line on why a task stopped: its stopped reason, stop code and containers' exit codes."""
+    reason = str(task.get("stoppedReason") or task.get("stopCode") or "stopped")
+    for container in task.get("containers", []):
+        if container.get("reason") and str(container["reason"]) not in reason:
+            reason += f" ({container['name']}: {container['reason']})"
+        elif container.get("exitCode") not in (None, 0):
+            reason += f" ({container['name']} exit code {container['exitCode']})"
+    task_id = str(task.get("taskArn", "")).rsplit("/", 1)[-1]
+    return f"task {task_id}: {reason}"
+
+
+class StoppedTasks:
+    """The stopped tasks of one deployment, found by ECS's own data: a service's tasks carry
+    `startedBy` = the id of the deployment that started them (API reference, Task.startedBy).
+
+    Each poll is one ListTasks(desiredStatus=STOPPED) call; only task ARNs not seen before are
+    described. ECS's `failedTasks` counter cannot be used for this: it "resets to zero and stops being
+    evaluated" once a task of the deployment runs (Deployment.failedTasks), so a container that
+    crashes after reaching RUNNING never shows in it.
+    """
+
+    def __init__(self, ecs: EcsGateway, cluster: str, service: str, deployment_id: str) -> None:
+        self.ecs = ecs
+        self.cluster = cluster
+        self.service = service
+        self.deployment_id = deployment_id
+        self._seen: set[str] = set()
+        self.tasks: list[dict[str, Any]] = []
+
+    def follow(self, deployment_id: str) -> None:
+        """Count the tasks of another deployment too (one that replaced ours with the same definition)."""
+        self.deployment_id = deployment_id
+        self._seen.clear()
+
+    def poll(self) -> list[dict[str, Any]]:
+        """The deployment's tasks that stopped since the last poll."""
+        arns = self.ecs.list_tasks(self.cluster, service=self.service, desired_status="STOPPED")
+        new = [arn for arn in arns if arn not in self._seen]
+        self._seen.update(new)
+        if not new:
+            return []
+        mine = [t for t in self.ecs.describe_tasks(self.cluster, new) if t.get("startedBy") == self.deployment_id]
+        self.tasks.extend(mine)
+        return mine
+
+    def failures(self, scaled_in: int = 0) -> list[dict[str, Any]]:
+        """Stopped tasks that count as failures; `scaled_in` tasks stopped by a lower desired count are not."""
+        counted = [t for t in self.tasks if t.get("stopCode") not in _NOT_A_FAILURE]
+        scheduler = [t for t in counted if t.get("stopCode") == "ServiceSchedulerInitiated"]
+        forgiven = {id(t) for t in scheduler[:max(0, scaled_in)]}
+        return [t for t in counted if id(t) not in forgiven]
+
+    def reasons(self, failures: list[dict[str, Any]] | None = None) -> list[str]:
+        """Why the newest failed tasks stopped (up to three)."""
+        tasks = sorted(failures if failures is not None else self.failures(),
+                       key=lambda t: str(t.get("stoppedAt") or t.get("stoppingAt") or ""), reverse=True)
+        return [describe_stop(t) for t in tasks[:STOPPED_TASKS_SHOWN]]
+
+
+def _rolled_back(ours: dict[str, Any] | None, last_seen: dict[str, Any] | None, primary: dict[str, Any],
+                 previous_task_definition: str | None, breaker_rollback: bool) -> bool:
+    """Whether ECS rolled our deployment back, from states ECS reports.
+
+    ECS marks the failed deployment's rolloutState FAILED and starts a new PRIMARY deployment of the
+    last completed task definition (ECS developer guide, "deployment circuit breaker"); once that
+    rollback completes, the failed deployment leaves the list. So: ours FAILED (now or when last seen)
+    and another task definition PRIMARY; or ours gone, the breaker set to roll back, and the previous
+    task definition PRIMARY again.
+    """
+    primary_definition = primary.get("taskDefinition")
+    for seen in (ours, last_seen):
+        if seen and seen.get("rolloutState") == "FAILED":
+            return primary_definition != seen.get("taskDefinition")
+    return (ours is None and breaker_rollback and previous_task_definition is not None
+            and primary_definition == previous_task_definition)
 
 
 def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
                         timeout: float, max_interval: float = 15.0, started_at: float | None = None,
-                        circuit_breaker: bool = False, timeout_label: float | None = None,
+                        circuit_breaker: bool = False, breaker_rollback: bool = False,
+                        previous_task_definition: str | None = None, timeout_label: float | None = None,
                         clock: Callable[[], float] = time.monotonic,
-                        sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
+                        sleep: Callable[[float], None] = time.sleep,
+                        stopped: StoppedTasks | None = None) -> WaitOutcome:
     """Poll the service until `deployment_id` is COMPLETED and alone, or fails; raise on timeout.
 
-    Without a circuit breaker ECS retries failing tasks forever; we call the deployment FAILED once as
-    many tasks failed as the circuit breaker would allow (`failure_threshold`).
+    A deployment fails when ECS says so (rolloutState FAILED), or when as many of its tasks stopped
+    as ECS's circuit breaker would allow (`failure_threshold`), counted from the stopped tasks
+    themselves: without a circuit breaker ECS retries failing tasks forever, and with one it stops
+    counting once a task ran, so a task that crashes after RUNNING is seen only this way.
     """
     begin = clock()
     wall_start = started_at if started_at is not None else time.time()
     last_progress = ""
-    seen_failed = 0
+    last_seen: dict[str, Any] | None = None
+    stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
+    counted_failures = 0
     # The caller has just created/updated (and so described) the service: nothing to see before a poll.
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
@@ -132,39 +206,41 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             log.info("deployment %s was replaced by %s of the same task definition; following it",
                      deployment_id, newer)
             deployment_id = newer
+            stopped.follow(newer)
+            last_seen = None
             continue
         if ours is None or ours.get("status") != "PRIMARY":
             primary = primary_deployment(service) or {}
-            rolled_back = (ours or {}).get("rolloutState") == "FAILED" or "roll" in " ".join(
-                _events(service, wall_start)).lower()
+            rolled_back = _rolled_back(ours, last_seen, primary, previous_task_definition, breaker_rollback)
             state = "ROLLED_BACK" if rolled_back else "SUPERSEDED"
             reason = (f"deployment {deployment_id} failed and ECS's circuit breaker rolled the service back to "
                       f"{primary.get('taskDefinition')}"
                       if rolled_back else
                       f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
                       f"({primary.get('taskDefinition')}), started by someone else")
-            return WaitOutcome(state, deployment_id, service, reason,
-                               stopped_reasons(ecs, cluster, service_name, deployment_id),
-                               _events(service, wall_start), primary.get("id"))
+            stopped.poll()
+            return WaitOutcome(state, deployment_id, service, reason, stopped.reasons(),
+                               _events(service, wall_start), primary.get("id"), ecs_failed=rolled_back)
+        last_seen = ours
         desired = int(ours.get("desiredCount", 0))
         running = int(ours.get("runningCount", 0))
         pending = int(ours.get("pendingCount", 0))
-        failed = int(ours.get("failedTasks", 0))
         rollout = ours.get("rolloutState")
         others = [d for d in service.get("deployments", []) if d.get("id") != deployment_id]
+        stopped.poll()
+        failures = stopped.failures()
         if rollout == "FAILED":
             return WaitOutcome("FAILED", deployment_id, service,
                                str(ours.get("rolloutStateReason") or "deployment FAILED"),
-                               stopped_reasons(ecs, cluster, service_name, deployment_id),
-                               _events(service, wall_start))
-        if failed > seen_failed:
-            seen_failed = failed
-            reasons = stopped_reasons(ecs, cluster, service_name, deployment_id)
-            for reason in reasons[:1]:
-                log.warning("deployment %s: %d task(s) failed; latest %s", deployment_id, failed, reason)
-            if not circuit_breaker and failed >= failure_threshold(desired):
+                               stopped.reasons(failures), _events(service, wall_start), ecs_failed=True)
+        if len(failures) > counted_failures:
+            counted_failures = len(failures)
+            reasons = stopped.reasons(failures)
+            log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
+                        reasons[0] if reasons else "")
+            if counted_failures >= failure_threshold(desired):
                 return WaitOutcome("FAILED", deployment_id, service,
-                                   f"{failed} tasks failed to start or stopped (threshold "
+                                   f"{counted_failures} tasks failed to start or stopped (threshold "
                                    f"{failure_threshold(desired)})", reasons, _events(service, wall_start))
         complete = running == desired and not others and rollout in ("COMPLETED", None)
         if complete:
@@ -181,3 +257,48 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                                      f"{int(timeout_label or timeout)} s ({progress}, rolloutState {rollout})",
                                      deployment_id=deployment_id)
         sleep(min(poll_interval(elapsed, max_interval), max(0.0, timeout - elapsed)))
+
+
+def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
+                  stable_seconds: float, running_since: float | None, completed: dict[str, Any],
+                  stopped: StoppedTasks | None = None, started_at: float | None = None,
+                  clock: Callable[[], float] = time.time,
+                  sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
+    """After COMPLETED: check that our tasks stay up until the youngest has run `stable_seconds`.
+
+    ECS calls a deployment COMPLETED as soon as its tasks are RUNNING, so a container that exits two
+    seconds after it starts is a crash-looping service reported as success. `running_since` is the
+    newest startedAt (epoch seconds) of our running tasks; the time they have already run counts.
+    Fails when one of our tasks stopped (a lower desired count excused), when our deployment is no
+    longer PRIMARY, or when fewer tasks run than desired.
+    """
+    desired_at_complete = int((_find(completed, deployment_id) or {}).get("desiredCount", 0))
+    stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
+    wall_start = started_at if started_at is not None else clock()
+    if stable_seconds > 0:
+        until = (running_since if running_since is not None else clock()) + stable_seconds
+        remaining = until - clock()
+        if remaining > 0:
+            log.info("deployment %s: watching the tasks for %.0f s more", deployment_id, remaining)
+            sleep(remaining)
+    service = ecs.describe_service(cluster, service_name) or {}
+    ours = _find(service, deployment_id) or {}
+    stopped.poll()
+    desired = int(ours.get("desiredCount", 0))
+    failures = stopped.failures(scaled_in=max(0, desired_at_complete - desired))
+    if failures:
+        return WaitOutcome("FAILED", deployment_id, service,
+                           f"{len(failures)} task(s) of deployment {deployment_id} stopped after it completed",
+                           stopped.reasons(failures), _events(service, wall_start))
+    if ours.get("status") != "PRIMARY":
+        primary = primary_deployment(service) or {}
+        return WaitOutcome("SUPERSEDED", deployment_id, service,
+                           f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
+                           f"({primary.get('taskDefinition')}) while its tasks were watched",
+                           [], _events(service, wall_start), primary.get("id"))
+    running = int(ours.get("runningCount", 0))
+    if running < min(desired, desired_at_complete):
+        return WaitOutcome("FAILED", deployment_id, service,
+                           f"deployment {deployment_id}: {running} of {desired} tasks running after it completed",
+                           stopped.reasons(), _events(service, wall_start))
+    return WaitOutcome("COMPLETED", deployment_id, service)

@@ -184,13 +184,12 @@ def test_service_diff(case: str, changes: dict[str, Any], paths: list[str]) -> N
                             "subnets": ["subnet-a", "subnet-b"], "security_groups": ["sg-1"],
                             "assign_public_ip": True, "circuit_breaker": {"enable": True, "rollback": True}}
     config = ServiceConfig.model_validate({**base, **changes})
-    spec = desired_service(config, task_definition=CURRENT_SERVICE["taskDefinition"],
-                           subnets=list(config.subnets), network_mode="awsvpc")
-    assert sorted(c.path for c in diff_service(CURRENT_SERVICE, spec)) == sorted(paths)
+    spec = desired_service(config, task_definition=CURRENT_SERVICE["taskDefinition"])
+    assert sorted(c.path for c in diff_service(CURRENT_SERVICE, spec, network_mode="awsvpc")) == sorted(paths)
 
 
 def test_service_missing_or_inactive_is_a_create() -> None:
-    spec = desired_service(ServiceConfig(name="web"), task_definition="t:1", subnets=[], network_mode=None)
+    spec = desired_service(ServiceConfig(name="web"), task_definition="t:1")
     assert [c.path for c in diff_service(None, spec)] == ["service"]
     assert [c.path for c in diff_service({**CURRENT_SERVICE, "status": "INACTIVE"}, spec)] == ["service"]
 

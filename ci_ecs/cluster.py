@@ -1,0 +1,22 @@
+"""The cluster step: create the cluster when it is missing; an existing cluster is never changed."""
+
+from __future__ import annotations
+
+import logging
+
+from ci_ecs.ecs import EcsGateway
+
+log = logging.getLogger(__name__)
+
+
+def ensure_cluster(ecs: EcsGateway, cluster: str, *, dry_run: bool = False) -> bool:
+    """Create `cluster` when it is missing (or INACTIVE); never touch an existing one. True when created."""
+    if ecs.describe_cluster(cluster) is not None:
+        log.info("cluster %s exists", cluster)
+        return False
+    if dry_run:
+        log.info("cluster %s: would create", cluster)
+        return True
+    ecs.create_cluster(cluster)
+    log.info("cluster %s created", cluster)
+    return True
