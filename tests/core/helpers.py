@@ -17,6 +17,8 @@ BASE_CONFIG: dict[str, Any] = {
         "memory": "512",
         "network_mode": "awsvpc",
         "requires_compatibilities": ["FARGATE"],
+        # Fargate needs it for private ECR images, awslogs and secrets (rules.check_execution_role).
+        "execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
         "containers": [{
             "name": "web",
             "image": "public.ecr.aws/nginx/nginx:1.27",
