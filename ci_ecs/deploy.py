@@ -163,7 +163,7 @@ class Deployer:
         partial = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run)
         try:
             check_config(config, self.base_dir)
-            preflight(config)
+            preflight(config, dry_run=self.dry_run)
             ecs = EcsGateway(self.factory.client("ecs"))
             ecr = None
             repository = None

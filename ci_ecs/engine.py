@@ -8,6 +8,7 @@ gets it in the X-Registry-Auth header of that one request; nothing is written to
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,11 +59,29 @@ def connect() -> Any:
     try:
         client = docker.from_env(timeout=ENGINE_TIMEOUT_SECONDS)
         client.ping()
-    except docker.errors.DockerException as exc:
-        raise ImageEngineError(f"{NO_ENGINE}: {_one_line(str(exc))}") from None
-    except Exception as exc:  # requests' connection errors, a socket that is not an engine
-        raise ImageEngineError(f"{NO_ENGINE}: {_one_line(str(exc))}") from None
+    except Exception as exc:  # DockerException, requests' connection errors, a socket that is not an engine
+        where = os.environ.get("DOCKER_HOST") or "the default socket"
+        raise ImageEngineError(f"{NO_ENGINE}: {_one_line(f'{where}: {_reason(exc)}')}") from None
     return client
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in words: the OS error under requests'/urllib3's wrappers, not their tuple repr.
+
+    docker-py reports a missing socket as "Error while fetching server API version: ('Connection
+    aborted.', FileNotFoundError(2, 'No such file or directory'))"; this returns "No such file or directory".
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return f"{current.strerror}: {current.filename}" if current.filename else str(current.strerror)
+        pending.extend([current.__cause__, current.__context__, *current.args])
+    return str(exc)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -140,7 +159,7 @@ def build(client: Any, config: BuildConfig, base_dir: Path) -> str:
             if isinstance(aux, dict) and aux.get("ID"):
                 image_id = str(aux["ID"])
     except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors too
-        raise ImageEngineError(f"build {context}: {_one_line(str(exc))}") from None
+        raise ImageEngineError(f"build {context}: {_one_line(_reason(exc))}") from None
     if image_id is None:
         # Engines older than API 1.30 give no aux ID; the last line is "Successfully built <id>".
         for line in reversed(tail):
@@ -214,7 +233,7 @@ def push(
             if isinstance(aux, dict) and aux.get("Digest"):
                 digest = str(aux["Digest"])
     except (docker.errors.DockerException, OSError) as exc:  # requests' errors are OSErrors too
-        raise ImageEngineError(f"push {target}: {_one_line(str(exc))}") from None
+        raise ImageEngineError(f"push {target}: {_one_line(_reason(exc))}") from None
     if digest is None:
         raise ImageEngineError(f"push {target}: the engine reported no digest")
     return digest

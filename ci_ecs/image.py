@@ -87,10 +87,11 @@ def target_tag(image: ImageConfig) -> str:
     return "latest"
 
 
-def preflight(config: Config) -> None:
+def preflight(config: Config, *, dry_run: bool = False) -> None:
     """What can fail before any AWS call: the tag, and the engine (build/local) or skopeo (source).
 
-    Raises ConfigError (exit 2) or ImageEngineError (exit 1).
+    With `dry_run` (`ci-ecs plan`) no Docker engine is needed: plan reports what would be built or
+    pushed instead. Raises ConfigError (exit 2) or ImageEngineError (exit 1).
     """
     kind = origin(config.image)
     if kind is None or config.image_uri:
@@ -98,7 +99,7 @@ def preflight(config: Config) -> None:
     target_tag(config.image)
     if kind == "source":
         skopeo.find_skopeo()
-    else:
+    elif not dry_run:
         engine.connect().close()
 
 
@@ -165,9 +166,18 @@ def _publish_engine(
     image = config.image
     tagged = f"{repository.uri}:{tag}"
     if dry_run and image.build is not None:
-        log.info("image %s: would build %s and push it", tagged, image.build.context)
+        context = (base_dir / image.build.context).resolve()
+        log.info("image %s: would build %s (context %s) and push it", tagged, image.build.dockerfile, context)
         return ResolvedImage(tagged)
-    client = engine.connect()
+    if dry_run:
+        try:
+            client = engine.connect()
+        except ImageEngineError as exc:
+            # plan needs no engine: without one it cannot compare the local image with ECR's.
+            log.info("image %s: would push image.local %s (not compared with ECR: %s)", tagged, image.local, exc)
+            return ResolvedImage(tagged)
+    else:
+        client = engine.connect()
     try:
         if image.build is not None:
             local = engine.inspect_local(client, engine.build(client, image.build, base_dir))
