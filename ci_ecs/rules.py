@@ -21,6 +21,10 @@ from ci_ecs.taskdef import register_shape
 # lowercase), numbers, underscores, and hyphens are allowed." (ECS API reference)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
+# taskRoleArn / executionRoleArn: an IAM role ARN, or (as ECS also accepts) a role name. An unrendered
+# template ("arn:aws:iam::account_ID:role/x", "${EXECUTION_ROLE}") is neither.
+_ROLE = re.compile(r"^(?:arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+|[\w+=,.@-]{1,64})$")
+
 # The capacity providers that run tasks on Fargate (CapacityProviderStrategyItem, ECS API reference).
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
@@ -110,6 +114,12 @@ def check_definition(definition: dict[str, Any], task: TaskConfig, *, prefix: st
             except ValueError as exc:
                 key, source = keys.task_field(name)
                 raise _fail(str(exc), key, source) from None
+    for field, config_name in (("executionRoleArn", "execution_role_arn"), ("taskRoleArn", "task_role_arn")):
+        role = definition.get(field)
+        if role is not None and not (isinstance(role, str) and _ROLE.match(role)):
+            key, source = keys.task_field(config_name)
+            raise _fail(f"{field} {_show(role)} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/NAME) "
+                        "or role name", key, source)
     _check_enums(definition, register_shape(), "", keys)
     network_mode = _network_mode(definition)
     if "FARGATE" in _compatibilities(definition):

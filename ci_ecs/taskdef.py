@@ -101,6 +101,27 @@ def _container_from_config(container: Any, image: str | None, region: str | None
     return strip_empty(definition)
 
 
+def drop_empty_enums(value: Any, shape: Any) -> Any:
+    """Drop empty strings where the model allows only enum values (`"ipcMode": ""`, `"appProtocol": ""`).
+
+    Templates and console exports write "" for "not set"; aws-actions drops empty values before
+    registering, and for an enum field "" can mean nothing else (ECS has no empty enum value).
+    """
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        out = {}
+        for name, item in value.items():
+            member = shape.members.get(name)
+            if member is not None and item == "" and getattr(member, "enum", None):
+                continue
+            out[name] = drop_empty_enums(item, member) if member is not None else item
+        return out
+    if kind == "list" and isinstance(value, list):
+        return [drop_empty_enums(item, shape.member) for item in value
+                if not (item == "" and getattr(shape.member, "enum", None))]
+    return value
+
+
 def read_task_file(path: Path) -> dict[str, Any]:
     """Read a native ECS task definition (JSON or YAML), unwrapping describe output's `taskDefinition`.
 
@@ -120,6 +141,8 @@ def read_task_file(path: Path) -> dict[str, Any]:
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
         data = data["taskDefinition"]
     data = drop_nulls(data)
+    if isinstance(data, dict):
+        data = drop_empty_enums(data, register_shape())
     if not isinstance(data, dict) or not isinstance(data.get("containerDefinitions"), list):
         raise ConfigError("a task definition needs containerDefinitions (a list)", key="task.file",
                           source=str(path))

@@ -151,6 +151,12 @@ FILE_CASES: list[tuple[str, dict[str, Any], dict[str, Any], str, str]] = [
     ("fargate-bad-pair", {"memory": "4096"}, {}, "task.file", "does not accept memory 4096"),
     ("container-name", {"containerDefinitions": [{"name": "{{name}}", "image": "nginx:1"}]}, {}, "task.file",
      "container name"),
+    ("execution-role-template", {"executionRoleArn": "arn:aws:iam::account_ID:role/ecsTaskExecutionRole"}, {},
+     "task.file", "executionRoleArn"),
+    ("task-role-template", {"taskRoleArn": "${TASK_ROLE_ARN}"}, {}, "task.file", "taskRoleArn"),
+    ("role-name-is-fine", {"executionRoleArn": "ecsTaskExecutionRole"}, {}, "", ""),
+    ("empty-enums-are-unset", {"ipcMode": "", "pidMode": "", "containerDefinitions": [
+        {"name": "web", "image": "nginx:1", "portMappings": [{"containerPort": 80, "appProtocol": ""}]}]}, {}, "", ""),
     ("no-execution-role-awslogs", {"executionRoleArn": None, "containerDefinitions": [
         {"name": "web", "image": "nginx:1", "logConfiguration": {"logDriver": "awslogs", "options": {}}}]},
      {}, "task.execution_role_arn", "awslogs"),
