@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -115,7 +114,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     """Print an error as one line (plus reasons for a failed deploy); return its exit code."""
-    from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError
+    from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError, escape_control
     from ci_ecs.output import emit
     from ci_ecs.redact import redact
 
@@ -127,19 +126,23 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
         click.echo("ci-ecs: cancelled (SIGINT); what was done so far stays done", err=True)
         return 130
     if not isinstance(exc, CiEcsError):
-        click.echo(redact(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for details)"),
-                   err=True)
+        message = redact(f"internal error: {type(exc).__name__}: {escape_control(str(exc))} "
+                         "(run with --debug for details)")
+        click.echo(f"error: {message}", err=True)
+        if output_format != "text":
+            emit({"error": message}, "json" if output_format == "json" else output_format)
         return EXIT_FAILED
     click.echo(redact(f"error: {exc.message}"), err=True)
     if isinstance(exc, DeploymentFailedError):
         for reason in exc.stopped_reasons:
-            click.echo(redact(f"  stopped: {reason}"), err=True)
+            click.echo(redact(f"  stopped: {escape_control(reason)}"), err=True)
         for event in exc.events:
-            click.echo(redact(f"  event: {event}"), err=True)
-    result = getattr(exc, "result", None)
-    if isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result:
-        result = {**result, "error": exc.message}
-        emit(result, output_format)
+            click.echo(redact(f"  event: {escape_control(event)}"), err=True)
+    # Machine-readable formats always get the result, with `error` set, whatever failed (a config error
+    # included): a pipeline reads one JSON object or one set of outputs either way.
+    result = exc.result
+    if output_format != "text" or (isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result):
+        emit({**(result or {}), "error": exc.message}, output_format)
     return exc.exit_code
 
 
@@ -160,16 +163,30 @@ def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
     debug = bool(params.get("debug"))
     output_format = params.get("output_format") or "text"
     with _command(output_format, debug):
-        from ci_ecs.config import DEFAULT_CONFIG_FILE, load_config
-        from ci_ecs.deploy import deploy
-        from ci_ecs.output import emit
+        from ci_ecs.errors import CiEcsError
 
-        config_path = params["config_path"]
-        explicit = config_path != DEFAULT_CONFIG_FILE or bool(os.environ.get("CI_ECS_CONFIG"))
-        config = load_config(config_path, _overrides(params), require_file=explicit)
-        base_dir = Path(config_path).resolve().parent
-        result = deploy(config, base_dir=base_dir, dry_run=plan or bool(params.get("dry_run")))
-        emit(result.as_json(), output_format, plan=plan)
+        try:
+            from ci_ecs.aws import check_profile
+            from ci_ecs.config import load_config
+            from ci_ecs.deploy import deploy
+            from ci_ecs.output import emit
+
+            config_path = params["config_path"]
+            # Given by -c or CI_ECS_CONFIG (whatever its spelling, even "ci-ecs.yml"), the file must exist.
+            source = click.get_current_context().get_parameter_source("config_path")
+            explicit = source not in (None, click.core.ParameterSource.DEFAULT)
+            config = load_config(config_path, _overrides(params), require_file=explicit)
+            check_profile(config.profile)  # before anything else reads the AWS config files
+            base_dir = Path(config_path).resolve().parent
+            result = deploy(config, base_dir=base_dir, dry_run=plan or bool(params.get("dry_run")))
+            emit(result.as_json(), output_format, plan=plan)
+        except CiEcsError as exc:
+            if exc.result is None:  # failed before the deploy started (e.g. the config): an empty result
+                from ci_ecs.deploy import DeployResult
+
+                exc.result = DeployResult(cluster=params.get("cluster") or "", service=params.get("service") or "",
+                                          dryRun=plan or bool(params.get("dry_run"))).as_json()
+            raise
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -249,7 +266,7 @@ def push(**params: Any) -> None:
     """Put the image into ECR (build, push a local image, or copy from a registry), skipping what is there."""
     output_format = params.get("output_format") or "text"
     with _command(output_format, bool(params.get("debug"))):
-        from ci_ecs.aws import ClientFactory
+        from ci_ecs.aws import ClientFactory, check_profile
         from ci_ecs.config import load_config
         from ci_ecs.deploy import aws_settings
         from ci_ecs.image import push_image
@@ -259,6 +276,7 @@ def push(**params: Any) -> None:
         overrides = {key: params.get(name) for key, name in (("image.tag", "tag"), ("region", "region"),
                      ("profile", "profile"), ("endpoint_url", "endpoint_url"), ("assume_role_arn", "assume_role_arn"))}
         config = load_config(config_path, overrides, require_file=True, purpose="push")
+        check_profile(config.profile)
         image = push_image(config, ClientFactory(aws_settings(config)), dry_run=bool(params.get("dry_run")),
                            base_dir=Path(config_path).resolve().parent)
         result = {"imageUri": image.uri, "imageDigest": image.digest, "imagePushed": image.pushed}

@@ -31,9 +31,13 @@ ECR (``moto.ecr.models`` / ``moto.ecr.responses``)
     ImageTagAlreadyExistsException as AWS does.
   - ``ECRResponse.get_authorization_token``: proxyEndpoint is the registry, expiresAt in 12 h.
 EC2: ENIs are created by moto's ``Task`` and adjusted in ``network.py`` (``backend.enis``).
+  - ``NetworkInterface.__init__``: moto sets ``private_dns_name`` only in VPCs with DNS
+    hostnames, and its ``Task`` reads it, so a task in any other VPC (one made by Terraform,
+    say) failed to place with an AttributeError. ECS places tasks in any VPC.
 
 The patches are installed when a Sandbox starts and removed when it stops. Request handlers
-run under the runtime lock (taken by the middleware), so they never race the scheduler.
+run under the runtime lock (taken by the middleware), so they never race the scheduler; the
+registry's HTTP calls are made with the lock released (``Runtime.outside_lock``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+from moto.ec2.utils import generate_dns_from_ip
 from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend
 from moto.ecr.responses import ECRResponse
@@ -298,11 +304,13 @@ def _create_repository(self: ECRBackend, repository_name: str, *args: Any, **kwa
 
 def _sync(backend: ECRBackend, repository_name: str | None) -> None:
     rt = _rt()
-    if rt is None or rt.registry is None or not repository_name:
+    if rt is None or rt.registry is None or not repository_name or repository_name not in backend.repositories:
         return
-    repository = backend.repositories.get(repository_name)
+    with rt.outside_lock():  # registry HTTP calls must not hold up the scheduler and other requests
+        snapshot = ecr.fetch_repository(repository_name, rt.registry)
+    repository = backend.repositories.get(repository_name)  # re-read: it may have changed meanwhile
     if repository is not None:
-        ecr.sync_repository(repository, rt.registry)
+        ecr.apply_snapshot(repository, snapshot)
 
 
 def _repository_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
@@ -346,9 +354,10 @@ def _put_image(
         return image
     media_type = image_manifest_mediatype or json.loads(image_manifest).get("mediaType", "")
     try:
-        pushed = rt.registry.put_manifest(
-            repository_name, image_tag or image.get_image_digest(), image_manifest, media_type
-        )
+        with rt.outside_lock():
+            pushed = rt.registry.put_manifest(
+                repository_name, image_tag or image.get_image_digest(), image_manifest, media_type
+            )
     except RegistryError as err:
         _sync(self, repository_name)  # forget what moto added: the registry refused it
         raise ecr.LayersNotFoundException(repository_name, str(err)) from None
@@ -370,8 +379,9 @@ def _batch_delete_image(self: ECRBackend, *args: Any, **kwargs: Any) -> Any:
     rt = _rt()
     if rt is not None and rt.registry is not None and repository is not None and repository_name:
         after = {i.get_image_digest() for i in repository.images}
-        for gone in before - after:
-            rt.registry.delete_manifest(repository_name, gone)
+        with rt.outside_lock():
+            for gone in before - after:
+                rt.registry.delete_manifest(repository_name, gone)
         # distribution 2.8 cannot remove one tag of several: such a tag comes back on the next sync.
         _sync(self, repository_name)
     return result
@@ -386,6 +396,13 @@ def _get_authorization_token(self: ECRResponse) -> ActionResult:
 
 
 # ------------------------------------------------------------------------------- install
+
+
+@_wrap(NetworkInterface, "__init__")
+def _network_interface_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _original(NetworkInterface, "__init__")(self, *args, **kwargs)
+    if not hasattr(self, "private_dns_name"):
+        self.private_dns_name = generate_dns_from_ip(self.private_ip_address)
 
 
 def install() -> None:
