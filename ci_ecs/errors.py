@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_control(text: str) -> str:
+    r"""`text` with control characters written as escapes, so it stays one line and cannot drive a terminal.
+
+    A newline in a path would start a new line in a CI log (and could fake one); ESC starts terminal
+    control sequences. Line and paragraph separators (U+2028/9) count too: some viewers break on them.
+
+    >>> print(escape_control("a\nb \x1b[31mred\x00"))
+    a\nb \x1b[31mred\x00
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 class CiEcsError(Exception):
-    """Base of every error ci-ecs reports to a user; `exit_code` is what the CLI exits with."""
+    """Base of every error ci-ecs reports to a user; `exit_code` is what the CLI exits with.
+
+    The message is kept with control characters escaped (`escape_control`): whatever value or path
+    it quotes, it prints as one line.
+    """
 
     exit_code = 1
+    # The deploy result so far (the `--output json` object), printed with `error` set when this error ends a run.
+    result: dict[str, Any] | None = None
 
     def __init__(self, message: str, **fields: Any) -> None:
+        message = escape_control(message)
         super().__init__(message)
         self.message = message
         self.fields = fields
@@ -76,8 +109,9 @@ class DeploymentFailedError(CiEcsError):
                  rolled_back_to: str | None = None, result: dict[str, Any] | None = None) -> None:
         super().__init__(message, deployment_id=deployment_id)
         self.deployment_id = deployment_id
-        self.stopped_reasons = stopped_reasons or []
-        self.events = events or []
+        # Printed one per line: each escaped like the message, so none can split into two lines.
+        self.stopped_reasons = [escape_control(reason) for reason in stopped_reasons or []]
+        self.events = [escape_control(event) for event in events or []]
         self.rolled_back_to = rolled_back_to
         self.result = result
 
