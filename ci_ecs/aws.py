@@ -103,9 +103,11 @@ class ClientFactory:
             # botocore reads AWS_DEFAULT_REGION; CI systems (and the aws CLI v2) also set AWS_REGION.
             region = self.settings.region or os.environ.get("AWS_REGION") or None
             session = boto3.Session(profile_name=self.settings.profile, region_name=region)
-        except botocore.exceptions.ProfileNotFound:
-            raise ConfigError(f"AWS profile {self.settings.profile!r} not found", key="profile") from None
-        if not session.region_name:
+            # An AWS_PROFILE naming no profile passes the constructor and fails on first use: use it now.
+            session_region = session.region_name
+        except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError) as exc:
+            raise profile_error(self.settings.profile, exc) from None
+        if not session_region:
             raise ConfigError("no AWS region: set region in the file, AWS_REGION/CI_ECS_REGION or --region",
                               key="region")
         if self.settings.assume_role_arn:
@@ -118,7 +120,10 @@ class ClientFactory:
                                     aws_secret_access_key=creds["SecretAccessKey"],
                                     aws_session_token=creds["SessionToken"],
                                     region_name=session.region_name)
-        credentials = session.get_credentials()
+        try:
+            credentials = session.get_credentials()
+        except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError) as exc:
+            raise profile_error(self.settings.profile, exc) from None
         if credentials is not None:
             frozen = credentials.get_frozen_credentials()
             register_secret(frozen.secret_key)
@@ -136,10 +141,47 @@ class ClientFactory:
         with self._lock:
             if service not in self._clients:
                 session: Any = self.session()  # the service name is data here, not a literal
-                client = session.client(service, endpoint_url=self.settings.endpoint_url, config=self._config())
+                try:
+                    client = session.client(service, endpoint_url=self.settings.endpoint_url,
+                                            config=self._config())
+                except ValueError as exc:  # botocore's "Invalid endpoint: ..." (AWS_ENDPOINT_URL*)
+                    raise endpoint_error(service, exc) from None
                 client.meta.events.register("before-call.*.*", self.counter)
                 self._clients[service] = client
             return self._clients[service]
+
+
+def profile_error(profile: str | None, exc: Exception) -> ConfigError:
+    """The ConfigError for a profile botocore cannot find (or a config file it cannot parse)."""
+    import botocore.exceptions
+
+    if isinstance(exc, botocore.exceptions.ConfigParseError):
+        return ConfigError(f"cannot parse the AWS config file: {exc}", key="profile")
+    name = profile or os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
+    origin = "profile" if profile else ("AWS_PROFILE" if os.environ.get("AWS_PROFILE") else "AWS_DEFAULT_PROFILE")
+    return ConfigError(f"AWS profile {name!r} not found in the AWS config or credentials file", key=origin)
+
+
+def endpoint_error(service: str, exc: Exception) -> ConfigError:
+    """The ConfigError for an endpoint botocore refuses; names the variable it came from."""
+    names = [f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}", "AWS_ENDPOINT_URL"]
+    origin = next((name for name in names if os.environ.get(name)), "the AWS config file's endpoint_url")
+    return ConfigError(f"{exc} (from {origin}; give an http(s) URL with a host)", key="endpoint_url")
+
+
+def check_profile(profile: str | None) -> None:
+    """Raise a ConfigError (exit 2) now when `profile` (or AWS_PROFILE) names no profile.
+
+    botocore only notices on first use, which may be deep inside a deploy; this is the check
+    before any AWS call. Reads the AWS config files, makes no request.
+    """
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        botocore.session.Session(profile=profile).get_scoped_config()
+    except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError) as exc:
+        raise profile_error(profile, exc) from None
 
 
 def error_code(exc: BaseException) -> str:
@@ -172,6 +214,8 @@ def aws_errors(action: str) -> Iterator[None]:
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
         raise CredentialsError(action, "NoCredentials",
                                f"{exc} (set AWS credentials, a profile, or a web identity)") from exc
+    except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError) as exc:
+        raise profile_error(None, exc) from exc
     except botocore.exceptions.NoRegionError as exc:
         raise ConfigError("no AWS region: set region, AWS_REGION or --region", key="region") from exc
     except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,

@@ -11,6 +11,8 @@ import difflib
 import json
 import os
 import re
+import typing
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,8 +62,45 @@ def memory_mib(value: str) -> int:
     raise ValueError(f"memory {value!r} is not a number of MiB or 'N GB'")
 
 
+def _scalar_types(annotation: Any) -> set[Any]:
+    """The int/float/bool types a field annotation admits: `int | None` -> {int}."""
+    if annotation in (int, float, bool):
+        return {annotation}
+    return {arg for arg in typing.get_args(annotation) if arg in (int, float, bool)}
+
+
+def is_http_url(value: str) -> bool:
+    """Whether `value` is an absolute http(s) URL with a host, as an AWS endpoint must be.
+
+    >>> is_http_url("http://127.0.0.1:4566"), is_http_url("notaurl"), is_http_url("https://")
+    (True, False, False)
+    """
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_number_mixups(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads `desired_count: true` as 1 and `assign_public_ip: "yes"` (or 1,
+        # "on", "t") as True. A count is never a boolean; and a switch is a YAML boolean, because
+        # that is what YAML users write and what a typo (`wait: "flase"`, `assign_public_ip: 0.5`)
+        # must not silently become. Numbers may still be strings ("2"), as env values are.
+        kinds = _scalar_types(cls.model_fields[info.field_name or ""].annotation)
+        if not kinds or value is None:
+            return value
+        if bool in kinds and not isinstance(value, bool):
+            raise ValueError(f"must be true or false (a YAML boolean), not {json.dumps(value, default=str)[:60]}")
+        if bool not in kinds and isinstance(value, bool):
+            raise ValueError(f"must be a number, not {json.dumps(value)}")
+        return value
 
 
 class Encryption(_Strict):
@@ -355,6 +394,8 @@ class ServiceConfig(_Strict):
 class DeploySettings(_Strict):
     wait: bool = True
     timeout: int = Field(default=900, ge=1)
+    # After COMPLETED, our tasks must stay up until the youngest has run this long (a crash loop is not success).
+    stable_seconds: float = Field(default=5.0, ge=0, le=600)
     # None: roll back ourselves unless the service's circuit breaker already rolls back.
     rollback: bool | None = None
     force_new_deployment: bool = False
@@ -400,6 +441,13 @@ class Config(_Strict):
     def _region(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", value):
             raise ValueError(f"{value!r} is not an AWS region name like us-east-1")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_http_url(value):
+            raise ValueError(f"{value!r} is not an http(s) URL with a host, like http://127.0.0.1:4566")
         return value
 
     @field_validator("image_uri")
@@ -473,8 +521,132 @@ class Config(_Strict):
 
 # --- loading -------------------------------------------------------------------------------------
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping key and sequence item."""
+# Limits that keep hostile YAML (a "billion laughs" of nested aliases, a self-referencing anchor, a
+# file of nothing but `[`) from costing more than a moment: a real config or task definition is a few
+# KiB, reuses an anchor a handful of times and nests less than ten levels. ECS itself caps a task
+# definition at 64 KiB, so 1 MiB leaves room without letting a stray binary through.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_ALIAS_NODES = 10_000
+MAX_DEPTH = 64
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing what only hostile or mistaken input does.
+
+    - an alias whose expansion would pass MAX_ALIAS_NODES nodes in total (nested aliases grow
+      exponentially when the document is walked or copied, though PyYAML shares the objects),
+    - an alias to the collection that contains it (a recursive structure),
+    - nesting deeper than MAX_DEPTH (the composer recurses per level),
+    - a key repeated in one mapping (PyYAML keeps the last one silently).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes in its full expansion
+        self._open: set[str] = set()  # anchors of collections still being composed
+        self._alias_nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self._open:
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} refers to a collection that contains it", event.start_mark)
+            node: yaml.Node | None = super().compose_node(parent, index)
+            self._alias_nodes += self._sizes.get(id(node), 1)
+            if self._alias_nodes > MAX_ALIAS_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"aliases expand to more than {MAX_ALIAS_NODES} nodes (refused as a YAML bomb)",
+                    event.start_mark)
+            return node
+        event = self.peek_event()
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                              event.start_mark)
+        anchor = event.anchor
+        if anchor is not None and not self.check_event(yaml.ScalarEvent):
+            self._open.add(anchor)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor is not None:
+                self._open.discard(anchor)
+        if isinstance(node, yaml.SequenceNode):
+            self._sizes[id(node)] = 1 + sum(self._sizes.get(id(item), 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            self._sizes[id(node)] = 1 + sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1)
+                                            for k, v in node.value)
+            self._refuse_duplicate_keys(node)
+        return node
+
+    @staticmethod
+    def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
+        seen: dict[tuple[str, str], yaml.Node] = {}
+        for key_node, _ in node.value:
+            # `<<` merge keys may repeat, and a merged key may be overridden: that is YAML's merge rule.
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            first = seen.setdefault((key_node.tag, key_node.value), key_node)
+            if first is not key_node:
+                raise yaml.composer.ComposerError(
+                    None, None, f"duplicate key {key_node.value!r} (first on line {first.start_mark.line + 1})",
+                    key_node.start_mark)
+
+
+def read_text_file(path: Path, *, what: str, key: str | None = None) -> str:
+    """The text of a config or task definition file: at most MAX_FILE_BYTES of UTF-8, else a ConfigError.
+
+    The error names the file and says what is wrong with it ("is not UTF-8 text", "is larger than").
+    """
+    source = str(path)
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", key=key, source=source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"the {what} is larger than {MAX_FILE_BYTES // 1024} KiB", key=key, source=source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"the {what} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
+                          "a binary file?)", key=key, source=source) from None
+    if "\x00" in text:
+        raise ConfigError(f"the {what} is not text (it contains NUL bytes; a binary file?)", key=key, source=source)
+    return text
+
+
+def _compose_and_construct(text: str, source: str, key: str | None) -> tuple[yaml.Node | None, Any]:
+    loader: _SafeLoader | None = None
+    try:
+        loader = _SafeLoader(text)  # reads the text at once: a control character is a ReaderError here
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML: {problem}", key=key, source=source,
+                          line=mark.line + 1 if mark else None) from None
+    except ValueError as exc:  # e.g. an integer longer than Python's int_max_str_digits
+        raise ConfigError(f"invalid YAML: {str(exc).splitlines()[0]}", key=key, source=source) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return node, data
+
+
+def load_yaml_text(text: str, source: str, *, key: str | None = None) -> Any:
+    """Parse YAML safely (no YAML bombs, recursive anchors or duplicate keys); errors are ConfigErrors.
+
+    Every YAML file ci-ecs reads goes through here: the config and native task definition files.
+
+    >>> load_yaml_text("a: 1\\nb: [x, y]\\n", "example.yml")
+    {'a': 1, 'b': ['x', 'y']}
+    """
+    return _compose_and_construct(text, source, key)[1]
 
 
 def _positions(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
@@ -492,20 +664,10 @@ def _positions(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...]
 
 def _read_file(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("config file not found (give -c/--config or CI_ECS_CONFIG)", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file: {exc}", source=source) from None
-    try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"invalid YAML: {problem}", source=source,
-                          line=mark.line + 1 if mark else None) from None
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError("config file not found (give -c/--config or CI_ECS_CONFIG)", source=source)
+    text = read_text_file(path, what="config file")
+    node, data = _compose_and_construct(text, source, None)
     if node is None or data is None:
         raise ConfigError("the config file is empty (expected a mapping with cluster, service, task)",
                           source=source)

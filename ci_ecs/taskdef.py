@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ci_ecs.config import TaskConfig, cpu_units, memory_mib
+from ci_ecs.config import TaskConfig, cpu_units, load_yaml_text, memory_mib, read_text_file
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
@@ -127,17 +125,13 @@ def read_task_file(path: Path) -> dict[str, Any]:
 
     Fields ci-ecs does not model are kept as they are; read-only fields are dropped.
     """
+    # Size, encoding and YAML safety (bombs, recursive anchors, duplicate keys) as for the config file.
+    text = read_text_file(path, what="task definition file", key="task.file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read task definition file: {exc.strerror or exc}", key="task.file",
-                          source=str(path)) from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        line = getattr(exc, "lineno", None) or getattr(getattr(exc, "problem_mark", None), "line", None)
+        data = json.loads(text) if path.suffix == ".json" else load_yaml_text(text, str(path), key="task.file")
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an over-long integer, a 10,000-deep [[[
         raise ConfigError(f"invalid task definition: {exc}".splitlines()[0], key="task.file",
-                          source=str(path), line=line) from None
+                          source=str(path), line=getattr(exc, "lineno", None)) from None
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
         data = data["taskDefinition"]
     data = drop_nulls(data)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +45,15 @@ def _mutate(data: Any, path: list[str], value: Any) -> dict[str, Any]:
 def _check(tmp_path: Path, text: str) -> None:
     path = tmp_path / "ci-ecs.yml"
     path.write_text(text)
+    started = time.monotonic()
     try:
         assert isinstance(load_config(path, require_file=True), Config)
     except ConfigError as exc:
         message = str(exc)
-        assert message and "\n" not in message and "Traceback" not in message
+        assert message and "Traceback" not in message
+        # One line that cannot drive a terminal, whatever the input quoted: control characters are escaped.
+        assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in message), repr(message)
+    assert time.monotonic() - started < 2  # a bound, not a benchmark: hostile input never runs away
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -65,3 +72,53 @@ def test_any_change_to_a_good_config(tmp_path: Path, path: list[str], value: Any
 @given(text=st.text(max_size=200))
 def test_any_text(tmp_path: Path, text: str) -> None:
     _check(tmp_path, text)
+
+
+# Real and hostile YAML alike: anchors (maybe on a collection that refers to itself), aliases (maybe
+# undefined), merge keys, repeated keys, escapes that make control characters. Whatever the mix, the
+# loader gives a config or one ConfigError line, quickly.
+_ANCHOR = st.sampled_from(["", "", "&a ", "&b ", "&c "])
+_LEAF = st.sampled_from(["x", "1", "true", "null", "demo", "*a", "*b", "*c", '"\\e[31m"', '"a\\nb"', '"\\0"'])
+
+
+def _collections(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    sequence = st.lists(inner, max_size=5).map(lambda items: "[" + ", ".join(items) + "]")
+    mapping = st.lists(st.tuples(st.sampled_from(["cluster", "name", "desired_count", "x", "<<"]), inner),
+                       max_size=4).map(lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}")
+    return st.tuples(_ANCHOR, st.one_of(sequence, mapping)).map("".join)
+
+
+
+
+def _number_anchors(text: str) -> str:
+    """Give every anchor a name of its own (PyYAML refuses a repeated one) and point each alias at the
+    latest anchor of its letter, open or closed: so aliases share, nest (bombs) and self-refer."""
+    latest: dict[str, int] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        sigil, letter = match.group(1), match.group(2)
+        if sigil == "&":
+            latest[letter] = latest.get(letter, 0) + 1
+        return f"{sigil}{letter}{latest.get(letter, 0)}"
+
+    return re.sub(r"([&*])([abc])\b", rename, text)
+
+
+_DOCUMENT = st.lists(st.tuples(st.sampled_from(["region", "cluster", "service", "task", "deploy", "x"]),
+                               st.recursive(_LEAF, _collections, max_leaves=30)),
+                     min_size=1, max_size=5, unique_by=lambda line: line[0]).map(
+    lambda lines: _number_anchors("".join(f"{k}: {v}\n" for k, v in lines)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_DOCUMENT)
+def test_any_yaml_with_anchors_and_aliases(tmp_path: Path, text: str) -> None:
+    _check(tmp_path, text)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(["cluster", "region", "service.name", "task.family", "image.tag"]),
+       value=st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=20))
+def test_any_string_value_gives_a_one_line_error(tmp_path: Path, key: str, value: str) -> None:
+    data = _mutate(BASE_CONFIG, key.split("."), value)
+    _check(tmp_path, yaml.safe_dump(data, allow_unicode=True))
