@@ -69,16 +69,17 @@ class EcsGateway:
         in one family with a ClientException ("Too many concurrent attempts to create a new revision"),
         which no retry mode knows: that one is retried here, with jittered exponential backoff.
         """
+        attempt = 1
         with aws_errors(f"register task definition {definition.get('family')}"):
-            for attempt in range(1, _CONCURRENT_REVISION_ATTEMPTS + 1):
+            while True:
                 try:
                     return dict(self.client.register_task_definition(**definition)["taskDefinition"])
                 except Exception as exc:
                     concurrent = error_code(exc) == "ClientException" and "concurrent" in str(exc).lower()
-                    if not concurrent or attempt == _CONCURRENT_REVISION_ATTEMPTS:
+                    if not concurrent or attempt >= _CONCURRENT_REVISION_ATTEMPTS:
                         raise
-                    self._sleep(random.uniform(0, min(2.0 ** attempt, 10.0)))
-        raise AssertionError("unreachable")
+                self._sleep(random.uniform(0, min(2.0 ** attempt, 10.0)))
+                attempt += 1
 
     # services
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:

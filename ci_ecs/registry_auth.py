@@ -113,9 +113,9 @@ class EcrCredentials:
     def get(self, *, force: bool = False) -> RegistryLogin:
         """A login that is valid for at least the refresh margin (`force` fetches a new one anyway)."""
         with self._lock:
-            if not force and self._fresh(self._login):
-                assert self._login is not None
-                return self._login
+            current = self._login
+            if not force and current is not None and self._fresh(current):
+                return current
             data = self._ecr.authorization()
             token = str(data.get("authorizationToken", ""))
             register_secret(token)
