@@ -30,10 +30,6 @@ class ImageRef:
         """The reference without tag or digest, e.g. `127.0.0.1:5000/hello`."""
         return f"{self.domain}/{self.path}" if self.domain else self.path
 
-    def with_digest(self, digest: str) -> str:
-        """The reference pinned to `digest`, dropping any tag."""
-        return f"{self.repository}@{digest}"
-
     def __str__(self) -> str:
         text = self.repository
         if self.tag:

@@ -193,14 +193,6 @@ def update_plan(spec: ServiceSpec, current: dict[str, Any], *, network_mode: str
     return changes, params
 
 
-def diff_service(current: dict[str, Any] | None, spec: ServiceSpec, *, network_mode: str | None = None
-                 ) -> list[Change]:
-    """What ensure_service would change: a create, or the keys the config sets whose values differ."""
-    if current is None or current.get("status") == "INACTIVE":
-        return [Change("service", new="(create)")]
-    return update_plan(spec, current, network_mode=network_mode, service_name=str(current.get("serviceName")))[0]
-
-
 @dataclass
 class ServiceResult:
     """What ensure_service found or did.

@@ -64,7 +64,6 @@ class WaitOutcome:
     reason: str = ""
     stopped_reasons: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
-    ecs_rollback_deployment: str | None = None
     ecs_failed: bool = False
 
 
@@ -220,7 +219,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                       f"({primary.get('taskDefinition')}), started by someone else")
             stopped.poll()
             return WaitOutcome(state, deployment_id, service, reason, stopped.reasons(),
-                               _events(service, wall_start), primary.get("id"), ecs_failed=rolled_back)
+                               _events(service, wall_start), ecs_failed=rolled_back)
         last_seen = ours
         desired = int(ours.get("desiredCount", 0))
         running = int(ours.get("runningCount", 0))
@@ -295,7 +294,7 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
         return WaitOutcome("SUPERSEDED", deployment_id, service,
                            f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
                            f"({primary.get('taskDefinition')}) while its tasks were watched",
-                           [], _events(service, wall_start), primary.get("id"))
+                           [], _events(service, wall_start))
     running = int(ours.get("runningCount", 0))
     if running < min(desired, desired_at_complete):
         return WaitOutcome("FAILED", deployment_id, service,

@@ -11,7 +11,7 @@ import pytest
 from ci_ecs.config import ServiceConfig, TaskConfig
 from ci_ecs.diff import diff_values
 from ci_ecs.imageref import parse_image_ref
-from ci_ecs.service import desired_service, diff_service
+from ci_ecs.service import desired_service, update_plan
 from ci_ecs.taskdef import diff_task_definitions, normalise, render
 from ci_ecs.wait import failure_threshold, poll_interval
 
@@ -185,13 +185,8 @@ def test_service_diff(case: str, changes: dict[str, Any], paths: list[str]) -> N
                             "assign_public_ip": True, "circuit_breaker": {"enable": True, "rollback": True}}
     config = ServiceConfig.model_validate({**base, **changes})
     spec = desired_service(config, task_definition=CURRENT_SERVICE["taskDefinition"])
-    assert sorted(c.path for c in diff_service(CURRENT_SERVICE, spec, network_mode="awsvpc")) == sorted(paths)
-
-
-def test_service_missing_or_inactive_is_a_create() -> None:
-    spec = desired_service(ServiceConfig(name="web"), task_definition="t:1")
-    assert [c.path for c in diff_service(None, spec)] == ["service"]
-    assert [c.path for c in diff_service({**CURRENT_SERVICE, "status": "INACTIVE"}, spec)] == ["service"]
+    changes, _ = update_plan(spec, CURRENT_SERVICE, network_mode="awsvpc")
+    assert sorted(c.path for c in changes) == sorted(paths)
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
