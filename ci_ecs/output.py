@@ -116,6 +116,7 @@ def text_summary(result: dict[str, Any]) -> str:
         lines.append(f"private IPs: {', '.join(result['privateIps'])}")
     if result.get("loadBalancerDns"):
         lines.append(f"load balancer: {result['loadBalancerDns']}")
+    lines.extend(f"warning: {warning}" for warning in result.get("warnings") or [])
     return "\n".join(lines)
 
 
@@ -134,6 +135,10 @@ def plan_text(result: dict[str, Any]) -> str:
                 lines.append(f"  + {change['path']}: {json.dumps(change['new'])}")
             else:
                 lines.append(f"  - {change['path']}: {json.dumps(change['old'])}")
+    for operation, params in (result.get("request") or {}).items():
+        # Exactly the fields deploy would send: settings the config leaves out are never among them.
+        fields = ", ".join(sorted(k for k in params if k not in ("cluster", "service", "serviceName")))
+        lines.append(f"{operation} would send: {fields}")
     return "\n".join(lines)
 
 

@@ -91,6 +91,8 @@ def test_aws_actions_style_deploy_keeps_network_count_and_settings(
     plan = _run("plan", *args, "--output", "json")
     assert plan.exit_code == 0, plan.output
     planned = json.loads(plan.stdout)["request"]["UpdateService"]
+    text = _run("plan", *args)
+    assert "UpdateService would send: taskDefinition" in text.stdout.splitlines()
 
     result = _run("deploy", *args, "--output", "json")
     assert result.exit_code == 0, result.output
