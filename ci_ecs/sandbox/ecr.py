@@ -111,18 +111,31 @@ class RegistryImage(Image):
         return self.size_in_bytes
 
 
+RegistrySnapshot = dict[str, tuple[Manifest, list[str]]]  # digest -> (manifest, tags)
+
+
+def fetch_repository(name: str, registry: RegistryClient) -> RegistrySnapshot:
+    """What the registry holds for a repository (HTTP calls: made without the runtime lock)."""
+    by_digest: RegistrySnapshot = {}
+    for tag in registry.tags(name):
+        manifest = registry.manifest(name, tag)
+        if manifest is None or not manifest.digest:
+            continue
+        by_digest.setdefault(manifest.digest, (manifest, []))[1].append(tag)
+    return by_digest
+
+
 def sync_repository(repository: Repository, registry: RegistryClient) -> None:
-    """Rebuild a moto repository's images from what the registry holds.
+    """Rebuild a moto repository's images from what the registry holds (fetch, then apply)."""
+    apply_snapshot(repository, fetch_repository(repository.name, registry))
+
+
+def apply_snapshot(repository: Repository, by_digest: RegistrySnapshot) -> None:
+    """Rebuild a moto repository's images from a registry snapshot.
 
     imagePushedAt is the time the sandbox first saw a digest (the registry does not record
     push times); it stays stable across syncs.
     """
-    by_digest: dict[str, tuple[Manifest, list[str]]] = {}
-    for tag in registry.tags(repository.name):
-        manifest = registry.manifest(repository.name, tag)
-        if manifest is None or not manifest.digest:
-            continue
-        by_digest.setdefault(manifest.digest, (manifest, []))[1].append(tag)
     previous = {img.get_image_digest(): img for img in repository.images}
     images: list[Image] = []
     for digest, (manifest, tags) in by_digest.items():

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
+from . import shapes
 from .faults import FaultInjector
+
+log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Services whose models the scheduler changes: their requests run under the runtime lock.
 LOCKED_SERVICES = frozenset({"ecs", "ecr", "ec2"})
 QUERY_PROTOCOL_XML_ROOT = {"ec2": "Response"}  # other query services use <ErrorResponse>
+QUERY_SERVICES = frozenset({"ec2", "sts", "iam", "elasticloadbalancing", "sqs", "sns", "cloudformation"})
+# The request log keeps the newest calls only: a sandbox serving a long CI job must not grow without bound.
+MAX_REQUEST_LOG = 10_000
 
 
 class Call(NamedTuple):
@@ -40,7 +48,7 @@ class CallDetail:
     operation: str
     region: str
     status: int
-    fault: str | None
+    fault: str | None  # "throttle", "5xx", "region" (unknown region refused) or None
 
 
 def parse_credential_scope(authorization: str) -> tuple[str, str]:
@@ -89,8 +97,10 @@ def identify(environ: dict[str, Any]) -> tuple[str, str, str]:
     return "", "", region
 
 
-def error_response(service: str, fault: str) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Status line, headers and body of an injected error, shaped like AWS's for the protocol."""
+def error_response(service: str, fault: str, region: str = "") -> tuple[str, list[tuple[str, str]], bytes]:
+    """Status line, headers and body of an error the sandbox answers itself, shaped like AWS's
+    for the protocol: "throttle", "5xx", "region" (an unknown region in the credential scope)
+    or "internal" (moto failed)."""
     request_id = str(uuid.uuid4())
     if fault == "throttle":
         status, json_code, query_code, message = "400 Bad Request", "ThrottlingException", "Throttling", "Rate exceeded"
@@ -98,10 +108,18 @@ def error_response(service: str, fault: str) -> tuple[str, list[tuple[str, str]]
             # EC2 throttles with RequestLimitExceeded (HTTP 503); botocore treats it as throttling.
             status, query_code = "503 Service Unavailable", "RequestLimitExceeded"
             message = "Request limit exceeded."
+    elif fault == "region":
+        # What AWS answers a request signed for a region it does not know (a typo in AWS_REGION):
+        # "Credential should be scoped to a valid region, not 'xx-nowhere-1'." (HTTP 403).
+        status, json_code, query_code = "403 Forbidden", "InvalidSignatureException", "SignatureDoesNotMatch"
+        message = f"Credential should be scoped to a valid region, not '{region}'."
+    elif fault == "internal":
+        status, json_code, query_code = "500 Internal Server Error", "InternalFailure", "InternalFailure"
+        message = "The request processing has failed because of an unknown error (ci-ecs sandbox)."
     else:
         status, json_code, query_code = "503 Service Unavailable", "ServiceUnavailableException", "ServiceUnavailable"
         message = "Service Unavailable (injected by the ci-ecs sandbox)"
-    if service in {"ec2", "sts", "iam", "elasticloadbalancing", "sqs", "sns", "cloudformation"}:
+    if service in QUERY_SERVICES:
         if QUERY_PROTOCOL_XML_ROOT.get(service) == "Response":
             body = (
                 f"<Response><Errors><Error><Code>{query_code}</Code><Message>{message}</Message></Error>"
@@ -124,14 +142,19 @@ def error_response(service: str, fault: str) -> tuple[str, list[tuple[str, str]]
 
 
 class SandboxMiddleware:
-    """Wraps moto's WSGI app: request log, fault injection and the backend lock."""
+    """Wraps moto's WSGI app: request log, fault injection, the backend lock and, in test mode
+    (``validate_responses``), the check of every response against botocore's model."""
 
-    def __init__(self, app: WSGIApp, injector: FaultInjector, lock: threading.RLock) -> None:
+    def __init__(
+        self, app: WSGIApp, injector: FaultInjector, lock: threading.RLock, validate_responses: bool = False
+    ) -> None:
         self.app = app
         self.injector = injector
         self.lock = lock
-        self.request_log: list[Call] = []
-        self.request_details: list[CallDetail] = []
+        self.validate_responses = validate_responses
+        self.request_log: deque[Call] = deque(maxlen=MAX_REQUEST_LOG)
+        self.request_details: deque[CallDetail] = deque(maxlen=MAX_REQUEST_LOG)
+        self.violations: deque[str] = deque(maxlen=MAX_REQUEST_LOG)
         self._log_lock = threading.Lock()
 
     def clear_request_log(self) -> None:
@@ -139,6 +162,14 @@ class SandboxMiddleware:
         with self._log_lock:
             self.request_log.clear()
             self.request_details.clear()
+
+    def _answer(
+        self, start_response: Callable[..., Any], service: str, operation: str, region: str, fault: str
+    ) -> list[bytes]:
+        status, headers, body = error_response(service, fault, region)
+        self._record(service, operation, region, int(status.split()[0]), fault)
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
 
     def _record(self, service: str, operation: str, region: str, status: int, fault: str | None) -> None:
         with self._log_lock:
@@ -151,31 +182,63 @@ class SandboxMiddleware:
             # moto's own API (/moto-api) and unsigned requests pass through unlogged.
             return self.app(environ, start_response)
 
+        if region and not _known_region(service, region):
+            # moto would fail with a KeyError (HTTP 500); AWS refuses the signature.
+            return self._answer(start_response, service, operation, region, "region")
         fault = self.injector.decide(service, operation)
         if fault:
-            status, headers, body = error_response(service, fault)
-            self._record(service, operation, region, int(status.split()[0]), fault)
-            start_response(status, [*headers, ("Content-Length", str(len(body)))])
-            return [body]
+            return self._answer(start_response, service, operation, region, fault)
 
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"] = status
+            captured["status"], captured["headers"] = status, headers
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        if service in LOCKED_SERVICES:
-            with self.lock:
-                # Consume the body inside the lock: moto serialises lazily from live models.
-                result = self.app(environ, capture)
-                try:
-                    chunks = list(result)
-                finally:
-                    close = getattr(result, "close", None)
-                    if close:
-                        close()
-        else:
-            chunks = list(self.app(environ, capture))
+        try:
+            if service in LOCKED_SERVICES:
+                with self.lock:
+                    # Consume the body inside the lock: moto serialises lazily from live models.
+                    chunks = _consume(self.app(environ, capture))
+            else:
+                chunks = _consume(self.app(environ, capture))
+        except Exception:  # noqa: BLE001 - an AWS-shaped 500 and a log line, not werkzeug's HTML page
+            log.exception("sandbox: %s:%s failed inside moto", service, operation)
+            self._violation(f"{service}:{operation}: moto raised (HTTP 500)")
+            return self._answer(start_response, service, operation, region, "internal")
         status_code = int(str(captured.get("status", "500")).split()[0])
         self._record(service, operation, region, status_code, None)
+        if self.validate_responses:
+            problems = shapes.check_response(
+                service, operation, status_code, list(captured.get("headers") or []), b"".join(chunks)
+            )
+            if status_code >= 500:
+                problems.append(f"{operation}: HTTP {status_code} from moto")
+            for problem in problems:
+                self._violation(f"{service}:{problem}")
         return chunks
+
+    def _violation(self, text: str) -> None:
+        with self._log_lock:
+            self.violations.append(text)
+
+    def take_violations(self) -> list[str]:
+        """The response-shape violations found since the last call (test mode), and forget them."""
+        with self._log_lock:
+            found = list(self.violations)
+            self.violations.clear()
+        return found
+
+
+def _consume(result: Iterable[bytes]) -> list[bytes]:
+    try:
+        return list(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close:
+            close()
+
+
+def _known_region(service: str, region: str) -> bool:
+    regions = shapes.known_regions(service)
+    return not regions or region in regions

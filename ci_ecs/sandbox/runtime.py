@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .registry import RegistryClient
@@ -34,6 +36,28 @@ class Runtime:
     def now(self) -> float:
         """Monotonic seconds used for task timers (never wall-clock, which can jump)."""
         return time.monotonic()
+
+    def holds_lock(self) -> bool:
+        """True when the calling thread holds ``lock``."""
+        return bool(getattr(self.lock, "_is_owned")())  # noqa: B009 - RLock's own ownership test
+
+    @contextmanager
+    def outside_lock(self) -> Iterator[None]:
+        """Release ``lock`` (however deeply this thread holds it) for a slow call, such as an
+        HTTP request to the registry, so that other requests and the scheduler are not held up.
+
+        Uses RLock's ``_release_save``/``_acquire_restore``, what ``threading.Condition.wait``
+        uses to do the same. Callers must re-read moto's models afterwards.
+        """
+        lock: Any = self.lock
+        if not lock._is_owned():
+            yield
+            return
+        state = lock._release_save()
+        try:
+            yield
+        finally:
+            lock._acquire_restore(state)
 
 
 ACTIVE: Runtime | None = None

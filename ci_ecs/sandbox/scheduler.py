@@ -239,10 +239,9 @@ def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtim
 
 
 def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None:
-    """One container per definition (moto makes one for the first only), with the pull check
-    and the crash label read up front."""
+    """One container per definition (moto makes one for the first only), with the crash label
+    read up front. The pull check runs on the next tick, outside the lock (``check_pulls``)."""
     containers = []
-    pull_errors = []
     overrides = {c.get("name"): c for c in (task.overrides or {}).get("containerOverrides", []) or []}
     for definition in task_definition.container_definitions:
         # moto's Container is "abstract" only for CloudFormation; moto builds it the same way.
@@ -268,12 +267,44 @@ def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None
         if task.attachments:
             ip = network.task_private_ip(task)
             container.network_interfaces = [{"attachmentId": task.attachments[0]["id"], "privateIpv4Address": ip}]
-        error = ecr.pull_error(container.image or "", task._account_id, task.region_name, rt.registry)
-        if error:
-            pull_errors.append(error)
         containers.append(container)
     task.containers = containers
-    task.sb_pull_error = pull_errors[0] if pull_errors else None
+    task.sb_pull_error = None
+    task.sb_pull_checked = False
+
+
+def check_pulls(rt: Runtime) -> None:
+    """Decide whether new tasks' images can be pulled, asking the registry without the lock."""
+    with rt.lock:
+        pending: list[tuple[MotoTask, list[str], str, str]] = [
+            (task, [str(c.image or "") for c in task.containers], str(task._account_id), str(task.region_name))
+            for regions in list(ecs_backends.values())
+            for backend in list(regions.values())
+            for tasks in list(backend.tasks.values())
+            for task in list(tasks.values())
+            if getattr(task, "sb_pull_checked", True) is False
+        ]
+        if rt.registry is None:  # moto's ECR models answer: read them under the lock
+            _store_pull_results(rt, [(t, _first_pull_error(rt, images, a, r)) for t, images, a, r in pending])
+            return
+    if pending:
+        results = [(t, _first_pull_error(rt, images, a, r)) for t, images, a, r in pending]
+        with rt.lock:
+            _store_pull_results(rt, results)
+
+
+def _first_pull_error(rt: Runtime, images: list[str], account_id: str, region: str) -> str | None:
+    for image in images:
+        error = ecr.pull_error(image, account_id, region, rt.registry)
+        if error:
+            return error
+    return None
+
+
+def _store_pull_results(rt: Runtime, results: list[tuple[MotoTask, str | None]]) -> None:
+    for task, error in results:
+        task.sb_pull_error = error
+        task.sb_pull_checked = True
 
 
 def _int_label(value: Any) -> int | None:
@@ -332,7 +363,7 @@ def advance_task(task: MotoTask, rt: Runtime) -> str | None:
     if task.last_status == "PROVISIONING" and age >= start * 0.25:
         task.last_status = "PENDING"
         task.pull_started_at = utcnow()
-    if task.last_status == "PENDING" and age >= start:
+    if task.last_status == "PENDING" and age >= start and getattr(task, "sb_pull_checked", True):
         if task.sb_pull_error:
             task.stopped_reason = task.sb_pull_error
             task.stop_code = "TaskFailedToStart"
@@ -387,6 +418,7 @@ def launch_task(
         network_configuration = network.with_default_security_groups(
             service._account_id, service.region_name, deployment.get("networkConfiguration") or {}
         )
+        network_configuration = _spread(network_configuration, service_tasks(backend, service))
     task: MotoTask = Task(
         cluster,
         task_definition,
@@ -405,6 +437,26 @@ def launch_task(
     backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
     prepare_task(task, backend, rt)
     return task
+
+
+def _spread(network_configuration: dict[str, Any], tasks: list[MotoTask]) -> dict[str, Any]:
+    """The configuration with the subnet for the next task first (moto places a task in the
+    first subnet): the one with the fewest live tasks of the service, as ECS spreads a service's
+    Fargate tasks across its subnets' Availability Zones; ties go to the earlier subnet."""
+    awsvpc = network_configuration.get("awsvpcConfiguration") or {}
+    subnets = list(awsvpc.get("subnets") or [])
+    if len(subnets) < 2:
+        return network_configuration
+    load = dict.fromkeys(subnets, 0)
+    for task in tasks:
+        if task.last_status == "STOPPED" or task.desired_status != "RUNNING" or not task.attachments:
+            continue
+        for detail in task.attachments[0].get("details", []):
+            if detail.get("name") == "subnetId" and detail.get("value") in load:
+                load[detail["value"]] += 1
+    chosen = min(subnets, key=lambda subnet: (load[subnet], subnets.index(subnet)))
+    ordered = [chosen, *(subnet for subnet in subnets if subnet != chosen)]
+    return {**network_configuration, "awsvpcConfiguration": {**awsvpc, "subnets": ordered}}
 
 
 # --------------------------------------------------------------------------- reconcile
@@ -585,6 +637,7 @@ def update_cluster_counts(backend: EC2ContainerServiceBackend) -> None:
 
 def tick(rt: Runtime) -> None:
     """One pass over every account and region moto has an ECS backend for."""
+    check_pulls(rt)
     with rt.lock:
         for _account, regions in list(ecs_backends.items()):
             for _region, backend in list(regions.items()):

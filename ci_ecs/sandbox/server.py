@@ -7,6 +7,7 @@ resets on start (do not run ``moto.mock_aws`` tests in a process while a Sandbox
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ DUMMY_ACCESS_KEY = "testing"
 DUMMY_SECRET_KEY = "testing"  # noqa: S105 - moto accepts any credentials
 _start_lock = threading.Lock()
 _UNSET: Any = object()
+VALIDATE_RESPONSES_ENV = "CI_ECS_SANDBOX_VALIDATE_RESPONSES"
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -58,12 +60,19 @@ class Sandbox:
         region: str = "us-east-1",
         faults: Faults | None = None,
         start_registry: bool = True,
+        validate_responses: bool | None = None,
     ) -> None:
+        """``validate_responses`` (test mode; default: the CI_ECS_SANDBOX_VALIDATE_RESPONSES
+        environment variable) checks every response against botocore's output shape for its
+        operation; ``take_violations()`` returns what it found."""
         self.host = host
         self.port = port
         self.registry_port = registry_port
         self.region = region
         self.start_registry = start_registry
+        if validate_responses is None:
+            validate_responses = os.environ.get(VALIDATE_RESPONSES_ENV, "").lower() in ("1", "true", "yes")
+        self.validate_responses = validate_responses
         faults = faults or Faults()
         if faults.task_start_seconds is not None:
             task_start_seconds = faults.task_start_seconds
@@ -92,7 +101,7 @@ class Sandbox:
             moto_api_backend.reset()  # a fresh account: no leftovers from an earlier sandbox or mock
             patches.install()
             app = DomainDispatcherApplication(create_backend_app)
-            self._middleware = SandboxMiddleware(app, self.injector, rt.lock)
+            self._middleware = SandboxMiddleware(app, self.injector, rt.lock, self.validate_responses)
             self._server = make_server(
                 self.host, self.port, self._middleware, threaded=True, request_handler=_QuietHandler
             )
@@ -164,7 +173,7 @@ class Sandbox:
 
     @property
     def request_log(self) -> list[Call]:
-        """Every AWS call received, in order, as (service, operation) named tuples."""
+        """The AWS calls received (the newest 10,000), in order, as (service, operation) named tuples."""
         return list(self._middleware.request_log) if self._middleware else []
 
     @property
@@ -176,6 +185,11 @@ class Sandbox:
         """Forget the calls logged so far."""
         if self._middleware is not None:
             self._middleware.clear_request_log()
+
+    def take_violations(self) -> list[str]:
+        """Responses that did not match botocore's model (test mode), and moto failures, since
+        the last call; forgets them."""
+        return self._middleware.take_violations() if self._middleware is not None else []
 
     @property
     def faults(self) -> Faults:

@@ -22,9 +22,12 @@ TASK_START_SECONDS = 0.4
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    """One sandbox per module (moto's state is process-wide); each test uses its own cluster."""
-    with Sandbox(port=0, registry_port=0, task_start_seconds=TASK_START_SECONDS) as sb:
+    """One sandbox per module (moto's state is process-wide); each test uses its own cluster.
+    Every response is checked against botocore's model: a mismatch fails the module."""
+    with Sandbox(port=0, registry_port=0, task_start_seconds=TASK_START_SECONDS, validate_responses=True) as sb:
         yield sb
+        violations = sb.take_violations()
+        assert not violations, "sandbox responses that botocore's model refuses:\n" + "\n".join(violations[:20])
 
 
 class Deployer:

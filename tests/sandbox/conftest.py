@@ -47,8 +47,9 @@ def require_registry(sb: Sandbox) -> str:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    """A running sandbox (with the registry when docker-registry is installed)."""
-    with Sandbox(task_start_seconds=TASK_START_SECONDS) as sb:
+    """A running sandbox (with the registry when docker-registry is installed) that checks every
+    response against botocore's model."""
+    with Sandbox(task_start_seconds=TASK_START_SECONDS, validate_responses=True) as sb:
         yield sb
 
 
@@ -57,9 +58,12 @@ def _reset_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "sandbox" in request.fixturenames:
         sb: Sandbox = request.getfixturevalue("sandbox")
+        violations = sb.take_violations()
         sb.set_faults(
             throttle_rate=0.0, error_5xx_operations=(), error_5xx_times=None, task_start_seconds=TASK_START_SECONDS
         )
+        if violations:
+            pytest.fail("sandbox responses that botocore's model refuses:\n" + "\n".join(violations[:20]))
 
 
 class Aws:

@@ -17,7 +17,7 @@ MOTO_ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     """This module's sandbox never starts the registry."""
-    with Sandbox(task_start_seconds=TASK_START_SECONDS, start_registry=False) as sb:
+    with Sandbox(task_start_seconds=TASK_START_SECONDS, start_registry=False, validate_responses=True) as sb:
         yield sb
 
 

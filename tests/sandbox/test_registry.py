@@ -8,9 +8,12 @@ import json
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from ci_ecs.sandbox import runtime
 
 from .conftest import Aws, image_parts, push_image, require_registry, require_tool, wait_for
 
@@ -189,3 +192,30 @@ def test_moto_ecr_host_names_count_as_the_sandbox_ecr(aws: Aws) -> None:
     aws.service(cluster, "ko", aws.task_definition("aliased-ko", image=f"{host}/aliased:2"), desired=1)
     aws.wait_stable(cluster, "ok")
     wait_for(lambda: aws.describe(cluster, "ko")["deployments"][0]["failedTasks"] >= 1, what="pull failure")
+
+
+def test_registry_calls_are_made_outside_the_runtime_lock(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = require_registry(aws.sb)
+    rt = runtime.active()
+    assert rt is not None and rt.registry is not None
+    held: list[tuple[str, bool]] = []
+    client = rt.registry
+    for name in ("tags", "manifest", "has", "put_manifest", "delete_manifest"):
+        original = getattr(client, name)
+
+        def spy(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            held.append((_name, rt.holds_lock()))
+            return _original(*args)
+
+        monkeypatch.setattr(client, name, spy)
+    aws.ecr.create_repository(repositoryName="unlocked")
+    push_image(registry, "unlocked", "1")
+    aws.ecr.describe_images(repositoryName="unlocked")
+    manifest = aws.ecr.batch_get_image(repositoryName="unlocked", imageIds=[{"imageTag": "1"}])["images"][0]
+    aws.ecr.put_image(repositoryName="unlocked", imageManifest=manifest["imageManifest"], imageTag="2")
+    aws.ecr.batch_delete_image(repositoryName="unlocked", imageIds=[{"imageTag": "2"}])
+    cluster = aws.cluster()
+    aws.service(cluster, "web", aws.task_definition("unlocked", image=f"{registry}/unlocked:1"), desired=1)
+    aws.wait_stable(cluster, "web")
+    assert {name for name, _ in held} >= {"tags", "manifest", "has", "put_manifest"}
+    assert [name for name, locked in held if locked] == []
