@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from ci_ecs.errors import escape_control
+
 # Result key -> GitHub output name (kebab-case) and GitLab dotenv name (CI_ECS_*).
 _OUTPUT_NAMES = {
     "cluster": "cluster",
@@ -167,7 +169,8 @@ class ProgressHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            message = self.format(record)
+            # Service events and stopped reasons come from outside: one line each, no terminal escapes.
+            message = escape_control(self.format(record))
             if record.levelno >= logging.WARNING:
                 message = f"warning: {message}" if record.levelno == logging.WARNING else f"error: {message}"
             if self.tty:

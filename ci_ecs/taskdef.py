@@ -120,6 +120,16 @@ def drop_empty_enums(value: Any, shape: Any) -> Any:
     return value
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique: a repeated key is an error, not last-wins (as in YAML files)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
 def read_task_file(path: Path) -> dict[str, Any]:
     """Read a native ECS task definition (JSON or YAML), unwrapping describe output's `taskDefinition`.
 
@@ -128,7 +138,8 @@ def read_task_file(path: Path) -> dict[str, Any]:
     # Size, encoding and YAML safety (bombs, recursive anchors, duplicate keys) as for the config file.
     text = read_text_file(path, what="task definition file", key="task.file")
     try:
-        data = json.loads(text) if path.suffix == ".json" else load_yaml_text(text, str(path), key="task.file")
+        data = (json.loads(text, object_pairs_hook=_unique_keys) if path.suffix == ".json"
+                else load_yaml_text(text, str(path), key="task.file"))
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, an over-long integer, a 10,000-deep [[[
         raise ConfigError(f"invalid task definition: {exc}".splitlines()[0], key="task.file",
                           source=str(path), line=getattr(exc, "lineno", None)) from None

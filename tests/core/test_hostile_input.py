@@ -170,6 +170,8 @@ def test_binary_or_oversized_config_file(case: str, content: bytes, fragment: st
     ("bomb-yaml", "taskdef.yml", billion_laughs().encode() + b"family: hello\n", "YAML bomb"),
     ("duplicate-key-yaml", "taskdef.yml", b"family: hello\ncontainerDefinitions: []\nfamily: other\n",
      "duplicate key 'family'"),
+    ("duplicate-key-json", "taskdef.json", b'{"family": "hello", "containerDefinitions": [], "family": "x"}',
+     "key 'family' appears twice"),
     ("deep-json", "taskdef.json", b'{"containerDefinitions": ' + b"[" * 100000 + b"]" * 100000 + b"}",
      "invalid task definition"),
 ])
@@ -310,3 +312,23 @@ def test_stopped_reasons_and_events_print_one_line_each(capsys: pytest.CaptureFi
     assert lines == ["error: deployment ecs-svc/1 failed\\n(fake)",
                      "  stopped: Essential container exited\\nerror: injected\\x1b[31m",
                      "  event: (service hello) has started 1 tasks\\r\\x1b[2Kspoof"]
+
+
+def test_progress_lines_escape_what_aws_reports() -> None:
+    """Service events and stopped reasons are logged while waiting: each stays one line, no terminal escapes."""
+    import io
+    import logging
+
+    from ci_ecs.output import ProgressHandler
+
+    stream = io.StringIO()
+    handler = ProgressHandler(stream)
+    logger = logging.getLogger("ci_ecs.test.progress")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("event: %s", "forged\nci-ecs: deployment completed \x1b[2J")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue().count("\n") == 1
+    assert "\x1b" not in stream.getvalue() and "\\x1b[2J" in stream.getvalue()
