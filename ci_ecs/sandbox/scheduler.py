@@ -248,8 +248,10 @@ def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None
         container: Any = Container(task_definition)  # type: ignore[abstract]
         container.name = definition.get("name")
         container.image = definition.get("image")
-        container.cpu = definition.get("cpu")
-        container.memory = definition.get("memory")
+        # DescribeTasks gives a container's cpu and memory as strings, cpu "0" when unset (ECS API
+        # reference, Container); moto 5.2.1 would send the task definition's integers.
+        container.cpu = str(definition.get("cpu") or 0)
+        container.memory = str(definition["memory"]) if definition.get("memory") is not None else None
         container.environment = definition.get("environment")
         container.command = (overrides.get(container.name) or {}).get("command") or definition.get("command")
         container.task_arn = task.task_arn

@@ -78,6 +78,7 @@ def test_tasks_have_ecs_fields_and_lifecycle(aws: Aws) -> None:
     assert task["taskDefinitionArn"] == td
     assert "startedAt" in task and "stoppedReason" not in task
     assert task["containers"][0]["lastStatus"] == "RUNNING"
+    assert task["containers"][0]["cpu"] == "0"  # a string, "0" when the definition sets none
     details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
     assert task["attachments"][0]["type"] == "ElasticNetworkInterface"
     assert {"subnetId", "networkInterfaceId", "privateIPv4Address"} <= set(details)
