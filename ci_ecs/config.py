@@ -470,7 +470,8 @@ class Config(_Strict):
         With a `services:` list, a service name from the flags (`--service`) picks that one entry.
         """
         if not self.services:
-            assert self.task is not None
+            if self.task is None:
+                raise ConfigError("task is required (containers or a native task definition file)", key="task")
             return [ServiceEntry.model_construct(task=self.task, service=self.service)]
         if self.service.name:
             return [entry for entry in self.services if entry.service.name == self.service.name]

@@ -181,9 +181,10 @@ def _publish_engine(
     try:
         if image.build is not None:
             local = engine.inspect_local(client, engine.build(client, image.build, base_dir))
-        else:
-            assert image.local is not None
+        elif image.local is not None:
             local = engine.inspect_local(client, image.local)
+        else:
+            raise ConfigError("give image.build or image.local to push with the Docker engine", key="image")
         if dry_run and repository.created:
             log.info("image %s: would push %s", tagged, local.reference[:19])
             return ResolvedImage(tagged)
@@ -218,16 +219,15 @@ def _publish_engine(
 
 
 def _publish_source(
-    config: Config, ecr: EcrGateway, repository: RepositoryResult, tag: str, *, dry_run: bool
+    config: Config, ecr: EcrGateway, repository: RepositoryResult, tag: str, source: str, *, dry_run: bool
 ) -> ResolvedImage:
     image = config.image
-    assert image.source is not None
     tagged = f"{repository.uri}:{tag}"
     program = skopeo.find_skopeo()
-    raw = skopeo.inspect_raw(program, image.source)
+    raw = skopeo.inspect_raw(program, source)
     digest = skopeo.manifest_digest(raw)
     if dry_run and repository.created:
-        log.info("image %s: would copy %s (%s)", tagged, image.source, digest)
+        log.info("image %s: would copy %s (%s)", tagged, source, digest)
         return ResolvedImage(_reference(repository, tag, digest, image.pin), digest)
     found = ecr.describe_image(repository.name, tag=tag)
     if found is not None:
@@ -235,22 +235,22 @@ def _publish_source(
         if existing == digest:
             log.info("image %s unchanged (%s): nothing to copy", tagged, digest)
             return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=False)
-        _check_mutable(ecr, repository, tag, existing, "", f"{digest} ({image.source})")
+        _check_mutable(ecr, repository, tag, existing, "", f"{digest} ({source})")
     if dry_run:
-        log.info("image %s: would copy %s (%s)", tagged, image.source, digest)
+        log.info("image %s: would copy %s (%s)", tagged, source, digest)
         return ResolvedImage(_reference(repository, tag, digest, image.pin), digest)
     credentials = EcrCredentials(ecr)
     sizes = skopeo.layer_sizes(raw)
     # live=False: on a terminal skopeo draws its own bars; our renderer only collects the CI lines.
-    with layer_progress(f"copy {image.source} to {tagged}", live=False) as progress:
+    with layer_progress(f"copy {source} to {tagged}", live=False) as progress:
         try:
-            skopeo.copy(program, image.source, tagged, credentials.get(), progress, sizes)
+            skopeo.copy(program, source, tagged, credentials.get(), progress, sizes)
         except ImageEngineError as exc:
             if "unauthorized" not in str(exc).lower() and "authentication" not in str(exc).lower():
                 raise
             log.info("copy to %s: the registry refused the login; retrying with a new ECR token", tagged)
-            skopeo.copy(program, image.source, tagged, credentials.get(force=True), progress, sizes)
-    log.info("image %s copied from %s (%s; %s)", tagged, image.source, digest, progress.summary())
+            skopeo.copy(program, source, tagged, credentials.get(force=True), progress, sizes)
+    log.info("image %s copied from %s (%s; %s)", tagged, source, digest, progress.summary())
     return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=True)
 
 
@@ -267,8 +267,8 @@ def publish(
     Returns the reference to deploy, its digest, and whether anything was sent.
     """
     tag = target_tag(config.image)
-    if origin(config.image) == "source":
-        return _publish_source(config, ecr, repository, tag, dry_run=dry_run)
+    if config.image.source is not None:
+        return _publish_source(config, ecr, repository, tag, config.image.source, dry_run=dry_run)
     return _publish_engine(config, ecr, repository, tag, dry_run=dry_run, base_dir=base_dir or Path.cwd())
 
 
