@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit bench bench-quick bench-push sandbox clean
+.PHONY: demo test lint typecheck unit bench bench-quick bench-push sandbox clean dist wheel-check constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,5 +47,19 @@ bench-quick: $(VENV)/.dev-installed
 bench-push: $(VENV)/.dev-installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/push/run.py
 
+# Release artifacts: sdist and wheel in dist/ (the version is ci_ecs/__init__.py's), checked by twine.
+dist: $(VENV)/.dev-installed
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+# The wheel alone in a fresh virtualenv runs `ci-ecs --version` and, with the sandbox extra, `ci-ecs sandbox --help`.
+wheel-check: dist
+	tests/wrappers/wheel_check.sh dist
+
+# Re-pin the wrappers' constraints file to the dependency versions resolved in $(VENV) (after a dependency change).
+constraints: $(VENV)/.dev-installed
+	$(BIN)/python wrappers/constraints.py --write
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist

@@ -6,10 +6,12 @@ import json
 import logging
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import IO, Any
 
 from ci_ecs.errors import escape_control
+from ci_ecs.redact import redact
 
 # Result key -> GitHub output name (kebab-case) and GitLab dotenv name (CI_ECS_*).
 _OUTPUT_NAMES = {
@@ -53,10 +55,46 @@ def service_url(result: dict[str, Any]) -> str:
     return ""
 
 
+def _clean(text: str) -> str:
+    """One line, no terminal escapes, no secret: what every output channel gets from a value."""
+    return escape_control(redact(text))
+
+
+def masked(value: Any, *, escape: bool = True) -> Any:
+    r"""`value` with every string in it redacted (and, with `escape`, its control characters escaped).
+
+    The result holds values from users and from AWS (names, paths, error messages): none of them may
+    start a new line in a CI log or file, or carry a credential there.
+
+    >>> masked({"service": "web\n::set-output name=x::y", "publicIps": ["203.0.113.4"]})
+    {'service': 'web\\n::set-output name=x::y', 'publicIps': ['203.0.113.4']}
+    """
+    if isinstance(value, str):
+        return _clean(value) if escape else redact(value)
+    if isinstance(value, dict):
+        return {key: masked(item, escape=escape) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [masked(item, escape=escape) for item in value]
+    return value
+
+
 def outputs(result: dict[str, Any]) -> dict[str, str]:
-    """The flat outputs, by kebab-case name."""
+    """The flat outputs, by kebab-case name: one line each, control characters escaped, secrets masked."""
     values = {**result, "serviceUrl": result.get("serviceUrl") or service_url(result)}
-    return {name: _flat(values.get(key)) for key, name in _OUTPUT_NAMES.items()}
+    return {name: _clean(_flat(values.get(key))) for key, name in _OUTPUT_NAMES.items()}
+
+
+def _github_delimiter(value: str) -> str:
+    """A heredoc delimiter for $GITHUB_OUTPUT that does not occur in `value` (as actions/toolkit makes them)."""
+    while True:
+        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        if delimiter not in value:
+            return delimiter
+
+
+def _table_cell(value: str) -> str:
+    """A value inside a Markdown table cell of the job summary: a `|` would end the cell."""
+    return value.replace("|", "\\|")
 
 
 # Outputs whose dotenv name would be an input of the next `ci-ecs deploy`: GitLab gives dotenv variables
@@ -70,31 +108,40 @@ def dotenv_name(kebab: str) -> str:
 
 
 def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] = os.environ) -> None:
-    """Append outputs to $GITHUB_OUTPUT and a Markdown table to $GITHUB_STEP_SUMMARY (when set)."""
+    """Append outputs to $GITHUB_OUTPUT and a Markdown table to $GITHUB_STEP_SUMMARY (when set).
+
+    Outputs use GitHub's multi-line syntax (`name<<DELIMITER`, value, `DELIMITER`) with a random delimiter,
+    so no value can end its own output and write another one; values are single lines besides.
+    """
     flat = outputs(result)
     if env.get("GITHUB_OUTPUT"):
         with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
             for name, value in flat.items():
-                handle.write(f"{name}={value}\n")
+                delimiter = _github_delimiter(value)
+                handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     if env.get("GITHUB_STEP_SUMMARY"):
         state = "failed" if result.get("error") else "deployed"
-        lines = [f"### ci-ecs: {result.get('service')} {state}", "", "| | |", "|---|---|"]
+        service = _table_cell(_clean(_flat(result.get("service"))))
+        lines = [f"### ci-ecs: {service} {state}", "", "| | |", "|---|---|"]
         for name, value in flat.items():
             if value:
-                lines.append(f"| {name} | `{value}` |")
+                code = _table_cell(value.replace("`", "'"))  # a backtick would end the code span
+                lines.append(f"| {name} | `{code}` |")
         if result.get("error"):
-            lines.append(f"| error | {result['error']} |")
+            lines.append(f"| error | {_table_cell(_clean(str(result['error'])))} |")
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
 
 
 def write_dotenv(result: dict[str, Any], path: str | Path) -> None:
-    """Write the outputs as a GitLab dotenv report (`CI_ECS_PUBLIC_IPS=...`), one per line."""
+    """Write the outputs as a GitLab dotenv report (`CI_ECS_PUBLIC_IPS=...`), one per line.
+
+    GitLab's dotenv values are single lines: every value is one already (control characters escaped).
+    """
     flat = outputs(result)
     with open(path, "w", encoding="utf-8") as handle:
         for name, value in flat.items():
-            # dotenv values are single-line; none of ours has a newline, but be sure.
-            handle.write(f"{dotenv_name(name)}={value.replace(chr(10), ' ')}\n")
+            handle.write(f"{dotenv_name(name)}={value}\n")
 
 
 def text_summary(result: dict[str, Any]) -> str:
@@ -149,8 +196,9 @@ def emit(result: dict[str, Any], fmt: str, *, stdout: IO[str] | None = None, pla
     """Print the result in `fmt` (text|json|github|gitlab), writing the CI files those formats imply."""
     stdout = stdout or sys.stdout
     if fmt == "json":
-        stdout.write(json.dumps(result, sort_keys=False, default=str) + "\n")
+        stdout.write(json.dumps(masked(result, escape=False), sort_keys=False, default=str) + "\n")
         return
+    result = masked(result)  # stdout, $GITHUB_OUTPUT, the summary, the dotenv: one line per value, no secret
     stdout.write((plan_text(result) if plan else text_summary(result)) + "\n")
     if fmt == "github":
         write_github(result)

@@ -1,7 +1,9 @@
 """Keep secrets out of everything ci-ecs prints, including `--debug` output.
 
-Secret values (AWS secret key, session token, ECR passwords) are registered as they become known;
-every log record passes through `RedactingFilter`, which replaces them and the usual header shapes.
+Secret values (AWS keys, session token, OIDC tokens, ECR passwords) are registered as they become known;
+every log record passes through `RedactingFilter`, which replaces them and the usual credential shapes
+(signed headers, AWS access key ids, JSON Web Tokens). The result channels (stdout, $GITHUB_OUTPUT, the
+job summary, the dotenv) pass through `redact` as well (ci_ecs/output.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,24 @@ _PATTERNS = [
     re.compile(r"(X-Amz-Security-Token['\"]?\s*[:=]\s*b?['\"]?)[^'\",\s}&]+", re.IGNORECASE),
     re.compile(r"(Signature=)[0-9a-f]+", re.IGNORECASE),
     re.compile(r"(['\"]?Authorization['\"]?\s*[:=]\s*b?['\"]?Basic\s+)[A-Za-z0-9+/=]+", re.IGNORECASE),
-    re.compile(r"(['\"]?(?:password|authorizationToken|SecretAccessKey|SessionToken)['\"]?\s*[:=]\s*['\"]?)"
-               r"[^'\",\s}]+", re.IGNORECASE),
+    re.compile(r"(['\"]?(?:password|authorizationToken|SecretAccessKey|SessionToken|AccessKeyId|WebIdentityToken"
+               r"|SecretKey|Token)['\"]?\s*[:=]\s*b?['\"]?)[^'\",\s}&]+", re.IGNORECASE),
+    # SigV4's Authorization header names the access key id: `Credential=AKIA.../20240101/us-east-1/ecs/aws4_request`
+    # (botocore's request log at --debug). The scope after the key id is not secret and stays readable.
+    re.compile(r"(Credential=)[^/\s,'\"]+"),
+    # An AWS access key id wherever it appears (AKIA: long-term, ASIA: temporary), as AWS documents its shape.
+    re.compile(r"()\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    # A JSON Web Token (an OIDC id token from GitHub or GitLab): three base64url parts, the first two JSON.
+    re.compile(r"()\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
 ]
+
+# Variables whose values are credentials: AWS's own, and the CI systems' tokens a job may hand ci-ecs.
+SECRET_VARIABLES = (
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+    "AWS_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GITHUB_TOKEN",
+    "CI_JOB_TOKEN", "CI_JOB_JWT", "CI_JOB_JWT_V2",
+)
+_TOKEN_FILE_LIMIT = 64 * 1024
 
 
 def register_secret(value: str | None) -> None:
@@ -33,9 +50,20 @@ def register_secret(value: str | None) -> None:
 
 
 def register_environment_secrets(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
-    """Register the AWS secrets the process was given through its environment."""
-    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    """Register the credentials the process was given through its environment.
+
+    That includes the web-identity (OIDC) token boto3 reads from AWS_WEB_IDENTITY_TOKEN_FILE: it is a bearer
+    token for AssumeRoleWithWebIdentity until it expires.
+    """
+    for name in SECRET_VARIABLES:
         register_secret(environ.get(name))
+    token_file = environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    if token_file:
+        try:
+            with open(token_file, encoding="utf-8", errors="replace") as handle:
+                register_secret(handle.read(_TOKEN_FILE_LIMIT).strip())
+        except OSError:
+            pass  # boto3 reports an unreadable token file itself, when it needs it
 
 
 def redact(text: str) -> str:

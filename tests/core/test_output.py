@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ci_ecs.output import plan_text, write_dotenv, write_github
@@ -14,7 +15,9 @@ RESULT = {"cluster": "demo", "service": "web", "serviceAction": "updated", "task
 def test_github_outputs_and_summary(tmp_path: Path) -> None:
     env = {"GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
     write_github(RESULT, env)
-    lines = (tmp_path / "out").read_text().splitlines()
+    # name<<DELIMITER / value / DELIMITER (GitHub's multi-line syntax), read back as name=value
+    text = (tmp_path / "out").read_text()
+    lines = [f"{m[1]}={m[3]}" for m in re.finditer(r"^([\w-]+)<<(\S+)\n(.*)\n\2$", text, re.M)]
     assert "public-ips=203.0.113.4,203.0.113.5" in lines
     assert "task-definition-arn=arn:td/web:2" in lines
     assert "service-url=http://203.0.113.4:8080" in lines

@@ -35,6 +35,8 @@ task:
   memory: "512"
   network_mode: awsvpc
   requires_compatibilities: [FARGATE]
+  # Fargate needs an execution role to pull from ECR (the `broken` cases deploy an image from the sandbox's ECR).
+  execution_role_arn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
   containers:
     - name: web
       image: public.ecr.aws/nginx/nginx:1.27
