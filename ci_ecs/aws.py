@@ -136,19 +136,23 @@ class ClientFactory:
         """The region clients call."""
         return str(self.session().region_name)
 
-    def client(self, service: str) -> Any:
-        """A cached client for `service` with the shared retries, user agent and call counting."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached client for `service` with the shared retries, user agent and call counting.
+
+        `region` calls another region than the session's (e.g. the ECR registry an image names).
+        """
+        key = service if region is None else f"{service}@{region}"
         with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 session: Any = self.session()  # the service name is data here, not a literal
                 try:
                     client = session.client(service, endpoint_url=self.settings.endpoint_url,
-                                            config=self._config())
+                                            config=self._config(), region_name=region)
                 except ValueError as exc:  # botocore's "Invalid endpoint: ..." (AWS_ENDPOINT_URL*)
                     raise endpoint_error(service, exc) from None
                 client.meta.events.register("before-call.*.*", self.counter)
-                self._clients[service] = client
-            return self._clients[service]
+                self._clients[key] = client
+            return self._clients[key]
 
 
 def profile_error(profile: str | None, exc: Exception) -> ConfigError:

@@ -25,6 +25,49 @@ def _env(name: str) -> str:
     return f"CI_ECS_{name}"
 
 
+class _Lines(click.ParamType):
+    """A repeatable option whose environment variable holds one value per line (render's multi-line format).
+
+    click splits a multiple option's variable on whitespace; a value such as `GREETING=hello world` has spaces.
+    """
+
+    name = "KEY=VALUE"
+    envvar_list_splitter = "\n"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return value
+
+
+def _pairs(values: tuple[str, ...], what: str, option: str) -> dict[str, str]:
+    """`("A=1", "B=x=y")` -> {"A": "1", "B": "x=y"}; blank lines and `#` comments are skipped."""
+    from ci_ecs.errors import ConfigError
+
+    out: dict[str, str] = {}
+    for raw in values:
+        line = raw.strip("\r")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            # Never echo the line: it may be a secret typed without its name.
+            raise ConfigError(f"{what} must be NAME=VALUE (a line without '=' was given)", key=option)
+        out[name.strip()] = value
+    return out
+
+
+def _images(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """`--image REF` (the deployed image) and `--image NAME=REF` (that container's image); an image
+    reference never contains '=', so the two cannot be confused."""
+    from ci_ecs.errors import ConfigError
+
+    bare = [v.strip() for v in values if v.strip() and "=" not in v]
+    if len(bare) > 1:
+        raise ConfigError(f"give one image without a container name (got {len(bare)}); name the others "
+                          "as CONTAINER=IMAGE", key="--image")
+    named = {k: v.strip() for k, v in _pairs(tuple(v for v in values if "=" in v), "--image", "--image").items()}
+    return (bare[0] if bare else None), named
+
+
 def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options `deploy` and `plan` share; each also reads CI_ECS_<NAME> (flag > env > file > default)."""
     options = [
@@ -32,15 +75,25 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Config file (YAML)."),
         click.option("--cluster", envvar=_env("CLUSTER"), help="ECS cluster name."),
         click.option("--service", envvar=_env("SERVICE"), help="ECS service name."),
-        click.option("--image", envvar=_env("IMAGE"), help="Full image reference to deploy as is."),
+        click.option("--image", "images", envvar=_env("IMAGE"), multiple=True,
+                     help="Image reference to deploy; CONTAINER=IMAGE for a named container (repeatable; "
+                          "CI_ECS_IMAGE: one reference or lines of CONTAINER=IMAGE)."),
         click.option("--tag", envvar=[_env("IMAGE_TAG"), _env("TAG")],
                      help="Image tag in the config's ECR repository (CI_ECS_IMAGE_TAG)."),
         click.option("--desired-count", type=click.IntRange(min=0), envvar=_env("DESIRED_COUNT"),
                      help="Number of tasks to run."),
-        click.option("--task-definition", type=click.Path(dir_okay=False), envvar=_env("TASK_DEFINITION"),
-                     help="A native ECS task definition file (JSON/YAML) to deploy instead of the config's task."),
+        click.option("--task-definition", envvar=[_env("TASK_DEFINITION"), _env("TASK_DEFINITION_FAMILY")],
+                     help="Instead of the config's task: a native ECS task definition file (JSON/YAML), a family "
+                          "in ECS (its latest ACTIVE revision with the image and --env applied), or "
+                          "FAMILY:REVISION / an ARN (deployed as is)."),
         click.option("--container-name", "image_containers", envvar=_env("CONTAINER_NAME"), multiple=True,
-                     help="Container(s) that get the deployed image (repeatable)."),
+                     help="Container(s) that get the deployed image (repeatable; commas or spaces separate names)."),
+        click.option("--env", "environment", type=_Lines(), multiple=True,
+                     envvar=[_env("ENV"), _env("ENVIRONMENT_VARIABLES")],
+                     help="KEY=VALUE set on the image container(s), replacing the same name (repeatable; "
+                          "CI_ECS_ENV: one per line)."),
+        click.option("--keep-null-value-keys", is_flag=True, default=None, envvar=_env("KEEP_NULL_VALUE_KEYS"),
+                     help="Keep null values in a task definition file (they are dropped by default)."),
         click.option("--wait/--no-wait", default=None, envvar=_env("WAIT"),
                      help="Wait for the deployment to complete (default: wait)."),
         click.option("--timeout", type=click.IntRange(min=1), envvar=_env("TIMEOUT"),
@@ -64,18 +117,35 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _task_source(value: str | None) -> dict[str, Any] | None:
+    """`--task-definition`: a file when one exists (or the value looks like a path), else a task definition
+    in ECS (family, family:revision, ARN)."""
+    from ci_ecs.config import is_task_definition_ref
+
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_file() or not is_task_definition_ref(value):
+        return {"file": str(path.resolve())}
+    return {"definition": value}
+
+
 def _overrides(params: dict[str, Any]) -> dict[str, Any]:
     """Flag/env values as dotted config keys (None = not given)."""
-    task_file = params.get("task_definition")
+    image, images = _images(tuple(params.get("images") or ()))
+    environment = _pairs(tuple(params.get("environment") or ()), "--env", "--env")
     return {
-        # A task definition file from the flags replaces the config's whole task section.
-        "task": {"file": str(Path(task_file).resolve())} if task_file else None,
+        # A task definition from the flags (file or ECS) replaces the config's whole task section.
+        "task": _task_source(params.get("task_definition")),
         "cluster": params.get("cluster"),
         "service.name": params.get("service"),
-        "image_uri": params.get("image"),
+        "image_uri": image,
         "image.tag": params.get("tag"),
         "service.desired_count": params.get("desired_count"),
         "task.image_containers": list(params["image_containers"]) if params.get("image_containers") else None,
+        "task.images": images or None,
+        "task.environment_overrides": environment or None,
+        "task.keep_null_value_keys": params.get("keep_null_value_keys"),
         "deploy.wait": params.get("wait"),
         "deploy.timeout": params.get("timeout"),
         "deploy.rollback": params.get("rollback"),
@@ -211,6 +281,74 @@ def plan(**params: Any) -> None:
     _run_deploy(params, plan=True)
 
 
+def register_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of `register`: deploy's, less those about a service and its wait."""
+    wanted = {"config_path", "image", "images", "tag", "task_definition", "image_containers", "environment",
+              "keep_null_value_keys", "output_format", "region", "profile", "endpoint_url", "assume_role_arn",
+              "debug"}
+    probe = deploy_options(lambda **_: None)
+    for param in reversed(getattr(probe, "__click_params__", [])):
+        if param.name in wanted:
+            func = _attach(func, param)
+    return func
+
+
+def _attach(func: Callable[..., Any], param: click.Parameter) -> Callable[..., Any]:
+    # What click.option does: the command collects its parameters from the function's __click_params__.
+    func.__dict__.setdefault("__click_params__", []).append(param)
+    return func
+
+
+@main.command()
+@register_options
+@click.option("--dry-run", is_flag=True, default=None, envvar=_env("DRY_RUN"),
+              help="Describe and diff only; register nothing.")
+def register(**params: Any) -> None:
+    """Register the task definition only (no service), when it differs from the latest ACTIVE revision.
+
+    For one-off and scheduled tasks; prints taskDefinitionArn. Safe to re-run: an unchanged definition
+    registers nothing.
+    """
+    debug = bool(params.get("debug"))
+    output_format = params.get("output_format") or "text"
+    with _command(output_format, debug):
+        from ci_ecs.errors import CiEcsError
+
+        dry_run = bool(params.get("dry_run"))
+        try:
+            from ci_ecs.aws import check_profile
+            from ci_ecs.config import load_config
+            from ci_ecs.deploy import register_task_definitions
+            from ci_ecs.output import emit
+
+            config_path = params["config_path"]
+            source = click.get_current_context().get_parameter_source("config_path")
+            explicit = source not in (None, click.core.ParameterSource.DEFAULT)
+            config = load_config(config_path, _overrides(params), require_file=explicit, purpose="register")
+            check_profile(config.profile)
+            result = register_task_definitions(config, base_dir=Path(config_path).resolve().parent,
+                                               dry_run=dry_run)
+            if output_format == "json":
+                emit(result.as_json(), "json")
+            else:
+                from ci_ecs.output import write_dotenv, write_github
+
+                for line in result.summary_lines():
+                    click.echo(line)
+                if output_format == "github":
+                    write_github(result.as_json())
+                elif output_format == "gitlab":
+                    import os
+
+                    write_dotenv(result.as_json(), os.environ.get("CI_ECS_DOTENV", "ci-ecs.env"))
+        except CiEcsError as exc:
+            if exc.result is None:
+                from ci_ecs.deploy import RegisterResult
+
+                exc.result = RegisterResult(dryRun=dry_run).as_json()
+            raise
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=4566, show_default=True, help="AWS endpoint port.")
@@ -222,12 +360,17 @@ def plan(**params: Any) -> None:
 @click.option("--fail-operations", default=None,
               help="Comma-separated operations answered with HTTP 503, e.g. ecs:RegisterTaskDefinition "
                    "(CI_ECS_SANDBOX_FAIL_OPERATIONS).")
+@click.option("--runtime", type=click.Choice(("simulated", "docker")), envvar="CI_ECS_SANDBOX_RUNTIME",
+              default="simulated", show_default=True,
+              help="simulated: tasks are state only; docker: tasks are real containers on the Docker engine "
+                   "(DOCKER_HOST), public IPs are loopback addresses (CI_ECS_SANDBOX_RUNTIME).")
 def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
-            throttle_rate: float | None, fail_operations: str | None) -> None:
+            throttle_rate: float | None, fail_operations: str | None, runtime: str) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
         from ci_ecs.sandbox import serve_forever
         from ci_ecs.sandbox.faults import Faults, parse_operations
+        from ci_ecs.sandbox.runtimes import RuntimeUnavailableError
     except ImportError as exc:
         click.echo(f"error: the sandbox needs the [sandbox] extra: pip install 'ci-ecs[sandbox]' ({exc})",
                    err=True)
@@ -244,7 +387,10 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
         faults = dataclasses.replace(faults, **changes)
     try:
         serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
-                      faults=faults, echo=click.echo)
+                      faults=faults, echo=click.echo, runtime=runtime)
+    except RuntimeUnavailableError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     except OSError as exc:  # typically the port is taken
         click.echo(f"error: cannot serve on {host}:{port}: {exc.strerror or exc} (try --port)", err=True)
         sys.exit(EXIT_USAGE)

@@ -37,6 +37,38 @@ FARGATE_MEMORY: dict[int, list[int]] = {
 
 _ECR_NAME = re.compile(r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _NAME_255 = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+# An environment variable name as shells and `docker run -e` take it (ECS itself passes any string, but a
+# name a shell cannot read, or "KEY VALUE" typed for "KEY=VALUE", is a mistake worth catching early).
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+# A task definition in ECS: FAMILY, FAMILY:REVISION, or its ARN (DescribeTaskDefinition's taskDefinition).
+TASK_DEFINITION_REF = re.compile(
+    r"^(?:arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/)?(?P<family>[A-Za-z0-9_-]{1,255})"
+    r"(?::(?P<revision>[1-9][0-9]{0,9}))?$")
+
+
+def split_names(values: Any) -> Any:
+    """Container names given comma- or space-separated (aws-actions' render form) as a list.
+
+    >>> split_names(["web, nginx", "worker"])
+    ['web', 'nginx', 'worker']
+    """
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list):
+        return values
+    out: list[Any] = []
+    for value in values:
+        out.extend(re.split(r"[\s,]+", value.strip()) if isinstance(value, str) else [value])
+    return [v for v in out if v != ""]
+
+
+def is_task_definition_ref(value: str) -> bool:
+    """Whether `value` names a task definition in ECS (family, family:revision or ARN), not a file.
+
+    >>> [is_task_definition_ref(v) for v in ("web", "web:3", "taskdef.json", "./web")]
+    [True, True, False, False]
+    """
+    return bool(TASK_DEFINITION_REF.match(value))
 
 
 def cpu_units(value: str) -> int:
@@ -261,8 +293,61 @@ class TaskConfig(_Strict):
     containers: list[ContainerConfig] = Field(default_factory=list)
     # A native ECS task definition (JSON or YAML) instead of `containers`; unknown fields pass through.
     file: str | None = None
+    # A task definition in ECS instead of containers/file: FAMILY (its latest ACTIVE revision is the base,
+    # the image(s) and environment are applied, a revision is registered only when that changes it), or
+    # FAMILY:REVISION / an ARN (deployed as is).
+    definition: str | None = None
     # Containers (by name) whose image becomes the deployed image; default: see taskdef.render.
+    # Comma- or space-separated names are split (`--container-name web,nginx`, as aws-actions' render).
     image_containers: list[str] = Field(default_factory=list)
+    # Images for named containers (`--image nginx=REF`), beside or instead of the one deployed image.
+    images: dict[str, str] = Field(default_factory=dict)
+    # Environment variables set on the image container(s), replacing the same names (`--env KEY=VALUE`).
+    environment_overrides: dict[str, str] = Field(default_factory=dict)
+    # Keep null values of a native task definition (then botocore's validation reports them); default: drop.
+    keep_null_value_keys: bool = False
+
+    @field_validator("image_containers", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        return split_names(value)
+
+    @field_validator("images")
+    @classmethod
+    def _images(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, image in value.items():
+            if not _NAME_255.match(name):
+                raise ValueError(f"{name!r} is not a valid container name (letters, digits, _ and -)")
+            parse_image_ref(image)
+        return value
+
+    @field_validator("environment_overrides", mode="before")
+    @classmethod
+    def _env_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _scalar_to_str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("environment_overrides")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid environment variable name "
+                                 "(letters, digits and _, not starting with a digit)")
+        return value
+
+    @field_validator("definition")
+    @classmethod
+    def _definition(cls, value: str | None) -> str | None:
+        if value is not None and not is_task_definition_ref(value):
+            raise ValueError(f"{value!r} is not a task definition family, family:revision or task definition ARN")
+        return value
+
+    def pinned_revision(self) -> bool:
+        """True when `definition` names one revision (family:revision or ARN): deployed as is."""
+        match = TASK_DEFINITION_REF.match(self.definition or "")
+        return bool(match and match.group("revision"))
 
     @field_validator("cpu", "memory", mode="before")
     @classmethod
@@ -292,12 +377,21 @@ class TaskConfig(_Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> TaskConfig:
-        if self.file and self.containers:
-            raise ValueError("give either file or containers, not both")
-        if not self.file and not self.containers:
-            raise ValueError("give containers (at least one) or file (a native ECS task definition)")
-        if not self.file and not self.family:
+        shapes = [name for name in ("file", "containers", "definition") if getattr(self, name)]
+        if len(shapes) > 1:
+            raise ValueError(f"give one of containers, file or definition, not {' and '.join(shapes)}")
+        if not shapes:
+            raise ValueError("give containers (at least one), file (a native ECS task definition) "
+                             "or definition (a task definition family in ECS)")
+        if self.containers and not self.family:
             raise ValueError("family is required with containers")
+        if self.pinned_revision():
+            given = [name for name in ("family", "cpu", "memory", "network_mode", "execution_role_arn",
+                                       "task_role_arn", "image_containers", "images", "environment_overrides")
+                     if getattr(self, name)]
+            if given:
+                raise ValueError(f"task definition {self.definition} is one revision, deployed as is: it takes "
+                                 f"no {given[0]} (give the family to change it)")
         names = [c.name for c in self.containers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -306,7 +400,7 @@ class TaskConfig(_Strict):
             if self.network_mode not in (None, "awsvpc"):
                 raise ValueError(f"FARGATE requires network_mode awsvpc (got {self.network_mode})")
             if self.cpu is None or self.memory is None:
-                if not self.file:
+                if not (self.file or self.definition):
                     raise ValueError("FARGATE requires task-level cpu and memory")
             else:
                 cpu, memory = cpu_units(self.cpu), memory_mib(self.memory)
@@ -418,7 +512,8 @@ class Config(_Strict):
     endpoint_url: str | None = None
     assume_role_arn: str | None = None
     max_attempts: int = Field(default=8, ge=1, le=50)
-    cluster: str | None = None
+    # As in ECS: CreateService/UpdateService use the cluster named "default" when none is given.
+    cluster: str = "default"
     repository: RepositoryConfig | None = None
     image: ImageConfig = Field(default_factory=ImageConfig)
     task: TaskConfig | None = None
@@ -431,8 +526,8 @@ class Config(_Strict):
 
     @field_validator("cluster")
     @classmethod
-    def _cluster(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME_255.match(value):
+    def _cluster(cls, value: str) -> str:
+        if not _NAME_255.match(value):
             raise ValueError(f"{value!r} is not a valid cluster name (letters, digits, _ and -)")
         return value
 
@@ -479,10 +574,15 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _deployable(self, info: ValidationInfo) -> Config:
-        if (info.context or {}).get("purpose") == "push":
+        purpose = (info.context or {}).get("purpose")
+        if purpose == "push":
             return self  # `ci-ecs push` needs only the repository and the image (checked where it pushes)
-        if not self.cluster:
-            raise ValueError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)")
+        if purpose == "register":  # `ci-ecs register`: task definitions only, no service needed
+            if self.task is None and not self.services:
+                raise ValueError("task is required (containers, a native task definition file or a family)")
+            for entry in self.targets():
+                self._check_target(entry)
+            return self
         if self.services:
             if self.task is not None:
                 raise ValueError("give task + service, or a services list, not both")
@@ -508,7 +608,10 @@ class Config(_Strict):
         return self
 
     def _check_target(self, entry: ServiceEntry) -> None:
-        needs_image = any(c.image is None for c in entry.task.containers)
+        needs_image = any(c.image is None and c.name not in entry.task.images for c in entry.task.containers)
+        if entry.task.pinned_revision() and self.image_uri:
+            raise ValueError(f"task definition {entry.task.definition} is one revision, deployed as is: "
+                             "it takes no image (give the family to change it)")
         if needs_image and not self.image_uri and not self.repository:
             raise ValueError("a container has no image: set its image, or repository + image.tag, or --image")
         if self.repository and not self.image_uri and needs_image and not (

@@ -19,13 +19,27 @@ from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.diff import Change
 from ci_ecs.ecr import EcrGateway, ensure_repository
 from ci_ecs.ecs import EcsGateway
-from ci_ecs.errors import CiEcsError, ConfigError, DeployCancelledError, DeploymentFailedError, DeployTimeoutError
-from ci_ecs.image import ResolvedImage, preflight, resolve_image
+from ci_ecs.errors import (
+    AwsError,
+    CiEcsError,
+    ConfigError,
+    DeployCancelledError,
+    DeploymentFailedError,
+    DeployTimeoutError,
+)
+from ci_ecs.image import ResolvedImage, TagResolver, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses
 from ci_ecs.output import service_url
-from ci_ecs.rules import check_target, inferred_launch_type
+from ci_ecs.rules import check_definition, check_execution_role, check_target, inferred_launch_type
 from ci_ecs.service import ServiceResult, desired_service, ensure_service, primary_deployment
-from ci_ecs.taskdef import ensure_task_definition, render, validate_registration
+from ci_ecs.taskdef import (
+    TaskDefinitionResult,
+    base_definition,
+    ensure_task_definition,
+    mask_secrets,
+    render,
+    validate_registration,
+)
 from ci_ecs.wait import StoppedTasks, WaitOutcome, verify_stable, wait_for_deployment
 
 log = logging.getLogger(__name__)
@@ -77,18 +91,53 @@ def aws_settings(config: Config) -> AwsSettings:
                        assume_role_arn=config.assume_role_arn, max_attempts=config.max_attempts)
 
 
-def check_config(config: Config, base_dir: Path) -> None:
+def _check_rendered(config: Config, target: ServiceEntry, definition: dict[str, Any], *, with_service: bool) -> None:
+    validate_registration(definition)
+    index = next((i for i, entry in enumerate(config.services) if entry is target), None)
+    prefix = "" if index is None else f"services[{index}]."
+    if with_service:
+        check_target(definition, target.service, target.task, prefix=prefix)
+    else:  # `ci-ecs register`: the task definition's own rules, no service's
+        check_definition(definition, target.task, prefix=prefix)
+        check_execution_role(definition, target.task, prefix=prefix)
+
+
+def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -> None:
     """Everything that can be checked without AWS: render each task definition and validate its shape.
 
-    Raises ConfigError (exit 2) before any AWS call.
+    A `task.definition` in ECS is checked once it has been read (it needs AWS). Raises ConfigError
+    (exit 2) before any AWS call.
     """
     placeholder = config.image_uri or (_PLACEHOLDER_IMAGE if config.repository else None)
     for target in config.targets():
+        if target.task.definition:
+            continue
         definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
-        validate_registration(definition)
-        index = next((i for i, entry in enumerate(config.services) if entry is target), None)
-        check_target(definition, target.service, target.task,
-                     prefix="" if index is None else f"services[{index}].")
+        _check_rendered(config, target, definition, with_service=with_service)
+
+
+def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[ServiceEntry]) -> None:
+    """ConfigError (exit 2) for a service whose deployments ECS does not run itself: checked before anything
+    is pushed or registered.
+
+    DeploymentController (ECS API reference): with CODE_DEPLOY, "the service's deployments are managed by
+    AWS CodeDeploy" (UpdateService may then change only desiredCount, deploymentConfiguration, health check
+    grace period ...; a new task definition goes through a CodeDeploy deployment); with EXTERNAL, through
+    task sets (CreateTaskSet). ci-ecs follows ECS's own deployments only.
+    """
+    for target in targets:
+        name = str(target.service.name)
+        current = ecs.describe_service(cluster, name)
+        if current is None or current.get("status") == "INACTIVE":
+            continue
+        controller = str((current.get("deploymentController") or {}).get("type") or "ECS")
+        if controller == "CODE_DEPLOY":
+            raise ConfigError(f"service {name} in cluster {cluster} uses the CODE_DEPLOY deployment controller: "
+                              "ci-ecs does not drive CodeDeploy deployments (yet); nothing was pushed or registered")
+        if controller == "EXTERNAL":
+            raise ConfigError(f"service {name} in cluster {cluster} uses the EXTERNAL deployment controller "
+                              "(task sets): ci-ecs deploys ECS-controlled services only; nothing was pushed or "
+                              "registered")
 
 
 def _network_mode(definition: dict[str, Any]) -> str | None:
@@ -106,7 +155,45 @@ def _service_port(definition: dict[str, Any]) -> int | None:
 
 
 def _describe_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]:
-    return [{"resource": name, **change.as_dict()} for name, changes in groups for change in changes]
+    # Environment values that look like secrets never reach the printed diff.
+    return [mask_secrets({"resource": name, **change.as_dict()}) for name, changes in groups for change in changes]
+
+
+@dataclass
+class RegisterResult:
+    """The outcome of `ci-ecs register` (its `--output json` object)."""
+
+    taskDefinitionArn: str | None = None  # noqa: N815 - the JSON contract's names
+    taskDefinitionRegistered: bool = False  # noqa: N815
+    family: str | None = None
+    revision: int | None = None
+    imageUri: str | None = None  # noqa: N815
+    imageDigest: str | None = None  # noqa: N815
+    imagePushed: bool = False  # noqa: N815
+    dryRun: bool = False  # noqa: N815
+    changed: bool = False
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    durationSeconds: float = 0.0  # noqa: N815
+    apiCalls: dict[str, int] = field(default_factory=dict)  # noqa: N815
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    # With a `services:` list: each entry's task definition (the fields above then name them all).
+    taskDefinitions: list[dict[str, Any]] | None = None  # noqa: N815
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object `register --output json` prints."""
+        return asdict(self)
+
+    def summary_lines(self) -> list[str]:
+        """A few human lines for stdout."""
+        state = "registered" if self.taskDefinitionRegistered else "unchanged"
+        if self.dryRun and self.taskDefinitionRegistered:
+            state = "would be registered"
+        lines = [f"task definition: {self.taskDefinitionArn} ({state})"]
+        if self.imageUri:
+            lines.append(f"image: {self.imageUri}{' (pushed)' if self.imagePushed else ''}")
+        lines.extend(f"warning: {warning}" for warning in self.warnings)
+        return lines
 
 
 @dataclass
@@ -118,6 +205,7 @@ class _Shared:
     cluster_created: bool
     started: float
     clock_start: float
+    resolver: TagResolver | None = None
 
     def remaining(self, timeout: float) -> float:
         """Seconds left of the deploy's `timeout`, counted from its start (the rollback shares it)."""
@@ -125,9 +213,8 @@ class _Shared:
 
 
 def _cluster_name(config: Config) -> str:
-    if not config.cluster:  # load_config requires it; this keeps library callers honest too
-        raise ConfigError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)", key="cluster")
-    return config.cluster
+    # As in ECS, "default" when nothing names one (Config's default; library callers may pass "").
+    return config.cluster or "default"
 
 
 class Deployer:
@@ -165,23 +252,111 @@ class Deployer:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run)
             ecs = EcsGateway(self.factory.client("ecs"))
-            ecr = None
-            repository = None
-            if config.repository and not config.image_uri:
-                ecr = EcrGateway(self.factory.client("ecr"))
-                repository = ensure_repository(ecr, config.repository, dry_run=self.dry_run)
-            image = resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
-            partial.imageUri, partial.imageDigest, partial.imagePushed = image.uri, image.digest, image.pushed
             cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run)
+            if not cluster_created:  # a cluster created just now has no service yet
+                # Before anything is pushed or registered: a service ECS does not deploy itself is refused.
+                refuse_other_controllers(ecs, cluster, config.targets())
+            resolver = TagResolver(self.factory, config.image.pin)
+            image = self._image(resolver)
+            partial.imageUri, partial.imageDigest, partial.imagePushed = image.uri, image.digest, image.pushed
         except CiEcsError as exc:
             if exc.result is None:
                 partial.error = exc.message
                 exc.result = self._finish(partial, started)
             raise
-        shared = _Shared(ecs, image, cluster_created, started, clock_start)
+        shared = _Shared(ecs, image, cluster_created, started, clock_start, resolver)
         if not config.services:
             return self._deploy_service(shared, config.targets()[0])
         return self._deploy_many(shared, config.targets())
+
+    def _image(self, resolver: TagResolver) -> ResolvedImage:
+        """The deployed image: `--image` (a tag in ECR resolved to its digest), else the config's repository."""
+        config = self.config
+        if config.image_uri:
+            resolution = resolver.resolve(config.image_uri)
+            return ResolvedImage(resolution.uri, resolution.digest)
+        ecr = None
+        repository = None
+        if config.repository:
+            ecr = EcrGateway(self.factory.client("ecr"))
+            repository = ensure_repository(ecr, config.repository, dry_run=self.dry_run)
+        return resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
+
+    def register(self) -> RegisterResult:
+        """`ci-ecs register`: the image (as deploy puts it), then each task definition, registered only when it
+        differs from the latest ACTIVE revision. No cluster or service is looked at or touched.
+        """
+        config = self.config
+        started, clock_start = time.time(), time.monotonic()
+        result = RegisterResult(dryRun=self.dry_run)
+        try:
+            check_config(config, self.base_dir, with_service=False)
+            preflight(config, dry_run=self.dry_run)
+            resolver = TagResolver(self.factory, config.image.pin)
+            image = self._image(resolver)
+            result.imageUri, result.imageDigest, result.imagePushed = image.uri, image.digest, image.pushed
+            shared = _Shared(EcsGateway(self.factory.client("ecs")), image, False, started, clock_start, resolver)
+            done = []
+            for target in config.targets():
+                _, taskdef = self._task_definition(shared, target, with_service=False)
+                done.append(taskdef)
+                result.changes.extend(mask_secrets({"resource": "taskDefinition", "family": taskdef.family,
+                                                    **change.as_dict()}) for change in taskdef.changes)
+            result.taskDefinitionArn = ",".join(t.arn for t in done)
+            result.taskDefinitionRegistered = any(t.registered for t in done)
+            result.family = ",".join(t.family for t in done)
+            result.revision = done[0].revision if len(done) == 1 else None
+            result.changed = result.taskDefinitionRegistered
+            if len(done) > 1:
+                result.taskDefinitions = [{"taskDefinitionArn": t.arn, "family": t.family, "revision": t.revision,
+                                           "registered": t.registered} for t in done]
+            result.warnings = list(resolver.notes)
+        except CiEcsError as exc:
+            result.error = exc.message
+            result.durationSeconds = round(time.time() - started, 3)
+            result.apiCalls = self.factory.counter.by_service()
+            exc.result = result.as_json()
+            raise
+        result.durationSeconds = round(time.time() - started, 3)
+        result.apiCalls = self.factory.counter.by_service()
+        return result
+
+    def _task_definition(self, shared: _Shared, target: ServiceEntry, *, with_service: bool = True
+                         ) -> tuple[dict[str, Any], TaskDefinitionResult]:
+        """The target's task definition: rendered and registered when it differs, or a revision as is.
+
+        `task.definition` FAMILY: the latest ACTIVE revision is the base (fields ci-ecs does not model
+        kept), the image(s) and environment applied, checked like a native file, registered only if that
+        changed it. FAMILY:REVISION or an ARN: described (it must exist) and used as is.
+        """
+        task = target.task
+        resolver = shared.resolver
+        images = {name: (resolver.resolve(ref).uri if resolver else ref) for name, ref in task.images.items()}
+        if task.definition and task.pinned_revision():
+            try:
+                described = shared.ecs.describe_task_definition(task.definition)
+            except AwsError as exc:
+                if exc.fields.get("code") in ("ClientException", "InvalidParameterException"):
+                    raise ConfigError(f"task definition {task.definition} not found in ECS ({exc.message})",
+                                      key="task.definition") from None
+                raise
+            log.info("task definition %s:%s deployed as is", described.get("family"), described.get("revision"))
+            return base_definition(described), TaskDefinitionResult(
+                str(described["taskDefinitionArn"]), False, str(described.get("family")), described.get("revision"))
+        base = None
+        if task.definition:
+            base = shared.ecs.latest_task_definition(task.definition)
+            if base is None:
+                raise ConfigError(f"task definition family {task.definition} has no ACTIVE revision in ECS: "
+                                  "register one first, or give a task definition file", key="task.definition")
+            log.info("task definition %s:%s read from ECS as the base", task.definition, base.get("revision"))
+        definition = render(task, shared.image.uri, base_dir=self.base_dir, region=self.factory.region,
+                            base=base, images=images)
+        if base is not None or not with_service:
+            _check_rendered(self.config, target, definition, with_service=with_service)
+        if base is not None:
+            return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run, current=base)
+        return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run)
 
     def _deploy_many(self, shared: _Shared, targets: list[ServiceEntry]) -> DeployResult:
         """Deploy several services at once (at most deploy.parallelism), then report them together.
@@ -262,10 +437,11 @@ class Deployer:
         return result
 
     def _deploy_into(self, result: DeployResult, shared: _Shared, target: ServiceEntry) -> None:
-        config, ecs, image = self.config, shared.ecs, shared.image
+        config, ecs = self.config, shared.ecs
         cluster, name = result.cluster, result.service
-        definition = render(target.task, image.uri, base_dir=self.base_dir, region=self.factory.region)
-        taskdef = ensure_task_definition(ecs, definition, dry_run=self.dry_run)
+        definition, taskdef = self._task_definition(shared, target)
+        if shared.resolver:
+            result.warnings.extend(shared.resolver.notes)
         result.taskDefinitionArn = taskdef.arn
         result.taskDefinitionRegistered = taskdef.registered
 
@@ -447,3 +623,16 @@ def deploy(config: Config, *, factory: ClientFactory | None = None, base_dir: Pa
     """
     return Deployer(config, factory or ClientFactory(aws_settings(config)), base_dir=base_dir,
                     dry_run=dry_run).run()
+
+
+def register_task_definitions(config: Config, *, factory: ClientFactory | None = None, base_dir: Path = Path("."),
+                              dry_run: bool = False) -> RegisterResult:
+    """`ci-ecs register`: put the image in place and register the task definition(s) only when they differ.
+
+    No service is needed or touched; safe to re-run (an unchanged definition registers nothing).
+
+    >>> register_task_definitions(load_config("ci-ecs.yml", purpose="register")).taskDefinitionArn  # doctest: +SKIP
+    'arn:aws:ecs:us-east-1:123456789012:task-definition/hello:7'
+    """
+    return Deployer(config, factory or ClientFactory(aws_settings(config)), base_dir=base_dir,
+                    dry_run=dry_run).register()

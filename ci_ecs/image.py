@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ci_ecs import engine, skopeo
-from ci_ecs.aws import ClientFactory, aws_errors
+from ci_ecs.aws import ClientFactory, aws_errors, error_code
 from ci_ecs.config import Config, ImageConfig
 from ci_ecs.ecr import EcrGateway, RepositoryResult, ensure_repository
-from ci_ecs.errors import ConfigError, ImageConflictError, ImageEngineError, ImageNotFoundError
+from ci_ecs.errors import CiEcsError, ConfigError, ImageConflictError, ImageEngineError, ImageNotFoundError
 from ci_ecs.imageref import parse_image_ref
 from ci_ecs.progress import layer_progress
 from ci_ecs.registry_auth import EcrCredentials
@@ -329,3 +331,116 @@ def push_image(
     ecr = EcrGateway(factory.client("ecr"))
     repository = ensure_repository(ecr, config.repository, dry_run=dry_run)
     return publish(config, ecr, repository, dry_run=dry_run, base_dir=base_dir)
+
+
+# A private Amazon ECR registry host: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]
+_ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+_AWS_ENDPOINT = re.compile(r"\.(?:amazonaws\.com(?:\.cn)?|api\.aws)$")
+
+
+@dataclass(frozen=True)
+class TagResolution:
+    """What `TagResolver.resolve` made of one image reference."""
+
+    uri: str  # what the task definition gets
+    digest: str | None  # the digest the tag holds, when it was read
+    note: str | None = None  # why a tag was not resolved (said in the output)
+
+
+class TagResolver:
+    """Mutable tags of images in ECR, resolved to the digest they hold now (`repo@sha256:...`).
+
+    A task definition that names `repo:latest` stays the same when `:latest` is pushed again, so ci-ecs
+    would see nothing to do; naming the digest makes a re-pushed tag a change that rolls out, and an
+    unchanged one a true no-op. Any account's ECR the credentials can read is asked (DescribeImages with
+    its registryId, in the region the host names), and with a custom AWS endpoint (the sandbox,
+    LocalStack) also the registry that endpoint's GetAuthorizationToken names. Other registries cannot
+    be asked: the tag is used as is, and the note says so.
+    """
+
+    def __init__(self, factory: ClientFactory, pin: str = "digest") -> None:
+        self.factory = factory
+        self.pin = pin
+        self._cache: dict[str, TagResolution] = {}
+        self._own_host: str | None = None
+        self._own_looked_up = False
+        self.notes: list[str] = []
+
+    def resolve(self, reference: str) -> TagResolution:
+        """`reference` as the task definition should name it; a digest already given is kept as is."""
+        if reference not in self._cache:
+            resolution = self._resolve(reference)
+            self._cache[reference] = resolution
+            if resolution.note:
+                log.info("%s", resolution.note)
+                self.notes.append(resolution.note)
+        return self._cache[reference]
+
+    def _resolve(self, reference: str) -> TagResolution:
+        ref = parse_image_ref(reference)
+        if ref.digest:
+            return TagResolution(reference, ref.digest)
+        tag = ref.tag or "latest"
+        if self.pin == "tag":
+            return TagResolution(reference, None)
+        target = self._ecr_repository(ref.domain)
+        if target is None:
+            return TagResolution(reference, None, self._unresolved(reference, "a registry ci-ecs cannot query"))
+        region, registry_id = target
+        try:
+            ecr = self.factory.client("ecr", region)
+            params: dict[str, Any] = {"repositoryName": ref.path, "imageIds": [{"imageTag": tag}]}
+            if registry_id:
+                params["registryId"] = registry_id
+            with aws_errors(f"describe image {reference}"):
+                try:
+                    details = ecr.describe_images(**params).get("imageDetails") or []
+                except Exception as exc:
+                    if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                        details = []
+                    else:
+                        raise
+        except CiEcsError as exc:
+            # e.g. another account's registry this role may pull from but not describe: deploy the tag.
+            return TagResolution(reference, None, self._unresolved(reference, f"ECR did not answer: {exc.message}"))
+        if not details:
+            return TagResolution(reference, None, self._unresolved(reference, "ECR does not hold that tag"))
+        digest = str(details[0]["imageDigest"])
+        log.info("image %s is %s", reference, digest[:19])
+        return TagResolution(f"{ref.repository}@{digest}", digest)
+
+    @staticmethod
+    def _unresolved(reference: str, why: str) -> str:
+        return (f"image {reference}: tag not resolved to a digest ({why}); the task definition names the tag, so "
+                "a re-pushed tag is not a change: --force-new-deployment rolls tasks onto what the tag holds now")
+
+    def _ecr_repository(self, domain: str | None) -> tuple[str | None, str | None] | None:
+        """(region, registryId) of the ECR registry `domain` is, or None when it is no ECR ci-ecs can ask."""
+        if not domain:
+            return None
+        match = _ECR_HOST.match(domain)
+        if match:
+            return match.group("region"), match.group("account")
+        if domain == self._own_registry_host():
+            return None, None  # the endpoint's own registry: its default registryId
+        return None
+
+    def _own_registry_host(self) -> str | None:
+        """host:port of the registry a custom ECR endpoint serves (its GetAuthorizationToken proxyEndpoint).
+
+        On AWS itself every ECR registry host has the `<account>.dkr.ecr.<region>` form, so this is asked
+        only when the ECR endpoint is not AWS's (one call per deploy, and none on AWS).
+        """
+        if self._own_looked_up:
+            return self._own_host
+        self._own_looked_up = True
+        try:
+            ecr = self.factory.client("ecr")
+            endpoint = urllib.parse.urlsplit(str(ecr.meta.endpoint_url)).hostname or ""
+            if _AWS_ENDPOINT.search(endpoint):
+                return None
+            proxy = EcrGateway(ecr).authorization().get("proxyEndpoint") or ""
+            self._own_host = urllib.parse.urlsplit(str(proxy)).netloc or None
+        except CiEcsError as exc:
+            log.debug("no ECR registry address from %s: %s", "GetAuthorizationToken", exc.message)
+        return self._own_host or None

@@ -36,19 +36,21 @@ class _Keys:
         self.task = task
         self.prefix = prefix
         self.source = task.file or None
+        # A native definition: a file, or a revision read from ECS (`task.definition`, no file to name).
+        self.native = "task.file" if task.file else ("task.definition" if task.definition else None)
 
     def service(self, name: str) -> str:
         return f"{self.prefix}service.{name}"
 
     def task_field(self, config_name: str) -> tuple[str, str | None]:
         """The key (and file) for a task-level field: the config's when it sets it, else the file."""
-        if not self.task.file or getattr(self.task, config_name, None):
+        if not self.native or getattr(self.task, config_name, None):
             return f"{self.prefix}task.{config_name}", None
-        return f"{self.prefix}task.file", self.source
+        return f"{self.prefix}{self.native}", self.source
 
     def container(self, index: int, config_path: str) -> tuple[str, str | None]:
-        if self.task.file:
-            return f"{self.prefix}task.file", self.source
+        if self.native:
+            return f"{self.prefix}{self.native}", self.source
         return f"{self.prefix}task.containers[{index}].{config_path}", None
 
 
@@ -174,8 +176,8 @@ def _check_enums(value: Any, shape: Any, path: str, keys: _Keys) -> None:
         config_names = {"networkMode": "network_mode", "requiresCompatibilities": "requires_compatibilities"}
         if top in config_names:
             key, source = keys.task_field(config_names[top])
-        elif keys.task.file:
-            key, source = f"{keys.prefix}task.file", keys.source
+        elif keys.native:
+            key, source = f"{keys.prefix}{keys.native}", keys.source
         else:
             key, source = f"{keys.prefix}task", None
         raise _fail(f"{path} {_show(value)} is not one of {', '.join(shape.enum)}", key, source)
@@ -194,7 +196,7 @@ def _check_ports(container: dict[str, Any], index: int, network_mode: str, keys:
         host, port = mapping.get("hostPort"), mapping.get("containerPort")
         if host is not None and port is not None and host != port:
             key, source = keys.container(index, f"port_mappings[{number}].host_port")
-            where = "" if not keys.task.file else f"containerDefinitions[{container.get('name')}]" \
+            where = "" if not keys.native else f"containerDefinitions[{container.get('name')}]" \
                                                   f".portMappings[{number}]: "
             raise _fail(f"{where}hostPort {host} must equal containerPort {port} (or be left out) "
                         f"in {network_mode} network mode", key, source)

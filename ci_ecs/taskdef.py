@@ -7,6 +7,7 @@ import copy
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
 from ci_ecs.imageref import is_image_placeholder, parse_image_ref
+from ci_ecs.redact import MASK, redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +132,11 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_task_file(path: Path) -> dict[str, Any]:
+def read_task_file(path: Path, *, keep_nulls: bool = False) -> dict[str, Any]:
     """Read a native ECS task definition (JSON or YAML), unwrapping describe output's `taskDefinition`.
 
-    Fields ci-ecs does not model are kept as they are; read-only fields are dropped.
+    Fields ci-ecs does not model are kept as they are; read-only fields are dropped; null values are
+    dropped unless `keep_nulls` (`task.keep_null_value_keys`: then validation reports them).
     """
     # Size, encoding and YAML safety (bombs, recursive anchors, duplicate keys) as for the config file.
     text = read_text_file(path, what="task definition file", key="task.file")
@@ -145,7 +148,8 @@ def read_task_file(path: Path) -> dict[str, Any]:
                           source=str(path), line=getattr(exc, "lineno", None)) from None
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
         data = data["taskDefinition"]
-    data = drop_nulls(data)
+    if not keep_nulls:
+        data = drop_nulls(data)
     if isinstance(data, dict):
         data = drop_empty_enums(data, register_shape())
     if not isinstance(data, dict) or not isinstance(data.get("containerDefinitions"), list):
@@ -158,6 +162,62 @@ def read_task_file(path: Path) -> dict[str, Any]:
     for name in read_only_fields():
         data.pop(name, None)
     return data
+
+
+def base_definition(described: dict[str, Any]) -> dict[str, Any]:
+    """A revision DescribeTaskDefinition returned, as the RegisterTaskDefinition input it was made from.
+
+    Read-only members go; every other field (those ci-ecs does not model included) stays as ECS has it,
+    and so do the revision's tags (DescribeTaskDefinition with include=TAGS), so a new revision keeps them.
+    """
+    data = copy.deepcopy(described)
+    if isinstance(data.get("taskDefinition"), dict):
+        data = {**data["taskDefinition"], **({"tags": data["tags"]} if data.get("tags") else {})}
+    for name in read_only_fields():
+        data.pop(name, None)
+    return dict(drop_nulls(data))
+
+
+# Names and values of environment variables that are probably secrets: masked wherever ci-ecs prints
+# a task definition (plan's diff, the JSON result's changes) and never logged.
+_SECRET_NAME = re.compile(r"(?i)(pass(word|wd|phrase)?|secret|token|api_?key|private_?key|credential|"
+                          r"(^|_)key$|auth|session|cookie|signature|dsn|connection_?string)")
+_SECRET_VALUE = re.compile(r"^(?=[^\s]*[A-Za-z])(?=[^\s]*[0-9])[A-Za-z0-9+/=_\-.~]{20,}$")
+_URL_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """Whether an environment variable probably holds a secret: by its name, or a value shaped like a key.
+
+    >>> looks_secret("DB_PASSWORD", "x"), looks_secret("GREETING", "hello world"), \
+    ...     looks_secret("X", "postgres://u:p4ss@db/app"), looks_secret("X", "AKIAabcdEFGH1234ijklMNOP")
+    (True, False, True, True)
+    """
+    return bool(_SECRET_NAME.search(name) or _SECRET_VALUE.match(value) or _URL_CREDENTIALS.match(value))
+
+
+def _mask_value(value: Any, path: str) -> Any:
+    secret_entry = re.search(r"\.environment\[([^\]]+)\](?:\.value)?$", path)
+    if secret_entry and isinstance(value, (str, dict)):
+        text = value.get("value", "") if isinstance(value, dict) else value
+        if looks_secret(secret_entry.group(1), str(text)):
+            return {**value, "value": MASK} if isinstance(value, dict) else MASK
+    if isinstance(value, dict):
+        if isinstance(value.get("name"), str) and isinstance(value.get("value"), str) \
+                and looks_secret(value["name"], value["value"]):
+            return {**value, "value": MASK}
+        return {k: _mask_value(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_value(v, path) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+def mask_secrets(change: dict[str, Any]) -> dict[str, Any]:
+    """A change (`Change.as_dict()`) with environment values that look like secrets replaced by `***`."""
+    path = str(change.get("path", ""))
+    return {k: (_mask_value(v, path) if k in ("old", "new") else v) for k, v in change.items()}
 
 
 def _image_containers(definitions: list[dict[str, Any]], wanted: list[str], image: str) -> list[str]:
@@ -243,23 +303,77 @@ def to_ecs_units(definition: dict[str, Any], task: TaskConfig) -> dict[str, Any]
     return definition
 
 
-def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None
-           ) -> dict[str, Any]:
+def _named_images(names: list[str], images: dict[str, str]) -> None:
+    unknown = [name for name in images if name not in names]
+    if unknown:
+        raise ConfigError(f"no container named {', '.join(unknown)} for its image (containers: {', '.join(names)})",
+                          key="task.images")
+
+
+def _env_targets(names: list[str], wanted: list[str], imaged: list[str]) -> list[str]:
+    """Containers that get `environment_overrides`: the named ones, else those given an image, else the only one."""
+    if wanted:
+        return wanted
+    if imaged:
+        return imaged
+    if len(names) == 1:
+        return names
+    raise ConfigError("cannot tell which container gets the environment variables: name it with "
+                      f"--container-name / task.image_containers (containers: {', '.join(names)})",
+                      key="task.environment_overrides")
+
+
+def _apply_environment(container: dict[str, Any], overrides: dict[str, str]) -> None:
+    """Set `overrides` in a container's environment: same names replaced in place, new ones appended."""
+    environment = [dict(item) for item in container.get("environment") or [] if isinstance(item, dict)]
+    names = {str(item.get("name")): index for index, item in enumerate(environment)}
+    for name, value in overrides.items():
+        if looks_secret(name, value):
+            register_secret(value)  # masked in every log line and error message from now on
+        if name in names:
+            environment[names[name]]["value"] = value
+        else:
+            environment.append({"name": name, "value": value})
+    container["environment"] = environment
+
+
+def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), region: str | None = None,
+           base: dict[str, Any] | None = None, images: dict[str, str] | None = None) -> dict[str, Any]:
     """The RegisterTaskDefinition input for `task`, with `image` in the containers that take it.
+
+    `base` is the revision a `task.definition` family names (DescribeTaskDefinition's answer), used like
+    a native file; `images` the per-container images to use instead of `task.images` (e.g. their tags
+    resolved to digests). `task.environment_overrides` go into the image containers.
 
     >>> from ci_ecs.config import TaskConfig
     >>> render(TaskConfig(family="f", containers=[{"name": "web"}]), "nginx:1")["containerDefinitions"]
     [{'name': 'web', 'image': 'nginx:1', 'essential': True}]
     """
     wanted = list(task.image_containers)
-    if task.file:
-        definition = read_task_file(base_dir / task.file)
+    named = dict(task.images if images is None else images)
+    if task.file or base is not None:
+        if base is not None:
+            definition = base_definition(base)
+        elif task.file:
+            definition = read_task_file(base_dir / task.file, keep_nulls=task.keep_null_value_keys)
         containers = definition["containerDefinitions"]
+        names = [str(c.get("name")) for c in containers]
+        _named_images(names, named)
+        imaged = []
         if image:
-            for name in _image_containers(containers, wanted, image):
+            imaged = [n for n in _image_containers(containers, wanted, image) if n not in named]
+            for name in imaged:
                 for container in containers:
                     if container.get("name") == name:
                         container["image"] = image
+        for container in containers:
+            if container.get("name") in named:
+                container["image"] = named[str(container.get("name"))]
+        if task.environment_overrides:
+            targets = _env_targets(names, wanted, imaged + [n for n in names if n in named])
+            for container in containers:
+                if container.get("name") in targets:
+                    _apply_environment(container, task.environment_overrides)
         missing = [str(c.get("name")) for c in containers if is_image_placeholder(c.get("image"))]
         if missing:
             raise ConfigError(f"container {', '.join(missing)} has no image (give --image or image.tag)",
@@ -271,15 +385,23 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
         if not definition.get("family"):
             raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
         return to_ecs_units(definition, task)
-    targets = _concise_targets(task, image, wanted)
+    names = [c.name for c in task.containers]
+    _named_images(names, named)
+    image_targets = _concise_targets(task.model_copy(update={"containers": [
+        c.model_copy(update={"image": named.get(c.name, c.image)}) for c in task.containers]}), image, wanted)
+    env_targets = (_env_targets(names, wanted, [n for n in names if n in image_targets or n in named])
+                   if task.environment_overrides else [])
     containers = []
     for container in task.containers:
-        container_image = image if container.name in targets else container.image
+        container_image = named.get(container.name) or (image if container.name in image_targets
+                                                         else container.image)
         if container_image is None:
             raise ConfigError(f"container {container.name} has no image (give --image or image.tag)",
                               key="task.containers")
-        containers.append(_container_from_config(container.model_copy(update={"image": container_image}),
-                                                 None, region))
+        rendered = _container_from_config(container.model_copy(update={"image": container_image}), None, region)
+        if container.name in env_targets:
+            _apply_environment(rendered, task.environment_overrides)
+        containers.append(rendered)
     definition = {
         "family": task.family,
         "taskRoleArn": task.task_role_arn,
@@ -411,14 +533,20 @@ class TaskDefinitionResult:
     previous_arn: str | None = None
 
 
+_FETCH: Any = object()
+
+
 def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run: bool = False,
-                           tags: dict[str, str] | None = None) -> TaskDefinitionResult:
+                           tags: dict[str, str] | None = None, current: Any = _FETCH) -> TaskDefinitionResult:
     """Register `desired` only when it differs from the latest ACTIVE revision of its family.
 
-    Safe to call twice: the second call finds the revision the first registered and registers nothing.
+    `current` is that revision when the caller has just described it (a `task.definition` family's base),
+    so it is not described twice. Safe to call twice: the second call finds the revision the first
+    registered and registers nothing.
     """
     family = str(desired["family"])
-    current = ecs.latest_task_definition(family)
+    if current is _FETCH:
+        current = ecs.latest_task_definition(family)
     changes = diff_task_definitions(current, desired)
     previous_arn = current["taskDefinitionArn"] if current else None
     if current is not None and not changes:
@@ -429,7 +557,7 @@ def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run:
         log.info("task definition %s: would register a new revision (%d change(s))", family, len(changes))
         return TaskDefinitionResult(f"{family}:(new)", True, family, None, changes, previous_arn)
     params = dict(desired)
-    if tags:
+    if tags and not params.get("tags"):
         params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     registered = ecs.register_task_definition(params)
     log.info("task definition %s:%s registered (%s)", family, registered.get("revision"),

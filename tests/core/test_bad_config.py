@@ -50,7 +50,6 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("cpu-garbage", 'cpu: "256"', 'cpu: "lots"', ["task.cpu", "not a number"]),
     ("malformed-image", "image: nginx:1.27", "image: 'Nginx:1.27 latest'", ["task.containers[0].image", "malformed"]),
     ("image-uppercase", "image: nginx:1.27", "image: docker.io/Library/nginx", ["malformed image reference"]),
-    ("missing-cluster", "cluster: demo\n", "", ["cluster is required"]),
     ("missing-family", "  family: hello\n", "", ["family is required"]),
     ("missing-container-name", "    - name: web\n      image", "    - image", ["task.containers[0].name", "required"]),
     ("wrong-type-list", "requires_compatibilities: [FARGATE]", "requires_compatibilities: FARGATE",
