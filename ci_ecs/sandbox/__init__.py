@@ -5,7 +5,7 @@ Needs the ``sandbox`` extra (moto[server]); the registry needs the ``docker-regi
 """
 
 from .faults import Faults
-from .scheduler import CRASH_AFTER_LABEL, CRASH_LABEL
+from .runtimes.simulated import CRASH_AFTER_LABEL, CRASH_LABEL
 from .server import Sandbox, serve_forever
 
 __all__ = ["CRASH_AFTER_LABEL", "CRASH_LABEL", "Faults", "Sandbox", "serve_forever"]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .faults import Faults, parse_operations
+from .runtimes import RUNTIME_ENV, RUNTIME_NAMES, RuntimeUnavailableError
 from .server import serve_forever
 
 
@@ -26,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fail-times", type=int, default=env.error_5xx_times, help="fail only the first N calls of each such operation"
     )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIME_NAMES,
+        default=os.environ.get(RUNTIME_ENV) or "simulated",
+        help="simulated (tasks are state only) or docker (tasks are containers on DOCKER_HOST's engine)",
+    )
     args = parser.parse_args(argv)
     faults = Faults(
         throttle_rate=args.throttle_rate,
@@ -33,7 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         error_5xx_times=args.fail_times,
         task_start_seconds=args.task_start_seconds,
     )
-    serve_forever(host=args.host, port=args.port, registry_port=args.registry_port, faults=faults)
+    try:
+        serve_forever(
+            host=args.host, port=args.port, registry_port=args.registry_port, faults=faults, runtime=args.runtime
+        )
+    except RuntimeUnavailableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -68,12 +68,14 @@ def _free_private_ip(ec2: Any, subnet: Any) -> str:
     return str(random_private_ip(subnet.cidr_block))
 
 
-def configure_task_eni(task: Any, network_configuration: dict[str, Any] | None) -> None:
+def configure_task_eni(task: Any, network_configuration: dict[str, Any] | None, public_ip: str | None = None) -> None:
     """Give the ENI moto created for an awsvpc task ECS's shape.
 
     moto's Task creates the ENI with an address from 10.0.0.0/8 whatever the subnet; this
     re-addresses it inside the subnet, marks it requester-managed like ECS's ENIs, adds the
     public IP when asked for, and rewrites the task's attachment details to match.
+    ``public_ip`` is the address where the task's ports answer (the docker runtime's loopback
+    address); without one, the public IP comes from 203.0.113.0/24.
     """
     if not task.attachments:
         return
@@ -98,7 +100,7 @@ def configure_task_eni(task: Any, network_configuration: dict[str, Any] | None) 
     eni.status = "in-use"
     awsvpc = (network_configuration or {}).get("awsvpcConfiguration", {})
     if str(awsvpc.get("assignPublicIp", "DISABLED")).upper() == "ENABLED":
-        eni.public_ip = _allocate_public_ip(ec2)
+        eni.public_ip = public_ip or _allocate_public_ip(ec2)
     attachment["details"] = [
         {"name": "subnetId", "value": eni.subnet.id},
         {"name": "networkInterfaceId", "value": eni.id},

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .runtimes import TaskRuntime
+
 if TYPE_CHECKING:
     from .registry import RegistryClient
 
@@ -23,6 +25,8 @@ DEFAULT_TASK_START_SECONDS = 1.0
 class Runtime:
     """Everything the moto patches and the scheduler need to know about the running sandbox.
 
+    ``tasks`` is the task runtime (``runtimes``): simulated, or real containers.
+
     ``lock`` serialises every change to moto's backends: the middleware holds it while moto
     serves an ECS/ECR/EC2 request and the scheduler holds it for each tick (moto's models are
     not thread-safe, and the server is threaded).
@@ -31,6 +35,7 @@ class Runtime:
     region: str
     task_start_seconds: float = DEFAULT_TASK_START_SECONDS
     registry: RegistryClient | None = None
+    tasks: TaskRuntime = field(default_factory=lambda: _simulated())
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> float:
@@ -58,6 +63,12 @@ class Runtime:
             yield
         finally:
             lock._acquire_restore(state)
+
+
+def _simulated() -> TaskRuntime:
+    from .runtimes.simulated import SimulatedRuntime
+
+    return SimulatedRuntime()
 
 
 ACTIVE: Runtime | None = None

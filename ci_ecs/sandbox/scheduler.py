@@ -17,14 +17,14 @@ import logging
 import math
 import threading
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from moto.ecs import ecs_backends
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Task
 from moto.moto_api._internal import mock_random
 
-from . import ecr, network
+from . import network
+from .lifecycle import utcnow
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 MotoTask = Any
 MotoService = Any
 
-CRASH_LABEL = "ci-ecs.sandbox/exit-code"
-CRASH_AFTER_LABEL = "ci-ecs.sandbox/exit-after-seconds"
 MAX_EVENTS = 100
 MAX_STOPPED_TASKS_PER_CLUSTER = 500
 DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
@@ -44,11 +42,6 @@ DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "minimumHealthyPercent": 100,
 }
 LIVE_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
-
-
-def utcnow() -> datetime:
-    """Timestamps as moto stores them (aware UTC datetimes)."""
-    return datetime.now(timezone.utc)
 
 
 def new_deployment_id() -> str:
@@ -212,8 +205,7 @@ def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtim
     now = rt.now()
     task.sb_created = now
     task.sb_start_seconds = rt.task_start_seconds
-    task.sb_stop_at = None
-    task.sb_exit_at = None
+    task.sb_ready = False
     task.sb_failed = False
     task.sb_deployment = getattr(task, "sb_deployment", None)
     task.created_at = utcnow()
@@ -229,18 +221,19 @@ def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtim
         task.capacity_provider_name = "FARGATE"
         task.platform_version = task.platform_version or "1.4.0"
         task.platform_family = "Linux"
-    network.configure_task_eni(task, getattr(task, "network_configuration", None))
+    address = rt.tasks.task_address(task, task_definition)
+    network.configure_task_eni(task, getattr(task, "network_configuration", None), address)
     if task.attachments:
         subnet = next((d["value"] for d in task.attachments[0]["details"] if d["name"] == "subnetId"), None)
         if subnet:
             ec2 = network.ec2_backends[task._account_id][task.region_name]
             task.availability_zone = ec2.get_subnet(subnet).availability_zone
     _build_containers(task, task_definition, rt)
+    rt.tasks.prepare(task, task_definition, rt)
 
 
 def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None:
-    """One container per definition (moto makes one for the first only), with the crash label
-    read up front. The pull check runs on the next tick, outside the lock (``check_pulls``)."""
+    """One container per definition (moto makes one for the first only)."""
     containers = []
     overrides = {c.get("name"): c for c in (task.overrides or {}).get("containerOverrides", []) or []}
     for definition in task_definition.container_definitions:
@@ -262,151 +255,21 @@ def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None
         container.exitCode = None
         container.health_status = "UNKNOWN"
         container.sb_essential = bool(definition.get("essential", True))
-        labels = definition.get("dockerLabels") or {}
-        container.sb_exit_code = _int_label(labels.get(CRASH_LABEL))
-        after = labels.get(CRASH_AFTER_LABEL)
-        container.sb_exit_after = float(after) if after not in (None, "") else 0.0
         if task.attachments:
             ip = network.task_private_ip(task)
             container.network_interfaces = [{"attachmentId": task.attachments[0]["id"], "privateIpv4Address": ip}]
         containers.append(container)
     task.containers = containers
-    task.sb_pull_error = None
-    task.sb_pull_checked = False
-
-
-def check_pulls(rt: Runtime) -> None:
-    """Decide whether new tasks' images can be pulled, asking the registry without the lock."""
-    with rt.lock:
-        pending: list[tuple[MotoTask, list[str], str, str]] = [
-            (task, [str(c.image or "") for c in task.containers], str(task._account_id), str(task.region_name))
-            for regions in list(ecs_backends.values())
-            for backend in list(regions.values())
-            for tasks in list(backend.tasks.values())
-            for task in list(tasks.values())
-            if getattr(task, "sb_pull_checked", True) is False
-        ]
-        if rt.registry is None:  # moto's ECR models answer: read them under the lock
-            _store_pull_results(rt, [(t, _first_pull_error(rt, images, a, r)) for t, images, a, r in pending])
-            return
-    if pending:
-        results = [(t, _first_pull_error(rt, images, a, r)) for t, images, a, r in pending]
-        with rt.lock:
-            _store_pull_results(rt, results)
-
-
-def _first_pull_error(rt: Runtime, images: list[str], account_id: str, region: str) -> str | None:
-    for image in images:
-        error = ecr.pull_error(image, account_id, region, rt.registry)
-        if error:
-            return error
-    return None
-
-
-def _store_pull_results(rt: Runtime, results: list[tuple[MotoTask, str | None]]) -> None:
-    for task, error in results:
-        task.sb_pull_error = error
-        task.sb_pull_checked = True
-
-
-def _int_label(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 1  # any non-numeric value still means "crash"
 
 
 def request_stop(task: MotoTask, reason: str, stop_code: str, rt: Runtime) -> None:
-    """Ask a task to stop: desiredStatus STOPPED now, lastStatus STOPPED after a short drain."""
-    if task.desired_status == "STOPPED" and task.sb_stop_at is not None:
-        return
-    task.desired_status = "STOPPED"
-    task.stopped_reason = task.stopped_reason or reason
-    task.stop_code = task.stop_code or stop_code
-    task.stopping_at = utcnow()
-    if task.last_status == "RUNNING":
-        task.last_status = "DEACTIVATING"
-    # Stopping a task takes a moment in ECS too; half the start time keeps tests fast.
-    task.sb_stop_at = rt.now() + max(0.05, task.sb_start_seconds / 2)
-
-
-def _finish_stop(task: MotoTask, exit_code: int | None = 0) -> None:
-    task.last_status = "STOPPED"
-    task.desired_status = "STOPPED"
-    task.stopped_at = utcnow()
-    task.execution_stopped_at = task.stopped_at
-    task.connectivity = None
-    for container in task.containers:
-        if container.last_status != "STOPPED":
-            container.last_status = "STOPPED"
-            if container.exitCode is None and getattr(task, "started_at", None) is not None:
-                container.exitCode = exit_code
-    network.release_task_eni(task)
+    """Ask a task to stop (the task runtime stops its containers); desiredStatus STOPPED now."""
+    rt.tasks.request_stop(task, reason, stop_code, rt)
 
 
 def advance_task(task: MotoTask, rt: Runtime) -> str | None:
-    """Move a task along its lifecycle.
-
-    Returns "failed" when it just failed (it never started, or an essential container exited),
-    "running" when it just reached RUNNING and is still running, else None. A container that
-    exits as it starts (``exit-after-seconds`` 0) fails without ever being seen RUNNING.
-    """
-    if task.last_status == "STOPPED":
-        return None
-    now = rt.now()
-    if task.sb_stop_at is not None:
-        if now >= task.sb_stop_at:
-            _finish_stop(task)
-        return None
-    start = task.sb_start_seconds
-    age = now - task.sb_created
-    if task.last_status == "PROVISIONING" and age >= start * 0.25:
-        task.last_status = "PENDING"
-        task.pull_started_at = utcnow()
-    if task.last_status == "PENDING" and age >= start and getattr(task, "sb_pull_checked", True):
-        if task.sb_pull_error:
-            task.stopped_reason = task.sb_pull_error
-            task.stop_code = "TaskFailedToStart"
-            task.desired_status = "STOPPED"
-            task.stopping_at = utcnow()
-            for container in task.containers:
-                container.reason = task.sb_pull_error
-            _finish_stop(task, exit_code=None)
-            task.sb_failed = True
-            return "failed"
-        task.last_status = "RUNNING"
-        task.pull_stopped_at = utcnow()
-        task.started_at = utcnow()
-        task.connectivity = "CONNECTED"
-        task.connectivity_at = task.started_at
-        for container in task.containers:
-            container.last_status = "RUNNING"
-            container.runtime_id = f"{task.id}-{uuid.uuid4().hex[:10]}"
-        task.sb_running_since = now
-        just_started = True
-    else:
-        just_started = False
-    if task.last_status == "RUNNING":
-        for container in task.containers:
-            code = container.sb_exit_code
-            if code is None or container.last_status != "RUNNING":
-                continue
-            if now - task.sb_running_since < container.sb_exit_after:
-                continue
-            container.last_status = "STOPPED"
-            container.exitCode = code
-            container.reason = None
-            if container.sb_essential:
-                task.stopped_reason = "Essential container in task exited"
-                task.stop_code = "EssentialContainerExited"
-                task.desired_status = "STOPPED"
-                task.stopping_at = utcnow()
-                _finish_stop(task)
-                task.sb_failed = True
-                return "failed"
-    return "running" if just_started else None
+    """Move a task along its lifecycle (``TaskRuntime.advance``): "failed", "running" or None."""
+    return rt.tasks.advance(task, rt)
 
 
 def launch_task(
@@ -481,10 +344,11 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
             deployment["failedTasks"] += 1
             deployment["updatedAt"] = utcnow()
         elif deployment["failedTasks"] and breaker.get("resetOnHealthyTask", True) is not False:
-            # ECS resets the failure count once a task of the deployment reaches RUNNING (healthy:
-            # the sandbox has no health checks), so a container that crashes some time after it
-            # started never trips the circuit breaker ("How the Amazon ECS deployment circuit
-            # breaker detects failures", stage 1; DeploymentCircuitBreaker.resetOnHealthyTask).
+            # ECS resets the failure count once a task of the deployment is RUNNING and healthy
+            # ("running" from the task runtime: HEALTHY when it has container health checks), so
+            # a container that crashes some time after it started never trips the circuit breaker
+            # ("How the Amazon ECS deployment circuit breaker detects failures", stage 1;
+            # DeploymentCircuitBreaker.resetOnHealthyTask).
             deployment["failedTasks"] = 0
             deployment["updatedAt"] = utcnow()
 
@@ -539,7 +403,9 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     # Drain old deployments without going below minimumHealthyPercent.
     old_not_running = [t for t in old_live if t.last_status != "RUNNING"]
     old_running = [t for t in old_live if t.last_status == "RUNNING"]
-    healthy = sum(1 for t in live if t.last_status == "RUNNING")
+    # Tasks with container health checks count as healthy once HEALTHY (sb_ready), as ECS waits
+    # for them before it stops old tasks.
+    healthy = sum(1 for t in live if t.last_status == "RUNNING" and t.sb_ready)
     can_stop = max(0, healthy - minimum)
     _stop_tasks(service, old_not_running + old_running[:can_stop], primary["id"], rt)
 
@@ -595,7 +461,15 @@ def _check_completion(
     service: MotoService, primary: dict[str, Any], tasks: list[MotoTask], state: dict[str, Any]
 ) -> None:
     others_present = any(t.last_status != "STOPPED" and t.sb_deployment != primary["id"] for t in tasks)
-    done = primary["runningCount"] == service.desired_count and primary["pendingCount"] == 0 and not others_present
+    # ECS completes a deployment once its tasks run and pass their container health checks.
+    ready = sum(1 for t in tasks if t.sb_deployment == primary["id"] and t.last_status == "RUNNING"
+                and t.desired_status == "RUNNING" and t.sb_ready)
+    done = (
+        primary["runningCount"] == service.desired_count
+        and ready == service.desired_count
+        and primary["pendingCount"] == 0
+        and not others_present
+    )
     if done and primary["rolloutState"] == "IN_PROGRESS":
         primary["rolloutState"] = "COMPLETED"
         primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
@@ -639,7 +513,7 @@ def update_cluster_counts(backend: EC2ContainerServiceBackend) -> None:
 
 def tick(rt: Runtime) -> None:
     """One pass over every account and region moto has an ECS backend for."""
-    check_pulls(rt)
+    rt.tasks.sync(rt)
     with rt.lock:
         for _account, regions in list(ecs_backends.items()):
             for _region, backend in list(regions.items()):

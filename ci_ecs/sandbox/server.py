@@ -23,6 +23,7 @@ from .faults import FaultInjector, Faults
 from .middleware import Call, CallDetail, SandboxMiddleware
 from .registry import RegistryClient, RegistryProcess, find_program
 from .runtime import DEFAULT_TASK_START_SECONDS, Runtime
+from .runtimes import TaskRuntime, create_runtime, runtime_name
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,17 @@ class Sandbox:
         faults: Faults | None = None,
         start_registry: bool = True,
         validate_responses: bool | None = None,
+        runtime: str | None = None,
+        docker_host: str | None = None,
     ) -> None:
         """``validate_responses`` (test mode; default: the CI_ECS_SANDBOX_VALIDATE_RESPONSES
         environment variable) checks every response against botocore's output shape for its
-        operation; ``take_violations()`` returns what it found."""
+        operation; ``take_violations()`` returns what it found.
+
+        ``runtime`` is "simulated" (tasks are state only) or "docker" (tasks are real containers
+        on the engine at ``docker_host``, else DOCKER_HOST or the default socket); default: the
+        CI_ECS_SANDBOX_RUNTIME environment variable, else "simulated". A docker runtime without
+        an engine makes ``start()`` raise ``RuntimeUnavailableError`` (one line)."""
         self.host = host
         self.port = port
         self.registry_port = registry_port
@@ -73,6 +81,9 @@ class Sandbox:
         if validate_responses is None:
             validate_responses = os.environ.get(VALIDATE_RESPONSES_ENV, "").lower() in ("1", "true", "yes")
         self.validate_responses = validate_responses
+        self.runtime = runtime_name(runtime)
+        self.docker_host = docker_host
+        self.task_runtime: TaskRuntime | None = None
         faults = faults or Faults()
         if faults.task_start_seconds is not None:
             task_start_seconds = faults.task_start_seconds
@@ -93,8 +104,18 @@ class Sandbox:
         with _start_lock:
             if runtime.ACTIVE is not None:
                 raise RuntimeError("a ci-ecs sandbox is already running in this process (moto's state is global)")
-            registry = self._start_registry()
-            rt = Runtime(region=self.region, task_start_seconds=self._task_start_seconds, registry=registry)
+            tasks = create_runtime(self.runtime, self.docker_host)
+            tasks.open()  # first: a docker runtime without an engine fails before anything starts
+            self.task_runtime = tasks
+            try:
+                registry = self._start_registry()
+            except BaseException:
+                tasks.close()
+                self.task_runtime = None
+                raise
+            rt = Runtime(
+                region=self.region, task_start_seconds=self._task_start_seconds, registry=registry, tasks=tasks
+            )
             runtime.ACTIVE = rt
             self._rt = rt
         try:
@@ -144,6 +165,9 @@ class Sandbox:
         if self._server_thread is not None:
             self._server_thread.join(timeout=5)
             self._server_thread = None
+        if self.task_runtime is not None:
+            self.task_runtime.close()  # the containers and network it made
+            self.task_runtime = None
         if self._registry_process is not None:
             self._registry_process.stop()
             self._registry_process = None
@@ -251,11 +275,12 @@ def serve_forever(
     task_start_seconds: float | None = None,
     faults: Faults | None = None,
     echo: Callable[[str], Any] = _echo,
+    runtime: str | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C or SIGTERM, then stop all it started.
 
     ``faults`` defaults to the CI_ECS_SANDBOX_* environment variables; ``task_start_seconds``
-    (when given) wins over the faults' and the environment's value.
+    (when given) wins over the faults' and the environment's value. ``runtime``: see ``Sandbox``.
     """
     faults = faults if faults is not None else Faults.from_env()
     if task_start_seconds is not None:
@@ -270,13 +295,16 @@ def serve_forever(
     if in_main_thread:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults) as sb:
+        with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults, runtime=runtime) as sb:
             echo(f"AWS_ENDPOINT_URL={sb.endpoint_url}")
             if sb.registry:
                 echo(f"ECR registry: {sb.registry} (docker push {sb.registry}/REPOSITORY:TAG)")
             else:
                 echo(sb.registry_note)
-            details = [f"task start {sb.task_start_seconds:g}s"]
+            if sb.runtime == "docker":
+                details = ["docker runtime: tasks are containers; public IPs are loopback addresses"]
+            else:
+                details = [f"task start {sb.task_start_seconds:g}s"]
             if faults.throttle_rate:
                 details.append(f"throttle rate {faults.throttle_rate:g}")
             if faults.error_5xx_operations:

@@ -1,0 +1,725 @@
+"""The docker task runtime: a task is its containers, run by a local Docker engine.
+
+- Engine: ``DOCKER_HOST`` (or the Sandbox's ``docker_host``), else the default socket; without
+  one the sandbox does not start (``RuntimeUnavailableError``, one line).
+- Network: one bridge network per sandbox, created on start and removed on stop. Everything
+  the sandbox creates carries the label ``ci-ecs.sandbox`` plus its instance, host and pid, so a
+  new sandbox removes what a killed one (a dead pid on this host) left behind.
+- Addresses: each task gets a loopback address of its own (127.R.x.y, R picked per sandbox) where
+  the engine publishes its port mappings (``-p ADDRESS:HOSTPORT:PORT``, docker-proxy); that
+  address is the task ENI's public IP when assignPublicIp is ENABLED, so anything reading the
+  public IP the ECS way can connect to it. bridge/host tasks publish hostPort there too (a
+  dynamic one when hostPort is 0) and report it in ``networkBindings``.
+- A task runs in a thread of its own (``TaskRun``), never under the runtime lock: secrets, the
+  awslogs group, image pulls, container start in dependsOn order, health and exit codes, stop
+  with stopTimeout. The scheduler reads what the thread saw in ``advance`` (under the lock).
+
+Limits: containers of one task do not share a network namespace (no ``localhost`` between
+them); ECS's metadata endpoint and task IAM credentials are not provided.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import kwargs_from_env
+
+from .. import ecr, logs, secrets
+from ..lifecycle import finish_stop, mark_stopping, utcnow
+from ..runtime import Runtime
+from . import RuntimeUnavailableError, TaskRuntime
+
+log = logging.getLogger(__name__)
+
+LABEL = "ci-ecs.sandbox"  # on everything the runtime creates (value "1")
+LABEL_INSTANCE = "ci-ecs.sandbox.instance"
+LABEL_HOST = "ci-ecs.sandbox.host"
+LABEL_PID = "ci-ecs.sandbox.pid"
+LABEL_TASK = "ci-ecs.sandbox.task"
+
+# ECS's defaults (ContainerDefinition.stopTimeout, HealthCheck) when the definition has none.
+DEFAULT_STOP_TIMEOUT = 30
+HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
+POLL_SECONDS = 0.25
+MAX_LOG_LINES = 10_000  # kept per container for ``logs()``; CloudWatch Logs gets every line
+HEALTH_STOP_REASON = "Task failed container health checks"
+
+MotoTask = Any
+
+
+@dataclass
+class ContainerSpec:
+    """What the runtime needs of one container definition (a copy: moto's models stay under the lock)."""
+
+    name: str
+    image: str
+    essential: bool
+    command: list[str] | None
+    entrypoint: list[str] | None
+    environment: dict[str, str]
+    secrets: list[dict[str, Any]]
+    depends_on: list[dict[str, Any]]
+    health_check: dict[str, Any] | None
+    ports: list[tuple[int, int | None, str]]  # (containerPort, hostPort or None for dynamic, protocol)
+    working_dir: str | None
+    user: str | None
+    cpu: int
+    memory: int | None
+    memory_reservation: int | None
+    stop_timeout: int
+    start_timeout: float | None
+    init: bool
+    labels: dict[str, str]
+    log_target: logs.LogTarget | None
+
+
+@dataclass
+class ContainerState:
+    """What the engine last said about a container."""
+
+    status: str = "PENDING"  # PENDING, RUNNING, STOPPED (ECS's container lastStatus)
+    exit_code: int | None = None
+    reason: str | None = None
+    health: str = "UNKNOWN"
+    runtime_id: str | None = None
+    bindings: list[dict[str, Any]] = field(default_factory=list)
+    started: bool = False
+
+
+def _ints(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def container_spec(definition: dict[str, Any], task_definition: Any, overrides: dict[str, Any],
+                   account_id: str, region: str) -> ContainerSpec:
+    """A ContainerSpec from a container definition, its RunTask override and the task definition."""
+    fixed_ports = task_definition.network_mode in ("awsvpc", "host", None, "")
+    ports: list[tuple[int, int | None, str]] = []
+    for mapping in definition.get("portMappings") or []:
+        container_port = _ints(mapping.get("containerPort"))
+        if container_port is None:
+            continue
+        host_port = _ints(mapping.get("hostPort"))
+        # awsvpc/host: the host port is the container port; bridge: hostPort, or dynamic when 0/unset.
+        chosen = container_port if fixed_ports else (host_port or None)
+        ports.append((container_port, chosen, str(mapping.get("protocol") or "tcp")))
+    environment = {str(e.get("name")): str(e.get("value", "")) for e in definition.get("environment") or []}
+    for item in overrides.get("environment") or []:
+        environment[str(item.get("name"))] = str(item.get("value", ""))
+    linux = definition.get("linuxParameters") or {}
+    labels = {str(k): str(v) for k, v in (definition.get("dockerLabels") or {}).items()}
+    return ContainerSpec(
+        name=str(definition.get("name")),
+        image=str(definition.get("image") or ""),
+        essential=bool(definition.get("essential", True)),
+        command=overrides.get("command") or definition.get("command"),
+        entrypoint=definition.get("entryPoint"),
+        environment=environment,
+        secrets=list(definition.get("secrets") or []),
+        depends_on=list(definition.get("dependsOn") or []),
+        health_check=definition.get("healthCheck") or None,
+        ports=ports,
+        working_dir=definition.get("workingDirectory"),
+        user=definition.get("user"),
+        cpu=_ints(definition.get("cpu")) or 0,
+        memory=_ints(definition.get("memory")) or _ints(task_definition.memory),
+        memory_reservation=_ints(definition.get("memoryReservation")),
+        stop_timeout=_ints(definition.get("stopTimeout")) or DEFAULT_STOP_TIMEOUT,
+        start_timeout=float(definition["startTimeout"]) if definition.get("startTimeout") else None,
+        init=bool(linux.get("initProcessEnabled")),
+        labels=labels,
+        log_target=logs.target_for(definition, account_id, region),
+    )
+
+
+def engine_healthcheck(check: dict[str, Any]) -> dict[str, Any]:
+    """ECS's healthCheck as the engine's (seconds → nanoseconds, ECS's defaults filled in).
+
+    >>> engine_healthcheck({"command": ["CMD", "true"], "interval": 5})["interval"]
+    5000000000
+    """
+    values = {key: check.get(key, default) for key, default in HEALTH_DEFAULTS.items()}
+    return {
+        "test": list(check.get("command") or ["NONE"]),
+        "interval": int(values["interval"] * 1_000_000_000),
+        "timeout": int(values["timeout"] * 1_000_000_000),
+        "retries": int(values["retries"]),
+        "start_period": int(values["startPeriod"] * 1_000_000_000),
+    }
+
+
+def _task_health(specs: list[ContainerSpec], states: dict[str, ContainerState]) -> str:
+    """ECS's task healthStatus from its essential containers with health checks (API reference,
+    Task.healthStatus): UNHEALTHY if any is, UNKNOWN while any is being evaluated or when none
+    has a health check, else HEALTHY."""
+    checked = [states[s.name].health for s in specs if s.essential and s.health_check]
+    if not checked:
+        return "UNKNOWN"
+    if "UNHEALTHY" in checked:
+        return "UNHEALTHY"
+    if "UNKNOWN" in checked:
+        return "UNKNOWN"
+    return "HEALTHY"
+
+
+class TaskRun:
+    """One task's containers, driven by a thread of its own."""
+
+    def __init__(self, engine: DockerRuntime, task_arn: str, task_id: str, cluster: str, account_id: str,
+                 region: str, specs: list[ContainerSpec], address: str | None, task_cpu: int | None,
+                 rt: Runtime) -> None:
+        self.engine = engine
+        self.task_arn = task_arn
+        self.task_id = task_id
+        self.cluster = cluster
+        self.account_id = account_id
+        self.region = region
+        self.specs = specs
+        self.address = address
+        self.task_cpu = task_cpu
+        self.rt = rt
+        self.phase = "PROVISIONING"  # → PENDING → RUNNING → STOPPED
+        self.failure: tuple[str, str] | None = None  # (stoppedReason, stopCode) of the task's own failure
+        self.states = {spec.name: ContainerState() for spec in specs}
+        self.ids: dict[str, str] = {}
+        self.followers: dict[str, logs.LogFollower] = {}
+        self.stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"ci-ecs-sandbox-task-{task_id}", daemon=True)
+
+    @property
+    def has_health_checks(self) -> bool:
+        """True when an essential container has a health check (readiness then means HEALTHY)."""
+        return any(s.essential and s.health_check for s in self.specs)
+
+    def start(self) -> None:
+        """Start the task's thread."""
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        """Wait for the task's thread to finish."""
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ the task's thread
+    def _fail(self, reason: str, stop_code: str) -> None:
+        if self.failure is None and not self.stop.is_set():
+            self.failure = (reason, stop_code)
+
+    def _run(self) -> None:
+        try:
+            self._start_and_watch()
+        except Exception as err:  # noqa: BLE001 - any engine surprise stops the task, not the sandbox
+            log.warning("sandbox task %s: %s", self.task_id, err, exc_info=True)
+            self._fail(f"CannotStartContainerError: {_explain(err)}", "TaskFailedToStart")
+        finally:
+            try:
+                self._stop_containers()
+            finally:
+                self.phase = "STOPPED"
+
+    def _start_and_watch(self) -> None:
+        self.phase = "PENDING"
+        environments = self._environments()
+        if environments is None:
+            return
+        for spec in self.specs:
+            if spec.log_target is not None:
+                problem = logs.check_group(spec.log_target, self.rt)
+                if problem:
+                    self._fail(problem, "TaskFailedToStart")
+                    return
+        images: dict[str, str] = {}
+        for spec in self.specs:
+            if spec.image not in images:
+                reference, problem = self.engine.ensure_image(spec.image, self.account_id)
+                if problem:
+                    self._fail(f"CannotPullContainerError: {problem}", "TaskFailedToStart")
+                    for state in self.states.values():
+                        state.reason = f"CannotPullContainerError: {problem}"
+                    return
+                images[spec.image] = reference
+            if self.stop.is_set():
+                return
+        for spec in self.specs:
+            try:
+                image, environment = images[spec.image], environments[spec.name]
+                self.ids[spec.name] = self.engine.create_container(self, spec, image, environment)
+            except APIError as err:
+                self._fail(f"CannotCreateContainerError: {_explain(err)}", "TaskFailedToStart")
+                return
+            self.states[spec.name].runtime_id = self.ids[spec.name]
+        self._watch()
+
+    def _environments(self) -> dict[str, dict[str, str]] | None:
+        environments: dict[str, dict[str, str]] = {}
+        with self.rt.lock:  # moto's Secrets Manager / SSM models
+            for spec in self.specs:
+                try:
+                    values = secrets.resolve(spec.secrets, self.account_id, self.region)
+                except secrets.SecretError as err:
+                    self._fail(str(err), "TaskFailedToStart")
+                    return None
+                environments[spec.name] = {**spec.environment, **values}
+        return environments
+
+    def _watch(self) -> None:
+        waiting_since = self.engine.now()
+        while not self.stop.is_set():
+            self._refresh()
+            for spec in self.specs:
+                state = self.states[spec.name]
+                if state.started:
+                    continue
+                verdict = self._dependencies(spec)
+                if verdict == "wait":
+                    if spec.start_timeout and self.engine.now() - waiting_since > spec.start_timeout:
+                        self._fail(f"CannotStartContainerError: container {spec.name} dependencies were not met "
+                                   f"within its startTimeout", "TaskFailedToStart")
+                        return
+                    continue
+                if verdict != "ready":
+                    self._fail(verdict, "TaskFailedToStart")
+                    return
+                try:
+                    self.engine.start_container(self, spec)
+                except APIError as err:
+                    self._fail(f"CannotStartContainerError: {_explain(err)}", "TaskFailedToStart")
+                    return
+                state.started = True
+                state.status = "RUNNING"
+            if self.phase == "PENDING" and all(s.started for s in self.states.values()):
+                self.phase = "RUNNING"
+            for spec in self.specs:
+                state = self.states[spec.name]
+                if spec.essential and state.started and state.status == "STOPPED":
+                    self._fail("Essential container in task exited", "EssentialContainerExited")
+                    return
+            self.stop.wait(POLL_SECONDS)
+
+    def _dependencies(self, spec: ContainerSpec) -> str:
+        """"ready", "wait", or the stopped reason when a condition can never be met."""
+        for dependency in spec.depends_on:
+            name = str(dependency.get("containerName"))
+            condition = str(dependency.get("condition") or "START").upper()
+            state = self.states.get(name)
+            if state is None:
+                return f"CannotStartContainerError: container {spec.name} depends on unknown container {name}"
+            if not state.started:
+                return "wait"
+            exited = state.status == "STOPPED"
+            if condition == "START":
+                continue
+            if condition == "COMPLETE" and not exited:
+                return "wait"
+            if condition == "SUCCESS":
+                if not exited:
+                    return "wait"
+                if state.exit_code != 0:
+                    return (f"CannotStartContainerError: dependency {name} of container {spec.name} "
+                            f"exited with code {state.exit_code} (condition SUCCESS)")
+            if condition == "HEALTHY":
+                if state.health == "UNHEALTHY" or exited:
+                    return (f"CannotStartContainerError: dependency {name} of container {spec.name} "
+                            "did not become HEALTHY")
+                if state.health != "HEALTHY":
+                    return "wait"
+        return "ready"
+
+    def _refresh(self) -> None:
+        for spec in self.specs:
+            state = self.states[spec.name]
+            container_id = self.ids.get(spec.name)
+            if not state.started or container_id is None or state.status == "STOPPED":
+                continue
+            try:
+                info = self.engine.client.api.inspect_container(container_id)
+            except NotFound:
+                state.status, state.reason = "STOPPED", "container removed from the engine"
+                continue
+            engine_state = info.get("State") or {}
+            health = ((engine_state.get("Health") or {}).get("Status") or "").lower()
+            if spec.health_check:
+                state.health = {"healthy": "HEALTHY", "unhealthy": "UNHEALTHY"}.get(health, "UNKNOWN")
+            state.bindings = _bindings(info, self.address)
+            if engine_state.get("Status") in ("exited", "dead"):
+                state.status = "STOPPED"
+                state.exit_code = int(engine_state.get("ExitCode", 0))
+                if engine_state.get("OOMKilled"):
+                    state.reason = "OutOfMemoryError: Container killed due to memory usage"
+
+    def _stop_containers(self) -> None:
+        """Stop what runs (SIGTERM, SIGKILL after each container's stopTimeout), read the exit
+        codes and the last log lines, remove the containers."""
+        running = [s for s in self.specs if self.states[s.name].started and self.states[s.name].status != "STOPPED"]
+        stoppers = [
+            threading.Thread(target=self.engine.stop_container, args=(self.ids[s.name], s.stop_timeout), daemon=True)
+            for s in running
+        ]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        self._refresh()
+        for follower in self.followers.values():
+            follower.join(5)
+        for container_id in self.ids.values():
+            self.engine.remove_container(container_id)
+
+
+def _bindings(info: dict[str, Any], address: str | None) -> list[dict[str, Any]]:
+    ports = ((info.get("NetworkSettings") or {}).get("Ports")) or {}
+    bindings = []
+    for key, published in ports.items():
+        port, _, protocol = key.partition("/")
+        for item in published or []:
+            bindings.append({
+                "bindIP": item.get("HostIp") or address or "",
+                "containerPort": int(port),
+                "hostPort": int(item.get("HostPort") or 0),
+                "protocol": protocol or "tcp",
+            })
+    return bindings
+
+
+def _explain(err: BaseException) -> str:
+    text = getattr(err, "explanation", None) or str(err)
+    return " ".join(str(text).split())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DockerRuntime(TaskRuntime):
+    """Tasks as containers on a local Docker engine (see the module docstring)."""
+
+    name = "docker"
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = base_url
+        self.instance = uuid.uuid4().hex[:12]
+        self.network_name = f"ci-ecs-sandbox-{self.instance}"
+        self.client: Any = None
+        self._log_client: Any = None
+        self._runs: dict[str, TaskRun] = {}
+        self._addresses: dict[str, str] = {}  # task ARN → loopback address
+        # 127.R.0.0/16, R per sandbox: two sandboxes on one machine rarely share addresses, and a
+        # port already bound on an address is detected before it is handed out.
+        self._network = ipaddress.ip_network(f"127.{random.randint(16, 250)}.0.0/16")  # noqa: S311
+        self._next = 2
+        self._registry: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def _labels(self) -> dict[str, str]:
+        return {
+            LABEL: "1",
+            LABEL_INSTANCE: self.instance,
+            LABEL_HOST: socket.gethostname(),
+            LABEL_PID: str(os.getpid()),
+        }
+
+    def open(self) -> None:
+        """Connect to the engine, remove a killed sandbox's leftovers, create the network."""
+        where = self.base_url or os.environ.get("DOCKER_HOST") or "the default socket (unix:///var/run/docker.sock)"
+        # The same settings as docker.from_env (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH).
+        settings: dict[str, Any] = {"base_url": self.base_url} if self.base_url else kwargs_from_env()
+        try:
+            self.client = docker.DockerClient(**settings, timeout=120, max_pool_size=64)
+            self.client.ping()
+            # Log streams stay open for as long as a container runs: no read timeout for them.
+            self._log_client = docker.APIClient(**settings, timeout=None, max_pool_size=64)
+        except (DockerException, OSError) as err:
+            raise RuntimeUnavailableError(
+                f"sandbox --runtime docker needs a Docker engine: none at {where} ({_explain(err)}); "
+                "start one or set DOCKER_HOST"
+            ) from None
+        self.remove_leftovers()
+        self.client.networks.create(self.network_name, driver="bridge", labels=self._labels())
+
+    def remove_leftovers(self) -> list[str]:
+        """Remove containers and networks of sandboxes that are gone (their pid is dead on this
+        host); returns their names. Live sandboxes' and other hosts' are left alone."""
+        host = socket.gethostname()
+        removed = []
+
+        def orphan(labels: dict[str, str]) -> bool:
+            if labels.get(LABEL_INSTANCE) == self.instance or labels.get(LABEL_HOST) != host:
+                return False
+            pid = _ints(labels.get(LABEL_PID))
+            return pid is not None and not _pid_alive(pid)
+
+        for container in self.client.containers.list(all=True, filters={"label": LABEL}):
+            if orphan(container.labels or {}):
+                with contextlib.suppress(NotFound, APIError):
+                    container.remove(force=True)
+                    removed.append(container.name)
+        for network in self.client.networks.list(filters={"label": LABEL}):
+            if orphan(network.attrs.get("Labels") or {}):
+                with contextlib.suppress(NotFound, APIError):
+                    network.remove()
+                    removed.append(network.name)
+        if removed:
+            log.info("sandbox: removed what a stopped sandbox left: %s", ", ".join(removed))
+        return removed
+
+    def close(self) -> None:
+        """Stop every task's containers (quickly: the sandbox is going away), remove them and the network."""
+        if self.client is None:
+            return
+        runs = list(self._runs.values())
+        for run in runs:
+            run.stop.set()
+            for spec in run.specs:
+                spec.stop_timeout = min(spec.stop_timeout, 2)
+        for run in runs:
+            run.join(30)
+        mine = {"label": f"{LABEL_INSTANCE}={self.instance}"}
+        with contextlib.suppress(DockerException):
+            for container in self.client.containers.list(all=True, filters=mine):
+                with contextlib.suppress(NotFound, APIError):
+                    container.remove(force=True)
+        with contextlib.suppress(DockerException):
+            for network in self.client.networks.list(filters=mine):
+                with contextlib.suppress(NotFound, APIError):
+                    network.remove()
+        self._runs.clear()
+        with contextlib.suppress(Exception):
+            self._log_client.close()
+            self.client.close()
+        self.client = None
+
+    def now(self) -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+    # ------------------------------------------------------------------ engine calls (task threads)
+    def ensure_image(self, image: str, account_id: str) -> tuple[str, str | None]:
+        """(reference the engine runs, None) or (image, the engine's pull error).
+
+        Images in the sandbox's ECR (its registry, or this account's ECR host name) are always
+        pulled from the registry, as Fargate pulls; others run as local images when the engine
+        has them, else are pulled.
+        """
+        registry = self._registry
+        ref = ecr.parse_image(image)
+        reference = image
+        if registry is not None and ecr.is_sandbox_ecr_image(ref, registry, account_id):
+            separator = "@" if ref.reference.startswith("sha256:") else ":"
+            reference = f"{registry.address}/{ref.repository}{separator}{ref.reference}"
+        else:
+            try:
+                self.client.images.get(image)
+                return image, None
+            except ImageNotFound:
+                pass
+            except APIError as err:
+                return image, _explain(err)
+        try:
+            self.client.images.pull(reference)
+        except (APIError, DockerException) as err:
+            return image, _explain(err)
+        return reference, None
+
+    def create_container(self, run: TaskRun, spec: ContainerSpec, image: str, environment: dict[str, str]) -> str:
+        """Create one container of a task (not started); returns its id."""
+        labels = {
+            **spec.labels,
+            **self._labels(),
+            LABEL_TASK: run.task_arn,
+            # The labels the ECS agent puts on task containers.
+            "com.amazonaws.ecs.task-arn": run.task_arn,
+            "com.amazonaws.ecs.container-name": spec.name,
+            "com.amazonaws.ecs.cluster": run.cluster,
+        }
+        ports: dict[str, Any] = {}
+        for container_port, host_port, protocol in spec.ports:
+            ports[f"{container_port}/{protocol}"] = (run.address or "127.0.0.1", host_port)
+        kwargs: dict[str, Any] = {
+            "name": re.sub(r"[^a-zA-Z0-9_.-]", "-", f"ecs-{run.task_id}-{spec.name}")[:200],
+            "command": spec.command,
+            "entrypoint": spec.entrypoint,
+            "environment": environment,
+            "working_dir": spec.working_dir,
+            "user": spec.user,
+            "labels": labels,
+            "network": self.network_name,
+            "ports": ports or None,
+            "detach": True,
+        }
+        if spec.health_check:
+            kwargs["healthcheck"] = engine_healthcheck(spec.health_check)
+        if spec.init:
+            kwargs["init"] = True
+        if spec.cpu:
+            kwargs["cpu_shares"] = max(2, spec.cpu)  # container cpu units are a relative weight on Linux
+        if run.task_cpu:
+            kwargs["nano_cpus"] = int(run.task_cpu / 1024 * 1_000_000_000)  # the task's vCPUs as a hard limit
+        if spec.memory:
+            kwargs["mem_limit"] = f"{spec.memory}m"
+        if spec.memory_reservation:
+            kwargs["mem_reservation"] = f"{spec.memory_reservation}m"
+        container = self.client.containers.create(image, **{k: v for k, v in kwargs.items() if v is not None})
+        return str(container.id)
+
+    def start_container(self, run: TaskRun, spec: ContainerSpec) -> None:
+        """Start a created container and follow its output (awslogs, ``logs()``)."""
+        container_id = run.ids[spec.name]
+        stream = spec.log_target.stream(spec.name, run.task_id, container_id) if spec.log_target else ""
+        if spec.log_target is not None:
+            logs.create_stream(spec.log_target, stream, run.rt)
+        self.client.api.start(container_id)
+        chunks = self._log_client.logs(container_id, stream=True, follow=True, timestamps=True)
+        follower = logs.LogFollower(chunks, spec.log_target, stream, run.rt, max_lines=MAX_LOG_LINES)
+        run.followers[spec.name] = follower
+        follower.start()
+
+    def stop_container(self, container_id: str, timeout: int) -> None:
+        """SIGTERM (the image's stop signal), SIGKILL after ``timeout`` seconds."""
+        with contextlib.suppress(NotFound, APIError):
+            self.client.api.stop(container_id, timeout=timeout)
+
+    def remove_container(self, container_id: str) -> None:
+        """Remove a stopped container (its output is in CloudWatch Logs and ``logs()``)."""
+        with contextlib.suppress(NotFound, APIError):
+            self.client.api.remove_container(container_id, force=True)
+
+    # ------------------------------------------------------------------ the seam (under the lock)
+    def task_address(self, task: MotoTask, task_definition: Any) -> str | None:
+        """A loopback address of the task's own where its fixed host ports are free."""
+        fixed = []
+        for definition in task_definition.container_definitions:
+            for mapping in definition.get("portMappings") or []:
+                port = _ints(mapping.get("containerPort"))
+                if task_definition.network_mode not in ("awsvpc", "host", None, ""):
+                    port = _ints(mapping.get("hostPort")) or None
+                if port:
+                    fixed.append(port)
+        in_use = set(self._addresses.values())
+        size = self._network.num_addresses - 2
+        for _ in range(size):
+            offset = self._next
+            self._next = self._next + 1 if self._next < size else 2
+            address = str(self._network.network_address + offset)
+            if address not in in_use and all(_port_free(address, port) for port in fixed):
+                self._addresses[task.task_arn] = address
+                return address
+        return None
+
+    def prepare(self, task: MotoTask, task_definition: Any, rt: Runtime) -> None:
+        """Start the task's thread (it pulls and starts the containers)."""
+        self._registry = rt.registry
+        overrides = {c.get("name"): c for c in ((task.overrides or {}).get("containerOverrides") or [])}
+        specs = [
+            container_spec(d, task_definition, overrides.get(d.get("name")) or {}, task._account_id, task.region_name)
+            for d in task_definition.container_definitions
+        ]
+        run = TaskRun(self, task.task_arn, task.id, task.cluster_name, task._account_id, task.region_name, specs,
+                      self._addresses.get(task.task_arn), _ints(task_definition.cpu), rt)
+        self._runs[task.task_arn] = run
+        run.start()
+
+    def request_stop(self, task: MotoTask, reason: str, stop_code: str, rt: Runtime) -> None:
+        """desiredStatus STOPPED now; the task's thread stops its containers."""
+        mark_stopping(task, reason, stop_code)
+        run = self._runs.get(task.task_arn)
+        if run is not None:
+            run.stop.set()
+        elif task.last_status != "STOPPED":
+            finish_stop(task, exit_code=None)
+
+    def advance(self, task: MotoTask, rt: Runtime) -> str | None:
+        """Copy what the task's thread saw into moto's task (see ``TaskRuntime.advance``)."""
+        run = self._runs.get(task.task_arn)
+        if task.last_status == "STOPPED" or run is None:
+            return None
+        outcome: str | None = None
+        if run.phase != "PROVISIONING" and task.last_status == "PROVISIONING":
+            task.last_status = "PENDING"
+            task.pull_started_at = utcnow()
+        self._copy_containers(task, run)
+        if run.failure is not None and not task.sb_failed and task.desired_status == "RUNNING":
+            reason, stop_code = run.failure
+            mark_stopping(task, reason, stop_code)
+            task.sb_failed = True
+            outcome = "failed"
+        elif run.phase == "RUNNING" and task.last_status == "PENDING" and task.desired_status == "RUNNING":
+            task.last_status = "RUNNING"
+            task.pull_stopped_at = utcnow()
+            task.started_at = utcnow()
+            task.connectivity = "CONNECTED"
+            task.connectivity_at = task.started_at
+        if task.last_status == "RUNNING" and task.desired_status == "RUNNING":
+            if task.health_status == "UNHEALTHY" and task.sb_service_uid is not None:
+                # A service's task that fails its container health checks is stopped and replaced
+                # (API reference, HealthCheck: "if the task reports as unhealthy then the task will
+                # be stopped and the service scheduler will replace it"); a RunTask task carries on.
+                mark_stopping(task, HEALTH_STOP_REASON, "ServiceSchedulerInitiated")
+                run.stop.set()
+                task.sb_failed = True
+                outcome = "failed"
+            elif not task.sb_ready and (not run.has_health_checks or task.health_status == "HEALTHY"):
+                task.sb_ready = True
+                outcome = "running"
+        if run.phase == "STOPPED":
+            self._copy_containers(task, run)
+            finish_stop(task, exit_code=None)
+            self._runs.pop(task.task_arn, None)
+            self._addresses.pop(task.task_arn, None)
+        return outcome
+
+    def _copy_containers(self, task: MotoTask, run: TaskRun) -> None:
+        bridge = not task.attachments  # awsvpc tasks report their ENI, others their host ports
+        for container in task.containers:
+            state = run.states.get(container.name)
+            if state is None:
+                continue
+            container.last_status = state.status
+            container.exitCode = state.exit_code
+            if state.reason:
+                container.reason = state.reason
+            container.health_status = state.health
+            if state.runtime_id:
+                container.runtime_id = state.runtime_id
+            if bridge and state.bindings:
+                container.network_bindings = state.bindings
+        task.health_status = _task_health(run.specs, run.states)
+
+    def logs(self, task_arn: str, container_name: str) -> list[str]:
+        """The lines a running task's container wrote (stopped tasks' are in CloudWatch Logs)."""
+        run = self._runs.get(task_arn)
+        follower = run.followers.get(container_name) if run else None
+        return list(follower.lines) if follower else []
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except PermissionError:
+            return True  # a privileged port: the engine's proxy (root) can still bind it
+        except OSError:
+            return False
+    return True
