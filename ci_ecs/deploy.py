@@ -227,6 +227,8 @@ class Deployer:
         self.base_dir = base_dir
         self.dry_run = dry_run
         self._subnets: list[str] | None = None
+        # task.definition revisions read from ECS, by id() of their TaskConfig (read before anything is written).
+        self._definitions: dict[int, dict[str, Any]] = {}
         self._subnets_lock = threading.Lock()
         self._cancelled = threading.Event()
 
@@ -252,6 +254,7 @@ class Deployer:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run)
             ecs = EcsGateway(self.factory.client("ecs"))
+            self._read_definitions(ecs)
             cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run)
             if not cluster_created:  # a cluster created just now has no service yet
                 # Before anything is pushed or registered: a service ECS does not deploy itself is refused.
@@ -292,10 +295,12 @@ class Deployer:
         try:
             check_config(config, self.base_dir, with_service=False)
             preflight(config, dry_run=self.dry_run)
+            ecs = EcsGateway(self.factory.client("ecs"))
+            self._read_definitions(ecs, with_service=False)
             resolver = TagResolver(self.factory, config.image.pin)
             image = self._image(resolver)
             result.imageUri, result.imageDigest, result.imagePushed = image.uri, image.digest, image.pushed
-            shared = _Shared(EcsGateway(self.factory.client("ecs")), image, False, started, clock_start, resolver)
+            shared = _Shared(ecs, image, False, started, clock_start, resolver)
             done = []
             for target in config.targets():
                 _, taskdef = self._task_definition(shared, target, with_service=False)
@@ -321,6 +326,40 @@ class Deployer:
         result.apiCalls = self.factory.counter.by_service()
         return result
 
+    def _read_definitions(self, ecs: EcsGateway, *, with_service: bool = True) -> None:
+        """Read every `task.definition` from ECS and check it, before anything is written (bad ones: exit 2).
+
+        A FAMILY's latest ACTIVE revision is rendered with a stand-in image and held to the same rules as
+        a native file; a FAMILY:REVISION or ARN must exist.
+        """
+        config = self.config
+        placeholder = config.image_uri or _PLACEHOLDER_IMAGE
+        for target in config.targets():
+            task = target.task
+            if not task.definition:
+                continue
+            if task.pinned_revision():
+                try:
+                    described = ecs.describe_task_definition(task.definition)
+                except AwsError as exc:
+                    if exc.fields.get("code") in ("ClientException", "InvalidParameterException"):
+                        raise ConfigError(f"task definition {task.definition} not found in ECS ({exc.message})",
+                                          key="task.definition") from None
+                    raise
+            else:
+                found = ecs.latest_task_definition(task.definition)
+                if found is None:
+                    raise ConfigError(f"task definition family {task.definition} has no ACTIVE revision in ECS: "
+                                      "register one first, or give a task definition file", key="task.definition")
+                described = found
+                log.info("task definition %s:%s read from ECS as the base", task.definition,
+                         described.get("revision"))
+                images = {name: placeholder for name in task.images}
+                definition = render(task, placeholder, base_dir=self.base_dir, region=config.region,
+                                    base=described, images=images)
+                _check_rendered(config, target, definition, with_service=with_service)
+            self._definitions[id(target.task)] = described
+
     def _task_definition(self, shared: _Shared, target: ServiceEntry, *, with_service: bool = True
                          ) -> tuple[dict[str, Any], TaskDefinitionResult]:
         """The target's task definition: rendered and registered when it differs, or a revision as is.
@@ -332,24 +371,14 @@ class Deployer:
         task = target.task
         resolver = shared.resolver
         images = {name: (resolver.resolve(ref).uri if resolver else ref) for name, ref in task.images.items()}
-        if task.definition and task.pinned_revision():
-            try:
-                described = shared.ecs.describe_task_definition(task.definition)
-            except AwsError as exc:
-                if exc.fields.get("code") in ("ClientException", "InvalidParameterException"):
-                    raise ConfigError(f"task definition {task.definition} not found in ECS ({exc.message})",
-                                      key="task.definition") from None
-                raise
-            log.info("task definition %s:%s deployed as is", described.get("family"), described.get("revision"))
-            return base_definition(described), TaskDefinitionResult(
-                str(described["taskDefinitionArn"]), False, str(described.get("family")), described.get("revision"))
-        base = None
-        if task.definition:
-            base = shared.ecs.latest_task_definition(task.definition)
-            if base is None:
-                raise ConfigError(f"task definition family {task.definition} has no ACTIVE revision in ECS: "
-                                  "register one first, or give a task definition file", key="task.definition")
-            log.info("task definition %s:%s read from ECS as the base", task.definition, base.get("revision"))
+        base = self._definitions.get(id(target.task)) if task.definition else None
+        if task.definition and base is None:
+            self._read_definitions(shared.ecs, with_service=with_service)  # a library caller's own flow
+            base = self._definitions[id(target.task)]
+        if base is not None and task.pinned_revision():
+            log.info("task definition %s:%s deployed as is", base.get("family"), base.get("revision"))
+            return base_definition(base), TaskDefinitionResult(
+                str(base["taskDefinitionArn"]), False, str(base.get("family")), base.get("revision"))
         definition = render(task, shared.image.uri, base_dir=self.base_dir, region=self.factory.region,
                             base=base, images=images)
         if base is not None or not with_service:
@@ -468,14 +497,21 @@ class Deployer:
         settled = outcome.action == "unchanged" and self._settled(outcome.service, deployment_id)
         service = outcome.service
         stopped = StoppedTasks(ecs, cluster, name, deployment_id)
+        if outcome.action == "unchanged" and config.deploy.wait and not settled:
+            stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
         if config.deploy.wait and not settled:
             final = self._follow(shared, name, deployment_id, outcome, stopped, result)
             result.rolloutState = "COMPLETED"
             deployment_id, service = final.deployment_id, final.service
             result.deploymentId = deployment_id
         addresses = self._addresses(ecs, service, result)
-        if config.deploy.wait and not settled:
-            running_since = addresses.newest_start(deployment_id) if addresses else None
+        running_since = addresses.newest_start(deployment_id) if addresses else None
+        # A settled service whose newest task is younger than the stable window may be crash-looping (ECS
+        # replaced a task that exited): watch it too. Tasks up for longer cost no call.
+        young = running_since is not None and time.time() - running_since < config.deploy.stable_seconds
+        if config.deploy.wait and (not settled or young):
+            if settled:
+                stopped.baseline()
             stable = verify_stable(ecs, cluster, name, deployment_id, stable_seconds=config.deploy.stable_seconds,
                                    running_since=running_since, completed=service, stopped=stopped,
                                    started_at=shared.started, sleep=self._sleep)
