@@ -53,6 +53,39 @@ deploy: {{timeout: 120, max_poll_interval: 1}}
 INJECTION = "x $(touch pwned-dollar) `touch pwned-backtick` 'single' \"double\" ; touch pwned-semicolon"
 PWNED_FILES = ("pwned-dollar", "pwned-backtick", "pwned-semicolon")
 
+# Recognisable credentials (the sandbox accepts any): none may appear in a log, an output or a leftover file.
+SECRETS = {
+    "access_key_id": "AKIAZQ3DT5EXAMPLE742",
+    "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY9EXAMPLEK3",
+    "session_token": "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN0123456789abcdefGHIJKLmnopqrSTUVwxyz",
+    "oidc_token": "eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJwcm9qZWN0X3BhdGg6bXktZ3JvdXAvbXktYXBwIn0"
+                  ".c2lnbmF0dXJlLW9mLXRoZS1jaS1lY3MtdGVzdHM",
+}
+assert len(SECRETS["access_key_id"]) == 20 and len(SECRETS["secret_access_key"]) == 40
+
+
+def leftover_texts(*roots: Path, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(path, text) of every file under `roots` (missing roots are skipped), except paths containing a `skip`.
+
+    The tests' own sources (copied with the repository) hold the secrets on purpose and are left out."""
+    skip = (*skip, "/tests/wrappers/")
+    texts = []
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in root.rglob("*"):
+            if path.is_file() and not path.is_symlink() and not any(part in str(path) for part in skip) \
+                    and "/.git/" not in str(path) and path.stat().st_size < 20_000_000:
+                texts.append((str(path), path.read_text(errors="replace")))
+    return texts
+
+
+def docs_block(heading: str, language: str) -> str:
+    """The first ```language block under `heading` in docs/wrappers.md (so tests run the examples as written)."""
+    text = (REPO / "docs" / "wrappers.md").read_text()
+    section = text.split(heading, 1)[1]
+    return section.split(f"```{language}\n", 1)[1].split("```", 1)[0]
+
 
 def require_tool(name: str, path: str | Path | None = None) -> str:
     """tests.conftest.require_tool, pointing at the installer that provides the wrapper tools.
