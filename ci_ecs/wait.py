@@ -124,11 +124,23 @@ class StoppedTasks:
         self.deployment_id = deployment_id
         self._seen: set[str] = set()
         self.tasks: list[dict[str, Any]] = []
+        self._counted_from = 0
 
     def follow(self, deployment_id: str) -> None:
         """Count the tasks of another deployment too (one that replaced ours with the same definition)."""
         self.deployment_id = deployment_id
         self._seen.clear()
+
+    def baseline(self, *, poll: bool = True) -> None:
+        """From now on count only tasks that stop after this call.
+
+        For a deployment this run did not start (an unchanged re-run follows the service's own), or
+        after COMPLETED: what stopped before belongs to another time (ECS lists stopped tasks for about
+        an hour), and a healthy service's earlier replacements are not this run's failure.
+        """
+        if poll:
+            self.poll()
+        self._counted_from = len(self.tasks)
 
     def poll(self) -> list[dict[str, Any]]:
         """The deployment's tasks that stopped since the last poll."""
@@ -141,9 +153,10 @@ class StoppedTasks:
         self.tasks.extend(mine)
         return mine
 
-    def failures(self, scaled_in: int = 0) -> list[dict[str, Any]]:
+    def failures(self, scaled_in: int = 0, *, before_baseline: bool = False) -> list[dict[str, Any]]:
         """Stopped tasks that count as failures; `scaled_in` tasks stopped by a lower desired count are not."""
-        counted = [t for t in self.tasks if t.get("stopCode") not in _NOT_A_FAILURE]
+        tasks = self.tasks if before_baseline else self.tasks[self._counted_from:]
+        counted = [t for t in tasks if t.get("stopCode") not in _NOT_A_FAILURE]
         scheduler = [t for t in counted if t.get("stopCode") == "ServiceSchedulerInitiated"]
         forgiven = {id(t) for t in scheduler[:max(0, scaled_in)]}
         return [t for t in counted if id(t) not in forgiven]
@@ -231,10 +244,14 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         if rollout == "FAILED":
             return WaitOutcome("FAILED", deployment_id, service,
                                str(ours.get("rolloutStateReason") or "deployment FAILED"),
-                               stopped.reasons(failures), _events(service, wall_start), ecs_failed=True)
-        if len(failures) > counted_failures:
-            counted_failures = len(failures)
-            reasons = stopped.reasons(failures)
+                               stopped.reasons(stopped.failures(before_baseline=True)),
+                               _events(service, wall_start), ecs_failed=True)
+        # ECS's own count of tasks that never reached RUNNING (Deployment.failedTasks) is exact until a task
+        # runs; the stopped tasks seen since we started watching cover what it stops counting after that.
+        failed_count = max(len(failures), int(ours.get("failedTasks") or 0))
+        if failed_count > counted_failures:
+            counted_failures = failed_count
+            reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
             log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
                         reasons[0] if reasons else "")
             if counted_failures >= failure_threshold(desired):
@@ -243,6 +260,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                                    f"{failure_threshold(desired)})", reasons, _events(service, wall_start))
         complete = running == desired and not others and rollout in ("COMPLETED", None)
         if complete:
+            stopped.baseline(poll=False)  # the stable window counts what stops after COMPLETED
             return WaitOutcome("COMPLETED", deployment_id, service)
         progress = f"{running}/{desired} running, {pending} pending"
         if others:

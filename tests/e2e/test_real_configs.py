@@ -40,6 +40,14 @@ def test_container_crashing_after_running_is_not_success(deployer: Deployer) -> 
     assert "exit code 2" in run.stderr
     assert "Traceback" not in run.stderr
 
+    # Re-run unchanged: the service still crash-loops, so still not success, and nothing is sent.
+    deployer.sandbox.clear_request_log()
+    again = deployer.run(config, "--image", GOOD_IMAGE)
+    assert again.code == 1, again.stderr
+    assert again.json["serviceAction"] == "unchanged"
+    assert _ops(deployer, "UpdateService") == 0 and _ops(deployer, "RegisterTaskDefinition") == 0
+    assert "exit code 2" in again.stderr
+
 
 def test_rerun_of_a_failed_deploy_neither_updates_nor_rolls_back(deployer: Deployer) -> None:
     """The second run of an unchanged config whose first deploy failed: no UpdateService, no 'rolled back'."""
