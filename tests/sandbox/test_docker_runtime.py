@@ -310,6 +310,8 @@ def test_depends_on_orders_container_starts(aws: Aws, busybox_image: str, docker
     aws.ecs.stop_task(cluster=cluster, task=arn)
     stopped = _stopped(aws, cluster, arn)
     assert stopped["stopCode"] == "UserInitiated"
+    # busybox sleep as PID 1 ignores SIGTERM: SIGKILL after stopTimeout (1 s), the engine's 137.
+    assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {"init": 0, "db": 137, "app": 137}
     assert not docker_client.containers.list(all=True, filters={"label": f"com.amazonaws.ecs.task-arn={arn}"})
 
 
