@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -305,14 +307,22 @@ def test_depends_on_orders_container_starts(aws: Aws, busybox_image: str, docker
     # The engine agrees: app started after db's first passing health check ended.
     engine = {c.labels["com.amazonaws.ecs.container-name"]: c.attrs
               for c in docker_client.containers.list(all=True, filters={"label": f"com.amazonaws.ecs.task-arn={arn}"})}
-    first_healthy = min(entry["End"] for entry in engine["db"]["State"]["Health"]["Log"] if entry["ExitCode"] == 0)
-    assert engine["app"]["State"]["StartedAt"][:26] >= first_healthy[:26]
+    first_healthy = min(_instant(e["End"]) for e in engine["db"]["State"]["Health"]["Log"] if e["ExitCode"] == 0)
+    assert _instant(engine["app"]["State"]["StartedAt"]) >= first_healthy
     aws.ecs.stop_task(cluster=cluster, task=arn)
     stopped = _stopped(aws, cluster, arn)
     assert stopped["stopCode"] == "UserInitiated"
     # busybox sleep as PID 1 ignores SIGTERM: SIGKILL after stopTimeout (1 s), the engine's 137.
     assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {"init": 0, "db": 137, "app": 137}
     assert not docker_client.containers.list(all=True, filters={"label": f"com.amazonaws.ecs.task-arn={arn}"})
+
+
+def _instant(stamp: str) -> datetime:
+    """The engine's RFC 3339 time (nanoseconds, trailing zeros trimmed, maybe a zone offset)."""
+    match = re.fullmatch(r"(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", stamp)
+    assert match, stamp
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return datetime.fromisoformat(f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')[:6]}{zone}")
 
 
 def _peer_env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
