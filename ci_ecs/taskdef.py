@@ -189,9 +189,10 @@ _URL_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IG
 def looks_secret(name: str, value: str) -> bool:
     """Whether an environment variable probably holds a secret: by its name, or a value shaped like a key.
 
-    >>> looks_secret("DB_PASSWORD", "x"), looks_secret("GREETING", "hello world"), \
-    ...     looks_secret("X", "postgres://u:p4ss@db/app"), looks_secret("X", "AKIAabcdEFGH1234ijklMNOP")
-    (True, False, True, True)
+    >>> looks_secret("DB_PASSWORD", "x"), looks_secret("GREETING", "hello world")
+    (True, False)
+    >>> looks_secret("X", "postgres://u:p4ss@db/app"), looks_secret("X", "AKIAabcdEFGH1234ijklMNOP")
+    (True, True)
     """
     return bool(_SECRET_NAME.search(name) or _SECRET_VALUE.match(value) or _URL_CREDENTIALS.match(value))
 
