@@ -13,6 +13,8 @@ from ci_ecs.errors import AwsError
 
 # ECS answers DescribeTasks for at most 100 tasks per call.
 _DESCRIBE_TASKS_BATCH = 100
+# ...and DescribeServices for at most 10.
+_DESCRIBE_SERVICES_BATCH = 10
 _CONCURRENT_REVISION_ATTEMPTS = 6
 
 
@@ -135,3 +137,71 @@ class EcsGateway:
                                                       tasks=arns[start:start + _DESCRIBE_TASKS_BATCH])
             tasks.extend(response.get("tasks", []))
         return tasks
+
+    # one-off tasks (ci-ecs run-task)
+    def run_task(self, params: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """RunTask with a client token, so a retried call cannot start the tasks twice; (tasks, failures).
+
+        RunTask reports tasks it could not place in `failures` (reason/detail) next to those it started
+        (API reference, RunTask response).
+        """
+        params = {**params, "clientToken": params.get("clientToken") or uuid.uuid4().hex}
+        with aws_errors(f"run task {params.get('taskDefinition')}"):
+            response = self.client.run_task(**params)
+        return [dict(t) for t in response.get("tasks", [])], [dict(f) for f in response.get("failures", [])]
+
+    def stop_task(self, cluster: str, task: str, reason: str) -> dict[str, Any]:
+        """StopTask (ECS sends the containers' stop signal, then SIGKILL after their stopTimeout)."""
+        with aws_errors(f"stop task {task.rsplit('/', 1)[-1]}"):
+            return dict(self.client.stop_task(cluster=cluster, task=task, reason=reason[:255])["task"])
+
+    # revisions (ci-ecs rollback, deregister)
+    def list_task_definitions(self, family: str, *, status: str = "ACTIVE") -> list[str]:
+        """The revision ARNs of exactly `family` (newest first), all pages.
+
+        ListTaskDefinitions' familyPrefix matches by prefix ("hello" also lists "hello-worker"), so the
+        ARNs are filtered on their family.
+        """
+        arns: list[str] = []
+        with aws_errors(f"list task definitions of {family}"):
+            pages = self.client.get_paginator("list_task_definitions").paginate(
+                familyPrefix=family, status=status, sort="DESC")
+            for page in pages:
+                arns.extend(arn for arn in page.get("taskDefinitionArns", []) if revision_of(arn)[0] == family)
+        return arns
+
+    def deregister_task_definition(self, arn: str) -> dict[str, Any]:
+        """Deregister one revision (it becomes INACTIVE; running tasks and services that use it carry on)."""
+        with aws_errors(f"deregister task definition {arn.rsplit('/', 1)[-1]}"):
+            return dict(self.client.deregister_task_definition(taskDefinition=arn)["taskDefinition"])
+
+    def list_services(self, cluster: str) -> list[str]:
+        """The cluster's service ARNs, all pages."""
+        arns: list[str] = []
+        with aws_errors(f"list services of {cluster}"):
+            for page in self.client.get_paginator("list_services").paginate(cluster=cluster):
+                arns.extend(page.get("serviceArns", []))
+        return arns
+
+    def describe_services(self, cluster: str, services: list[str]) -> list[dict[str, Any]]:
+        """Describe services, batched by ECS's limit of 10 per call."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(services), _DESCRIBE_SERVICES_BATCH):
+            with aws_errors(f"describe services of {cluster}"):
+                response = self.client.describe_services(
+                    cluster=cluster, services=services[start:start + _DESCRIBE_SERVICES_BATCH])
+            found.extend(dict(s) for s in response.get("services", []))
+        return found
+
+
+def revision_of(arn: str) -> tuple[str, int]:
+    """(family, revision) of a task definition ARN or FAMILY:REVISION.
+
+    >>> revision_of("arn:aws:ecs:us-east-1:123456789012:task-definition/hello:7")
+    ('hello', 7)
+    """
+    name = arn.rsplit("/", 1)[-1]
+    family, _, revision = name.rpartition(":")
+    if not revision.isdigit():
+        return name, 0
+    return family, int(revision)
