@@ -201,6 +201,7 @@ private Map handleResult(String stdout) {
     int exitCode = last.substring(EXIT_CODE_PREFIX.length()).toInteger()
     String json = lines.size() > 1 ? lines[0..-2].join('\n').trim() : ''
     Map result = json ? (Map) new JsonSlurperClassic().parseText(json) : [:]
+    echo('ci-ecs-result=' + groovy.json.JsonOutput.toJson(result))  // one line `ci-ecs jenkins run` reads
     if (exitCode != 0) {
         String reason = result.error ?: EXIT_CODES.get(exitCode, 'see the log above')
         error("deployToEcs: ci-ecs deploy failed (exit code ${exitCode}): ${reason}")
