@@ -467,5 +467,210 @@ def demo(output_format: str, debug: bool) -> None:
         emit(result.as_json(), output_format)
 
 
+# --- the rest of a service's life (issue 16): run-task, rollback, status, deregister ----------------------------
+
+def _deploy_options_named(*wanted: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Those of deploy's options (by parameter name) a command shares, with the same flags and variables."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        probe = deploy_options(lambda **_: None)
+        for param in reversed(getattr(probe, "__click_params__", [])):
+            if param.name in wanted:
+                func = _attach(func, param)
+        return func
+    return decorate
+
+
+_AWS_OPTIONS = ("config_path", "cluster", "service", "region", "profile", "endpoint_url", "assume_role_arn", "debug")
+
+# run-task's result key -> GitHub output name (GitLab: CI_ECS_* of the same).
+RUN_TASK_OUTPUTS = {"taskArn": "run-task-arn", "taskDefinitionArn": "task-definition-arn",
+                    "taskDefinitionRegistered": "task-definition-registered", "lastStatus": "last-status",
+                    "stoppedReason": "stopped-reason", "exitCode": "exit-code", "durationSeconds": "duration-seconds"}
+
+
+def _load(params: dict[str, Any], overrides: dict[str, Any], *, purpose: str = "deploy") -> Any:
+    """The config of a lifecycle command (flags > env > file), its AWS profile checked first."""
+    from ci_ecs.aws import check_profile
+    from ci_ecs.config import load_config
+
+    config_path = params["config_path"]
+    source = click.get_current_context().get_parameter_source("config_path")
+    explicit = source not in (None, click.core.ParameterSource.DEFAULT)
+    config = load_config(config_path, overrides, require_file=explicit, purpose=purpose)
+    check_profile(config.profile)
+    return config
+
+
+def _emit_run_task(result: dict[str, Any], output_format: str) -> None:
+    import json
+
+    from ci_ecs.output import masked, write_dotenv, write_github
+
+    if output_format == "json":
+        click.echo(json.dumps(masked(result, escape=False), default=str))
+        return
+    from ci_ecs.run_task import RunTaskResult
+
+    shown = masked(result)
+    fields = {k: v for k, v in shown.items() if k in RunTaskResult.__dataclass_fields__}
+    for line in RunTaskResult(**fields).summary_lines():
+        click.echo(line)
+    if output_format == "github":
+        write_github(shown, names=RUN_TASK_OUTPUTS)
+    elif output_format == "gitlab":
+        import os
+
+        write_dotenv(shown, os.environ.get("CI_ECS_DOTENV", "ci-ecs.env"), names=RUN_TASK_OUTPUTS)
+
+
+@main.command("run-task")
+@_deploy_options_named(*_AWS_OPTIONS, "images", "tag", "task_definition", "keep_null_value_keys", "output_format")
+@click.option("--command", envvar=_env("COMMAND"),
+              help="Command for the container, split like a shell would (e.g. 'python manage.py migrate').")
+@click.option("--container-name", envvar=_env("CONTAINER_NAME"),
+              help="Container the command and --env go to (default: the image container).")
+@click.option("--env", "run_environment", type=_Lines(), multiple=True, envvar=_env("ENV"),
+              help="KEY=VALUE for that container, for this run only (repeatable; CI_ECS_ENV: one per line).")
+@click.option("--count", type=click.IntRange(1, 10), default=1, envvar=_env("COUNT"), show_default=True,
+              help="Number of tasks to run.")
+@click.option("--wait/--no-wait", default=None, envvar=_env("WAIT"),
+              help="Follow the task to STOPPED and exit with its outcome (default: wait).")
+@click.option("--timeout", type=click.IntRange(min=1), envvar=_env("TIMEOUT"),
+              help="Seconds to wait for the task to stop (default: deploy.timeout, 900).")
+def run_task_command(**params: Any) -> None:
+    """Run the config's task once (a migration, a job): exit 0 only when every essential container exited 0.
+
+    The task definition is registered only if it changed; the task runs with the service's network and
+    launch type (run_task: in the config overrides them), startedBy ci-ecs. SIGTERM stops it (StopTask).
+    """
+    debug = bool(params.get("debug"))
+    output_format = params.get("output_format") or "text"
+    # The run-task result has its own outputs: the CI files are written here, not by the deploy's emit.
+    with _command("json" if output_format == "json" else "text", debug):
+        from ci_ecs.errors import CiEcsError
+
+        try:
+            from ci_ecs.run_task import RunOptions, run_task
+
+            overrides = {key: value for key, value in _overrides(params).items()
+                         if key in ("task", "cluster", "service.name", "image_uri", "image.tag", "task.images",
+                                    "task.keep_null_value_keys", "region", "profile", "endpoint_url",
+                                    "assume_role_arn")}
+            overrides["deploy.timeout"] = params.get("timeout")
+            config = _load(params, overrides, purpose="register")
+            options = RunOptions(command=params.get("command") or None, container_name=params.get("container_name"),
+                                 environment=_pairs(tuple(params.get("run_environment") or ()), "--env", "--env"),
+                                 count=int(params.get("count") or 1),
+                                 log_lines=int(getattr(config.deploy, "log_lines", 20)))
+            wait = params.get("wait")
+            result = run_task(config, options, base_dir=Path(params["config_path"]).resolve().parent,
+                              wait=True if wait is None else bool(wait))
+            _emit_run_task(result.as_json(), output_format)
+        except CiEcsError as exc:
+            if exc.result is None:
+                from ci_ecs.run_task import RunTaskResult
+
+                exc.result = RunTaskResult(cluster=params.get("cluster") or "").as_json()
+            if output_format != "json":
+                _emit_run_task({**exc.result, "error": exc.message}, output_format)
+                exc.result = None  # printed above; the error line follows on stderr
+            raise
+
+
+@main.command()
+@_deploy_options_named(*_AWS_OPTIONS, "wait", "timeout", "output_format")
+@click.option("--to", "to_revision", envvar=_env("ROLLBACK_TO"),
+              help="The revision to go to: a number of the service's family, FAMILY:REVISION or an ARN "
+                   "(default: the revision before the family's newest).")
+def rollback(**params: Any) -> None:
+    """Put the service back on the revision before the current one (or --to), and follow it like deploy.
+
+    Exit 2 when there is nothing to go back to. Run twice, the second run changes nothing.
+    """
+    debug = bool(params.get("debug"))
+    output_format = params.get("output_format") or "text"
+    with _command(output_format, debug):
+        from ci_ecs.errors import CiEcsError
+
+        try:
+            from ci_ecs.output import emit
+            from ci_ecs.rollback import roll_back
+
+            overrides = {"cluster": params.get("cluster"), "service.name": params.get("service"),
+                         "deploy.wait": params.get("wait"), "deploy.timeout": params.get("timeout"),
+                         "region": params.get("region"), "profile": params.get("profile"),
+                         "endpoint_url": params.get("endpoint_url"), "assume_role_arn": params.get("assume_role_arn")}
+            config = _load(params, overrides, purpose="register")
+            result = roll_back(config, to=params.get("to_revision") or None)
+            emit(result, output_format)
+        except CiEcsError as exc:
+            if exc.result is None:
+                from ci_ecs.deploy import DeployResult
+
+                exc.result = DeployResult(cluster=params.get("cluster") or "",
+                                          service=params.get("service") or "").as_json()
+            raise
+
+
+def _simple_overrides(params: dict[str, Any]) -> dict[str, Any]:
+    return {"cluster": params.get("cluster"), "service.name": params.get("service"), "region": params.get("region"),
+            "profile": params.get("profile"), "endpoint_url": params.get("endpoint_url"),
+            "assume_role_arn": params.get("assume_role_arn")}
+
+
+@main.command()
+@_deploy_options_named(*_AWS_OPTIONS)
+@click.option("--output", "output_format", type=click.Choice(("text", "json")), envvar=_env("OUTPUT"),
+              default="text", show_default=True, help="Result format on stdout.")
+@click.option("--events", type=click.IntRange(0, 100), default=5, show_default=True, help="Newest events shown.")
+def status(**params: Any) -> None:
+    """The service's deployments, its tasks (public/private IPs, health) and its newest events."""
+    output_format = params.get("output_format") or "text"
+    with _command(output_format, bool(params.get("debug"))):
+        from ci_ecs.status import service_status, status_text
+
+        config = _load(params, _simple_overrides(params), purpose="register")
+        result = service_status(config, events=int(params["events"]))
+        if output_format == "json":
+            from ci_ecs.output import emit
+
+            emit(result, "json")
+        else:
+            from ci_ecs.output import masked
+
+            click.echo(status_text(masked(result)))
+
+
+@main.command()
+@_deploy_options_named(*_AWS_OPTIONS)
+@click.option("--keep", type=click.IntRange(min=1), required=True, envvar=_env("KEEP"),
+              help="ACTIVE revisions of the family to keep, newest first (in-use ones are always kept).")
+@click.option("--dry-run", is_flag=True, default=None, envvar=_env("DRY_RUN"),
+              help="Print what would be deregistered; deregister nothing.")
+@click.option("--output", "output_format", type=click.Choice(("text", "json")), envvar=_env("OUTPUT"),
+              default="text", show_default=True, help="Result format on stdout.")
+def deregister(**params: Any) -> None:
+    """Deregister the family's ACTIVE revisions older than the newest --keep, never one a service in the
+    cluster or a running task uses."""
+    output_format = params.get("output_format") or "text"
+    with _command(output_format, bool(params.get("debug"))):
+        from ci_ecs.deregister import deregister_old
+
+        config = _load(params, _simple_overrides(params), purpose="register")
+        result = deregister_old(config, keep=int(params["keep"]), dry_run=bool(params.get("dry_run")),
+                                base_dir=Path(params["config_path"]).resolve().parent)
+        if output_format == "json":
+            from ci_ecs.output import emit
+
+            emit(result, "json")
+        else:
+            verb = "would deregister" if result["dryRun"] else "deregistered"
+            for arn in result["deregistered"]:
+                click.echo(f"{verb}: {arn.rsplit('/', 1)[-1]}")
+            for arn in result["inUse"]:
+                click.echo(f"kept (in use): {arn.rsplit('/', 1)[-1]}")
+            click.echo(f"{result['family']}: {len(result['deregistered'])} {verb}, {len(result['kept'])} kept")
+
+
 if __name__ == "__main__":
     main()

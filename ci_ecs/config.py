@@ -499,6 +499,23 @@ class DeploySettings(_Strict):
     parallelism: int = Field(default=5, ge=1, le=50)
 
 
+class RunTaskSettings(_Strict):
+    """`run_task:` how `ci-ecs run-task` places its task, over the service's own settings (same keys)."""
+
+    launch_type: Literal["FARGATE", "EC2", "EXTERNAL"] | None = None
+    capacity_provider_strategy: list[CapacityProvider] = Field(default_factory=list)
+    platform_version: str | None = None
+    subnets: list[str] = Field(default_factory=list)
+    security_groups: list[str] = Field(default_factory=list)
+    assign_public_ip: bool | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> RunTaskSettings:
+        if self.launch_type and self.capacity_provider_strategy:
+            raise ValueError("give launch_type or capacity_provider_strategy, not both")
+        return self
+
+
 class ServiceEntry(_Strict):
     """One task + service of a `services:` list."""
 
@@ -521,6 +538,7 @@ class Config(_Strict):
     # Several services in one cluster, sharing the image; deployed concurrently (deploy.parallelism).
     services: list[ServiceEntry] = Field(default_factory=list)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    run_task: RunTaskSettings = Field(default_factory=RunTaskSettings)
     # The image to deploy, as is (`--image`); set by flags/env, not usually in the file.
     image_uri: str | None = None
 

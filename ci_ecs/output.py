@@ -78,10 +78,12 @@ def masked(value: Any, *, escape: bool = True) -> Any:
     return value
 
 
-def outputs(result: dict[str, Any]) -> dict[str, str]:
-    """The flat outputs, by kebab-case name: one line each, control characters escaped, secrets masked."""
+def outputs(result: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, str]:
+    """The flat outputs, by kebab-case name: one line each, control characters escaped, secrets masked.
+
+    `names` maps result keys to output names (default: deploy's; run-task passes its own)."""
     values = {**result, "serviceUrl": result.get("serviceUrl") or service_url(result)}
-    return {name: _clean(_flat(values.get(key))) for key, name in _OUTPUT_NAMES.items()}
+    return {name: _clean(_flat(values.get(key))) for key, name in (names or _OUTPUT_NAMES).items()}
 
 
 def _github_delimiter(value: str) -> str:
@@ -107,13 +109,14 @@ def dotenv_name(kebab: str) -> str:
     return "CI_ECS_" + _DOTENV_RENAMES.get(kebab, kebab).upper().replace("-", "_")
 
 
-def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] = os.environ) -> None:
+def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] = os.environ, *,
+                 names: dict[str, str] | None = None) -> None:
     """Append outputs to $GITHUB_OUTPUT and a Markdown table to $GITHUB_STEP_SUMMARY (when set).
 
     Outputs use GitHub's multi-line syntax (`name<<DELIMITER`, value, `DELIMITER`) with a random delimiter,
     so no value can end its own output and write another one; values are single lines besides.
     """
-    flat = outputs(result)
+    flat = outputs(result, names)
     if env.get("GITHUB_OUTPUT"):
         with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
             for name, value in flat.items():
@@ -133,12 +136,12 @@ def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] 
             handle.write("\n".join(lines) + "\n")
 
 
-def write_dotenv(result: dict[str, Any], path: str | Path) -> None:
+def write_dotenv(result: dict[str, Any], path: str | Path, *, names: dict[str, str] | None = None) -> None:
     """Write the outputs as a GitLab dotenv report (`CI_ECS_PUBLIC_IPS=...`), one per line.
 
     GitLab's dotenv values are single lines: every value is one already (control characters escaped).
     """
-    flat = outputs(result)
+    flat = outputs(result, names)
     with open(path, "w", encoding="utf-8") as handle:
         for name, value in flat.items():
             handle.write(f"{dotenv_name(name)}={value}\n")
