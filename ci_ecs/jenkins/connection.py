@@ -8,6 +8,7 @@ no message or log line can carry it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ def connect(conn: Connection) -> Any:
     """
     check_connection(conn)
     register_secret(conn.token)
+    # jenkinsapi logs "Failed request at URL ..." before raising; ci-ecs reports the error itself, in one line.
+    logging.getLogger("jenkinsapi").addHandler(logging.NullHandler())
     try:
         from jenkinsapi.jenkins import Jenkins
     except ImportError:
