@@ -103,6 +103,9 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "(default: on, unless the service's circuit breaker rolls back)."),
         click.option("--force-new-deployment", is_flag=True, default=None, envvar=_env("FORCE_NEW_DEPLOYMENT"),
                      help="Start a new deployment even when nothing changed."),
+        click.option("--verify/--no-verify", "verify", default=None, envvar=_env("VERIFY"),
+                     help="After the deployment completed, probe every task (or the load balancer) over HTTP "
+                          "(the config's `verify`, else its defaults); --no-verify skips it."),
         click.option("--output", "output_format", type=click.Choice(OUTPUT_FORMATS), envvar=_env("OUTPUT"),
                      default="text", show_default=True, help="Result format on stdout."),
         click.option("--region", envvar=_env("REGION"), help="AWS region (else AWS_REGION, profile)."),
@@ -150,6 +153,7 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
         "deploy.timeout": params.get("timeout"),
         "deploy.rollback": params.get("rollback"),
         "deploy.force_new_deployment": params.get("force_new_deployment"),
+        "verify_enabled": params.get("verify"),
         "region": params.get("region"),
         "profile": params.get("profile"),
         "endpoint_url": params.get("endpoint_url"),
@@ -204,8 +208,16 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
         return EXIT_FAILED
     click.echo(redact(f"error: {exc.message}"), err=True)
     if isinstance(exc, DeploymentFailedError):
+        tails = list(exc.log_tails)
         for reason in exc.stopped_reasons:
             click.echo(redact(f"  stopped: {escape_control(reason)}"), err=True)
+            mine = [t for t in tails if f"task {t.task_id}:" in reason]
+            tails = [t for t in tails if t not in mine]
+            _print_tails(mine, "    ")
+        if tails:  # tasks that did not stop (a failed verify)
+            for task_id in dict.fromkeys(t.task_id for t in tails):
+                click.echo(redact(f"  logs of task {escape_control(task_id)}:"), err=True)
+                _print_tails([t for t in tails if t.task_id == task_id], "    ")
         for event in exc.events:
             click.echo(redact(f"  event: {escape_control(event)}"), err=True)
     # Machine-readable formats always get the result, with `error` set, whatever failed (a config error
@@ -214,6 +226,17 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     if output_format != "text" or (isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result):
         emit({**(result or {}), "error": exc.message}, output_format)
     return exc.exit_code
+
+
+def _print_tails(tails: list[Any], indent: str) -> None:
+    """Each container's last log lines, one escaped line each (a log line is the container's, not ours)."""
+    from ci_ecs.errors import escape_control
+    from ci_ecs.redact import redact
+
+    for tail in tails:
+        click.echo(redact(f"{indent}{escape_control(tail.heading())}"), err=True)
+        for line in tail.lines:
+            click.echo(redact(f"{indent}| {escape_control(line)}"), err=True)
 
 
 @contextlib.contextmanager
@@ -466,6 +489,116 @@ def demo(output_format: str, debug: bool) -> None:
         result = run_demo(echo=lambda line: click.echo(line, err=True))
         emit(result.as_json(), output_format)
 
+
+
+# `ci-ecs jenkins setup|run` (extra `jenkins`): the library code is ci_ecs/jenkins/; these only parse and print.
+def jenkins_connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--url/--user/--token (JENKINS_URL, JENKINS_USER, JENKINS_API_TOKEN), --output and --debug."""
+    options = [
+        click.option("--url", envvar="JENKINS_URL",
+                     help="Jenkins URL, e.g. https://jenkins.example.com/ (JENKINS_URL)."),
+        click.option("--user", envvar="JENKINS_USER", help="Jenkins user the API token belongs to (JENKINS_USER)."),
+        click.option("--token", envvar="JENKINS_API_TOKEN", show_envvar=False,
+                     help="Jenkins API token; prefer JENKINS_API_TOKEN (arguments are visible to other users)."),
+        click.option("--output", "output_format", type=click.Choice(("text", "json")), default="text",
+                     show_default=True, help="json: one JSON object on stdout (console and progress on stderr)."),
+        click.option("--debug", is_flag=True, envvar=_env("DEBUG"), help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _jenkins_connection(url: str | None, user: str | None, token: str | None) -> Any:
+    from ci_ecs.errors import ConfigError
+    from ci_ecs.jenkins.connection import Connection
+    from ci_ecs.redact import register_secret
+
+    register_secret(token)
+    if not url:
+        raise ConfigError("the Jenkins URL is required (--url or JENKINS_URL)", key="--url")
+    return Connection(url=url, user=user or None, token=token or None)
+
+
+@main.group("jenkins")
+def jenkins_group() -> None:
+    """Put the deployToEcs library and a deploy job into Jenkins, run it, follow it (extra: jenkins)."""
+
+
+@jenkins_group.command("setup")
+@click.option("-c", "--config", "config_path", envvar=_env("CONFIG"), default="ci-ecs.yml", show_default=True,
+              help="The ci-ecs config the job deploys with (embedded in the job's Jenkinsfile).")
+@click.option("--job", required=True, help="Name of the Pipeline job to create or update.")
+@click.option("--folder", help="Folder the job lives in (must exist), e.g. team/apps.")
+@click.option("--library-repo", required=True, help="Git URL of the repository holding jenkins/vars/deployToEcs.")
+@click.option("--library-version", default=f"v{__version__}", show_default=True,
+              help="Branch, tag or commit of the library (its default version in Jenkins).")
+@click.option("--credentials-id", help="Jenkins credentials id: AWS keys for the step, and the library's checkout.")
+@click.option("--install", default=None,
+              help="The step's `install` parameter (what to pip-install on the agent; '' = ci-ecs on its PATH).")
+@click.option("--print", "print_only", is_flag=True,
+              help="Print the generated Jenkinsfile and stop (no Jenkins needed).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@jenkins_connection_options
+def jenkins_setup(config_path: str, job: str, folder: str | None, library_repo: str, library_version: str,
+                  credentials_id: str | None, install: str | None, print_only: bool, dry_run: bool, url: str | None,
+                  user: str | None, token: str | None, output_format: str, debug: bool) -> None:
+    """Make the global library `ci-ecs` point at the repository and version, and create or update a Pipeline
+    job that deploys the config with deployToEcs (a TAG parameter picks the image tag). Safe to re-run."""
+    with _command(output_format, debug):
+        import json
+
+        from ci_ecs.jenkins.setup import build_request, run_setup
+
+        request = build_request(config_path=config_path, job=job, folder=folder, library_repo=library_repo,
+                                library_version=library_version, credentials_id=credentials_id, install=install)
+        if print_only:
+            from ci_ecs.jenkins.jenkinsfile import render_jenkinsfile
+
+            click.echo(render_jenkinsfile(request.pipeline), nl=False)
+            return
+        from ci_ecs.jenkins.connection import connect
+
+        jenkins = connect(_jenkins_connection(url, user, token))
+        result = run_setup(jenkins, request, dry_run=dry_run, echo=lambda line: click.echo(
+            line, err=output_format == "json"))
+        if output_format == "json":
+            click.echo(json.dumps(result))
+
+
+@jenkins_group.command("run")
+@click.option("--job", required=True, help="Job to build (folder/name for a job in a folder).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Build parameter (repeatable).")
+@click.option("--follow/--no-follow", default=True, show_default=True,
+              help="Stream the console and wait for the result; --no-follow returns once the build started.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds to wait (queue + build) before exiting 4; the build keeps running.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True, hidden=True)
+@jenkins_connection_options
+def jenkins_run(job: str, params: tuple[str, ...], follow: bool, timeout: float | None, poll_interval: float,
+                url: str | None, user: str | None, token: str | None, output_format: str, debug: bool) -> None:
+    """Trigger JOB, stream its console, and exit 0 for SUCCESS, 1 for FAILURE/UNSTABLE, 4 on --timeout,
+    130/143 when cancelled (the build is aborted)."""
+    with _command(output_format, debug):
+        import json
+
+        from ci_ecs.jenkins.connection import connect
+        from ci_ecs.jenkins.run import parse_params, run_job
+
+        build_params = parse_params(params)
+        jenkins = connect(_jenkins_connection(url, user, token))
+        console = sys.stderr if output_format == "json" else sys.stdout
+
+        def write(text: str) -> None:
+            console.write(text)
+            console.flush()
+
+        state = run_job(jenkins, job, build_params, follow=follow, timeout=timeout, write=write,
+                        echo=lambda line: click.echo(f"ci-ecs: {line}", err=True), poll=poll_interval)
+        if output_format == "json":
+            click.echo(json.dumps(state.as_json()))
+        else:
+            click.echo(f"ci-ecs: build #{state.number} {state.result or 'started'}: {state.url}", err=True)
 
 # --- the rest of a service's life (issue 16): run-task, rollback, status, deregister ----------------------------
 
