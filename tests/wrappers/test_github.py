@@ -6,11 +6,26 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import INJECTION, REPO, TOOLS_DIR, SandboxProcess, child_env, copy_repo, require_tool, write_config
+from ci_ecs import __version__
+
+from .conftest import (
+    INJECTION,
+    REPO,
+    SECRETS,
+    TOOLS_DIR,
+    SandboxProcess,
+    child_env,
+    copy_repo,
+    docs_block,
+    leftover_texts,
+    require_tool,
+    write_config,
+)
 
 pytestmark = pytest.mark.wrappers
 
@@ -18,8 +33,18 @@ ACTION = REPO / "github-actions" / "deploy-to-ecs" / "action.yml"
 WORKFLOW = REPO / "tests" / "wrappers" / "github" / "deploy.yml"
 
 
+@dataclass
+class ActRun:
+    """What one act run printed, its exit code, and the HOME it ran with."""
+
+    stdout: str
+    stderr: str
+    returncode: int
+    home: Path
+
+
 @pytest.fixture(scope="module")
-def act_run(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+def act_run(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -> ActRun:
     """One act run of tests/wrappers/github/deploy.yml: job `deploy` (must pass), then `broken` (must fail)."""
     act = require_tool("act")
     repo = copy_repo(tmp_path_factory.mktemp("act") / "repo")
@@ -29,26 +54,33 @@ def act_run(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copy(WORKFLOW, workflows / "deploy.yml")
     write_config(repo, "github", "web", name=f"{INJECTION}.yml")
     write_config(repo, "github", "broken", name="broken.yml")
+    write_config(repo, "github", "joblevel", name="job-level.yml")
+    write_config(repo, "github-secrets", "secrets", name="secrets.yml")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@ci-ecs.invalid"]
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "workflow"], cwd=repo, check=True)
-    env = child_env(sandbox, HOME=str(tmp_path_factory.mktemp("act-home")))
+    home = tmp_path_factory.mktemp("act-home")
+    env = child_env(sandbox, HOME=str(home))
     env_args = [f"--env={name}={value}" for name, value in {
         **sandbox.env(), "SRC": str(repo), "MISSING_IMAGE": sandbox.missing_image("github-missing"),
+        "TEST_ACCESS_KEY_ID": SECRETS["access_key_id"], "TEST_SECRET_ACCESS_KEY": SECRETS["secret_access_key"],
+        "TEST_SESSION_TOKEN": SECRETS["session_token"], "TEST_OIDC_TOKEN": SECRETS["oidc_token"],
     }.items()]
     proc = subprocess.run(
         [act, "push", "-P", "ubuntu-latest=-self-hosted", "--pull=false", *env_args],
         cwd=repo, env=env, capture_output=True, text=True, timeout=400,
     )
     (repo.parent / "act.log").write_text(proc.stdout + proc.stderr)  # kept for a failing test's reader
-    return proc
+    return ActRun(proc.stdout, proc.stderr, proc.returncode, home)
 
 
 def _job_log(log: str, job: str) -> str:
-    return "\n".join(line for line in log.splitlines() if line.startswith(f"[wrappers-test/{job}]"))
+    # act pads job names to the longest one: `[wrappers-test/broken   ]`.
+    prefix = re.compile(rf"\[wrappers-test/{re.escape(job)} *\]")
+    return "\n".join(line for line in log.splitlines() if prefix.match(line))
 
 
-def test_deploy_job_passes_outputs_to_a_later_step(act_run: subprocess.CompletedProcess[str]) -> None:
+def test_deploy_job_passes_outputs_to_a_later_step(act_run: ActRun) -> None:
     log = act_run.stdout + act_run.stderr
     deploy = _job_log(log, "deploy")
     assert "Job succeeded" in deploy, log[-6000:]
@@ -62,14 +94,47 @@ def test_deploy_job_passes_outputs_to_a_later_step(act_run: subprocess.Completed
     assert "| public-ips | `203.0.113." in log
 
 
-def test_failing_deploy_fails_the_job_with_the_reason(act_run: subprocess.CompletedProcess[str]) -> None:
+def test_failing_deploy_fails_the_job_with_the_reason(act_run: ActRun) -> None:
     log = act_run.stdout + act_run.stderr
     broken = _job_log(log, "broken")
     assert act_run.returncode != 0
     assert "Job failed" in broken, log[-6000:]
     assert "CannotPullContainerError" in broken
-    assert "ci-ecs deploy failed" in broken
+    # The annotation carries ci-ecs' one-line reason, not only the exit code.
+    annotation = next(line for line in broken.splitlines() if "::error title=ci-ecs deploy failed" in line)
+    assert "(exit code 1)::" in annotation and "tasks failed to start" in annotation.split("::")[-1], annotation
     assert "BROKEN DEPLOY PASSED" not in log
+
+
+def test_empty_inputs_leave_job_level_variables(act_run: ActRun) -> None:
+    job = _job_log(act_run.stdout + act_run.stderr, "job-level")
+    assert "job-level variables kept" in job, job[-4000:]
+
+
+def test_newlines_in_inputs_forge_nothing(act_run: ActRun) -> None:
+    log = act_run.stdout + act_run.stderr
+    job = _job_log(log, "forge")
+    assert "nothing forged" in job, job[-4000:]
+    for line in job.splitlines():  # act shows each output it reads; the forged ones are not among them
+        assert not re.search(r"::set-output:: (public-ips|service-url)=\S*6\.6\.6\.6", line), line
+    annotation = next(line for line in job.splitlines() if "::error title=ci-ecs deploy failed" in line)
+    assert "(exit code 2)::" in annotation and "nope\\n::set-output" in annotation, annotation
+    for line in job.splitlines():
+        text = line.split("|", 1)[-1].strip()
+        assert not text.startswith(("::set-output", "public-ips=")), line
+
+
+def test_secrets_reach_no_log_or_file(act_run: ActRun) -> None:
+    log = act_run.stdout + act_run.stderr
+    job = _job_log(log, "secrets-2")
+    assert "Job succeeded" in _job_log(log, "secrets-1") and "Job succeeded" in job, log[-6000:]
+    assert "Credential=***/" in job  # --debug: botocore's signed requests are there, the key id masked
+    # act's HOME holds the job workspaces, RUNNER_TEMP, and the $GITHUB_OUTPUT and job summary files.
+    texts = leftover_texts(act_run.home, skip=("/ci-ecs-venv/",))
+    assert texts, "no files found under the act home"
+    for where, text in [("log", log), *texts]:
+        for name, value in SECRETS.items():
+            assert value not in text, f"{name} is in {where}"
 
 
 def test_inputs_reach_scripts_only_through_env() -> None:
@@ -118,16 +183,9 @@ def test_workflow_schema() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _docs_block(heading: str) -> str:
-    """The first ```yaml block under `heading` in docs/wrappers.md."""
-    text = (REPO / "docs" / "wrappers.md").read_text()
-    section = text.split(heading, 1)[1]
-    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
-
-
 def test_docs_example_workflow_is_valid(tmp_path: Path) -> None:
     workflow = tmp_path / "example.yml"
-    workflow.write_text(_docs_block("## GitHub Actions"))
+    workflow.write_text(docs_block("## GitHub Actions", "yaml"))
     tool = require_tool("check-jsonschema")
     proc = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(workflow)],
                           capture_output=True, text=True, timeout=120)
@@ -138,3 +196,58 @@ def test_docs_example_workflow_is_valid(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "NODE_PATH": str(TOOLS_DIR / "node_modules")})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Stand-ins for the two remote actions the documented workflow uses (nothing can be fetched here): checkout
+# copies the repository, configure-aws-credentials exports the sandbox's credentials as the real one would.
+_CHECKOUT_STUB = """name: checkout stand-in
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: cp -a "$SRC/." .
+"""
+_CREDENTIALS_STUB = """name: configure-aws-credentials stand-in
+inputs:
+  role-to-assume: {required: true}
+  aws-region: {required: true}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        REGION: ${{ inputs.aws-region }}
+      run: |
+        printf 'AWS_REGION=%s\\nAWS_ACCESS_KEY_ID=testing\\nAWS_SECRET_ACCESS_KEY=testing\\n' "$REGION" >> "$GITHUB_ENV"
+"""
+
+
+def test_documented_example_runs_as_written(sandbox: SandboxProcess, tmp_path: Path) -> None:
+    """docs/wrappers.md's workflow as written; `my-org/ci-ecs@v<version>` is this repository (--local-repository)."""
+    act = require_tool("act")
+    repo = copy_repo(tmp_path / "repo")
+    workflows = repo / ".github" / "workflows"
+    shutil.rmtree(workflows, ignore_errors=True)
+    workflows.mkdir(parents=True)
+    (workflows / "deploy.yml").write_text(docs_block("## GitHub Actions", "yaml"))
+    write_config(repo, "github-docs", "api")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@ci-ecs.invalid"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "example"], cwd=repo, check=True)
+    stubs = {"actions/checkout@v4": _CHECKOUT_STUB, "aws-actions/configure-aws-credentials@v4": _CREDENTIALS_STUB}
+    local = [f"--local-repository=my-org/ci-ecs@v{__version__}={repo}"]
+    for name, text in stubs.items():
+        folder = tmp_path / "stubs" / name.replace("/", "_")
+        folder.mkdir(parents=True)
+        (folder / "action.yml").write_text(text)
+        local.append(f"--local-repository={name}={folder}")
+    env_args = [f"--env={k}={v}" for k, v in {"SRC": str(repo), "AWS_ENDPOINT_URL": sandbox.endpoint_url}.items()]
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = subprocess.run([act, "push", "-P", "ubuntu-latest=-self-hosted", "--pull=false", *local, *env_args],
+                          cwd=repo, env=child_env(sandbox, HOME=str(home)), capture_output=True, text=True,
+                          timeout=400)
+    log = proc.stdout + proc.stderr
+    (tmp_path / "act.log").write_text(log)
+    assert proc.returncode == 0, log[-6000:]
+    assert re.search(r"running arn:\S+:task-definition/api:1 on 203\.0\.113\.", log), log[-4000:]
