@@ -140,8 +140,34 @@ class Encryption(_Strict):
     kms_key: str | None = None
 
 
+class CatalogConfig(_Strict):
+    """`repository.catalog`: an ECR Public repository's catalog data, shown in the Amazon ECR Public Gallery.
+
+    Limits from the ECR Public API reference (RepositoryCatalogDataInput): description 1024 characters,
+    about/usage 25600 (Markdown), at most 50 architectures and operating systems of 1 to 50 characters each
+    (the gallery shows ARM, ARM 64, x86, x86-64 and Linux, Windows as badges). `logo_image` is a PNG or JPEG
+    file, relative to the config file's directory.
+    """
+
+    description: str | None = Field(default=None, max_length=1024)
+    about: str | None = Field(default=None, max_length=25600)
+    usage: str | None = Field(default=None, max_length=25600)
+    architectures: list[typing.Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=50)
+    operating_systems: list[typing.Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=50)
+    logo_image: str | None = None
+
+
+# Repository settings ECR Public does not have (its CreateRepository takes a name, catalog data and tags).
+PRIVATE_ONLY_REPOSITORY_KEYS = ("tag_mutability", "scan_on_push", "lifecycle_keep_last", "encryption")
+
+
 class RepositoryConfig(_Strict):
     name: str
+    # An Amazon ECR Public repository (public.ecr.aws/<registry alias>/<name>): anyone can pull its images.
+    public: bool = False
+    catalog: CatalogConfig | None = None
     tag_mutability: Literal["MUTABLE", "IMMUTABLE"] | None = None
     scan_on_push: bool | None = None
     lifecycle_keep_last: int | None = Field(default=None, ge=1, le=10000)
@@ -152,6 +178,21 @@ class RepositoryConfig(_Strict):
     def _ecr_name(cls, value: str) -> str:
         if not (2 <= len(value) <= 256) or not _ECR_NAME.match(value):
             raise ValueError(f"{value!r} is not a valid ECR repository name (lower-case letters, digits, ._-/)")
+        return value
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_needs_public(cls, value: CatalogConfig | None, info: ValidationInfo) -> CatalogConfig | None:
+        if value is not None and not info.data.get("public"):
+            raise ValueError("catalog data is for a public repository: set repository.public: true")
+        return value
+
+    @field_validator(*PRIVATE_ONLY_REPOSITORY_KEYS)
+    @classmethod
+    def _private_only(cls, value: Any, info: ValidationInfo) -> Any:
+        # `public` is declared before these keys, so it is in info.data when they are validated.
+        if value is not None and info.data.get("public"):
+            raise ValueError("ECR Public repositories have no such setting (remove it, or set public: false)")
         return value
 
 
@@ -497,6 +538,71 @@ class DeploySettings(_Strict):
     max_poll_interval: float = Field(default=15.0, gt=0, le=60)
     # With a `services:` list: how many services deploy at once.
     parallelism: int = Field(default=5, ge=1, le=50)
+    # When tasks of our deployment stop (or fail `verify`): the last lines of each essential container's
+    # awslogs stream printed under its stopped reason (0: none).
+    log_lines: int = Field(default=20, ge=0, le=10000)
+
+
+class VerifyConfig(_Strict):
+    """`verify:` the access check after the deployment completed: every task of it (its public IP, else its
+    private IP) or the load balancer's DNS name must answer `path` with `status` (and `body`) within `within`.
+    """
+
+    path: str = "/"
+    # Default: the first port mapping of the image container (for a load balancer: 80, or 443 with https).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    scheme: Literal["http", "https"] = "http"
+    status: str = "200-399"
+    body: str | None = None  # a regular expression searched in the start of the body
+    timeout: float = Field(default=5.0, gt=0, le=120)  # seconds per request
+    within: float = Field(default=60.0, ge=0, le=3600)  # seconds to keep retrying until every task answers
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or not value.isprintable() or " " in value:
+            raise ValueError(f"{json.dumps(value)[:60]} is not a URL path starting with / (no spaces)")
+        return value
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        status_ranges(value)
+        return value
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"body is not a regular expression: {exc}") from None
+        return value
+
+
+def status_ranges(text: str) -> list[tuple[int, int]]:
+    """HTTP status codes as inclusive ranges: "200-399" -> [(200, 399)]; "200, 204" -> [(200, 200), (204, 204)].
+
+    >>> status_ranges("200-299,301")
+    [(200, 299), (301, 301)]
+    """
+    ranges = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*([1-5][0-9][0-9])\s*(?:-\s*([1-5][0-9][0-9])\s*)?", part)
+        if not match:
+            raise ValueError(f"status {text!r} is not a list of HTTP codes or ranges like 200-399")
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        if high < low:
+            raise ValueError(f"status range {part.strip()} ends before it starts")
+        ranges.append((low, high))
+    return ranges
 
 
 class RunTaskSettings(_Strict):
@@ -521,6 +627,7 @@ class ServiceEntry(_Strict):
 
     task: TaskConfig
     service: ServiceConfig
+    verify: VerifyConfig | None = None
 
 
 class Config(_Strict):
@@ -541,6 +648,11 @@ class Config(_Strict):
     run_task: RunTaskSettings = Field(default_factory=RunTaskSettings)
     # The image to deploy, as is (`--image`); set by flags/env, not usually in the file.
     image_uri: str | None = None
+    # The access check for the top-level service (with a `services:` list: `verify` in each entry).
+    verify: VerifyConfig | None = None
+    # `--verify/--no-verify` (CI_ECS_VERIFY): True checks every service (defaults where `verify` is unset),
+    # False none; None follows the file.
+    verify_enabled: bool | None = None
 
     @field_validator("cluster")
     @classmethod
@@ -585,10 +697,18 @@ class Config(_Strict):
         if not self.services:
             if self.task is None:
                 raise ConfigError("task is required (containers or a native task definition file)", key="task")
-            return [ServiceEntry.model_construct(task=self.task, service=self.service)]
+            return [ServiceEntry.model_construct(task=self.task, service=self.service, verify=self.verify)]
         if self.service.name:
             return [entry for entry in self.services if entry.service.name == self.service.name]
         return list(self.services)
+
+    def verify_for(self, entry: ServiceEntry) -> VerifyConfig | None:
+        """The access check for `entry`: its `verify`, with `--verify` (defaults) / `--no-verify` applied."""
+        if self.verify_enabled is False:
+            return None
+        if self.verify_enabled and entry.verify is None:
+            return VerifyConfig()
+        return entry.verify
 
     @model_validator(mode="after")
     def _deployable(self, info: ValidationInfo) -> Config:
@@ -607,6 +727,8 @@ class Config(_Strict):
             settings = sorted(self.service.model_fields_set - {"name"})
             if settings:
                 raise ValueError(f"with a services list, set service.{settings[0]} in each entry")
+            if self.verify is not None:
+                raise ValueError("with a services list, set verify in each entry")
             names = [entry.service.name for entry in self.services]
             for index, name in enumerate(names):
                 if not name:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ci_ecs.aws import AwsSettings, ClientFactory
 from ci_ecs.cluster import ensure_cluster
-from ci_ecs.config import Config, ServiceEntry
+from ci_ecs.config import Config, ServiceEntry, VerifyConfig
 from ci_ecs.diff import Change
 from ci_ecs.ecr import EcrGateway, ensure_repository
 from ci_ecs.ecs import EcsGateway
@@ -32,6 +32,7 @@ from ci_ecs.network import Addresses, default_subnets, service_addresses
 from ci_ecs.output import service_url
 from ci_ecs.rules import check_definition, check_execution_role, check_target, inferred_launch_type
 from ci_ecs.service import ServiceResult, desired_service, ensure_service, primary_deployment
+from ci_ecs.tails import LogTail, essential_tails
 from ci_ecs.taskdef import (
     TaskDefinitionResult,
     base_definition,
@@ -40,7 +41,8 @@ from ci_ecs.taskdef import (
     render,
     validate_registration,
 )
-from ci_ecs.wait import StoppedTasks, WaitOutcome, verify_stable, wait_for_deployment
+from ci_ecs.verify import Check, Target, VerifyResult, load_balancer_port, verify_targets
+from ci_ecs.wait import StoppedTasks, WaitOutcome, describe_stop, verify_stable, wait_for_deployment
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class DeployResult:
     privateIps: list[str] = field(default_factory=list)  # noqa: N815
     loadBalancerDns: str | None = None  # noqa: N815
     serviceUrl: str | None = None  # noqa: N815
+    # With `verify`: {"ok": bool, "checks": [{"url", "status", "ms", "error"}]}; None when nothing was probed.
+    verify: dict[str, Any] | None = None
     durationSeconds: float = 0.0  # noqa: N815
     apiCalls: dict[str, int] = field(default_factory=dict)  # noqa: N815
     dryRun: bool = False  # noqa: N815
@@ -114,6 +118,8 @@ def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -
             continue
         definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
         _check_rendered(config, target, definition, with_service=with_service)
+        if with_service:
+            _check_verify(config, target, definition, placeholder)
 
 
 def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[ServiceEntry]) -> None:
@@ -151,6 +157,40 @@ def _service_port(definition: dict[str, Any]) -> int | None:
             port = mapping.get("hostPort") or mapping.get("containerPort")
             if port:
                 return int(port)
+    return None
+
+
+def _image_port_mapping(definition: dict[str, Any], image_uri: str | None) -> dict[str, Any] | None:
+    """The first port mapping of the container(s) running the deployed image, else of any container."""
+    containers = definition.get("containerDefinitions", [])
+    ordered = [c for c in containers if image_uri and c.get("image") == image_uri] + containers
+    for container in ordered:
+        for mapping in container.get("portMappings", []):
+            if mapping.get("containerPort") or mapping.get("hostPort"):
+                return {"container": container.get("name"), **mapping}
+    return None
+
+
+def _check_verify(config: Config, target: ServiceEntry, definition: dict[str, Any], image_uri: str | None) -> None:
+    """A `verify` needs a port: its own, the load balancer's, or a port mapping of the image container."""
+    verify = config.verify_for(target)
+    if verify is None or verify.port or target.service.load_balancers:
+        return
+    if _image_port_mapping(definition, image_uri) is None:
+        index = next((i for i, entry in enumerate(config.services) if entry is target), None)
+        prefix = "" if index is None else f"services[{index}]."
+        raise ConfigError("no port to probe: the task definition has no port mapping (set verify.port, or "
+                          "--no-verify)", key=f"{prefix}verify.port")
+
+
+def _bound_port(task: dict[str, Any], mapping: dict[str, Any]) -> int | None:
+    """The host port ECS bound the mapping's container port to in this task (bridge mode's dynamic ports)."""
+    for container in task.get("containers", []):
+        if mapping and container.get("name") != mapping.get("container"):
+            continue
+        for binding in container.get("networkBindings", []):
+            if binding.get("containerPort") == mapping.get("containerPort") and binding.get("hostPort"):
+                return int(binding["hostPort"])
     return None
 
 
@@ -431,6 +471,10 @@ class Deployer:
         total.changes = [{**c, "service": r.service} for r in results for c in r.changes]
         total.warnings = [f"{r.service}: {w}" for r in results for w in r.warnings]
         total.services = [r.as_json() for r in results]
+        verified = [r.verify for r in results if r.verify is not None]
+        if verified:
+            total.verify = {"ok": all(v["ok"] for v in verified) and len(verified) == len(results),
+                            "checks": [check for v in verified for check in v["checks"]]}
         if errors:
             message = "; ".join(f"{n}: {errors[n].message}" for n in names if n in errors)
             total.error = message
@@ -442,7 +486,8 @@ class Deployer:
             error = DeploymentFailedError(
                 message, result=result,
                 stopped_reasons=[f"{n}: {r}" for n, e in failures.items() for r in e.stopped_reasons],
-                events=[f"{n}: {event}" for n, e in failures.items() for event in e.events])
+                events=[f"{n}: {event}" for n, e in failures.items() for event in e.events],
+                log_tails=[tail for e in failures.values() for tail in e.log_tails])
             codes = {e.exit_code for e in errors.values()}
             if len(codes) == 1 and not results:
                 error.exit_code = codes.pop()  # e.g. every service refused with AccessDenied: exit 3
@@ -517,13 +562,72 @@ class Deployer:
                                    started_at=shared.started, sleep=self._sleep)
             if stable.state != "COMPLETED":
                 result.rolloutState = stable.state
-                raise self._failure(shared, name, stable, outcome, result)
+                raise self._failure(shared, name, stable, outcome, result, stopped=stopped)
         if addresses:
             result.publicIps, result.privateIps = addresses.public_ips, addresses.private_ips
             result.loadBalancerDns = addresses.load_balancer_dns
             result.serviceUrl = service_url({"loadBalancerDns": result.loadBalancerDns,
                                              "publicIps": result.publicIps,
                                              "servicePort": _service_port(definition)}) or None
+        verify = config.verify_for(target)
+        if verify is not None and not config.deploy.wait:
+            result.warnings.append("verify skipped: the deployment was not waited for (--no-wait)")
+        elif verify is not None:
+            checked, probed = self._verify(verify, definition, shared.image.uri, addresses, deployment_id)
+            result.verify = checked.as_json()
+            if not checked.ok:
+                result.rolloutState = "FAILED"
+                failed = set(checked.failed_tasks())
+                tail_tasks = [t for t in probed if t.get("taskArn") in failed] or probed
+                raise self._failure(shared, name, WaitOutcome("FAILED", deployment_id, service, checked.message()),
+                                    outcome, result, tail_tasks=tail_tasks)
+            log.info("verify: %d check(s) passed (%s)", len(checked.checks),
+                     ", ".join(f"{c.url} {c.status} in {c.ms} ms" for c in checked.checks[:3]))
+
+    def _verify(self, verify: VerifyConfig, definition: dict[str, Any], image_uri: str | None,
+                addresses: Addresses | None, deployment_id: str) -> tuple[VerifyResult, list[dict[str, Any]]]:
+        """Probe our deployment's running tasks (or the load balancer); the result and the tasks probed.
+
+        Each task on its public IP, else its private IP (as ECS reports them); the load balancer's DNS name
+        instead when the service has one. A task without an address is a failed check, not a skip.
+        """
+        if addresses is None:
+            return VerifyResult(False, [Check("", error="the tasks' addresses could not be looked up (see "
+                                                        "warnings)")]), []
+        tasks = [t for t in addresses.tasks if t.get("startedBy") == deployment_id]
+        mapping = _image_port_mapping(definition, image_uri) or {}
+        port = verify.port or mapping.get("hostPort") or mapping.get("containerPort")
+        if addresses.load_balancer_dns:
+            log.info("verify: probing the load balancer %s", addresses.load_balancer_dns)
+            return verify_targets([Target(addresses.load_balancer_dns, label="load balancer")], verify,
+                                  load_balancer_port(verify), sleep=self._sleep), tasks
+        targets = []
+        for task in tasks:
+            arn = str(task.get("taskArn"))
+            public, private = addresses.by_task.get(arn, (None, None))
+            targets.append(Target(public or private, task=arn, label=f"task {arn.rsplit('/', 1)[-1]}",
+                                  port=None if verify.port else _bound_port(task, mapping)))
+        log.info("verify: probing %d task(s) of deployment %s", len(targets), deployment_id)
+        return verify_targets(targets, verify, port, sleep=self._sleep), tasks
+
+    def _log_tails(self, shared: _Shared, tasks: list[dict[str, Any]]) -> list[LogTail]:
+        """The last `deploy.log_lines` lines of the tasks' essential containers (never fails the deploy)."""
+        lines = self.config.deploy.log_lines
+        if not tasks or lines <= 0:
+            return []
+        definitions: dict[str, dict[str, Any]] = {}
+
+        def definition_of(arn: str) -> dict[str, Any]:
+            if arn not in definitions:
+                definitions[arn] = shared.ecs.describe_task_definition(arn)
+            return definitions[arn]
+
+        try:
+            return essential_tails(tasks, definition_of, lambda region: self.factory.client("logs", region=region),
+                                   lines)
+        except CiEcsError as exc:  # e.g. no credentials for another region: the reasons are printed anyway
+            log.warning("log lines not read: %s", exc.message)
+            return []
 
     def _addresses(self, ecs: EcsGateway, service: dict[str, Any], result: DeployResult) -> Addresses | None:
         """The service's addresses; a failed lookup is a warning, not a failed deploy (the rollout is done)."""
@@ -587,11 +691,16 @@ class Deployer:
             log.info("deployment %s of %s completed", waited.deployment_id, name)
             return waited
         result.rolloutState = waited.state
-        raise self._failure(shared, name, waited, outcome, result)
+        raise self._failure(shared, name, waited, outcome, result, stopped=stopped)
 
     def _failure(self, shared: _Shared, name: str, waited: WaitOutcome, outcome: ServiceResult,
-                 result: DeployResult) -> DeploymentFailedError:
-        """The error for a failed deployment, after rolling back when that is wanted."""
+                 result: DeployResult, *, stopped: StoppedTasks | None = None,
+                 tail_tasks: list[dict[str, Any]] | None = None) -> DeploymentFailedError:
+        """The error for a failed deployment, after rolling back when that is wanted.
+
+        It carries the log tails of the tasks whose stopped reasons it shows (from `stopped`), or of
+        `tail_tasks` (the tasks a failed verify probed).
+        """
         breaker, breaker_rollback = self._circuit_breaker(outcome.service)
         lines = [waited.reason]
         rolled_back_to = None
@@ -603,10 +712,13 @@ class Deployer:
         elif waited.state == "FAILED":
             ecs_rolls_back = breaker_rollback and waited.ecs_failed
             rolled_back_to = self._roll_back(shared, name, outcome, ecs_rolls_back, lines)
+        if tail_tasks is None and stopped is not None:
+            shown = set(waited.stopped_reasons)
+            tail_tasks = list({t.get("taskArn"): t for t in stopped.tasks if describe_stop(t) in shown}.values())
         return DeploymentFailedError(
             "; ".join(line for line in lines if line), deployment_id=waited.deployment_id,
             stopped_reasons=waited.stopped_reasons, events=waited.events, rolled_back_to=rolled_back_to,
-            result=self._finish(result, shared.started))
+            result=self._finish(result, shared.started), log_tails=self._log_tails(shared, tail_tasks or []))
 
     def _roll_back(self, shared: _Shared, name: str, outcome: ServiceResult, ecs_rolls_back: bool,
                    lines: list[str]) -> str | None:

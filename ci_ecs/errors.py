@@ -106,7 +106,8 @@ class DeploymentFailedError(CiEcsError):
 
     def __init__(self, message: str, *, deployment_id: str | None = None,
                  stopped_reasons: list[str] | None = None, events: list[str] | None = None,
-                 rolled_back_to: str | None = None, result: dict[str, Any] | None = None) -> None:
+                 rolled_back_to: str | None = None, result: dict[str, Any] | None = None,
+                 log_tails: list[Any] | None = None) -> None:
         super().__init__(message, deployment_id=deployment_id)
         self.deployment_id = deployment_id
         # Printed one per line: each escaped like the message, so none can split into two lines.
@@ -114,6 +115,9 @@ class DeploymentFailedError(CiEcsError):
         self.events = [escape_control(event) for event in events or []]
         self.rolled_back_to = rolled_back_to
         self.result = result
+        # The last log lines of the stopped (or unverified) tasks' essential containers (ci_ecs.tails.LogTail),
+        # printed under their stopped reason; escaped where they are printed.
+        self.log_tails = list(log_tails or [])
 
 
 class DeployTimeoutError(CiEcsError):

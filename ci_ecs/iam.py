@@ -27,11 +27,37 @@ class _Target:
     roles: tuple[str, ...]
     service_tags: bool
     task_tags: bool
+    # awslogs groups of the containers, as (region or None, group); ("*", "*") when unknown (a family in ECS).
+    log_groups: tuple[tuple[str | None, str], ...] = ()
+
+
+def _awslogs(container: dict[str, Any]) -> tuple[str | None, str] | None:
+    config = container.get("logConfiguration") or {}
+    options = config.get("options") or {}
+    if config.get("logDriver") != "awslogs" or not options.get("awslogs-group"):
+        return None
+    return options.get("awslogs-region"), str(options["awslogs-group"])
+
+
+def _log_groups(entry: ServiceEntry, definition: dict[str, Any] | None) -> tuple[tuple[str | None, str], ...]:
+    task = entry.task
+    if task.definition:
+        return (("*", "*"),)  # read from ECS at deploy time: any group of the account
+    groups: list[tuple[str | None, str] | None] = []
+    for container in task.containers:
+        if container.logs:
+            groups.append((container.logs.region, container.logs.group))
+        else:
+            groups.append(_awslogs(container.extra))
+    for container in (definition or {}).get("containerDefinitions", []):
+        groups.append(_awslogs(container))
+    return tuple(sorted({g for g in groups if g}, key=lambda g: (g[0] or "", g[1])))
 
 
 def _target(entry: ServiceEntry, base_dir: Path) -> _Target:
     task = entry.task
     family, roles, task_tags = task.family, [task.execution_role_arn, task.task_role_arn], False
+    definition = None
     if task.file:
         # A native file names its own family, roles and tags; the config's values override them (as in render).
         definition = read_task_file(base_dir / task.file)
@@ -43,7 +69,7 @@ def _target(entry: ServiceEntry, base_dir: Path) -> _Target:
         raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
     return _Target(service=str(entry.service.name), family=str(family),
                    roles=tuple(str(r) for r in roles if r), service_tags=bool(entry.service.tags),
-                   task_tags=task_tags)
+                   task_tags=task_tags, log_groups=_log_groups(entry, definition))
 
 
 def iam_policy(config: Config, *, account_id: str = "*", region: str | None = None,
@@ -92,6 +118,13 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     if any(entry.service.load_balancers for entry in config.targets()):
         describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
     statements.append({"Sid": "NetworkDescribe", "Effect": "Allow", "Action": describes, "Resource": "*"})
+    # The last log lines of stopped tasks (GetLogEvents; "log-group:NAME:*" covers the group's streams, as the
+    # CloudWatch Logs permissions reference asks for all actions but tagging).
+    groups = sorted({f"arn:aws:logs:{group_region or region}:{account_id}:log-group:{group}:*"
+                     for t in targets for group_region, group in t.log_groups})
+    if groups:
+        statements.append({"Sid": "LogsTail", "Effect": "Allow", "Action": ["logs:GetLogEvents"],
+                           "Resource": _one_or_list(groups)})
     roles = sorted({role for t in targets for role in t.roles})
     if roles:
         statements.append({"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": roles,

@@ -18,6 +18,8 @@ class Addresses:
     load_balancer_dns: str | None = None
     # The RUNNING tasks described on the way (DescribeTasks output), for callers that need more of them.
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    # Each running task's own (public IP, private IP), by task ARN (either may be None): what `verify` probes.
+    by_task: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     def newest_start(self, started_by: str) -> float | None:
         """The latest `startedAt` (epoch seconds) of the running tasks that `started_by` started."""
@@ -71,13 +73,21 @@ def task_addresses(ec2: Any, tasks: list[dict[str, Any]]) -> Addresses:
                 addresses.public_ips.append(public)
             if interface.get("PrivateIpAddress"):
                 addresses.private_ips.append(interface["PrivateIpAddress"])
+        for task in running:
+            for eni in _eni_ids(task)[:1]:
+                interface = by_id.get(eni, {})
+                private = interface.get("PrivateIpAddress") or next(iter(_attachment_private_ips(task)), None)
+                addresses.by_task[str(task.get("taskArn"))] = (
+                    interface.get("Association", {}).get("PublicIp") or None, private)
     for task in running:
         if not _eni_ids(task):  # bridge/host mode: the task's own private address, when ECS reports one
-            addresses.private_ips.extend(_attachment_private_ips(task))
+            own = list(_attachment_private_ips(task))
             for container in task.get("containers", []):
                 for interface in container.get("networkInterfaces", []):
                     if interface.get("privateIpv4Address"):
-                        addresses.private_ips.append(interface["privateIpv4Address"])
+                        own.append(interface["privateIpv4Address"])
+            addresses.private_ips.extend(own)
+            addresses.by_task[str(task.get("taskArn"))] = (None, own[0] if own else None)
     addresses.public_ips = sorted(set(addresses.public_ips))
     addresses.private_ips = sorted(set(addresses.private_ips))
     return addresses

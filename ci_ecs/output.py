@@ -31,6 +31,7 @@ _OUTPUT_NAMES = {
     "loadBalancerDns": "load-balancer-dns",
     "serviceUrl": "service-url",
     "durationSeconds": "duration-seconds",
+    "verifyOk": "verify-ok",  # from `verify.ok`: true/false, empty when nothing was probed
 }
 
 
@@ -82,7 +83,9 @@ def outputs(result: dict[str, Any], names: dict[str, str] | None = None) -> dict
     """The flat outputs, by kebab-case name: one line each, control characters escaped, secrets masked.
 
     `names` maps result keys to output names (default: deploy's; run-task passes its own)."""
-    values = {**result, "serviceUrl": result.get("serviceUrl") or service_url(result)}
+    verify = result.get("verify")
+    values = {**result, "serviceUrl": result.get("serviceUrl") or service_url(result),
+              "verifyOk": verify.get("ok") if isinstance(verify, dict) else None}
     return {name: _clean(_flat(values.get(key))) for key, name in (names or _OUTPUT_NAMES).items()}
 
 
@@ -168,6 +171,12 @@ def text_summary(result: dict[str, Any]) -> str:
         lines.append(f"private IPs: {', '.join(result['privateIps'])}")
     if result.get("loadBalancerDns"):
         lines.append(f"load balancer: {result['loadBalancerDns']}")
+    verify = result.get("verify")
+    if isinstance(verify, dict):
+        checks = verify.get("checks") or []
+        passed = sum(1 for check in checks if not check.get("error"))
+        lines.append(f"verify: {'ok' if verify.get('ok') else 'FAILED'} ({passed} of {len(checks)} answered: "
+                     + ", ".join(f"{c.get('url')} {c.get('status') or '-'}" for c in checks[:5]) + ")")
     lines.extend(f"warning: {warning}" for warning in result.get("warnings") or [])
     return "\n".join(lines)
 
