@@ -114,6 +114,22 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
                            "Condition": {"StringEquals": {"ecs:CreateAction": actions}}})
     statements.append({"Sid": "EcsTasks", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
                        "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
+    # The lifecycle commands (issue 16), one statement each so a pipeline that does not use one can drop it.
+    # run-task: RunTask on the family's revisions in this cluster, StopTask when cancelled (ecs:cluster
+    # condition keys as the Amazon ECS service authorization reference lists them).
+    families = sorted({f"{ecs_arn}:task-definition/{t.family}:*" for t in targets})
+    statements.append({"Sid": "EcsRunTask", "Effect": "Allow", "Action": ["ecs:RunTask"],
+                       "Resource": _one_or_list(families), "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
+    statements.append({"Sid": "EcsStopTask", "Effect": "Allow", "Action": ["ecs:StopTask"], "Resource": "*",
+                       "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
+    # deregister: every service of the cluster is read (a revision one of them uses is kept); DeregisterTaskDefinition
+    # takes no resource-level permission.
+    statements.append({"Sid": "EcsDeregister", "Effect": "Allow", "Action": ["ecs:DeregisterTaskDefinition"],
+                       "Resource": "*"})
+    statements.append({"Sid": "EcsClusterServices", "Effect": "Allow", "Action": ["ecs:ListServices"],
+                       "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
+    statements.append({"Sid": "EcsDescribeClusterServices", "Effect": "Allow", "Action": ["ecs:DescribeServices"],
+                       "Resource": f"{ecs_arn}:service/{config.cluster}/*"})
     describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
     if any(entry.service.load_balancers for entry in config.targets()):
         describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
