@@ -16,7 +16,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,sandbox]'
+	$(BIN)/pip install -q -e '.[dev,sandbox,jenkins]'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
