@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ci_ecs.errors import ConfigError, escape_control
 from ci_ecs.jenkins.connection import JenkinsError, check_response, jenkins_errors
@@ -89,7 +90,7 @@ def _library(jenkins: Any, request: SetupRequest, dry_run: bool) -> str:
 
 
 def _folder_exists(jenkins: Any, folder: str) -> bool:
-    url = jenkins.baseurl + "".join(f"/job/{part}" for part in folder.split("/")) + "/api/json"
+    url = jenkins.baseurl + "".join(f"/job/{quote(part)}" for part in folder.split("/")) + "/api/json"
     with jenkins_errors(url, f"look up folder {folder}"):
         response = jenkins.requester.get_url(url, params={"tree": "name"})
     if response.status_code == 404:
@@ -108,7 +109,7 @@ def _job(jenkins: Any, request: SetupRequest, dry_run: bool) -> tuple[str, str, 
     with jenkins_errors(jenkins.baseurl, f"look up job {name}"):
         exists = jenkins.has_job(name)
     if not exists:
-        url = jenkins.jobs._build_job_url(name)
+        url = jenkins.baseurl + "".join(f"/job/{quote(part)}" for part in name.split("/"))
         if not dry_run:
             # create_job returns an existing job silently; it was just checked not to exist.
             with jenkins_errors(jenkins.baseurl, f"create job {name}"):
