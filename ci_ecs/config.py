@@ -140,8 +140,34 @@ class Encryption(_Strict):
     kms_key: str | None = None
 
 
+class CatalogConfig(_Strict):
+    """`repository.catalog`: an ECR Public repository's catalog data, shown in the Amazon ECR Public Gallery.
+
+    Limits from the ECR Public API reference (RepositoryCatalogDataInput): description 1024 characters,
+    about/usage 25600 (Markdown), at most 50 architectures and operating systems of 1 to 50 characters each
+    (the gallery shows ARM, ARM 64, x86, x86-64 and Linux, Windows as badges). `logo_image` is a PNG or JPEG
+    file, relative to the config file's directory.
+    """
+
+    description: str | None = Field(default=None, max_length=1024)
+    about: str | None = Field(default=None, max_length=25600)
+    usage: str | None = Field(default=None, max_length=25600)
+    architectures: list[typing.Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=50)
+    operating_systems: list[typing.Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=50)
+    logo_image: str | None = None
+
+
+# Repository settings ECR Public does not have (its CreateRepository takes a name, catalog data and tags).
+PRIVATE_ONLY_REPOSITORY_KEYS = ("tag_mutability", "scan_on_push", "lifecycle_keep_last", "encryption")
+
+
 class RepositoryConfig(_Strict):
     name: str
+    # An Amazon ECR Public repository (public.ecr.aws/<registry alias>/<name>): anyone can pull its images.
+    public: bool = False
+    catalog: CatalogConfig | None = None
     tag_mutability: Literal["MUTABLE", "IMMUTABLE"] | None = None
     scan_on_push: bool | None = None
     lifecycle_keep_last: int | None = Field(default=None, ge=1, le=10000)
@@ -152,6 +178,21 @@ class RepositoryConfig(_Strict):
     def _ecr_name(cls, value: str) -> str:
         if not (2 <= len(value) <= 256) or not _ECR_NAME.match(value):
             raise ValueError(f"{value!r} is not a valid ECR repository name (lower-case letters, digits, ._-/)")
+        return value
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_needs_public(cls, value: CatalogConfig | None, info: ValidationInfo) -> CatalogConfig | None:
+        if value is not None and not info.data.get("public"):
+            raise ValueError("catalog data is for a public repository: set repository.public: true")
+        return value
+
+    @field_validator(*PRIVATE_ONLY_REPOSITORY_KEYS)
+    @classmethod
+    def _private_only(cls, value: Any, info: ValidationInfo) -> Any:
+        # `public` is declared before these keys, so it is in info.data when they are validated.
+        if value is not None and info.data.get("public"):
+            raise ValueError("ECR Public repositories have no such setting (remove it, or set public: false)")
         return value
 
 

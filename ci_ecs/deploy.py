@@ -17,7 +17,6 @@ from ci_ecs.aws import AwsSettings, ClientFactory
 from ci_ecs.cluster import ensure_cluster
 from ci_ecs.config import Config, ServiceEntry, VerifyConfig
 from ci_ecs.diff import Change
-from ci_ecs.ecr import EcrGateway, ensure_repository
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import (
     AwsError,
@@ -27,7 +26,7 @@ from ci_ecs.errors import (
     DeploymentFailedError,
     DeployTimeoutError,
 )
-from ci_ecs.image import ResolvedImage, TagResolver, preflight, resolve_image
+from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses
 from ci_ecs.output import service_url
 from ci_ecs.rules import check_definition, check_execution_role, check_target, inferred_launch_type
@@ -292,7 +291,7 @@ class Deployer:
         partial = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run)
         try:
             check_config(config, self.base_dir)
-            preflight(config, dry_run=self.dry_run)
+            preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)
             ecs = EcsGateway(self.factory.client("ecs"))
             self._read_definitions(ecs)
             cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run)
@@ -320,9 +319,9 @@ class Deployer:
             return ResolvedImage(resolution.uri, resolution.digest)
         ecr = None
         repository = None
-        if config.repository:
-            ecr = EcrGateway(self.factory.client("ecr"))
-            repository = ensure_repository(ecr, config.repository, dry_run=self.dry_run)
+        if config.repository:  # private ECR, or ECR Public with repository.public (image.py)
+            ecr, repository = ensure_image_repository(config, self.factory, dry_run=self.dry_run,
+                                                      base_dir=self.base_dir)
         return resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
 
     def register(self) -> RegisterResult:
@@ -334,7 +333,7 @@ class Deployer:
         result = RegisterResult(dryRun=self.dry_run)
         try:
             check_config(config, self.base_dir, with_service=False)
-            preflight(config, dry_run=self.dry_run)
+            preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)
             ecs = EcsGateway(self.factory.client("ecs"))
             self._read_definitions(ecs, with_service=False)
             resolver = TagResolver(self.factory, config.image.pin)

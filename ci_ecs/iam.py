@@ -16,6 +16,13 @@ ECR_REPOSITORY_ACTIONS = [
     "ecr:DescribeImages", "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
     "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
 ]
+# `repository.public`: what ci-ecs calls on an ECR Public repository (ecr_public.py) and a push needs.
+ECR_PUBLIC_REPOSITORY_ACTIONS = [
+    "ecr-public:DescribeRepositories", "ecr-public:CreateRepository", "ecr-public:GetRepositoryCatalogData",
+    "ecr-public:PutRepositoryCatalogData", "ecr-public:DescribeImages", "ecr-public:BatchCheckLayerAvailability",
+    "ecr-public:InitiateLayerUpload", "ecr-public:UploadLayerPart", "ecr-public:CompleteLayerUpload",
+    "ecr-public:PutImage",
+]
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,16 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     cluster_arn = f"{ecs_arn}:cluster/{config.cluster}"
     service_arns = [f"{ecs_arn}:service/{config.cluster}/{t.service}" for t in targets]
     statements: list[dict[str, Any]] = []
-    if config.repository:
+    if config.repository and config.repository.public:
+        # "Amazon ECR requires that users have permission to make calls to the ecr-public:GetAuthorizationToken
+        # and sts:GetServiceBearerToken API ... before they can authenticate to a registry and push" (Amazon ECR
+        # Public user guide, repository policies); both on "*". A public repository's ARN has no region.
+        statements.append({"Sid": "EcrPublicLogin", "Effect": "Allow",
+                           "Action": ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
+                           "Resource": "*"})
+        statements.append({"Sid": "EcrPublicRepository", "Effect": "Allow", "Action": ECR_PUBLIC_REPOSITORY_ACTIONS,
+                           "Resource": f"arn:aws:ecr-public::{account_id}:repository/{config.repository.name}"})
+    elif config.repository:
         statements.append({"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"],
                            "Resource": "*"})
         statements.append({"Sid": "EcrRepository", "Effect": "Allow", "Action": ECR_REPOSITORY_ACTIONS,

@@ -5,6 +5,9 @@
   copied registry to registry with skopeo, into the config's ECR repository at `image.tag`.
 - otherwise `<repositoryUri>:<image.tag>` must already be in ECR.
 
+A repository with `public: true` is in Amazon ECR Public (ecr_public.py): the same flows, with its own
+API in us-east-1 and its token; the repositoryUri (public.ecr.aws/<alias>/<name>) is what tasks pull.
+
 The task definition gets `repositoryUri@sha256:...` (a moved tag never changes a running service) or,
 with `image.pin: tag`, `repositoryUri:tag`.
 
@@ -27,6 +30,7 @@ from ci_ecs import engine, skopeo
 from ci_ecs.aws import ClientFactory, aws_errors, error_code
 from ci_ecs.config import Config, ImageConfig
 from ci_ecs.ecr import EcrGateway, RepositoryResult, ensure_repository
+from ci_ecs.ecr_public import PUBLIC_REGION, EcrPublicGateway, check_catalog, ensure_public_repository
 from ci_ecs.errors import CiEcsError, ConfigError, ImageConflictError, ImageEngineError, ImageNotFoundError
 from ci_ecs.imageref import parse_image_ref
 from ci_ecs.progress import layer_progress
@@ -41,6 +45,10 @@ _MANIFEST_TYPES = [
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.oci.image.index.v1+json",
 ]
+
+
+# A private (ecr) or public (ecr-public) repository's gateway: the same calls, for the same flows.
+Gateway = EcrGateway | EcrPublicGateway
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,15 @@ def target_tag(image: ImageConfig) -> str:
     return "latest"
 
 
-def preflight(config: Config, *, dry_run: bool = False) -> None:
-    """What can fail before any AWS call: the tag, and the engine (build/local) or skopeo (source).
+def preflight(config: Config, *, dry_run: bool = False, base_dir: Path | None = None) -> None:
+    """What can fail before any AWS call: the tag, the engine (build/local) or skopeo (source), and a public
+    repository's logo file (relative to `base_dir`, default the working directory).
 
     With `dry_run` (`ci-ecs plan`) no Docker engine is needed: plan reports what would be built or
     pushed instead. Raises ConfigError (exit 2) or ImageEngineError (exit 1).
     """
+    if not config.image_uri:
+        check_catalog(config.repository, base_dir or Path.cwd())
     kind = origin(config.image)
     if kind is None or config.image_uri:
         return
@@ -111,8 +122,11 @@ def _reference(repository: RepositoryResult, tag: str, digest: str | None, pin: 
     return f"{repository.uri}:{tag}"
 
 
-def _manifest(ecr: EcrGateway, name: str, digest: str) -> dict[str, Any] | None:
+def _manifest(ecr: Gateway, repository: RepositoryResult, digest: str) -> dict[str, Any] | None:
     """The manifest ECR holds for `digest` (BatchGetImage), parsed; None when it cannot be read."""
+    if isinstance(ecr, EcrPublicGateway):
+        return ecr.manifest(repository.uri, digest)
+    name = repository.name
     with aws_errors(f"get image {name}@{digest}"):
         answer = ecr.client.batch_get_image(
             repositoryName=name, imageIds=[{"imageDigest": digest}], acceptedMediaTypes=_MANIFEST_TYPES
@@ -126,7 +140,7 @@ def _manifest(ecr: EcrGateway, name: str, digest: str) -> dict[str, Any] | None:
 
 
 def _same_engine_image(
-    ecr: EcrGateway, repository: RepositoryResult, local: engine.LocalImage, existing: str
+    ecr: Gateway, repository: RepositoryResult, local: engine.LocalImage, existing: str
 ) -> tuple[bool, str | None]:
     """Whether ECR's `existing` digest is the local image; also ECR's config digest when it was read.
 
@@ -135,13 +149,13 @@ def _same_engine_image(
     """
     if local.digest_in(repository.uri) == existing or local.id == existing:
         return True, None
-    manifest = _manifest(ecr, repository.name, existing)
+    manifest = _manifest(ecr, repository, existing)
     config_digest = str((manifest or {}).get("config", {}).get("digest") or "") or None
     return config_digest == local.id, config_digest
 
 
 def _check_mutable(
-    ecr: EcrGateway,
+    ecr: Gateway,
     repository: RepositoryResult,
     tag: str,
     existing: str,
@@ -163,7 +177,7 @@ def _check_mutable(
 
 
 def _publish_engine(
-    config: Config, ecr: EcrGateway, repository: RepositoryResult, tag: str, *, dry_run: bool, base_dir: Path
+    config: Config, ecr: Gateway, repository: RepositoryResult, tag: str, *, dry_run: bool, base_dir: Path
 ) -> ResolvedImage:
     image = config.image
     tagged = f"{repository.uri}:{tag}"
@@ -221,7 +235,7 @@ def _publish_engine(
 
 
 def _publish_source(
-    config: Config, ecr: EcrGateway, repository: RepositoryResult, tag: str, source: str, *, dry_run: bool
+    config: Config, ecr: Gateway, repository: RepositoryResult, tag: str, source: str, *, dry_run: bool
 ) -> ResolvedImage:
     image = config.image
     tagged = f"{repository.uri}:{tag}"
@@ -258,7 +272,7 @@ def _publish_source(
 
 def publish(
     config: Config,
-    ecr: EcrGateway,
+    ecr: Gateway,
     repository: RepositoryResult,
     *,
     dry_run: bool = False,
@@ -276,7 +290,7 @@ def publish(
 
 def resolve_image(
     config: Config,
-    ecr: EcrGateway | None,
+    ecr: Gateway | None,
     repository: RepositoryResult | None,
     *,
     dry_run: bool = False,
@@ -327,10 +341,26 @@ def push_image(
         raise ConfigError("repository is required to push (repository.name)", key="repository")
     if origin(config.image) is None:
         raise ConfigError("nothing to push: configure image.build, image.local or image.source", key="image")
-    preflight(config)
-    ecr = EcrGateway(factory.client("ecr"))
-    repository = ensure_repository(ecr, config.repository, dry_run=dry_run)
+    preflight(config, base_dir=base_dir)
+    ecr, repository = ensure_image_repository(config, factory, dry_run=dry_run, base_dir=base_dir)
     return publish(config, ecr, repository, dry_run=dry_run, base_dir=base_dir)
+
+
+def ensure_image_repository(
+    config: Config, factory: ClientFactory, *, dry_run: bool = False, base_dir: Path | None = None
+) -> tuple[Gateway, RepositoryResult]:
+    """The config's repository, created or reconciled: private ECR in the config's region, or with
+    `repository.public` Amazon ECR Public, whose API is in us-east-1 whatever the region.
+    """
+    if config.repository is None:
+        raise ConfigError("repository is required (repository.name)", key="repository")
+    if config.repository.public:
+        public = EcrPublicGateway(factory.client("ecr-public", PUBLIC_REGION))
+        result = ensure_public_repository(public, config.repository, base_dir=base_dir or Path.cwd(),
+                                          dry_run=dry_run)
+        return public, result
+    ecr = EcrGateway(factory.client("ecr"))
+    return ecr, ensure_repository(ecr, config.repository, dry_run=dry_run)
 
 
 # A private Amazon ECR registry host: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]

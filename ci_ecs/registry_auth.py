@@ -5,6 +5,9 @@ password to the Docker SDK as `auth_config` (it travels to the engine in the X-R
 the engine socket) or to skopeo through an in-memory file (see `authfile`), and fetches a new token when
 the old one is about to expire. It never runs `docker login`, never writes ~/.docker/config.json, and
 registers the password with `redact` so no log line or error message can print it.
+
+ECR Public's GetAuthorizationToken (ecr_public.EcrPublicGateway) gives the same kind of token for
+public.ecr.aws and is handled the same way: anyone may pull a public image, but a push needs it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from ci_ecs.ecr import EcrGateway
 from ci_ecs.errors import AwsError
 from ci_ecs.redact import register_secret
 
@@ -32,6 +34,14 @@ log = logging.getLogger(__name__)
 
 # Fetch a new token this long before the old one expires: a push of a big image can take minutes.
 REFRESH_MARGIN_SECONDS = 300.0
+
+
+class TokenSource(Protocol):
+    """What gives a registry token: ecr.EcrGateway or ecr_public.EcrPublicGateway."""
+
+    def authorization(self) -> dict[str, Any]:
+        """authorizationData: authorizationToken, expiresAt and the registry as proxyEndpoint."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -88,13 +98,13 @@ def _host(endpoint: str) -> str:
 class EcrCredentials:
     """ECR credentials for pushes, fetched on first use and again when they are about to expire.
 
-    >>> creds = EcrCredentials(EcrGateway(factory.client("ecr")))  # doctest: +SKIP
+    >>> creds = EcrCredentials(EcrGateway(factory.client("ecr")))  # doctest: +SKIP  (or EcrPublicGateway)
     >>> client.api.push(uri, tag, auth_config=creds.get().docker_auth_config())  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        ecr: EcrGateway,
+        ecr: TokenSource,
         *,
         clock: Callable[[], float] = time.time,
         margin: float = REFRESH_MARGIN_SECONDS,

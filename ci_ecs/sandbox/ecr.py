@@ -20,6 +20,7 @@ from moto.core.exceptions import ServiceException
 from moto.ecr import ecr_backends
 from moto.ecr.models import Image, Repository
 
+from .ecr_public import is_public_path
 from .registry import Manifest, RegistryClient
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,12 @@ def registry_host_aliases(registry: RegistryClient | None) -> set[str]:
 def is_ecr_image(ref: ImageReference, registry: RegistryClient | None) -> bool:
     """True when the image is in a private ECR registry: any account's, or the sandbox's.
 
-    Fargate needs an execution role to pull these (see ``taskdef_rules``).
+    Fargate needs an execution role to pull these (see ``taskdef_rules``). ECR Public's images, under
+    ``public/`` in the same registry, are not private: anyone pulls them without credentials.
     """
-    return ref.host in registry_host_aliases(registry) or bool(MOTO_ECR_HOST.match(ref.host))
+    if ref.host in registry_host_aliases(registry):
+        return not is_public_path(ref.repository)
+    return bool(MOTO_ECR_HOST.match(ref.host))
 
 
 def is_sandbox_ecr_image(ref: ImageReference, registry: RegistryClient | None, account_id: str) -> bool:

@@ -19,6 +19,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import patches, runtime
+from .ecr_public import EcrPublicRouter, EcrPublicService
 from .faults import FaultInjector, Faults
 from .middleware import Call, CallDetail, SandboxMiddleware
 from .registry import RegistryClient, RegistryProcess, find_program
@@ -121,7 +122,9 @@ class Sandbox:
         try:
             moto_api_backend.reset()  # a fresh account: no leftovers from an earlier sandbox or mock
             patches.install()
-            app = DomainDispatcherApplication(create_backend_app)
+            # moto has no ECR Public: the sandbox serves it in front of moto (ecr_public.py).
+            app = EcrPublicRouter(DomainDispatcherApplication(create_backend_app),
+                                  EcrPublicService(rt.registry, lambda: self.endpoint_url))
             self._middleware = SandboxMiddleware(app, self.injector, rt.lock, self.validate_responses)
             self._server = make_server(
                 self.host, self.port, self._middleware, threaded=True, request_handler=_QuietHandler
