@@ -233,3 +233,24 @@ def test_verify_path_answering_404_fails_and_rolls_back(deploys: Deploys) -> Non
     assert len(ips) == 2
     for ip in ips:
         assert _get(f"http://{ip}/") == (200, "<p>hello sesame</p>\n")
+
+
+def test_demo_builds_deploys_verifies_and_prints_the_page(docker_env: dict[str, str], tmp_path: Path) -> None:
+    """`ci-ecs demo` with an engine: examples/hello built offline, run as containers, verified, page printed."""
+    require_tool("docker-registry")
+    require_tool("busybox", hint="Debian busybox-static")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))},
+           **docker_env, "HOME": str(tmp_path), "NO_PROXY": "*"}
+    run = subprocess.run([require_tool("ci-ecs"), "demo", "--output", "json"], env=env, capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path)
+    sys.stderr.write(run.stderr)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert "runtime docker" in run.stderr
+    assert result["verify"]["ok"] is True and len(result["verify"]["checks"]) == 2
+    assert result["imagePushed"] is True
+    ip = result["publicIps"][0]
+    _assert_loopback([ip])
+    lines = run.stderr.splitlines()
+    answered = lines.index(f"http://{ip}/ answered:")
+    assert "  <h1>Hello from ci-ecs</h1>" in lines[answered + 1:answered + 4]
