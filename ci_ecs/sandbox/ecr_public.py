@@ -93,6 +93,9 @@ class EcrPublicService:
         self.account = account
         self.alias = alias
         self.display_name = ""
+        # One password per sandbox, as the private ECR's token is fixed: a test can ask for it and look for
+        # it in logs and files. The registry never checks it.
+        self._password = secrets.token_urlsafe(24)
         self.repositories: dict[str, _Repository] = {}
         self.lock = threading.Lock()
 
@@ -271,7 +274,7 @@ class EcrPublicService:
 
     def get_authorization_token(self, params: dict[str, Any]) -> dict[str, Any]:
         """GetAuthorizationToken: base64 ``AWS:<password>`` for 12 hours (the registry does not check it)."""
-        token = base64.b64encode(f"AWS:{secrets.token_urlsafe(24)}".encode("ascii")).decode("ascii")
+        token = base64.b64encode(f"AWS:{self._password}".encode("ascii")).decode("ascii")
         return {"authorizationData": {"authorizationToken": token, "expiresAt": time.time() + TOKEN_LIFETIME_SECONDS}}
 
     def describe_images(self, params: dict[str, Any]) -> dict[str, Any]:
