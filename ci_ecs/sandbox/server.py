@@ -34,6 +34,7 @@ DUMMY_SECRET_KEY = "testing"  # noqa: S105 - moto accepts any credentials
 _start_lock = threading.Lock()
 _UNSET: Any = object()
 VALIDATE_RESPONSES_ENV = "CI_ECS_SANDBOX_VALIDATE_RESPONSES"
+MINUTE_SECONDS_ENV = "CI_ECS_SANDBOX_MINUTE_SECONDS"
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -65,6 +66,7 @@ class Sandbox:
         validate_responses: bool | None = None,
         runtime: str | None = None,
         docker_host: str | None = None,
+        minute_seconds: float | None = None,
     ) -> None:
         """``validate_responses`` (test mode; default: the CI_ECS_SANDBOX_VALIDATE_RESPONSES
         environment variable) checks every response against botocore's output shape for its
@@ -83,6 +85,9 @@ class Sandbox:
             validate_responses = os.environ.get(VALIDATE_RESPONSES_ENV, "").lower() in ("1", "true", "yes")
         self.validate_responses = validate_responses
         self.runtime = runtime_name(runtime)
+        # How long a bake-time / hook-timeout minute lasts (default: the environment, else 60 s).
+        self.minute_seconds = float(minute_seconds if minute_seconds is not None
+                                    else os.environ.get(MINUTE_SECONDS_ENV) or 60.0)
         self.docker_host = docker_host
         self.task_runtime: TaskRuntime | None = None
         faults = faults or Faults()
@@ -115,7 +120,8 @@ class Sandbox:
                 self.task_runtime = None
                 raise
             rt = Runtime(
-                region=self.region, task_start_seconds=self._task_start_seconds, registry=registry, tasks=tasks
+                region=self.region, task_start_seconds=self._task_start_seconds, registry=registry, tasks=tasks,
+                minute_seconds=self.minute_seconds,
             )
             runtime.ACTIVE = rt
             self._rt = rt
@@ -279,6 +285,7 @@ def serve_forever(
     faults: Faults | None = None,
     echo: Callable[[str], Any] = _echo,
     runtime: str | None = None,
+    minute_seconds: float | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C or SIGTERM, then stop all it started.
 
@@ -298,7 +305,8 @@ def serve_forever(
     if in_main_thread:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults, runtime=runtime) as sb:
+        with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults, runtime=runtime,
+                     minute_seconds=minute_seconds) as sb:
             echo(f"AWS_ENDPOINT_URL={sb.endpoint_url}")
             if sb.registry:
                 echo(f"ECR registry: {sb.registry} (docker push {sb.registry}/REPOSITORY:TAG)")
