@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 
 # Stands in for an ECR image not known yet, so a config can be rendered and checked before any AWS call.
 _PLACEHOLDER_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/placeholder:validate"
+# A public repository's stand-in (ECR Public: pulled without credentials, so no execution role is implied).
+_PUBLIC_PLACEHOLDER_IMAGE = "public.ecr.aws/placeholder/placeholder:validate"
+
+
+def _placeholder(config: Config) -> str:
+    return _PUBLIC_PLACEHOLDER_IMAGE if config.repository and config.repository.public else _PLACEHOLDER_IMAGE
 
 
 @dataclass
@@ -111,7 +117,7 @@ def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -
     A `task.definition` in ECS is checked once it has been read (it needs AWS). Raises ConfigError
     (exit 2) before any AWS call.
     """
-    placeholder = config.image_uri or (_PLACEHOLDER_IMAGE if config.repository else None)
+    placeholder = config.image_uri or (_placeholder(config) if config.repository else None)
     for target in config.targets():
         if target.task.definition:
             continue
@@ -372,7 +378,7 @@ class Deployer:
         a native file; a FAMILY:REVISION or ARN must exist.
         """
         config = self.config
-        placeholder = config.image_uri or _PLACEHOLDER_IMAGE
+        placeholder = config.image_uri or _placeholder(config)
         for target in config.targets():
             task = target.task
             if not task.definition:
