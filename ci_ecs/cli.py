@@ -387,8 +387,11 @@ def register(**params: Any) -> None:
               default="simulated", show_default=True,
               help="simulated: tasks are state only; docker: tasks are real containers on the Docker engine "
                    "(DOCKER_HOST), public IPs are loopback addresses (CI_ECS_SANDBOX_RUNTIME).")
+@click.option("--minute-seconds", type=click.FloatRange(min=0, min_open=True), envvar="CI_ECS_SANDBOX_MINUTE_SECONDS",
+              default=None, help="Seconds a bake-time minute lasts (CI_ECS_SANDBOX_MINUTE_SECONDS; default 60).")
 def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
-            throttle_rate: float | None, fail_operations: str | None, runtime: str) -> None:
+            throttle_rate: float | None, fail_operations: str | None, runtime: str,
+            minute_seconds: float | None) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
         from ci_ecs.sandbox import serve_forever
@@ -410,7 +413,7 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
         faults = dataclasses.replace(faults, **changes)
     try:
         serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
-                      faults=faults, echo=click.echo, runtime=runtime)
+                      faults=faults, echo=click.echo, runtime=runtime, minute_seconds=minute_seconds)
     except RuntimeUnavailableError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

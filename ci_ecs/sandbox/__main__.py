@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get(RUNTIME_ENV) or "simulated",
         help="simulated (tasks are state only) or docker (tasks are containers on DOCKER_HOST's engine)",
     )
+    parser.add_argument(
+        "--minute-seconds", type=float, default=None, help="seconds a bake-time minute lasts (default 60)"
+    )
     args = parser.parse_args(argv)
     faults = Faults(
         throttle_rate=args.throttle_rate,
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         serve_forever(
-            host=args.host, port=args.port, registry_port=args.registry_port, faults=faults, runtime=args.runtime
+            host=args.host, port=args.port, registry_port=args.registry_port, faults=faults, runtime=args.runtime,
+            minute_seconds=args.minute_seconds,
         )
     except RuntimeUnavailableError as err:
         print(f"error: {err}", file=sys.stderr)

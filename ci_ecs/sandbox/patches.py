@@ -21,6 +21,11 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
   - ``EC2ContainerServiceBackend._calculate_task_resource_requirements``: raised a TypeError
     (HTTP 500 on Fargate RunTask) when a container leaves memory to the task level.
   - ``Service._validate_network``: a missing securityGroups key raised a KeyError (HTTP 500).
+  - ``EC2ContainerServiceResponse``: the service-deployment operations moto lacks
+    (ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions,
+    StopServiceDeployment, ContinueServiceDeployment) are added as methods
+    (``deployments.RESPONSE_METHODS``); CreateService/UpdateService refuse the strategy settings
+    ECS refuses (``deployments.validate``) and record a service deployment per new deployment.
   - Models: ``Service.deployments``/``events``/``task_definition``, ``backend.tasks``,
     ``Task`` (built with moto's constructor) and ``Container``, ``ManagedState._transitions``.
 ECR (``moto.ecr.models`` / ``moto.ecr.responses``)
@@ -59,6 +64,7 @@ from moto.ecs.exceptions import EcsClientException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+from . import deployments as service_deployments
 from . import ecr, network, runtime, scheduler, taskdef_rules
 from .registry import RegistryError
 
@@ -142,6 +148,10 @@ _PATCHES.append(staticmethod(_resource_requirements))
 
 @_wrap(EC2ContainerServiceResponse, "create_service")
 def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
+    if _rt() is not None:  # ECS refuses bad strategy settings before creating anything
+        controller = (self._get_param("deploymentController") or {}).get("type") or "ECS"
+        configuration = self._get_param("deploymentConfiguration") or {}
+        service_deployments.validate(configuration, self._get_param("loadBalancers"), controller)
     result: ActionResult = _original(EC2ContainerServiceResponse, "create_service")(self)
     service: Any = result.result["service"]  # type: ignore[index]
     for param, attribute in CREATE_SERVICE_EXTRAS.items():
@@ -150,6 +160,7 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
             setattr(service, attribute, value)
     if _rt() is not None:
         scheduler.initialise_service(service)
+        service_deployments.record_new_deployments(service)
     return result
 
 
@@ -200,6 +211,11 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
     )
     if props.get("network_configuration") is not None:
         service._validate_network(props["network_configuration"])  # fail before anything changes
+    service_deployments.validate(
+        {**before["deployment_configuration"], **(props.get("deployment_configuration") or {})},
+        props["load_balancers"] if props.get("load_balancers") is not None else service.load_balancers,
+        service.deployment_controller.get("type", "ECS"),
+    )
     result = original(self, dict(service_properties))
     # moto replaced runningCount and the deployment id; the scheduler owns those.
     service.deployments = deployments
@@ -215,6 +231,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         or (new_platform is not None and new_platform != before["platform_version"])
     ):
         scheduler.start_deployment(service)
+        service_deployments.record_new_deployments(service)
     scheduler.refresh_counts(service, scheduler.service_tasks(self, service))
     return result
 
@@ -413,6 +430,8 @@ def install() -> None:
             if (owner, name) not in _ORIGINALS:
                 _ORIGINALS[(owner, name)] = owner.__dict__[name]
                 setattr(owner, name, func)
+        for name, method in service_deployments.RESPONSE_METHODS.items():  # operations moto lacks
+            setattr(EC2ContainerServiceResponse, name, method)
 
 
 def uninstall() -> None:
@@ -421,3 +440,6 @@ def uninstall() -> None:
         for (owner, name), original in list(_ORIGINALS.items()):
             setattr(owner, name, original)
             del _ORIGINALS[(owner, name)]
+        for name in service_deployments.RESPONSE_METHODS:
+            if name in EC2ContainerServiceResponse.__dict__:
+                delattr(EC2ContainerServiceResponse, name)

@@ -36,6 +36,7 @@ class Runtime:
     task_start_seconds: float = DEFAULT_TASK_START_SECONDS
     registry: RegistryClient | None = None
     tasks: TaskRuntime = field(default_factory=lambda: _simulated())
+    minute_seconds: float = 60.0  # how long a bake-time minute lasts (--minute-seconds)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> float:

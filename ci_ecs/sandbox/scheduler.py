@@ -23,7 +23,7 @@ from moto.ecs import ecs_backends
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Task
 from moto.moto_api._internal import mock_random
 
-from . import network
+from . import network, strategies
 from .lifecycle import utcnow
 from .runtime import Runtime
 
@@ -332,6 +332,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     if service.deployment_controller.get("type", "ECS") != "ECS" or not service.deployments:
         return
     state = _sb(service)
+    strategies.begin(service)
     tasks = service_tasks(backend, service)
     deployments = {d["id"]: d for d in service.deployments}
     breaker = deployment_configuration(service).get("deploymentCircuitBreaker") or {}
@@ -362,6 +363,10 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
 
     primary = _primary(service)
     if primary is None:
+        return
+    if strategies.advance(backend, service, primary, tasks, live, rt):  # BLUE_GREEN, CANARY, LINEAR
+        refresh_counts(service, tasks)
+        strategies.finish(service, tasks, rt)
         return
     config = deployment_configuration(service)
     _check_circuit_breaker(service, primary, config, live, rt)
@@ -411,6 +416,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
 
     refresh_counts(service, tasks)
     _check_completion(service, primary, tasks, state)
+    strategies.finish(service, tasks, rt)
 
 
 def _stop_tasks(service: MotoService, tasks: list[MotoTask], deployment_id: str, rt: Runtime) -> None:

@@ -13,7 +13,8 @@
 // returnStdout/returnStatus; a non-zero exit aborts), withEnv (overrides expanded against the environment like
 // EnvVars.overrideExpandingAll: $NAME and ${NAME} of existing variables), withCredentials (the
 // AmazonWebServicesCredentialsBinding and usernamePassword bindings, from the scenario's credentials), error,
-// echo, isUnix, pwd (tmp: true gives WORKSPACE@tmp), readFile, writeFile, fileExists and the env global.
+// echo, isUnix, pwd (tmp: true gives WORKSPACE@tmp), readFile, writeFile, fileExists, libraryResource (the
+// library's resources/) and the env global.
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
 import groovy.transform.Field
@@ -91,7 +92,14 @@ binding.readFile = { Object options ->
     return new File(workspace, path).text
 }
 binding.writeFile = { Map options ->
-    new File(workspace, (String) options.file).text = options.text
+    // As FilePath.child: a relative path is under the workspace, an absolute one is used as it is.
+    File target = new File((String) options.file)
+    (target.absolute ? target : new File(workspace, (String) options.file)).text = options.text
+}
+// libraryResource: a file from the library's resources/ (next to vars/), as text.
+binding.libraryResource = { Object options ->
+    String path = options instanceof Map ? options.resource : options
+    return new File(new File((String) scenario.vars).parentFile, "resources/${path}").getText('UTF-8')
 }
 binding.fileExists = { String path -> new File(workspace, path).exists() }
 

@@ -10,9 +10,6 @@
 import groovy.json.JsonSlurperClassic
 import groovy.transform.Field
 
-// The ci-ecs release this library version goes with (the default `install`); kept equal to the package version.
-@Field final String CI_ECS_VERSION = '0.1.0'
-
 // Every parameter deployToEcs takes, with its default. null means "not given": ci-ecs then uses the config
 // file's value or its own default (precedence: parameter > config file > ci-ecs default).
 @Field final Map DEFAULTS = [
@@ -51,9 +48,13 @@ import groovy.transform.Field
     // Jenkins credential id of kind "AWS Credentials" (CloudBees AWS Credentials plugin), bound with
     // withCredentials to AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; null = the agent's own (instance role, env).
     credentialsId: null,
-    // What to pip-install into a virtualenv in the workspace's tmp dir (a requirement, a wheel path, a
-    // directory); '' or null = use the `ci-ecs` already on the agent's PATH.
-    install: "ci-ecs==${CI_ECS_VERSION}".toString(),
+    // What to pip-install into a virtualenv in the workspace's tmp dir (a requirement such as 'ci-ecs==0.1.0'
+    // once released, a git URL, a wheel path, a directory); null = the ci-ecs version of this library
+    // (resources/ci-ecs/version.txt) from `repository`; '' = use the `ci-ecs` already on the agent's PATH.
+    install: null,
+    // Git URL of the ci-ecs repository this library is loaded from, for the default `install`
+    // (git+URL@v<version>); null = env.CI_ECS_REPOSITORY (set it once in the global properties).
+    repository: null,
     // Python interpreter that creates the virtualenv (needs the venv module: apt install python3-venv).
     python: 'python3',
     // Show tracebacks and every AWS call (true/false).
@@ -96,35 +97,63 @@ import groovy.transform.Field
 // stdout carries only ci-ecs' JSON result and a last line with its exit code; everything else goes to stderr.
 @Field final String DEPLOY_SCRIPT = '''set +x
 set -eu
+work="$(mktemp -d "$CI_ECS_TMP/ci-ecs.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+install_ci_ecs() {
+    "$CI_ECS_PYTHON" -m venv "$venv" && "$venv/bin/python" -m pip install "$@" $CI_ECS_INSTALL
+}
 if [ -n "${CI_ECS_INSTALL:-}" ]; then
     venv="$CI_ECS_VENV"
-    installed="$(cat "$venv/.ci-ecs-install" 2>/dev/null || true)"
-    if [ ! -x "$venv/bin/ci-ecs" ] || [ "$installed" != "$CI_ECS_INSTALL" ]; then
-        echo "deployToEcs: installing $CI_ECS_INSTALL into $venv" >&2
+    # Reused only while the install spec, the constraints and the interpreter are the same.
+    python_id="$("$CI_ECS_PYTHON" -c 'import sys; print(sys.executable, sys.version)')"
+    key="$( { echo "$CI_ECS_INSTALL"; echo "$python_id"; cat "$CI_ECS_CONSTRAINTS"; } | sha256sum | cut -d' ' -f1)"
+    if [ ! -x "$venv/bin/ci-ecs" ] || [ "$(cat "$venv/.ci-ecs-key" 2>/dev/null || true)" != "$key" ]; then
+        shown="$(printf '%s' "$CI_ECS_INSTALL" | sed -E 's#://[^/@ ]*@#://***@#g')"  # no URL password in the log
+        echo "deployToEcs: installing $shown into $venv" >&2
         rm -rf "$venv"
-        "$CI_ECS_PYTHON" -m venv "$venv" >&2
         set -f
         # unquoted on purpose: `install` may hold several pip arguments; set -f stops globbing
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $CI_ECS_INSTALL >&2
+        set -- --disable-pip-version-check --no-input --constraint "$CI_ECS_CONSTRAINTS"
+        if ! install_ci_ecs "$@" >"$work/pip.log" 2>&1; then
+            sed -E 's#://[^/@ ]*@#://***@#g' "$work/pip.log" >&2
+            reason="$(grep -E '^(ERROR|error):' "$work/pip.log" | tail -n 1 | sed -E 's#://[^/@ ]*@#://***@#g')"
+            echo "ci-ecs-install-failed=${reason:-see the pip output above}"
+            echo "ci-ecs-exit-code=2"
+            exit 0
+        fi
         set +f
-        printf '%s' "$CI_ECS_INSTALL" > "$venv/.ci-ecs-install"
+        printf '%s' "$key" > "$venv/.ci-ecs-key"
     fi
     ci_ecs="$venv/bin/ci-ecs"
 elif command -v ci-ecs >/dev/null 2>&1; then
     ci_ecs="$(command -v ci-ecs)"
 else
-    echo "deployToEcs: install is empty and there is no ci-ecs on the PATH" >&2
+    echo "ci-ecs-install-failed=install is empty and there is no ci-ecs on the PATH"
     echo "ci-ecs-exit-code=2"
     exit 0
 fi
 "$ci_ecs" --version >&2
-status=0
-"$ci_ecs" deploy --output json || status=$?
-echo "ci-ecs-exit-code=$status"
+# stdout (the JSON result) as is; stderr shown and kept for its `error:` line, the reason of a failure.
+run_ci_ecs() {
+    status=0
+    "$ci_ecs" deploy --output json || status=$?
+    echo "$status" > "$work/status"
+}
+{ run_ci_ecs 2>&1 1>&3 3>&- | tee "$work/stderr" 1>&2 3>&-; } 3>&1
+reason="$(grep -E '^(error|Error): ' "$work/stderr" | tail -n 1 | sed -E 's/^(error|Error): //')"
+if [ -n "$reason" ]; then
+    echo "ci-ecs-reason=$reason"
+fi
+echo "ci-ecs-exit-code=$(cat "$work/status")"
 '''
 
 // The line the script ends its stdout with: ci-ecs' exit code.
 @Field final String EXIT_CODE_PREFIX = 'ci-ecs-exit-code='
+// Lines before it: ci-ecs' one-line reason (its last `error:` line), or why the install failed.
+@Field final String REASON_PREFIX = 'ci-ecs-reason='
+@Field final String INSTALL_FAILED_PREFIX = 'ci-ecs-install-failed='
 
 /** Deploys with `ci-ecs deploy`; returns its JSON result (publicIps, taskDefinitionArn, imageUri, ...) as a Map. */
 Map call(Map params = [:]) {
@@ -150,7 +179,21 @@ Map call(Map params = [:]) {
         error('deployToEcs: needs a Unix agent (it runs a POSIX sh script)')
     }
 
-    List environment = ["CI_ECS_VENV=${pwd(tmp: true)}/ci-ecs-venv".toString()]
+    // The ci-ecs version this library belongs to, and its dependencies' pins, shipped in resources/.
+    String version = libraryResource('ci-ecs/version.txt').trim()
+    if (options.install == null) {
+        String repository = options.repository ?: env.CI_ECS_REPOSITORY
+        if (!repository) {
+            error('deployToEcs: set `repository` (or env.CI_ECS_REPOSITORY) to the git URL of the ci-ecs library, ' +
+                  "or `install` to what to pip-install (e.g. 'ci-ecs==${version}' once released)")
+        }
+        options.install = "git+${repository}@v${version}".toString()
+    }
+    String tmp = pwd(tmp: true)
+    String constraints = "${tmp}/ci-ecs-constraints-${version}.txt"
+    writeFile(file: constraints, text: libraryResource('ci-ecs/constraints.txt'))
+    List environment = ["CI_ECS_VENV=${tmp}/ci-ecs-venv".toString(), "CI_ECS_TMP=${tmp}".toString(),
+                        "CI_ECS_CONSTRAINTS=${constraints}".toString()]
     for (String key in ENV_NAMES.keySet()) {
         String value = envValue(options[key])
         if (value != null) {
@@ -191,7 +234,7 @@ private String envValue(Object value) {
     return value.toString()
 }
 
-/** Parses the script's stdout: ci-ecs' JSON object, then `ci-ecs-exit-code=N`. Fails the build unless N is 0. */
+/** Parses the script's stdout: ci-ecs' JSON object, a reason line, then `ci-ecs-exit-code=N`. Fails unless N is 0. */
 private Map handleResult(String stdout) {
     List lines = (stdout ?: '').readLines()
     String last = lines ? lines[-1].trim() : ''
@@ -199,12 +242,27 @@ private Map handleResult(String stdout) {
         error('deployToEcs: ci-ecs did not finish (no exit code in its output); see the log above')
     }
     int exitCode = last.substring(EXIT_CODE_PREFIX.length()).toInteger()
-    String json = lines.size() > 1 ? lines[0..-2].join('\n').trim() : ''
+    String reason = null
+    String installFailed = null
+    List jsonLines = []
+    for (String line in (lines.size() > 1 ? lines[0..-2] : [])) {
+        if (line.startsWith(REASON_PREFIX)) {
+            reason = line.substring(REASON_PREFIX.length())
+        } else if (line.startsWith(INSTALL_FAILED_PREFIX)) {
+            installFailed = line.substring(INSTALL_FAILED_PREFIX.length())
+        } else {
+            jsonLines << line
+        }
+    }
+    if (installFailed != null) {
+        error("deployToEcs: installing ci-ecs failed: ${installFailed}")
+    }
+    String json = jsonLines.join('\n').trim()
     Map result = json ? (Map) new JsonSlurperClassic().parseText(json) : [:]
     echo('ci-ecs-result=' + groovy.json.JsonOutput.toJson(result))  // one line `ci-ecs jenkins run` reads
     if (exitCode != 0) {
-        String reason = result.error ?: EXIT_CODES.get(exitCode, 'see the log above')
-        error("deployToEcs: ci-ecs deploy failed (exit code ${exitCode}): ${reason}")
+        String why = result.error ?: reason ?: EXIT_CODES.get(exitCode, 'see the log above')
+        error("deployToEcs: ci-ecs deploy failed (exit code ${exitCode}): ${why}")
     }
     return result
 }

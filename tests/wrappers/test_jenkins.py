@@ -23,8 +23,12 @@ from .conftest import (
     JAVA_HOME,
     PWNED_FILES,
     REPO,
+    SECRETS,
     SandboxProcess,
     child_env,
+    copy_repo,
+    docs_block,
+    leftover_texts,
     npm_tool,
     require_tool,
     write_config,
@@ -138,9 +142,71 @@ def test_install_into_a_venv(tmp_path: Path, sandbox: SandboxProcess) -> None:
 
 
 def test_default_install_matches_the_package_version() -> None:
+    """The library ships its ci-ecs version and pins; the default install is never a name on an index."""
+    resources = REPO / "jenkins" / "resources" / "ci-ecs"
+    assert (resources / "version.txt").read_text().strip() == __version__
+    assert (resources / "constraints.txt").read_text() == (REPO / "wrappers" / "constraints.txt").read_text()
     text = STEP.read_text()
-    assert f"String CI_ECS_VERSION = '{__version__}'" in text
-    assert "install: \"ci-ecs==${CI_ECS_VERSION}\"" in text
+    assert "    install: null," in text
+    assert 'options.install = "git+${repository}@v${version}"' in text
+    assert "ci-ecs==" not in text.replace("'ci-ecs==${version}' once released", "").replace("'ci-ecs==0.1.0'", "")
+
+
+def test_no_repository_no_install_refuses_in_one_line(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    report = run_step(tmp_path, sandbox, {"cluster": "jenkins"})
+    assert report["error"] == ("deployToEcs: set `repository` (or env.CI_ECS_REPOSITORY) to the git URL of the "
+                               "ci-ecs library, or `install` to what to pip-install (e.g. "
+                               f"'ci-ecs=={__version__}' once released)")
+    assert report["scripts"] == []
+
+
+def test_bad_config_fails_with_the_reason(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    report = run_step(tmp_path, sandbox, {"config": "missing.yml", "install": ""})
+    assert report["error"].startswith("deployToEcs: ci-ecs deploy failed (exit code 2): ")
+    assert "missing.yml" in report["error"], report["error"]
+
+
+def test_failed_install_fails_with_the_reason(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    report = run_step(tmp_path, sandbox, {"install": str(tmp_path / "no-such-project"), "python": _python()})
+    assert report["error"].startswith("deployToEcs: installing ci-ecs failed: ERROR: "), report["error"]
+    assert "no-such-project" in report["error"]
+
+
+def test_documented_example_runs_as_written(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """docs/wrappers.md's deployToEcs call; the library's repository (env.CI_ECS_REPOSITORY) is a local clone."""
+    call = docs_block("### Use it", "groovy").split("deployToEcs(", 1)[1].split(")", 1)[0]
+    params: dict[str, Any] = {}
+    for name, literal, env_name in re.findall(r"(\w+): (?:'([^']*)'|env\.(\w+))", call):
+        params[name] = literal if not env_name else {"GIT_COMMIT": "0123abcd"}[env_name]
+    assert set(params) >= {"config", "cluster", "service", "region", "credentialsId"}, call
+    repo = copy_repo(tmp_path / "ci-ecs")
+    subprocess.run(["git", "tag", f"v{__version__}"], cwd=repo, check=True)
+    write_config(_workspace(tmp_path), "jenkins-docs", "docs")
+    credentials = {params["credentialsId"]: {"accessKey": "testing", "secretKey": "testing"}}
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "ci-ecs").exists())
+    report = run_step(tmp_path, sandbox, params, credentials=credentials,
+                      env={"CI_ECS_REPOSITORY": f"file://{repo}", "PATH": f"{Path(_python()).parent}:{path}"})
+    assert report["error"] is None, report["log"][-4000:]
+    assert f"installing git+file://{repo}@v{__version__} into" in report["log"]
+    assert report["result"]["rolloutState"] == "COMPLETED" and report["result"]["publicIps"]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_secrets_reach_no_log_result_or_file(tmp_path: Path, sandbox: SandboxProcess, debug: bool) -> None:
+    workspace = _workspace(tmp_path)
+    write_config(workspace, "jenkins-secrets", "secrets")
+    credentials = {"aws": {"accessKey": SECRETS["access_key_id"], "secretKey": SECRETS["secret_access_key"]}}
+    report = run_step(tmp_path, sandbox, {"credentialsId": "aws", "install": "", "debug": debug},
+                      credentials=credentials,
+                      env={"AWS_SESSION_TOKEN": SECRETS["session_token"], "AWS_ID_TOKEN": SECRETS["oidc_token"]})
+    assert report["error"] is None, report["log"][-4000:]
+    if debug:
+        assert "Credential=***/" in report["log"]
+    texts = [("log", report["log"]), ("result", json.dumps(report["result"]))]
+    texts += leftover_texts(workspace, tmp_path / "ws@tmp", skip=("/ci-ecs-venv/",))
+    for where, text in texts:
+        for name, value in SECRETS.items():
+            assert value not in text, f"{name} is in {where}"
 
 
 def test_every_parameter_has_a_comment_and_a_doc_entry() -> None:
