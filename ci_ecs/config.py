@@ -456,11 +456,21 @@ class TaskConfig(_Strict):
         return self
 
 
+class LoadBalancerAdvanced(_Strict):
+    """A load balancer's blue/green settings (ECS API reference, AdvancedConfiguration)."""
+
+    alternate_target_group_arn: str
+    production_listener_rule: str
+    test_listener_rule: str | None = None
+    role_arn: str
+
+
 class LoadBalancer(_Strict):
     target_group_arn: str | None = None
     load_balancer_name: str | None = None
     container_name: str
     container_port: int = Field(ge=0, le=65535)
+    advanced: LoadBalancerAdvanced | None = None
 
     @model_validator(mode="after")
     def _target(self) -> LoadBalancer:
@@ -484,6 +494,63 @@ class CircuitBreaker(_Strict):
     rollback: bool = True
 
 
+# Ranges from the ECS API reference: DeploymentConfiguration.bakeTimeInMinutes, CanaryConfiguration
+# (canaryPercent multiples of 0.1 from 0.1 to 100.0; canaryBakeTimeInMinutes 0-1440) and LinearConfiguration
+# (stepPercent multiples of 0.1 from 3.0 to 100.0; stepBakeTimeInMinutes 0-1440).
+def _tenths(value: float, key: str) -> float:
+    if abs(round(value * 10) - value * 10) > 1e-6:
+        raise ValueError(f"{key} must be a multiple of 0.1 (got {value})")
+    return value
+
+
+class CanaryConfig(_Strict):
+    percent: float | None = Field(default=None, ge=0.1, le=100.0)
+    bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
+
+    @field_validator("percent")
+    @classmethod
+    def _percent(cls, value: float | None) -> float | None:
+        return None if value is None else _tenths(value, "percent")
+
+
+class LinearConfig(_Strict):
+    step_percent: float | None = Field(default=None, ge=3.0, le=100.0)
+    step_bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
+
+    @field_validator("step_percent")
+    @classmethod
+    def _step(cls, value: float | None) -> float | None:
+        return None if value is None else _tenths(value, "step_percent")
+
+
+class DeploymentAlarms(_Strict):
+    names: list[str] = Field(min_length=1)
+    rollback: bool = True
+    enable: bool = True
+
+
+LifecycleStage = Literal["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+                         "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]
+
+
+class LifecycleHook(_Strict):
+    """A deployment lifecycle hook: a Lambda function (target_arn + role_arn), or a PAUSE (no target_arn)
+    that waits for `ci-ecs continue`."""
+
+    target_arn: str | None = None
+    role_arn: str | None = None
+    stages: list[LifecycleStage] = Field(min_length=1)
+    details: dict[str, Any] | None = None
+    timeout_minutes: int | None = Field(default=None, ge=1, le=1440)
+    timeout_action: Literal["CONTINUE", "ROLLBACK"] | None = None
+
+    @model_validator(mode="after")
+    def _lambda(self) -> LifecycleHook:
+        if self.target_arn and not self.role_arn:
+            raise ValueError("a Lambda hook (target_arn) needs role_arn")
+        return self
+
+
 class CapacityProvider(_Strict):
     capacity_provider: str
     weight: int = Field(default=1, ge=0, le=1000)
@@ -504,6 +571,12 @@ class ServiceConfig(_Strict):
     placement_strategy: list[PlacementStrategy] = Field(default_factory=list)
     placement_constraints: list[PlacementConstraint] = Field(default_factory=list)
     circuit_breaker: CircuitBreaker | None = None
+    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] | None = None
+    bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
+    canary: CanaryConfig | None = None
+    linear: LinearConfig | None = None
+    alarms: DeploymentAlarms | None = None
+    lifecycle_hooks: list[LifecycleHook] | None = None
     minimum_healthy_percent: int | None = Field(default=None, ge=0, le=100)
     maximum_percent: int | None = Field(default=None, ge=100, le=200)
     enable_execute_command: bool | None = None
@@ -523,6 +596,21 @@ class ServiceConfig(_Strict):
             raise ValueError("give launch_type or capacity_provider_strategy, not both")
         if self.launch_type == "FARGATE" and (self.placement_strategy or self.placement_constraints):
             raise ValueError("FARGATE services do not take placement_strategy or placement_constraints")
+        # As ECS refuses them (API reference, DeploymentConfiguration, Canary/LinearConfiguration; "Required
+        # resources for Amazon ECS blue/green deployments"): each strategy's own settings only with it, and
+        # traffic-shifting strategies only with load balancers that carry the blue/green settings.
+        if self.canary is not None and self.strategy != "CANARY":
+            raise ValueError("service.canary needs service.strategy: CANARY")
+        if self.linear is not None and self.strategy != "LINEAR":
+            raise ValueError("service.linear needs service.strategy: LINEAR")
+        if self.strategy in ("LINEAR", "CANARY") and not self.load_balancers:
+            raise ValueError(f"service.strategy {self.strategy} needs service.load_balancers with `advanced`")
+        if self.strategy in ("BLUE_GREEN", "LINEAR", "CANARY"):
+            for index, lb in enumerate(self.load_balancers):
+                if lb.advanced is None:
+                    raise ValueError(f"service.load_balancers.{index}.advanced is required with strategy "
+                                     f"{self.strategy} (alternate_target_group_arn, production_listener_rule, "
+                                     "role_arn)")
         return self
 
 
@@ -536,6 +624,9 @@ class DeploySettings(_Strict):
     force_new_deployment: bool = False
     # Waiting polls from about 1 s, backing off to this many seconds as the wait grows.
     max_poll_interval: float = Field(default=15.0, gt=0, le=60)
+    # completed: wait until the service deployment is SUCCESSFUL (bake included); traffic-shifted: return once
+    # production traffic has moved (after POST_PRODUCTION_TRAFFIC_SHIFT), leaving the bake to ECS.
+    wait_until: Literal["completed", "traffic-shifted"] = "completed"
     # With a `services:` list: how many services deploy at once.
     parallelism: int = Field(default=5, ge=1, le=50)
     # When tasks of our deployment stop (or fail `verify`): the last lines of each essential container's

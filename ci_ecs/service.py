@@ -66,7 +66,8 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
         spec["loadBalancers"] = [strip_empty({"targetGroupArn": lb.target_group_arn,
                                               "loadBalancerName": lb.load_balancer_name,
                                               "containerName": lb.container_name,
-                                              "containerPort": lb.container_port})
+                                              "containerPort": lb.container_port,
+                                              "advancedConfiguration": _advanced(lb)})
                                  for lb in service.load_balancers]
     if service.health_check_grace_period is not None:
         spec["healthCheckGracePeriodSeconds"] = service.health_check_grace_period
@@ -84,6 +85,7 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     if service.circuit_breaker is not None:
         deployment["deploymentCircuitBreaker"] = {"enable": service.circuit_breaker.enable,
                                                   "rollback": service.circuit_breaker.rollback}
+    deployment.update(_strategy_settings(service))
     if deployment:
         spec["deploymentConfiguration"] = deployment
     if service.enable_execute_command is not None:
@@ -100,6 +102,50 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     if service.assign_public_ip is not None:
         network["assignPublicIp"] = "ENABLED" if service.assign_public_ip else "DISABLED"
     return ServiceSpec(spec, network)
+
+
+def _advanced(lb: Any) -> dict[str, Any] | None:
+    if lb.advanced is None:
+        return None
+    return strip_empty({"alternateTargetGroupArn": lb.advanced.alternate_target_group_arn,
+                        "productionListenerRule": lb.advanced.production_listener_rule,
+                        "testListenerRule": lb.advanced.test_listener_rule,
+                        "roleArn": lb.advanced.role_arn})
+
+
+def _strategy_settings(service: ServiceConfig) -> dict[str, Any]:
+    """deploymentConfiguration's strategy members the config sets (issue 10's rule: only those).
+
+    >>> from ci_ecs.config import ServiceConfig
+    >>> _strategy_settings(ServiceConfig(strategy="CANARY", canary={"percent": 10}, load_balancers=[{
+    ...     "target_group_arn": "tg", "container_name": "web", "container_port": 80, "advanced": {
+    ...     "alternate_target_group_arn": "tg2", "production_listener_rule": "r", "role_arn": "role"}}]))
+    {'strategy': 'CANARY', 'canaryConfiguration': {'canaryPercent': 10.0}}
+    """
+    out: dict[str, Any] = {}
+    if service.strategy is not None:
+        out["strategy"] = service.strategy
+    if service.bake_time_minutes is not None:
+        out["bakeTimeInMinutes"] = service.bake_time_minutes
+    if service.canary is not None:
+        out["canaryConfiguration"] = strip_empty({"canaryPercent": service.canary.percent,
+                                                  "canaryBakeTimeInMinutes": service.canary.bake_time_minutes})
+    if service.linear is not None:
+        out["linearConfiguration"] = strip_empty({"stepPercent": service.linear.step_percent,
+                                                  "stepBakeTimeInMinutes": service.linear.step_bake_time_minutes})
+    if service.alarms is not None:
+        out["alarms"] = {"alarmNames": list(service.alarms.names), "enable": service.alarms.enable,
+                         "rollback": service.alarms.rollback}
+    if service.lifecycle_hooks is not None:
+        hooks = []
+        for hook in service.lifecycle_hooks:
+            timeout = strip_empty({"timeoutInMinutes": hook.timeout_minutes, "action": hook.timeout_action})
+            hooks.append(strip_empty({"targetType": "AWS_LAMBDA" if hook.target_arn else "PAUSE",
+                                      "hookTargetArn": hook.target_arn, "roleArn": hook.role_arn,
+                                      "lifecycleStages": list(hook.stages), "hookDetails": hook.details,
+                                      "timeoutConfiguration": timeout or None}))
+        out["lifecycleHooks"] = hooks
+    return out
 
 
 def create_params(spec: ServiceSpec, *, cluster: str, name: str, network_mode: str | None,
