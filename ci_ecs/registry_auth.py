@@ -96,9 +96,9 @@ def _host(endpoint: str) -> str:
 
 
 class EcrCredentials:
-    """ECR credentials for pushes, fetched on first use and again when they are about to expire.
+    """ECR (or ECR Public) credentials for pushes, fetched on first use and again when about to expire.
 
-    >>> creds = EcrCredentials(EcrGateway(factory.client("ecr")))  # doctest: +SKIP  (or EcrPublicGateway)
+    >>> creds = EcrCredentials(EcrGateway(factory.client("ecr")))  # doctest: +SKIP
     >>> client.api.push(uri, tag, auth_config=creds.get().docker_auth_config())  # doctest: +SKIP
     """
 
