@@ -21,6 +21,7 @@ TITLES = {
     4: "4. Failing image, to the failure being reported",
     5: "5. CLI start-up",
     6: "6. Many services",
+    7: "7. Image change with verify, on the docker runtime",
 }
 Run = dict[str, Any]
 
@@ -88,6 +89,12 @@ def scenario_table(runs: list[Run], scenario: int, kind: str | None = None) -> l
         extra_cols = [
             ("FAILED → failure reported s", lambda rs: spread(r["extra"].get("detect") for r in rs)),
             ("reported failure", lambda rs: f"{sum(bool(r['extra'].get('reported_failure')) for r in rs)}/{len(rs)}"),
+        ]
+    if scenario == 7:
+        extra_cols = [
+            ("access verified by the tool", lambda rs: "yes" if all(r["extra"].get("verified") for r in rs)
+             else ("no: cannot verify" if all(r["extra"].get("verified") is None for r in rs) else "FAILED")),
+            ("tasks serving the new page at exit", lambda rs: ", ".join(str(r["extra"].get("answering")) for r in rs)),
         ]
     head = ["tool", "runs", "wall s", "ci-ecs ÷ tool, wall", "API calls", "ci-ecs ÷ tool, calls", "writes",
             "revisions", "peak RSS MB", "exit", *[c for c, _ in extra_cols]]
@@ -225,7 +232,7 @@ def chart(runs: list[Run], path: Path) -> str | None:
     except ImportError:
         return "matplotlib is not installed: no chart (pip install matplotlib)"
     labels = {1: "first\ndeploy", 2: "no-op\nredeploy", 3: "image\nchange", 4: "failing\nimage", 5: "start-up",
-              6: "many\nservices"}
+              6: "many\nservices", 7: "verify on\ndocker"}
     scenarios = sorted({r["scenario"] for r in runs})
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, (metric, name) in zip(axes, ((wall, "wall time"), (calls, "AWS API calls")), strict=True):
@@ -317,7 +324,15 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
            f"deploying the same {settings.get('services')} services one after another, as a pipeline would. Each "
            "service changes image. Rows are the whole batch; *one service* is one deploy of the first service "
            "just before, in the same sandbox.",
+        7: "The sandbox's docker runtime: every task is a container (busybox httpd, FROM scratch) answering on a "
+           "loopback public IP. Each iteration builds a new page image and pushes it to the sandbox's ECR. ci-ecs "
+           "deploys with `verify:` — after COMPLETED it fetches the page from every task's public IP and fails "
+           "(and rolls back) if one does not answer. fabfuel/ecs-deploy and the aws CLI have no such check: "
+           "**they cannot verify access**, they report the rollout only. *Tasks serving the new page at exit*: "
+           "counted by the benchmark itself right after each tool exits (not part of the measured run).",
     }
+    for scenario, said in sorted((meta.get("notes") or {}).items()):
+        lines += ["", f"## {TITLES[int(scenario)]}", "", *said]
     for scenario in sorted({r["scenario"] for r in runs}):
         lines += ["", f"## {TITLES[scenario]}", "", notes[scenario], ""]
         if scenario == 6:

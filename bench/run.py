@@ -51,6 +51,7 @@ SCENARIOS = {
     4: "failing image to detection",
     5: "CLI start-up",
     6: "many services",
+    7: "image change with verify, docker runtime",
 }
 
 
@@ -64,8 +65,8 @@ class Mode:
     jobs: int  # scenarios run at once (each with its own sandbox)
 
 
-FULL = Mode("full", {1: 5, 2: 5, 3: 5, 4: 3, 5: 20, 6: 2}, services=20, parallel=5, aws_wait_cap=60, jobs=1)
-QUICK = Mode("quick", {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1}, services=3, parallel=5, aws_wait_cap=20, jobs=6)
+FULL = Mode("full", {1: 5, 2: 5, 3: 5, 4: 3, 5: 20, 6: 2, 7: 3}, services=20, parallel=5, aws_wait_cap=60, jobs=1)
+QUICK = Mode("quick", {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1}, services=3, parallel=5, aws_wait_cap=20, jobs=7)
 
 
 @dataclass
@@ -170,10 +171,13 @@ def run_steps(steps: Sequence[Sequence[str]], env: dict[str, str], timeout: floa
 class SandboxProcess:
     """bench/sandbox_proc.py: one sandbox in a child process; its request log on demand."""
 
-    def __init__(self, task_start_seconds: float) -> None:
+    def __init__(self, task_start_seconds: float, runtime: str = "simulated",
+                 env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "sandbox_proc.py"), "--task-start-seconds", str(task_start_seconds)],
+            [sys.executable, str(HERE / "sandbox_proc.py"), "--task-start-seconds", str(task_start_seconds),
+             "--runtime", runtime],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(HERE.parent),
+            env={**os.environ, **(env or {})},
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -229,12 +233,18 @@ class Bench:
         self.env: dict[str, str] = {}
         self.runs: list[Run] = []
         self.notes: list[str] = []
+        # Scenario 7: what the container runs (native ECS keys / ci-ecs keys) and ci-ecs's `verify`.
+        self.container_extra: dict[str, Any] = {}
+        self.ci_container_extra: dict[str, Any] = {}
+        self.ci_extra: dict[str, Any] = {}
 
-    def start_sandbox(self) -> SandboxProcess:
-        self.sb = SandboxProcess(TASK_START_SECONDS)
+    def start_sandbox(self, runtime: str = "simulated", engine: dict[str, str] | None = None) -> SandboxProcess:
+        self.sb = SandboxProcess(TASK_START_SECONDS, runtime, engine)
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
         self.env = {**clean, **self.sb.env, "HOME": str(self.tmp), "AWS_PAGER": "",
                     "PATH": f"{BIN}{os.pathsep}{clean.get('PATH', '')}"}
+        if engine:  # the tasks' loopback addresses are reached directly, never through a proxy
+            self.env.update({"NO_PROXY": "*", "no_proxy": "*"})
         return self.sb
 
     def close(self) -> None:
@@ -260,12 +270,14 @@ class Bench:
             "task": {"family": family, "cpu": "256", "memory": "512", "network_mode": "awsvpc",
                      "requires_compatibilities": ["FARGATE"],
                      "execution_role_arn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
-                     "containers": [{"name": CONTAINER, "port_mappings": [{"container_port": 80}]}]},
+                     "containers": [{"name": CONTAINER, "port_mappings": [{"container_port": 80}],
+                                     **self.ci_container_extra}]},
             "service": {"name": service, "desired_count": DESIRED, "launch_type": "FARGATE",
                         "subnets": [self.subnet], "assign_public_ip": True,
                         "circuit_breaker": {"enable": True, "rollback": False},
                         "minimum_healthy_percent": 100, "maximum_percent": 200},
             "deploy": {"timeout": 120},
+            **self.ci_extra,
         }
         path = self.tmp / f"{cluster}-{service}.json"  # JSON is YAML
         path.write_text(json.dumps(config))
@@ -291,7 +303,7 @@ class Bench:
                 "requiresCompatibilities": ["FARGATE"],
                 "executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
                 "containerDefinitions": [{"name": CONTAINER, "image": image, "essential": True,
-                                          "portMappings": [{"containerPort": 80}]}]}
+                                          "portMappings": [{"containerPort": 80}], **self.container_extra}]}
 
     @property
     def subnet(self) -> str:
@@ -520,11 +532,105 @@ def scenario_6(b: Bench) -> None:
             run.extra["sum_of_runs"] = round(sum(p.wall for p in procs), 3)
 
 
+def _public_ips(b: Bench, tool: str, slot: str) -> list[str]:
+    """The running tasks' public IPs, read the ECS way (task ENI → DescribeNetworkInterfaces)."""
+    assert b.sb is not None
+    cluster, service, _ = b.names(tool, slot)
+    arns = b.sb.ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+    tasks = b.sb.ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    enis = [d["value"] for t in tasks if t["lastStatus"] == "RUNNING" for a in t.get("attachments", [])
+            for d in a["details"] if d["name"] == "networkInterfaceId"]
+    if not enis:
+        return []
+    ec2 = boto3.client("ec2", endpoint_url=b.sb.endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    found = ec2.describe_network_interfaces(NetworkInterfaceIds=enis)["NetworkInterfaces"]
+    return sorted(i["Association"]["PublicIp"] for i in found if i.get("Association", {}).get("PublicIp"))
+
+
+def _answering(ips: list[str], text: str) -> int:
+    """How many of the (loopback) addresses serve the page saying `text` on port 80."""
+    import ipaddress
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    count = 0
+    for ip in ips:
+        if not ipaddress.ip_address(ip).is_loopback:  # only the docker sandbox's addresses, never anything else
+            continue
+        try:
+            with opener.open(f"http://{ip}/", timeout=3) as answer:
+                count += text in answer.read(4096).decode(errors="replace")
+        except OSError:
+            pass
+    return count
+
+
+def scenario_7(b: Bench) -> None:
+    """Image change on the sandbox's docker runtime: tasks are containers answering on loopback public IPs.
+    ci-ecs deploys with `verify` (every task must serve the new page); the peers have no such check. After
+    each tool exits, the benchmark itself counts the tasks serving the new page (not measured)."""
+    from engine import docker_engine  # bench/engine.py
+
+    from ci_ecs.demo import static_busybox
+
+    busybox = static_busybox()
+    with docker_engine(b.tmp / "engine") as engine:
+        if engine is None or busybox is None:
+            missing = "a Docker engine (DOCKER_HOST, or dockerd as root)" if engine is None else \
+                "a static busybox (Debian busybox-static)"
+            b.notes.append(f"skipped: needs {missing}")
+            b.say(f"  scenario 7 skipped: needs {missing}")
+            return
+        try:
+            _scenario_7_runs(b, engine, busybox)
+        finally:  # the sandbox's containers go before the engine does
+            if b.sb is not None:
+                b.sb.close()
+                b.sb = None
+
+
+def _scenario_7_runs(b: Bench, engine: dict[str, str], busybox: str) -> None:
+    """Scenario 7's runs, with the engine up: a docker-runtime sandbox, the page images, the measured deploys."""
+    import docker
+    from engine import page_image  # bench/engine.py
+
+    client = docker.DockerClient(base_url=engine["DOCKER_HOST"], timeout=300)
+    sb = b.start_sandbox("docker", engine)
+    if sb.registry is None:
+        b.notes.append("skipped: needs docker-registry (the sandbox's ECR)")
+        b.say("  scenario 7 skipped: needs docker-registry")
+        return
+    repository = boto3.client("ecr", endpoint_url=sb.endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing").create_repository(
+        repositoryName="bench-page")["repository"]["repositoryUri"]
+    httpd = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+    # busybox httpd as PID 1 ignores SIGTERM: a short stopTimeout keeps old tasks from taking 30 s to go.
+    b.container_extra = {"entryPoint": httpd, "stopTimeout": 2}
+    b.ci_container_extra = {"entry_point": httpd, "stop_timeout": 2}
+    b.ci_extra = {"verify": {"path": "/", "within": 60}}
+    first = page_image(client, busybox, repository, "0", "page 0")
+    for tool in TOOLS:
+        b.setup(tool, ["verify"], image=first)
+    for i in range(b.mode.runs[7]):
+        text = f"page {i + 1}"
+        image = page_image(client, busybox, repository, str(i + 1), text)
+        for tool in TOOLS:
+            run, proc = b.measure(i, tool, b.deploy_steps(tool, "verify", image))
+            verified = None
+            if tool == "ci-ecs" and proc.stdout.strip().startswith("{"):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    verified = json.loads(proc.stdout)["verify"]["ok"]
+            run.extra["verified"] = verified
+            ips = _public_ips(b, tool, "verify")
+            run.extra["answering"] = f"{_answering(ips, text)}/{len(ips)}"
+
+
 RUNNERS: dict[int, Callable[[Bench], None]] = {1: scenario_1, 2: scenario_2, 3: scenario_3, 4: scenario_4,
-                                                5: scenario_5, 6: scenario_6}
+                                                5: scenario_5, 6: scenario_6, 7: scenario_7}
 
 
-def run_scenario(number: int, mode: Mode, say: Callable[[str], None]) -> tuple[list[Run], float]:
+def run_scenario(number: int, mode: Mode, say: Callable[[str], None]) -> tuple[list[Run], float, list[str]]:
     bench = Bench(number, mode, say)
     started = time.monotonic()
     say(f"scenario {number}: {SCENARIOS[number]}")
@@ -532,7 +638,7 @@ def run_scenario(number: int, mode: Mode, say: Callable[[str], None]) -> tuple[l
         RUNNERS[number](bench)
     finally:
         bench.close()
-    return bench.runs, time.monotonic() - started
+    return bench.runs, time.monotonic() - started, bench.notes
 
 
 # --------------------------------------------------------------------------- main
@@ -563,7 +669,7 @@ def versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="every scenario once for every tool (CI)")
-    parser.add_argument("--scenarios", default="1,2,3,4,5,6", help="comma-separated scenario numbers")
+    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7", help="comma-separated scenario numbers")
     parser.add_argument("--out", type=Path, help="output directory (default: bench/ full, bench/quick/ quick)")
     parser.add_argument("--jobs", type=int, help="scenarios at once, each with its own sandbox "
                         "(default: 1 full, all quick; >1 makes timings noisier, counts stay exact)")
@@ -590,15 +696,19 @@ def main(argv: list[str] | None = None) -> int:
         futures = {pool.submit(run_scenario, n, mode, say): n for n in wanted}
         errors: dict[int, str] = {}
         meta["errors"] = errors
+        notes: dict[int, list[str]] = {}
+        meta["notes"] = notes
         for future in concurrent.futures.as_completed(futures):
             number = futures[future]
             try:
-                scenario_runs, seconds = future.result()
+                scenario_runs, seconds, scenario_notes = future.result()
             except Exception as err:  # noqa: BLE001 - report the other scenarios anyway
                 errors[number] = f"{type(err).__name__}: {err}"
                 say(f"scenario {number} failed: {errors[number]}")
                 continue
             runs.extend(scenario_runs)
+            if scenario_notes:
+                notes[number] = scenario_notes
             durations[number] = round(seconds, 1)
             meta["scenario_seconds"] = durations
             meta["total_seconds"] = round(time.monotonic() - started, 1)
@@ -606,6 +716,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.sort(key=lambda r: (r.scenario, r.iteration, TOOLS.index(r.tool)))
             (out / "results.json").write_text(json.dumps({"meta": meta, "runs": [asdict(r) for r in runs]}, indent=1))
 
+    meta["total_seconds"] = round(time.monotonic() - started, 1)
     from report import write_report  # bench/report.py
 
     write_report(out, meta, [asdict(r) for r in runs])

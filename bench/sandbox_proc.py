@@ -29,9 +29,11 @@ def _say(value: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--task-start-seconds", type=float, required=True)
+    parser.add_argument("--runtime", choices=("simulated", "docker"), default="simulated",
+                        help="docker: tasks are containers on the engine in DOCKER_HOST (scenario 7)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    with Sandbox(port=0, registry_port=0, task_start_seconds=args.task_start_seconds) as sb:
+    with Sandbox(port=0, registry_port=0, task_start_seconds=args.task_start_seconds, runtime=args.runtime) as sb:
         _say({"endpoint": sb.endpoint_url, "registry": sb.registry, "task_start_seconds": sb.task_start_seconds,
               "env": sb.env()})
         for line in sys.stdin:
