@@ -14,7 +14,7 @@
 // EnvVars.overrideExpandingAll: $NAME and ${NAME} of existing variables), withCredentials (the
 // AmazonWebServicesCredentialsBinding and usernamePassword bindings, from the scenario's credentials), error,
 // echo, isUnix, pwd (tmp: true gives WORKSPACE@tmp), readFile, writeFile, fileExists, libraryResource (the
-// library's resources/) and the env global.
+// library's resources/) and the env global. The library's other vars/ scripts are global variables of the step.
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
 import groovy.transform.Field
@@ -195,6 +195,14 @@ binding.sh = { Object arguments ->
 
 Map report = [result: null, error: null, scripts: scripts, log: '']
 GroovyShell groovyShell = new GroovyShell(this.class.classLoader, binding)
+// As in Jenkins, every other vars/NAME.groovy is a global variable of the step: `NAME.method(...)` calls its
+// methods (the library's internal helper, ciEcsInternal), with the same steps bound.
+new File((String) scenario.vars).eachFileMatch(~/.*\.groovy/) { File file ->
+    String name = file.name - '.groovy'
+    if (name != scenario.step) {
+        binding.setVariable(name, groovyShell.parse(file))
+    }
+}
 Script step = groovyShell.parse(new File((String) scenario.vars, "${scenario.step}.groovy"))
 try {
     report.result = step.call((Map) (scenario.params ?: [:]))

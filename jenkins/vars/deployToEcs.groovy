@@ -3,11 +3,11 @@
 //   def result = deployToEcs(cluster: 'web', service: 'api', tag: env.GIT_COMMIT, credentialsId: 'aws-deploy')
 //   echo "deployed ${result.taskDefinitionArn} to ${result.publicIps}"
 //
-// The step only maps its parameters onto `ci-ecs deploy` (the CI_ECS_* variables it reads). Values reach the
-// shell only as environment variables (withEnv) of a fixed, single-quoted script: no parameter is ever pasted
-// into shell text, so quotes, `$(...)` and backticks in a value are just characters. AWS keys come from a
-// Jenkins credential through withCredentials and so are masked in the log.
-import groovy.json.JsonSlurperClassic
+// The step only maps its parameters onto `ci-ecs deploy` (the CI_ECS_* variables it reads); running it is
+// ciEcsInternal's, shared with runEcsTask. Values reach the shell only as environment variables (withEnv) of a
+// fixed, single-quoted script: no parameter is ever pasted into shell text, so quotes, `$(...)` and backticks in
+// a value are just characters. AWS keys come from a Jenkins credential through withCredentials and so are
+// masked in the log.
 import groovy.transform.Field
 
 // Every parameter deployToEcs takes, with its default. null means "not given": ci-ecs then uses the config
@@ -19,7 +19,8 @@ import groovy.transform.Field
     cluster: null,
     // ECS service name (CI_ECS_SERVICE).
     service: null,
-    // Full image reference to deploy as is, e.g. '123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:...'.
+    // Full image reference to deploy as is, e.g. '123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:...';
+    // or a Map of container name -> image, for several containers: [app: '...:1.2', nginx: '...:1.25'].
     image: null,
     // Image tag in the config's ECR repository, e.g. env.GIT_COMMIT (CI_ECS_IMAGE_TAG).
     tag: null,
@@ -27,6 +28,15 @@ import groovy.transform.Field
     desiredCount: null,
     // Container(s) that get the deployed image: a name or a list of names (default: the config's).
     containerName: null,
+    // Instead of the config's task section: a task definition file in the workspace (JSON/YAML), a family in ECS
+    // (its latest ACTIVE revision is the base: image and env applied), or 'family:revision' / an ARN (as is).
+    taskDefinition: null,
+    // The family whose latest ACTIVE revision is the base (aws-actions render's name; same as a family above).
+    taskDefinitionFamily: null,
+    // Environment variables set on the image container(s), replacing the same names: a Map, e.g. [LOG_LEVEL: 'info'].
+    env: null,
+    // Keep null values in a task definition file (true/false; default false drops them, as aws-actions does).
+    keepNullValueKeys: null,
     // Wait until the deployment completes (true/false; ci-ecs default: true).
     wait: null,
     // Seconds to wait for the deployment before failing with exit code 4 (ci-ecs default: 900).
@@ -37,6 +47,8 @@ import groovy.transform.Field
     forceNewDeployment: null,
     // Describe and diff only; write nothing to AWS (true/false).
     dryRun: null,
+    // Probe the deployed service over HTTP after the deployment (true/false; default: the config's `verify`).
+    verify: null,
     // AWS region, e.g. 'eu-west-1' (else the config file's, then AWS_REGION on the agent).
     region: null,
     // AWS profile on the agent (for agents with ~/.aws/config; usually leave null).
@@ -70,11 +82,16 @@ import groovy.transform.Field
     tag: 'CI_ECS_IMAGE_TAG',
     desiredCount: 'CI_ECS_DESIRED_COUNT',
     containerName: 'CI_ECS_CONTAINER_NAME',
+    taskDefinition: 'CI_ECS_TASK_DEFINITION',
+    taskDefinitionFamily: 'CI_ECS_TASK_DEFINITION_FAMILY',
+    env: 'CI_ECS_ENV',
+    keepNullValueKeys: 'CI_ECS_KEEP_NULL_VALUE_KEYS',
     wait: 'CI_ECS_WAIT',
     timeout: 'CI_ECS_TIMEOUT',
     rollback: 'CI_ECS_ROLLBACK',
     forceNewDeployment: 'CI_ECS_FORCE_NEW_DEPLOYMENT',
     dryRun: 'CI_ECS_DRY_RUN',
+    verify: 'CI_ECS_VERIFY',
     region: 'CI_ECS_REGION',
     profile: 'CI_ECS_PROFILE',
     endpointUrl: 'CI_ECS_ENDPOINT_URL',
@@ -84,185 +101,14 @@ import groovy.transform.Field
     python: 'CI_ECS_PYTHON',
 ]
 
-// What ci-ecs' exit codes mean (design.md, "Interfaces").
+// What ci-ecs deploy's own exit codes mean (design.md, "Interfaces"); 2 and 3 are ciEcsInternal's.
 @Field final Map EXIT_CODES = [
     1: 'the deployment failed',
-    2: 'bad usage or configuration (nothing was written to AWS)',
-    3: 'AWS credentials or permissions',
     4: 'timed out waiting for the deployment',
 ]
 
-// The one shell script this step runs. Single-quoted: Groovy interpolates nothing, every value arrives
-// through the environment. POSIX sh (Jenkins runs `sh -xe`); `set +x` keeps values out of the trace.
-// stdout carries only ci-ecs' JSON result and a last line with its exit code; everything else goes to stderr.
-@Field final String DEPLOY_SCRIPT = '''set +x
-set -eu
-work="$(mktemp -d "$CI_ECS_TMP/ci-ecs.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-install_ci_ecs() {
-    "$CI_ECS_PYTHON" -m venv "$venv" && "$venv/bin/python" -m pip install "$@" $CI_ECS_INSTALL
-}
-if [ -n "${CI_ECS_INSTALL:-}" ]; then
-    venv="$CI_ECS_VENV"
-    # Reused only while the install spec, the constraints and the interpreter are the same.
-    python_id="$("$CI_ECS_PYTHON" -c 'import sys; print(sys.executable, sys.version)')"
-    key="$( { echo "$CI_ECS_INSTALL"; echo "$python_id"; cat "$CI_ECS_CONSTRAINTS"; } | sha256sum | cut -d' ' -f1)"
-    if [ ! -x "$venv/bin/ci-ecs" ] || [ "$(cat "$venv/.ci-ecs-key" 2>/dev/null || true)" != "$key" ]; then
-        shown="$(printf '%s' "$CI_ECS_INSTALL" | sed -E 's#://[^/@ ]*@#://***@#g')"  # no URL password in the log
-        echo "deployToEcs: installing $shown into $venv" >&2
-        rm -rf "$venv"
-        set -f
-        # unquoted on purpose: `install` may hold several pip arguments; set -f stops globbing
-        set -- --disable-pip-version-check --no-input --constraint "$CI_ECS_CONSTRAINTS"
-        if ! install_ci_ecs "$@" >"$work/pip.log" 2>&1; then
-            sed -E 's#://[^/@ ]*@#://***@#g' "$work/pip.log" >&2
-            reason="$(grep -E '^(ERROR|error):' "$work/pip.log" | tail -n 1 | sed -E 's#://[^/@ ]*@#://***@#g')"
-            echo "ci-ecs-install-failed=${reason:-see the pip output above}"
-            echo "ci-ecs-exit-code=2"
-            exit 0
-        fi
-        set +f
-        printf '%s' "$key" > "$venv/.ci-ecs-key"
-    fi
-    ci_ecs="$venv/bin/ci-ecs"
-elif command -v ci-ecs >/dev/null 2>&1; then
-    ci_ecs="$(command -v ci-ecs)"
-else
-    echo "ci-ecs-install-failed=install is empty and there is no ci-ecs on the PATH"
-    echo "ci-ecs-exit-code=2"
-    exit 0
-fi
-"$ci_ecs" --version >&2
-# stdout (the JSON result) as is; stderr shown and kept for its `error:` line, the reason of a failure.
-run_ci_ecs() {
-    status=0
-    "$ci_ecs" deploy --output json || status=$?
-    echo "$status" > "$work/status"
-}
-{ run_ci_ecs 2>&1 1>&3 3>&- | tee "$work/stderr" 1>&2 3>&-; } 3>&1
-reason="$(grep -E '^(error|Error): ' "$work/stderr" | tail -n 1 | sed -E 's/^(error|Error): //')"
-if [ -n "$reason" ]; then
-    echo "ci-ecs-reason=$reason"
-fi
-echo "ci-ecs-exit-code=$(cat "$work/status")"
-'''
-
-// The line the script ends its stdout with: ci-ecs' exit code.
-@Field final String EXIT_CODE_PREFIX = 'ci-ecs-exit-code='
-// Lines before it: ci-ecs' one-line reason (its last `error:` line), or why the install failed.
-@Field final String REASON_PREFIX = 'ci-ecs-reason='
-@Field final String INSTALL_FAILED_PREFIX = 'ci-ecs-install-failed='
-
 /** Deploys with `ci-ecs deploy`; returns its JSON result (publicIps, taskDefinitionArn, imageUri, ...) as a Map. */
 Map call(Map params = [:]) {
-    List unknown = []
-    for (String key in params.keySet()) {
-        if (!DEFAULTS.containsKey(key)) {
-            unknown << key
-        }
-    }
-    if (unknown) {
-        String separator = ', '
-        error("deployToEcs: unknown parameter(s): ${unknown.sort().join(separator)} " +
-              "(known: ${DEFAULTS.keySet().sort().join(separator)})")
-    }
-    Map options = [:]
-    options.putAll(DEFAULTS)
-    for (String key in params.keySet()) {
-        if (params[key] != null) {
-            options[key] = params[key]
-        }
-    }
-    if (!isUnix()) {
-        error('deployToEcs: needs a Unix agent (it runs a POSIX sh script)')
-    }
-
-    // The ci-ecs version this library belongs to, and its dependencies' pins, shipped in resources/.
-    String version = libraryResource('ci-ecs/version.txt').trim()
-    if (options.install == null) {
-        String repository = options.repository ?: env.CI_ECS_REPOSITORY
-        if (!repository) {
-            error('deployToEcs: set `repository` (or env.CI_ECS_REPOSITORY) to the git URL of the ci-ecs library, ' +
-                  "or `install` to what to pip-install (e.g. 'ci-ecs==${version}' once released)")
-        }
-        options.install = "git+${repository}@v${version}".toString()
-    }
-    String tmp = pwd(tmp: true)
-    String constraints = "${tmp}/ci-ecs-constraints-${version}.txt"
-    writeFile(file: constraints, text: libraryResource('ci-ecs/constraints.txt'))
-    List environment = ["CI_ECS_VENV=${tmp}/ci-ecs-venv".toString(), "CI_ECS_TMP=${tmp}".toString(),
-                        "CI_ECS_CONSTRAINTS=${constraints}".toString()]
-    for (String key in ENV_NAMES.keySet()) {
-        String value = envValue(options[key])
-        if (value != null) {
-            environment << "${ENV_NAMES[key]}=${value}".toString()
-        }
-    }
-
-    Map shOptions = [script: DEPLOY_SCRIPT, returnStdout: true, label: 'ci-ecs deploy']
-    String stdout = null
-    withEnv(environment) {
-        if (options.credentialsId) {
-            withCredentials([[$class: 'AmazonWebServicesCredentialsBinding',
-                              credentialsId: options.credentialsId.toString(),
-                              accessKeyVariable: 'AWS_ACCESS_KEY_ID',
-                              secretKeyVariable: 'AWS_SECRET_ACCESS_KEY']]) {
-                stdout = sh(shOptions)
-            }
-        } else {
-            stdout = sh(shOptions)
-        }
-    }
-    return handleResult(stdout)
-}
-
-/** A parameter as the string ci-ecs reads from the environment; null when not given. */
-private String envValue(Object value) {
-    if (value == null) {
-        return null
-    }
-    if (value instanceof Collection) {
-        // CI_ECS_CONTAINER_NAME: click splits a multiple option's variable on whitespace.
-        List names = []
-        for (Object item in value) {
-            names << item.toString()
-        }
-        return names.join(' ')
-    }
-    return value.toString()
-}
-
-/** Parses the script's stdout: ci-ecs' JSON object, a reason line, then `ci-ecs-exit-code=N`. Fails unless N is 0. */
-private Map handleResult(String stdout) {
-    List lines = (stdout ?: '').readLines()
-    String last = lines ? lines[-1].trim() : ''
-    if (!last.startsWith(EXIT_CODE_PREFIX)) {
-        error('deployToEcs: ci-ecs did not finish (no exit code in its output); see the log above')
-    }
-    int exitCode = last.substring(EXIT_CODE_PREFIX.length()).toInteger()
-    String reason = null
-    String installFailed = null
-    List jsonLines = []
-    for (String line in (lines.size() > 1 ? lines[0..-2] : [])) {
-        if (line.startsWith(REASON_PREFIX)) {
-            reason = line.substring(REASON_PREFIX.length())
-        } else if (line.startsWith(INSTALL_FAILED_PREFIX)) {
-            installFailed = line.substring(INSTALL_FAILED_PREFIX.length())
-        } else {
-            jsonLines << line
-        }
-    }
-    if (installFailed != null) {
-        error("deployToEcs: installing ci-ecs failed: ${installFailed}")
-    }
-    String json = jsonLines.join('\n').trim()
-    Map result = json ? (Map) new JsonSlurperClassic().parseText(json) : [:]
-    echo('ci-ecs-result=' + groovy.json.JsonOutput.toJson(result))  // one line `ci-ecs jenkins run` reads
-    if (exitCode != 0) {
-        String why = result.error ?: reason ?: EXIT_CODES.get(exitCode, 'see the log above')
-        error("deployToEcs: ci-ecs deploy failed (exit code ${exitCode}): ${why}")
-    }
-    return result
+    return ciEcsInternal.runCiEcs(step: 'deployToEcs', command: 'deploy', params: params, defaults: DEFAULTS,
+                                  envNames: ENV_NAMES, exitCodes: EXIT_CODES, printResult: true)
 }

@@ -37,19 +37,22 @@ from .conftest import (
 pytestmark = pytest.mark.wrappers
 
 STEP = REPO / "jenkins" / "vars" / "deployToEcs.groovy"
+# What deployToEcs and runEcsTask share: the script, the install, the result (a global variable of the library).
+INTERNAL = REPO / "jenkins" / "vars" / "ciEcsInternal.groovy"
 HARNESS = REPO / "jenkins" / "test" / "harness.groovy"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY42"  # what withCredentials binds; must never be in a script
 
 
 def run_step(tmp_path: Path, sandbox: SandboxProcess, params: dict[str, Any], *,
-             credentials: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Runs deployToEcs(params) in the harness with the workspace tmp_path/ws; returns the harness report."""
+             credentials: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+             step: str = "deployToEcs") -> dict[str, Any]:
+    """Runs STEP(params) (deployToEcs) in the harness with the workspace tmp_path/ws; returns the harness report."""
     groovy = require_tool("groovy")
     if not Path(JAVA_HOME).exists():
         require_tool("java-17", JAVA_HOME)
     workspace = _workspace(tmp_path)
     scenario = {
-        "vars": str(REPO / "jenkins" / "vars"), "step": "deployToEcs", "params": params,
+        "vars": str(REPO / "jenkins" / "vars"), "step": step, "params": params,
         "workspace": str(workspace), "credentials": credentials or {},
         "env": child_env(sandbox, **(env or {})),
     }
@@ -124,6 +127,60 @@ def test_failing_deploy_fails_with_the_reason(tmp_path: Path, sandbox: SandboxPr
     assert "CannotPullContainerError" in report["log"]
 
 
+def test_issue14_keys_reach_ci_ecs(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """taskDefinitionFamily + env (a Map) + keepNullValueKeys + verify: false, then taskDefinition as an ARN."""
+    write_config(_workspace(tmp_path), "jenkins-keys", "keys")
+    first = run_step(tmp_path, sandbox, {"install": ""})
+    assert first["error"] is None, first["log"][-4000:]
+    base_arn = first["result"]["taskDefinitionArn"]
+    assert base_arn.endswith(":task-definition/keys:1")
+
+    params = {"taskDefinitionFamily": "keys", "env": {"GREETING": "hello world", "QUOTED": INJECTION},
+              "keepNullValueKeys": True, "verify": False, "install": ""}
+    report = run_step(tmp_path, sandbox, params)
+    assert report["error"] is None, report["log"][-4000:]
+    assert report["result"]["taskDefinitionArn"].endswith(":task-definition/keys:2")
+    (script,) = report["scripts"]
+    assert script["env"]["CI_ECS_TASK_DEFINITION_FAMILY"] == "keys"
+    # One line per entry (the harness's JSON Map has no order; a pipeline's Map literal keeps its own).
+    assert sorted(script["env"]["CI_ECS_ENV"].split("\n")) == ["GREETING=hello world", f"QUOTED={INJECTION}"]
+    assert script["env"]["CI_ECS_KEEP_NULL_VALUE_KEYS"] == "true" and script["env"]["CI_ECS_VERIFY"] == "false"
+    ecs = sandbox.client("ecs")
+    (container,) = ecs.describe_task_definition(taskDefinition="keys:2")["taskDefinition"]["containerDefinitions"]
+    assert {"name": "GREETING", "value": "hello world"} in container["environment"]
+    assert {"name": "QUOTED", "value": INJECTION} in container["environment"]  # literally, nothing evaluated
+    assert not any((_workspace(tmp_path) / name).exists() for name in PWNED_FILES)
+    again = run_step(tmp_path, sandbox, params)
+    assert again["error"] is None and again["result"]["serviceAction"] == "unchanged", again["log"][-4000:]
+
+    # An ARN is deployed as it is: nothing registered, the service goes back to revision 1.
+    by_arn = run_step(tmp_path, sandbox, {"taskDefinition": base_arn, "install": ""})
+    assert by_arn["error"] is None, by_arn["log"][-4000:]
+    assert by_arn["result"]["taskDefinitionArn"] == base_arn
+    assert by_arn["result"]["taskDefinitionRegistered"] is False
+    assert by_arn["scripts"][0]["env"]["CI_ECS_TASK_DEFINITION"] == base_arn
+    revisions = ecs.list_task_definitions(familyPrefix="keys")["taskDefinitionArns"]
+    assert [arn.rsplit(":", 1)[1] for arn in revisions] == ["1", "2"]
+
+
+def test_env_line_break_forges_no_variable(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    for env, error in [({"GREETING": "hi\nCI_ECS_CLUSTER=elsewhere"},
+                        "deployToEcs: env: the value of GREETING has a line break (each value must be one line)"),
+                       ({"A\rB": "x"}, 'deployToEcs: env: "A\\rB" is not a name (empty, or has \'=\' or a line break)'),
+                       ({"A=B": "x"}, 'deployToEcs: env: "A=B" is not a name (empty, or has \'=\' or a line break)')]:
+        report = run_step(tmp_path, sandbox, {"env": env, "install": ""})
+        assert report["error"] == error
+        assert report["scripts"] == []  # nothing ran
+
+
+def test_verify_reaches_ci_ecs(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """verify: true probes the tasks; the simulated runtime's documentation-range IPs fail it without a request."""
+    write_config(_workspace(tmp_path), "jenkins-verify", "verify")
+    report = run_step(tmp_path, sandbox, {"verify": True, "install": ""})
+    assert report["error"] is not None and report["error"].startswith("deployToEcs: ci-ecs deploy failed (exit code 1): ")
+    assert "address not reachable" in report["log"], report["log"][-4000:]
+
+
 def test_install_into_a_venv(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """`install` pip-installs into WORKSPACE@tmp/ci-ecs-venv, and a second call reuses the venv."""
     write_config(_workspace(tmp_path), "jenkins-venv", "venv")
@@ -146,10 +203,10 @@ def test_default_install_matches_the_package_version() -> None:
     resources = REPO / "jenkins" / "resources" / "ci-ecs"
     assert (resources / "version.txt").read_text().strip() == __version__
     assert (resources / "constraints.txt").read_text() == (REPO / "wrappers" / "constraints.txt").read_text()
-    text = STEP.read_text()
-    assert "    install: null," in text
-    assert 'options.install = "git+${repository}@v${version}"' in text
-    assert "ci-ecs==" not in text.replace("'ci-ecs==${version}' once released", "").replace("'ci-ecs==0.1.0'", "")
+    assert "    install: null," in STEP.read_text()
+    assert 'options.install = "git+${repository}@v${version}"' in INTERNAL.read_text()
+    for text in (STEP.read_text(), INTERNAL.read_text()):
+        assert "ci-ecs==" not in text.replace("'ci-ecs==${version}' once released", "").replace("'ci-ecs==0.1.0'", "")
 
 
 def test_no_repository_no_install_refuses_in_one_line(tmp_path: Path, sandbox: SandboxProcess) -> None:
@@ -239,8 +296,8 @@ def _workspace(tmp_path: Path) -> Path:
 
 
 def _deploy_script() -> str:
-    text = STEP.read_text()
-    return text.split("DEPLOY_SCRIPT = '''", 1)[1].split("'''", 1)[0]
+    text = INTERNAL.read_text()
+    return text.split("CI_ECS_SCRIPT = '''", 1)[1].split("'''", 1)[0]
 
 
 def _python() -> str:
