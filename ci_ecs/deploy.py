@@ -27,7 +27,7 @@ from ci_ecs.errors import (
     DeployTimeoutError,
 )
 from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
-from ci_ecs.network import Addresses, default_subnets, service_addresses
+from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.rules import check_definition, check_execution_role, check_target, inferred_launch_type
 from ci_ecs.service import ServiceResult, desired_service, ensure_service, primary_deployment
@@ -154,15 +154,6 @@ def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[Servic
 def _network_mode(definition: dict[str, Any]) -> str | None:
     mode = definition.get("networkMode")
     return str(mode) if mode else None
-
-
-def _service_port(definition: dict[str, Any]) -> int | None:
-    for container in definition.get("containerDefinitions", []):
-        for mapping in container.get("portMappings", []):
-            port = mapping.get("hostPort") or mapping.get("containerPort")
-            if port:
-                return int(port)
-    return None
 
 
 def _image_port_mapping(definition: dict[str, Any], image_uri: str | None) -> dict[str, Any] | None:
@@ -573,7 +564,7 @@ class Deployer:
             result.loadBalancerDns = addresses.load_balancer_dns
             result.serviceUrl = service_url({"loadBalancerDns": result.loadBalancerDns,
                                              "publicIps": result.publicIps,
-                                             "servicePort": _service_port(definition)}) or None
+                                             "servicePort": service_port(definition)}) or None
         verify = config.verify_for(target)
         if verify is not None and not config.deploy.wait:
             result.warnings.append("verify skipped: the deployment was not waited for (--no-wait)")

@@ -23,6 +23,23 @@ def lifecycle_policy(keep_last: int) -> str:
     }]}, sort_keys=True)
 
 
+def describe_one_image(client: Any, action: str, name: str, *, tag: str | None = None,
+                       digest: str | None = None) -> dict[str, Any] | None:
+    """DescribeImages for one image by `tag` or `digest`, or None when the repository does not hold it.
+
+    ECR and ECR Public answer this call alike (same input, `imageDetails`, same not-found errors).
+    """
+    image_id = {"imageTag": tag} if tag else {"imageDigest": digest}
+    with aws_errors(action):
+        try:
+            details = client.describe_images(repositoryName=name, imageIds=[image_id])["imageDetails"]
+        except Exception as exc:
+            if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                return None
+            raise
+    return dict(details[0]) if details else None
+
+
 class EcrGateway:
     """The ECR calls ci-ecs makes, wrapped verb-first."""
 
@@ -73,15 +90,8 @@ class EcrGateway:
     def describe_image(self, name: str, *, tag: str | None = None, digest: str | None = None
                        ) -> dict[str, Any] | None:
         """The image with `tag` or `digest`, or None when the repository does not hold it."""
-        image_id = {"imageTag": tag} if tag else {"imageDigest": digest}
-        with aws_errors(f"describe image {name}:{tag or digest}"):
-            try:
-                details = self.client.describe_images(repositoryName=name, imageIds=[image_id])["imageDetails"]
-            except Exception as exc:
-                if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
-                    return None
-                raise
-        return dict(details[0]) if details else None
+        return describe_one_image(self.client, f"describe image {name}:{tag or digest}", name, tag=tag,
+                                  digest=digest)
 
     def authorization(self) -> dict[str, Any]:
         """GetAuthorizationToken's first authorizationData (token, proxyEndpoint, expiresAt)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from ci_ecs.aws import aws_errors, error_code
 from ci_ecs.config import CatalogConfig, RepositoryConfig
-from ci_ecs.ecr import RepositoryResult
+from ci_ecs.ecr import RepositoryResult, describe_one_image
 from ci_ecs.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -101,15 +101,8 @@ class EcrPublicGateway:
     def describe_image(self, name: str, *, tag: str | None = None, digest: str | None = None
                        ) -> dict[str, Any] | None:
         """The image with `tag` or `digest` (DescribeImages), or None when the repository does not hold it."""
-        image_id = {"imageTag": tag} if tag else {"imageDigest": digest}
-        with aws_errors(f"describe public image {name}:{tag or digest}"):
-            try:
-                details = self.client.describe_images(repositoryName=name, imageIds=[image_id])["imageDetails"]
-            except Exception as exc:
-                if error_code(exc) in ("ImageNotFoundException", "RepositoryNotFoundException"):
-                    return None
-                raise
-        return dict(details[0]) if details else None
+        return describe_one_image(self.client, f"describe public image {name}:{tag or digest}", name, tag=tag,
+                                  digest=digest)
 
     def image_tags(self, name: str) -> dict[str, str]:
         """Every tag of the repository and the digest it holds (DescribeImageTags, all pages)."""

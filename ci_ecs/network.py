@@ -28,6 +28,16 @@ class Addresses:
         return max(stamps) if stamps else None
 
 
+def service_port(definition: dict[str, Any]) -> int | None:
+    """The port the service answers on: the first port mapping's host port (or container port)."""
+    for container in definition.get("containerDefinitions", []):
+        for mapping in container.get("portMappings", []):
+            port = mapping.get("hostPort") or mapping.get("containerPort")
+            if port:
+                return int(port)
+    return None
+
+
 def _eni_ids(task: dict[str, Any]) -> list[str]:
     ids = []
     for attachment in task.get("attachments", []):

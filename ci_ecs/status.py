@@ -13,21 +13,12 @@ from ci_ecs.config import Config
 from ci_ecs.deploy import aws_settings
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
-from ci_ecs.network import load_balancer_dns, task_addresses
+from ci_ecs.network import load_balancer_dns, service_port, task_addresses
 from ci_ecs.output import service_url
 
 
 def _stamp(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
-
-
-def _port(definition: dict[str, Any]) -> int | None:
-    for container in definition.get("containerDefinitions", []):
-        for mapping in container.get("portMappings", []):
-            port = mapping.get("hostPort") or mapping.get("containerPort")
-            if port:
-                return int(port)
-    return None
 
 
 def deployments(service: dict[str, Any]) -> list[dict[str, Any]]:
@@ -75,7 +66,7 @@ def service_status(config: Config, *, factory: ClientFactory | None = None, even
     private = sorted({t["privateIp"] for t in tasks if t["privateIp"]})
     port = None
     if service.get("taskDefinition") and public and not dns:
-        port = _port(ecs.describe_task_definition(str(service["taskDefinition"])))
+        port = service_port(ecs.describe_task_definition(str(service["taskDefinition"])))
     return {
         "cluster": cluster, "service": name, "serviceArn": service.get("serviceArn"), "status": service.get("status"),
         "taskDefinitionArn": service.get("taskDefinition"), "desiredCount": service.get("desiredCount"),
