@@ -126,9 +126,7 @@ def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] 
                 delimiter = _github_delimiter(value)
                 handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     if env.get("GITHUB_STEP_SUMMARY"):
-        state = "failed" if result.get("error") else "deployed"
-        service = _table_cell(_clean(_flat(result.get("service"))))
-        lines = [f"### ci-ecs: {service} {state}", "", "| | |", "|---|---|"]
+        lines = [f"### ci-ecs: {_table_cell(_clean(_summary_title(result)))}", "", "| | |", "|---|---|"]
         for name, value in flat.items():
             if value:
                 code = _table_cell(value.replace("`", "'"))  # a backtick would end the code span
@@ -137,6 +135,27 @@ def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] 
             lines.append(f"| error | {_table_cell(_clean(str(result['error'])))} |")
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
+
+
+def _summary_title(result: dict[str, Any]) -> str:
+    """What the job summary's heading says was done: the service deployed, else the task definition(s) registered
+    (register-only has no service), as family:revision."""
+    failed = bool(result.get("error"))
+    if result.get("service") or "serviceAction" in result:  # a deploy (it may fail before naming its service)
+        return f"{_flat(result.get('service')) or 'deploy'} {'failed' if failed else 'deployed'}"
+    arns = [arn for arn in _flat(result.get("taskDefinitionArn")).split(",") if arn]
+    names = ", ".join(arn.rsplit("/", 1)[-1] for arn in arns) or _flat(result.get("family"))
+    if "taskArn" in result:  # run-task: the task it ran
+        state = "failed" if failed else ("started" if result.get("exitCode") is None
+                                         else f"exited {result['exitCode']}")
+        return f"task of {names or 'the task definition'} {state}"
+    if failed:
+        state = "failed"
+    elif not result.get("taskDefinitionRegistered"):
+        state = "unchanged"
+    else:
+        state = "would be registered" if result.get("dryRun") else "registered"
+    return f"task definition {names} {state}" if names else f"task definition {state}"
 
 
 def write_dotenv(result: dict[str, Any], path: str | Path, *, names: dict[str, str] | None = None) -> None:

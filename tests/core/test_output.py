@@ -42,3 +42,36 @@ def test_plan_text() -> None:
     assert text.splitlines() == ["service:", "  ~ desiredCount: 2 -> 3", "taskDefinition:",
                                  '  + taskDefinition: "web"']
     assert plan_text({"changes": []}).startswith("no changes")
+
+
+def _summary_heading(tmp_path: Path, result: dict) -> str:
+    summary = tmp_path / "summary"
+    summary.unlink(missing_ok=True)
+    write_github(result, {"GITHUB_STEP_SUMMARY": str(summary)})
+    return summary.read_text().splitlines()[0]
+
+
+def test_summary_heading_names_what_was_done(tmp_path: Path) -> None:
+    """A register-only run has no service: the heading names the task definition, not an empty service."""
+    from ci_ecs.deploy import RegisterResult
+
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/batch:4"
+    registered = RegisterResult(taskDefinitionArn=arn, taskDefinitionRegistered=True, family="batch", revision=4)
+    assert _summary_heading(tmp_path, registered.as_json()) == "### ci-ecs: task definition batch:4 registered"
+    unchanged = RegisterResult(taskDefinitionArn=arn, family="batch", revision=4)
+    assert _summary_heading(tmp_path, unchanged.as_json()) == "### ci-ecs: task definition batch:4 unchanged"
+    two = RegisterResult(taskDefinitionArn=f"{arn},{arn.replace('batch:4', 'cron|x:1')}", taskDefinitionRegistered=True)
+    assert _summary_heading(tmp_path, two.as_json()) == "### ci-ecs: task definition batch:4, cron\\|x:1 registered"
+    dry = RegisterResult(family="batch", taskDefinitionRegistered=True, dryRun=True)
+    assert _summary_heading(tmp_path, dry.as_json()) == "### ci-ecs: task definition batch would be registered"
+    failed = RegisterResult(error="task is required").as_json()
+    assert _summary_heading(tmp_path, failed) == "### ci-ecs: task definition failed"
+    # A deploy still names its service; run-task its task.
+    assert _summary_heading(tmp_path, RESULT) == "### ci-ecs: web deployed"
+    assert _summary_heading(tmp_path, {**RESULT, "error": "boom"}) == "### ci-ecs: web failed"
+    from ci_ecs.deploy import DeployResult
+
+    early = DeployResult(cluster="", service="").as_json()  # a deploy that failed before it knew its service
+    assert _summary_heading(tmp_path, {**early, "error": "bad config"}) == "### ci-ecs: deploy failed"
+    ran = {"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/c/1", "taskDefinitionArn": arn, "exitCode": 0}
+    assert _summary_heading(tmp_path, ran) == "### ci-ecs: task of batch:4 exited 0"
