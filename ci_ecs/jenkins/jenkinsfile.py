@@ -1,8 +1,9 @@
 """The Jenkinsfile `ci-ecs jenkins setup` puts into a Pipeline job: one stage calling `deployToEcs`.
 
 The job has no checkout, so the pipeline writes the ci-ecs config it was set up with into the workspace, then
-deploys with the config's cluster and service, the `TAG` parameter (empty: the config's image.tag) and the AWS
-credentials id. Every value is a Groovy single-quoted literal: nothing is interpolated by Groovy or a shell.
+deploys with the config's cluster and service, the `TAG` parameter (empty: the config's image.tag), the AWS
+credentials id and the library's repository (the step installs ci-ecs from it, at the library's version). Every
+value is a Groovy single-quoted literal: nothing is interpolated by Groovy or a shell.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class PipelineSpec:
     service: str | None
     credentials_id: str | None = None
     install: str | None = None
+    # The library's git URL (`--library-repo`): the step's default install is git+<it>@v<library version>.
+    repository: str | None = None
 
 
 def render_jenkinsfile(spec: PipelineSpec) -> str:
@@ -61,6 +64,10 @@ def render_jenkinsfile(spec: PipelineSpec) -> str:
     params.append(("tag", "params.TAG ?: null"))
     if spec.credentials_id:
         params.append(("credentialsId", groovy_string(spec.credentials_id)))
+    if spec.repository:
+        # Without it (or env.CI_ECS_REPOSITORY on the controller) deployToEcs refuses to install: a step cannot
+        # read its library's SCM URL. The library version (the tag Jenkins loads) selects the ci-ecs version.
+        params.append(("repository", groovy_string(spec.repository)))
     if spec.install is not None:
         params.append(("install", groovy_string(spec.install)))
     indent = " " * 24

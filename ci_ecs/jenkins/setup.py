@@ -71,7 +71,8 @@ def build_request(*, config_path: str, job: str, folder: str | None, library_rep
     path = Path(config_path)
     text = path.read_text(encoding="utf-8")
     pipeline = PipelineSpec(config_name="ci-ecs.yml", config_text=text, cluster=config.cluster,
-                            service=config.service.name, credentials_id=credentials_id or None, install=install)
+                            service=config.service.name, credentials_id=credentials_id or None, install=install,
+                            repository=library_repo.strip())
     library = LibrarySpec(remote=library_repo.strip(), version=library_version, credentials_id=credentials_id or None)
     return SetupRequest(job=job, folder=folder.strip("/") if folder else None, library=library,
                         pipeline=pipeline, tag_default=config.image.tag or "")

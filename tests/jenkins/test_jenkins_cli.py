@@ -52,6 +52,7 @@ def test_setup_twice_second_unchanged(controller: StandInJenkins, library_repo: 
     assert "@Library('ci-ecs') _" in script
     assert "cluster: 'jenkins-setup'" in script and "service: 'setup-web'" in script
     assert "credentialsId: 'aws-deploy'" in script and "tag: params.TAG ?: null" in script
+    assert f"repository: '{library_repo}'" in script  # the step's default install comes from the library's repo
     posts_before = [r for r in controller.requests if r[0] == "POST"]
 
     second = setup_job(controller, config, "deploy-web", library_repo)
@@ -90,6 +91,29 @@ def test_print_and_dry_run_change_nothing(controller: StandInJenkins, library_re
     assert missing.code == 2
     assert missing.stderr.strip().splitlines() == [
         "error: --folder: folder nope does not exist in Jenkins: create it, or leave out --folder"]
+
+
+def test_job_installs_ci_ecs_from_the_library_repository(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """Without --install, the job's deployToEcs installs git+<library repo>@v<version>: no CI_ECS_REPOSITORY needed."""
+    from tests.wrappers.conftest import copy_repo
+
+    from .conftest import start_controller
+
+    repo = copy_repo(tmp_path / "ci-ecs")  # the whole project: the library (jenkins/) and the package
+    subprocess.run(["git", "tag", LIBRARY_VERSION], cwd=repo, check=True)
+    jenkins = start_controller(tmp_path / "controller", sandbox)
+    try:
+        config = write_config(tmp_path, "jenkins-library", "library-web")
+        setup = ci_ecs("jenkins", "setup", "-c", str(config), "--job", "deploy-library", "--library-repo",
+                       f"file://{repo}", "--credentials-id", "aws-deploy", "--output", "json", jenkins=jenkins)
+        assert setup.code == 0, setup.stderr
+        run = ci_ecs("jenkins", "run", "--job", "deploy-library", "--output", "json", "--poll-interval", "0.2",
+                     jenkins=jenkins, timeout=600)
+        assert run.code == 0, run.stderr[-4000:]
+        assert f"deployToEcs: installing git+file://{repo}@{LIBRARY_VERSION} into" in run.stderr
+        assert run.json["result"] == "SUCCESS" and run.json["deploy"]["publicIps"]
+    finally:
+        jenkins.stop()
 
 
 @pytest.fixture(scope="module")
