@@ -98,6 +98,9 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Wait for the deployment to complete (default: wait)."),
         click.option("--timeout", type=click.IntRange(min=1), envvar=_env("TIMEOUT"),
                      help="Seconds to wait for the deployment (default 900)."),
+        click.option("--wait-until", type=click.Choice(("completed", "traffic-shifted")), envvar=_env("WAIT_UNTIL"),
+                     help="Blue/green, canary, linear: wait until the deployment is SUCCESSFUL (default), or only "
+                          "until production traffic has moved, leaving the bake to ECS."),
         click.option("--rollback/--no-rollback", default=None, envvar=_env("ROLLBACK"),
                      help="Roll back to the previous task definition when the deployment fails "
                           "(default: on, unless the service's circuit breaker rolls back)."),
@@ -151,6 +154,7 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
         "task.keep_null_value_keys": params.get("keep_null_value_keys"),
         "deploy.wait": params.get("wait"),
         "deploy.timeout": params.get("timeout"),
+        "deploy.wait_until": params.get("wait_until"),
         "deploy.rollback": params.get("rollback"),
         "deploy.force_new_deployment": params.get("force_new_deployment"),
         "verify_enabled": params.get("verify"),
@@ -810,3 +814,25 @@ def deregister(**params: Any) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.command("continue")
+@_deploy_options_named(*_AWS_OPTIONS)
+@click.option("--rollback", "roll_back", is_flag=True, help="Roll the paused deployment back instead.")
+@click.option("--output", "output_format", type=click.Choice(("text", "json")), envvar=_env("OUTPUT"),
+              default="text", show_default=True, help="Result format on stdout.")
+def continue_command(**params: Any) -> None:
+    """Release the lifecycle hook the service's current deployment is paused at (ContinueServiceDeployment)."""
+    output_format = params.get("output_format") or "text"
+    with _command(output_format, bool(params.get("debug"))):
+        from ci_ecs.continue_hook import continue_deployment
+
+        config = _load(params, _simple_overrides(params), purpose="service")
+        result = continue_deployment(config, rollback=bool(params.get("roll_back")))
+        if output_format == "json":
+            from ci_ecs.output import emit
+
+            emit(result, "json")
+        else:
+            click.echo(f"{result['service']}: {result['action']} at {result['lifecycleStage']} "
+                       f"({result['serviceDeploymentArn'].rsplit('/', 1)[-1]})")

@@ -804,8 +804,10 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _deployable(self, info: ValidationInfo) -> Config:
         purpose = (info.context or {}).get("purpose")
-        if purpose == "push":
-            return self  # `ci-ecs push` needs only the repository and the image (checked where it pushes)
+        if purpose in ("push", "service"):
+            # `ci-ecs push` needs only the repository and the image (checked where it pushes); `ci-ecs continue`
+            # only the cluster and the service's name.
+            return self
         if purpose == "register":  # `ci-ecs register`: task definitions only, no service needed
             if self.task is None and not self.services:
                 raise ValueError("task is required (containers, a native task definition file or a family)")

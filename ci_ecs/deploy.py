@@ -41,7 +41,16 @@ from ci_ecs.taskdef import (
     validate_registration,
 )
 from ci_ecs.verify import Check, Target, VerifyResult, load_balancer_port, verify_targets
-from ci_ecs.wait import StoppedTasks, WaitOutcome, describe_stop, verify_stable, wait_for_deployment
+from ci_ecs.wait import (
+    StoppedTasks,
+    WaitOutcome,
+    describe_service_deployment,
+    describe_stop,
+    find_service_deployment,
+    follow_service_deployment,
+    verify_stable,
+    wait_for_deployment,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,10 @@ class DeployResult:
     imagePushed: bool = False  # noqa: N815
     deploymentId: str | None = None  # noqa: N815
     rolloutState: str | None = None  # noqa: N815
+    # Blue/green, canary and linear deployments, followed through ECS's service-deployment API.
+    serviceDeploymentArn: str | None = None  # noqa: N815
+    serviceDeploymentStatus: str | None = None  # noqa: N815
+    lifecycleStage: str | None = None  # noqa: N815
     publicIps: list[str] = field(default_factory=list)  # noqa: N815
     privateIps: list[str] = field(default_factory=list)  # noqa: N815
     loadBalancerDns: str | None = None  # noqa: N815
@@ -542,7 +555,10 @@ class Deployer:
             stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
         if config.deploy.wait and not settled:
             final = self._follow(shared, name, deployment_id, outcome, stopped, result)
-            result.rolloutState = "COMPLETED"
+            result.rolloutState = "COMPLETED" if final.state == "COMPLETED" else "IN_PROGRESS"
+            if final.state == "TRAFFIC_SHIFTED":
+                result.warnings.append(f"production traffic has moved; the bake is still running "
+                                       f"(lifecycle stage {result.lifecycleStage}): ECS finishes the deployment")
             deployment_id, service = final.deployment_id, final.service
             result.deploymentId = deployment_id
         addresses = self._addresses(ecs, service, result)
@@ -672,6 +688,12 @@ class Deployer:
         breaker, breaker_rollback = self._circuit_breaker(outcome.service)
         remaining = shared.remaining(config.deploy.timeout)
         log.info("waiting for deployment %s of %s (timeout %d s)", deployment_id, name, max(0, int(remaining)))
+        strategy = (outcome.service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
+        ours = next((d for d in outcome.service.get("deployments", []) if d.get("id") == deployment_id), None)
+        arn = find_service_deployment(shared.ecs, result.cluster, name, ours) \
+            if strategy != "ROLLING" and ours else None
+        if arn:
+            return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
         try:
             waited = wait_for_deployment(shared.ecs, result.cluster, name, deployment_id,
                                          timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,
@@ -685,6 +707,35 @@ class Deployer:
             raise
         if waited.state == "COMPLETED":
             log.info("deployment %s of %s completed", waited.deployment_id, name)
+            return waited
+        result.rolloutState = waited.state
+        raise self._failure(shared, name, waited, outcome, result, stopped=stopped)
+
+    def _follow_service_deployment(self, shared: _Shared, name: str, deployment_id: str, arn: str,
+                                   outcome: ServiceResult, stopped: StoppedTasks,
+                                   result: DeployResult) -> WaitOutcome:
+        """Follow a blue/green, canary or linear deployment through the service-deployment API."""
+        config = self.config
+        result.serviceDeploymentArn = arn
+        log.info("following service deployment %s (%s)", arn.rsplit("/", 1)[-1],
+                 "until production traffic has moved" if config.deploy.wait_until == "traffic-shifted"
+                 else "until it is SUCCESSFUL")
+        try:
+            waited = follow_service_deployment(shared.ecs, result.cluster, name, deployment_id, arn,
+                                               timeout=max(1.0, shared.remaining(config.deploy.timeout)),
+                                               wait_until=config.deploy.wait_until,
+                                               max_interval=config.deploy.max_poll_interval,
+                                               started_at=shared.started, timeout_label=config.deploy.timeout,
+                                               stopped=stopped, sleep=self._sleep)
+        except DeployTimeoutError as exc:
+            result.rolloutState = "IN_PROGRESS"
+            last = describe_service_deployment(shared.ecs, arn)
+            result.serviceDeploymentStatus, result.lifecycleStage = last.get("status"), last.get("lifecycleStage")
+            exc.result = self._finish(result, shared.started)
+            raise
+        sd = waited.service_deployment or {}
+        result.serviceDeploymentStatus, result.lifecycleStage = sd.get("status"), sd.get("lifecycleStage")
+        if waited.state in ("COMPLETED", "TRAFFIC_SHIFTED"):
             return waited
         result.rolloutState = waited.state
         raise self._failure(shared, name, waited, outcome, result, stopped=stopped)

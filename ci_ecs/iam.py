@@ -161,10 +161,36 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     if roles:
         statements.append({"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": roles,
                            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})
+    statements.extend(_strategy_statements(config, ecs_arn))
     if config.assume_role_arn:
         statements.append({"Sid": "AssumeDeployRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
                            "Resource": config.assume_role_arn})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _strategy_statements(config: Config, ecs_arn: str) -> list[dict[str, Any]]:
+    """Blue/green, canary, linear (issue 15): the service-deployment API deploy follows and `continue` calls,
+    PassRole for the load balancers' infrastructure role and the Lambda hooks' roles (passed to ECS), and
+    cloudwatch:DescribeAlarms for deployment alarms."""
+    services = [entry.service for entry in config.targets()]
+    if not any(s.strategy not in (None, "ROLLING") or s.lifecycle_hooks or s.alarms for s in services):
+        return []
+    out: list[dict[str, Any]] = [{
+        "Sid": "EcsServiceDeployments", "Effect": "Allow",
+        "Action": ["ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions",
+                   "ecs:ContinueServiceDeployment"],
+        "Resource": [f"{ecs_arn}:service/{config.cluster}/*", f"{ecs_arn}:service-deployment/{config.cluster}/*",
+                     f"{ecs_arn}:service-revision/{config.cluster}/*"]}]
+    roles = sorted({lb.advanced.role_arn for s in services for lb in s.load_balancers if lb.advanced}
+                   | {h.role_arn for s in services for h in s.lifecycle_hooks or [] if h.role_arn})
+    if roles:
+        out.append({"Sid": "PassEcsInfrastructureRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
+                    "Resource": _one_or_list(roles),
+                    "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}})
+    if any(s.alarms for s in services):
+        out.append({"Sid": "DeploymentAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
+                    "Resource": "*"})
+    return out
 
 
 def _one_or_list(arns: list[str]) -> str | list[str]:

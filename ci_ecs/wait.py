@@ -58,13 +58,15 @@ class WaitOutcome:
     breaker), False when ci-ecs called it failed from the tasks it saw stop.
     """
 
-    state: str  # COMPLETED | FAILED | ROLLED_BACK | SUPERSEDED
+    state: str  # COMPLETED | FAILED | ROLLED_BACK | SUPERSEDED | TRAFFIC_SHIFTED (bake still running)
     deployment_id: str
     service: dict[str, Any]
     reason: str = ""
     stopped_reasons: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     ecs_failed: bool = False
+    # The service deployment (DescribeServiceDeployments) when it was followed through that API.
+    service_deployment: dict[str, Any] | None = None
 
 
 def _find(service: dict[str, Any], deployment_id: str) -> dict[str, Any] | None:
@@ -319,3 +321,128 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
                            f"deployment {deployment_id}: {running} of {desired} tasks running after it completed",
                            stopped.reasons(), _events(service, wall_start))
     return WaitOutcome("COMPLETED", deployment_id, service)
+
+
+# ------------------------------------------------------------------------------ service deployments
+# ECS's service-deployment API (ListServiceDeployments / DescribeServiceDeployments) reports blue/green,
+# canary and linear deployments: their status, lifecycle stage, rollback and the alarms that fired.
+
+SERVICE_DEPLOYMENT_FINAL_FAILURES = ("STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
+# Production traffic has moved once the deployment is past POST_PRODUCTION_TRAFFIC_SHIFT (ServiceDeployment.
+# lifecycleStage: BAKE_TIME, then CLEAN_UP).
+TRAFFIC_SHIFTED_STAGES = ("BAKE_TIME", "CLEAN_UP")
+# What an endpoint without the service-deployment API answers (older endpoints; moto has none).
+_NOT_AVAILABLE = ("UnknownOperationException", "InvalidAction", "UnsupportedOperation", "NotImplemented")
+_FIND_SKEW_SECONDS = 5.0
+
+
+def find_service_deployment(ecs: EcsGateway, cluster: str, service_name: str,
+                            deployment: dict[str, Any]) -> str | None:
+    """The ARN of the service deployment of our ECS deployment (created with it, same task definition), or
+    None when the endpoint has no service-deployment API (said at --debug) or none matches."""
+    from botocore.exceptions import ClientError
+
+    created = deployment.get("createdAt")
+    from datetime import datetime
+
+    after = created.timestamp() - _FIND_SKEW_SECONDS if isinstance(created, datetime) else time.time() - 600
+    try:
+        briefs = ecs.client.list_service_deployments(
+            cluster=cluster, service=service_name, createdAt={"after": after})["serviceDeployments"]
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in _NOT_AVAILABLE or err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            log.debug("ListServiceDeployments is not available here (%s): following deployment %s by its id",
+                      code, deployment.get("id"))
+            return None
+        raise
+    except (AttributeError, NotImplementedError) as err:  # an old botocore; moto's in-process mock
+        log.debug("ListServiceDeployments is not available (%s): following deployment %s by its id",
+                  type(err).__name__, deployment.get("id"))
+        return None
+    for brief in sorted(briefs, key=lambda b: b.get("createdAt"), reverse=True):
+        revision = brief.get("targetServiceRevisionArn")
+        if not revision:
+            continue
+        described = ecs.client.describe_service_revisions(serviceRevisionArns=[revision]).get("serviceRevisions")
+        if described and described[0].get("taskDefinition") == deployment.get("taskDefinition"):
+            return str(brief["serviceDeploymentArn"])
+    log.debug("no service deployment matches deployment %s: following it by its id", deployment.get("id"))
+    return None
+
+
+def describe_service_deployment(ecs: EcsGateway, arn: str) -> dict[str, Any]:
+    """DescribeServiceDeployments for one ARN ({} when ECS does not know it)."""
+    found = ecs.client.describe_service_deployments(serviceDeploymentArns=[arn]).get("serviceDeployments") or []
+    return dict(found[0]) if found else {}
+
+
+def paused_hook(service_deployment: dict[str, Any]) -> dict[str, Any] | None:
+    """The lifecycle hook the deployment waits on (AWAITING_ACTION), if any."""
+    return next((h for h in service_deployment.get("lifecycleHookDetails") or []
+                 if h.get("status") == "AWAITING_ACTION"), None)
+
+
+def _failure_reason(arn: str, sd: dict[str, Any]) -> str:
+    status = sd.get("status")
+    parts = [f"service deployment {arn.rsplit('/', 1)[-1]} {status}"]
+    fired = (sd.get("alarms") or {}).get("triggeredAlarmNames") or []
+    if fired:
+        parts.append(f"alarm(s) {', '.join(fired)} in ALARM")
+    reason = sd.get("statusReason") or (sd.get("rollback") or {}).get("reason")
+    if reason:
+        parts.append(str(reason))
+    return ": ".join(parts[:1]) + (" (" + "; ".join(parts[1:]) + ")" if parts[1:] else "")
+
+
+def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
+                              timeout: float, wait_until: str = "completed", max_interval: float = 15.0,
+                              started_at: float | None = None, timeout_label: float | None = None,
+                              stopped: StoppedTasks | None = None,
+                              clock: Callable[[], float] = time.monotonic,
+                              sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
+    """Poll our service deployment until SUCCESSFUL (or, with `traffic-shifted`, until production traffic
+    has moved), or until ECS stopped or rolled it back; raise DeployTimeoutError naming the stage.
+
+    A rollback is followed to its end, so the result says where the service is. Stopped tasks are counted
+    by startedBy = our ECS deployment id (`StoppedTasks`), for their reasons.
+    """
+    begin = clock()
+    wall_start = started_at if started_at is not None else time.time()
+    stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
+    last_progress = ""
+    sleep(min(MIN_POLL_SECONDS, timeout))
+    while True:
+        sd = describe_service_deployment(ecs, arn)
+        status, stage = sd.get("status"), sd.get("lifecycleStage")
+        if status == "SUCCESSFUL" or (wait_until == "traffic-shifted" and status == "IN_PROGRESS"
+                                      and stage in TRAFFIC_SHIFTED_STAGES):
+            service = ecs.describe_service(cluster, service_name) or {}
+            stopped.baseline(poll=False)
+            state = "COMPLETED" if status == "SUCCESSFUL" else "TRAFFIC_SHIFTED"
+            return WaitOutcome(state, deployment_id, service, service_deployment=sd)
+        if status in SERVICE_DEPLOYMENT_FINAL_FAILURES:
+            service = ecs.describe_service(cluster, service_name) or {}
+            stopped.poll()
+            state = "ROLLED_BACK" if status == "ROLLBACK_SUCCESSFUL" else "FAILED"
+            return WaitOutcome(state, deployment_id, service, _failure_reason(arn, sd),
+                               stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
+                               ecs_failed=True, service_deployment=sd)
+        target = sd.get("targetServiceRevision") or {}
+        progress = f"{status}, stage {stage or '-'}, {target.get('runningTaskCount', 0)}/" \
+                   f"{target.get('requestedTaskCount', 0)} running"
+        if target.get("requestedProductionTrafficWeight") is not None:
+            progress += f", {target['requestedProductionTrafficWeight']:g}% of production traffic"
+        hook = paused_hook(sd)
+        if hook:
+            progress += f"; waiting for lifecycle hook {hook.get('hookId')} (ci-ecs continue)"
+        if progress != last_progress:
+            log.info("service deployment %s: %s", arn.rsplit("/", 1)[-1], progress, extra={"live": True})
+            last_progress = progress
+        elapsed = clock() - begin
+        if elapsed >= timeout:
+            raise DeployTimeoutError(f"service deployment {arn} of service {service_name} not finished after "
+                                     f"{int(timeout_label or timeout)} s (status {status}, lifecycle stage "
+                                     f"{stage or '-'}" + (", a lifecycle hook awaits `ci-ecs continue`" if hook
+                                                          else "") + ")", deployment_id=deployment_id)
+        sleep(min(poll_interval(elapsed, max_interval), max(0.0, timeout - elapsed)))

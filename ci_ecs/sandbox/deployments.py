@@ -416,10 +416,10 @@ def list_deployments(
 
 
 def _when(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
     from datetime import timezone  # noqa: PLC0415
 
+    if isinstance(value, datetime):  # moto parses timestamps to naive UTC datetimes
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.fromtimestamp(float(value), tz=timezone.utc)
 
 
