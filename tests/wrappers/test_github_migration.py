@@ -53,6 +53,8 @@ def test_starter_workflow_with_family_and_environment_variables(sandbox: Sandbox
     deployed, registered = match.groups()
     assert deployed.endswith(f"task-definition/{family}:2") and registered.endswith(f"task-definition/{family}:3")
     assert "INJECTED" not in log
+    # The register-only step's job summary says what it registered (act prints summaries as "Summary - ...").
+    assert f"Summary - ### ci-ecs: task definition {family}:3 registered" in log, log[-4000:]
 
     service = ecs.describe_services(cluster=cluster, services=["web"])["services"][0]
     assert service["taskDefinition"] == deployed  # the register-only step left the service alone
