@@ -177,7 +177,7 @@ def test_verify_reaches_ci_ecs(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """verify: true probes the tasks; the simulated runtime's documentation-range IPs fail it without a request."""
     write_config(_workspace(tmp_path), "jenkins-verify", "verify")
     report = run_step(tmp_path, sandbox, {"verify": True, "install": ""})
-    assert report["error"] is not None and report["error"].startswith("deployToEcs: ci-ecs deploy failed (exit code 1): ")
+    assert (report["error"] or "").startswith("deployToEcs: ci-ecs deploy failed (exit code 1): ")
     assert "address not reachable" in report["log"], report["log"][-4000:]
 
 
