@@ -13,7 +13,9 @@ fi
 venv=${MOTO_LOWER_VENV:-.cache/moto-lower-venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[sandbox]" "moto[server]==$lower" "pytest>=8" "pytest-timeout>=2.3"
+# The neutral-client tests drive fabfuel's `ecs` and the aws CLI against the sandbox: same pins as the dev extra.
+"$venv/bin/python" -m pip install -q -e ".[sandbox]" "moto[server]==$lower" "pytest>=8" "pytest-timeout>=2.3" \
+    "ecs-deploy>=1.15" "awscli>=1.33"
 "$venv/bin/python" - "$lower" <<'PY'
 import sys
 from importlib.metadata import version
@@ -23,4 +25,4 @@ if found != sys.argv[1]:
     sys.exit(f"lower_bound.sh: expected moto {sys.argv[1]}, the venv has {found}")
 print(f"tests/sandbox on moto {found} (the sandbox extra's lower bound)")
 PY
-exec "$venv/bin/python" -m pytest tests/sandbox -q -p no:cacheprovider -m "not docker" "$@"
+PATH="$(cd "$venv/bin" && pwd):$PATH" exec "$venv/bin/python" -m pytest tests/sandbox -q -p no:cacheprovider -m "not docker" "$@"
