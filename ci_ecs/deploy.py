@@ -17,7 +17,7 @@ from ci_ecs.aws import AwsSettings, ClientFactory
 from ci_ecs.cluster import ensure_cluster
 from ci_ecs.config import Config, ServiceEntry, VerifyConfig
 from ci_ecs.diff import Change
-from ci_ecs.ecs import EcsGateway
+from ci_ecs.ecs import BatchingEcsGateway, EcsGateway
 from ci_ecs.errors import (
     AwsError,
     CiEcsError,
@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/placeholder:validate"
 # A public repository's stand-in (ECR Public: pulled without credentials, so no execution role is implied).
 _PUBLIC_PLACEHOLDER_IMAGE = "public.ecr.aws/placeholder/placeholder:validate"
+# The services and task families described before the image step are used as they are when that step took
+# less than this (no build or push): otherwise they are described again, right before the update.
+_DESCRIBED_FRESH_SECONDS = 10.0
 
 
 def _placeholder(config: Config) -> str:
@@ -140,18 +143,20 @@ def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -
             _check_verify(config, target, definition, placeholder)
 
 
-def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[ServiceEntry]) -> None:
+def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[ServiceEntry], *,
+                             described: dict[str, dict[str, Any]] | None = None) -> None:
     """ConfigError (exit 2) for a service whose deployments ECS does not run itself: checked before anything
     is pushed or registered.
 
     DeploymentController (ECS API reference): with CODE_DEPLOY, "the service's deployments are managed by
     AWS CodeDeploy" (UpdateService may then change only desiredCount, deploymentConfiguration, health check
     grace period ...; a new task definition goes through a CodeDeploy deployment); with EXTERNAL, through
-    task sets (CreateTaskSet). ci-ecs follows ECS's own deployments only.
+    task sets (CreateTaskSet). ci-ecs follows ECS's own deployments only. `described`: the services as just
+    described (by name), so they are not described again.
     """
     for target in targets:
         name = str(target.service.name)
-        current = ecs.describe_service(cluster, name)
+        current = described.get(name) if described is not None else ecs.describe_service(cluster, name)
         if current is None or current.get("status") == "INACTIVE":
             continue
         controller = str((current.get("deploymentController") or {}).get("type") or "ECS")
@@ -280,6 +285,9 @@ class Deployer:
         self._definitions: dict[int, dict[str, Any]] = {}
         self._subnets_lock = threading.Lock()
         self._cancelled = threading.Event()
+        # What `_describe_first` read (service by name, None = missing; latest revision by family), used once.
+        self._services: dict[str, dict[str, Any] | None] | None = None
+        self._latest: dict[str, dict[str, Any] | None] = {}
 
     def cancel(self) -> None:
         """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
@@ -302,14 +310,22 @@ class Deployer:
         try:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)
-            ecs = EcsGateway(self.factory.client("ecs"))
-            self._read_definitions(ecs)
-            cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run)
+            client = self.factory.client("ecs")
+            # Several services: their waits share one DescribeServices call per poll (≤ 10 services a call).
+            ecs = BatchingEcsGateway(client, cluster) if len(config.targets()) > 1 else EcsGateway(client)
+            described = self._describe_first(ecs, cluster, config.targets())
+            # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
+            exists = False if described is None else (
+                True if any(s.get("status") in ("ACTIVE", "DRAINING") for s in described.values()) else None)
+            cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run, exists=exists)
             if not cluster_created:  # a cluster created just now has no service yet
                 # Before anything is pushed or registered: a service ECS does not deploy itself is refused.
-                refuse_other_controllers(ecs, cluster, config.targets())
+                refuse_other_controllers(ecs, cluster, config.targets(), described=described)
             resolver = TagResolver(self.factory, config.image.pin)
             image = self._image(resolver)
+            if image.pushed or time.monotonic() - clock_start > _DESCRIBED_FRESH_SECONDS:
+                # A build or push took a while: what was described then may be stale, describe again.
+                self._services, self._latest = None, {}
             partial.imageUri, partial.imageDigest, partial.imagePushed = image.uri, image.digest, image.pushed
         except CiEcsError as exc:
             if exc.result is None:
@@ -320,6 +336,26 @@ class Deployer:
         if not config.services:
             return self._deploy_service(shared, config.targets()[0])
         return self._deploy_many(shared, config.targets())
+
+    def _describe_first(self, ecs: EcsGateway, cluster: str, targets: list[ServiceEntry]
+                        ) -> dict[str, dict[str, Any]] | None:
+        """The independent reads before anything is written, at once: the services (≤ 10 per DescribeServices
+        call), each config-made task family's latest revision, and any `task.definition` read from ECS.
+
+        Kept for the service and task definition steps so nothing is described twice; None when the
+        cluster does not exist.
+        """
+        names = [str(t.service.name) for t in targets]
+        families = sorted({str(t.task.family) for t in targets if not t.task.definition and t.task.family})
+        workers = 1 + min(len(families), self.config.deploy.parallelism)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ci-ecs-describe") as pool:
+            services = pool.submit(ecs.find_services, cluster, names)
+            latest = {family: pool.submit(ecs.latest_task_definition, family) for family in families}
+            self._read_definitions(ecs)
+            found = services.result()
+            self._latest = {family: future.result() for family, future in latest.items()}
+        self._services = {name: (found or {}).get(name) for name in names}
+        return found
 
     def _image(self, resolver: TagResolver) -> ResolvedImage:
         """The deployed image: `--image` (a tag in ECR resolved to its digest), else the config's repository."""
@@ -434,6 +470,9 @@ class Deployer:
             _check_rendered(self.config, target, definition, with_service=with_service)
         if base is not None:
             return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run, current=base)
+        if with_service and definition.get("family") in self._latest:
+            latest = self._latest.pop(str(definition["family"]))
+            return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run, current=latest)
         return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run)
 
     def _deploy_many(self, shared: _Shared, targets: list[ServiceEntry]) -> DeployResult:
@@ -529,10 +568,12 @@ class Deployer:
         result.taskDefinitionRegistered = taskdef.registered
 
         spec = desired_service(target.service, task_definition=taskdef.arn)
+        described = {"current": self._services.pop(name)} if self._services and name in self._services else {}
         outcome = ensure_service(ecs, cluster, name, spec, network_mode=_network_mode(definition),
                                  default_subnets=self._default_subnets,
                                  launch_type=inferred_launch_type(definition, target.service),
-                                 force_new_deployment=config.deploy.force_new_deployment, dry_run=self.dry_run)
+                                 force_new_deployment=config.deploy.force_new_deployment, dry_run=self.dry_run,
+                                 **described)
         result.serviceAction = outcome.action
         result.serviceArn = outcome.service.get("serviceArn")
         result.deploymentId = outcome.deployment_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -183,6 +184,29 @@ class EcsGateway:
                 arns.extend(page.get("serviceArns", []))
         return arns
 
+    def find_services(self, cluster: str, services: list[str]) -> dict[str, dict[str, Any]] | None:
+        """The named services that exist (INACTIVE ones too), by name; None when the cluster does not exist.
+
+        DescribeServices answers ClusterNotFoundException for a missing cluster (ECS API reference,
+        DescribeServices errors), and a failure with reason MISSING for a missing service.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(services), _DESCRIBE_SERVICES_BATCH):
+            with aws_errors(f"describe services of {cluster}"):
+                try:
+                    response = self.client.describe_services(
+                        cluster=cluster, services=services[start:start + _DESCRIBE_SERVICES_BATCH])
+                except Exception as exc:
+                    if error_code(exc) == "ClusterNotFoundException":
+                        return None
+                    raise
+            found.update((str(s.get("serviceName")), dict(s)) for s in response.get("services", []))
+            for failure in response.get("failures", []):
+                if failure.get("reason") != "MISSING":
+                    raise AwsError(f"describe services of {cluster}", failure.get("reason", ""),
+                                   failure.get("detail", failure.get("arn", "")))
+        return found
+
     def describe_services(self, cluster: str, services: list[str]) -> list[dict[str, Any]]:
         """Describe services, batched by ECS's limit of 10 per call."""
         found: list[dict[str, Any]] = []
@@ -192,6 +216,42 @@ class EcsGateway:
                     cluster=cluster, services=services[start:start + _DESCRIBE_SERVICES_BATCH])
             found.extend(dict(s) for s in response.get("services", []))
         return found
+
+
+class BatchingEcsGateway(EcsGateway):
+    """An EcsGateway whose describe_service answers the services of one deploy together: the threads that
+    poll their services at about the same time share one DescribeServices call (≤ 10 services a call).
+
+    A caller gets a description sent no earlier than `tolerance` seconds before it asked; services not
+    asked about for `forget_seconds` (their deploy is done) are left out of the next batch.
+    """
+
+    def __init__(self, client: Any, cluster: str, sleep: Callable[[float], None] = time.sleep, *,
+                 tolerance: float = 0.2, forget_seconds: float = 30.0) -> None:
+        super().__init__(client, sleep)
+        self.cluster = cluster
+        self.tolerance = tolerance
+        self.forget_seconds = forget_seconds
+        self._lock = threading.Lock()
+        self._asked: dict[str, float] = {}
+        self._described: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
+        """The service as one batched DescribeServices call described it (None when missing)."""
+        if cluster != self.cluster:
+            return super().describe_service(cluster, service)
+        asked = time.monotonic()
+        with self._lock:
+            self._asked[service] = asked
+            sent, found = self._described.get(service, (-float("inf"), None))
+            if sent >= asked - self.tolerance:
+                return found
+            names = [n for n, t in self._asked.items() if asked - t < self.forget_seconds]
+            sent = time.monotonic()
+            services = self.find_services(cluster, names) or {}
+            for name in names:
+                self._described[name] = (sent, services.get(name))
+            return services.get(service)
 
 
 def revision_of(arn: str) -> tuple[str, int]:

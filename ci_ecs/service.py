@@ -21,6 +21,8 @@ from ci_ecs.errors import ConfigError, ServiceStateError
 
 log = logging.getLogger(__name__)
 
+# ensure_service's `current` when the caller has not described the service.
+_DESCRIBE: Any = object()
 # CreateService keys that UpdateService cannot change.
 _CREATE_ONLY = ("launchType", "schedulingStrategy", "tags", "role")
 # ECS's default for a new service's desired count when the config and the flags give none.
@@ -271,13 +273,16 @@ def _deployment_id(service: dict[str, Any]) -> str | None:
 
 def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, *, network_mode: str | None,
                    default_subnets: Callable[[], list[str]], launch_type: str | None = None,
-                   force_new_deployment: bool = False, dry_run: bool = False) -> ServiceResult:
+                   force_new_deployment: bool = False, dry_run: bool = False,
+                   current: Any = _DESCRIBE) -> ServiceResult:
     """Create the service when missing or INACTIVE; update it only when something differs or when forced.
 
     A DRAINING service raises ServiceStateError: ECS is deleting it. With `dry_run`, `sent` holds
-    exactly what would be sent, and nothing is.
+    exactly what would be sent, and nothing is. `current`: the service as the caller has just described
+    it (None: missing), so it is not described twice.
     """
-    current = ecs.describe_service(cluster, name)
+    if current is _DESCRIBE:
+        current = ecs.describe_service(cluster, name)
     if current is not None and current.get("status") == "DRAINING":
         raise ServiceStateError(f"service {name} in cluster {cluster} is DRAINING (being deleted); "
                                 "wait until it is INACTIVE, then deploy again", cluster=cluster, service=name)

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,12 @@ from ci_ecs.service import primary_deployment
 log = logging.getLogger(__name__)
 
 MIN_POLL_SECONDS = 1.0
+# Near the end (new tasks all running, old ones draining; or one failed task short of the circuit breaker's
+# threshold) polls come this often, as long as the wait's polls average at most one a second.
+FAST_POLL_SECONDS = 0.25
+# Stopped tasks are listed when the counts suggest a stop, and at least this often otherwise (a task that
+# crashed and was replaced between two polls leaves the counts as they were).
+STOPPED_POLL_BOUND_SECONDS = 5.0
 STOPPED_TASKS_SHOWN = 3
 EVENTS_SHOWN = 5
 # Task stop codes (API reference, Task.stopCode) that are not the task's own failure: someone stopped it,
@@ -48,6 +55,21 @@ def poll_interval(elapsed: float, max_interval: float) -> float:
     a long wait costs at most one call per `max_interval`.
     """
     return min(max_interval, max(MIN_POLL_SECONDS, 0.1 * elapsed))
+
+
+def adaptive_interval(elapsed: float, max_interval: float, *, near_end: bool, polls: int) -> float:
+    """`poll_interval`, or FAST_POLL_SECONDS when the deployment is about to end and the polls so far
+    (`polls`, over `elapsed` seconds) stay within one per second on average, the next one included.
+
+    >>> adaptive_interval(3.0, 15.0, near_end=True, polls=2)
+    0.25
+    >>> adaptive_interval(3.0, 15.0, near_end=True, polls=4)
+    1.0
+    """
+    normal = poll_interval(elapsed, max_interval)
+    if near_end and polls + 1 <= elapsed + FAST_POLL_SECONDS:
+        return min(normal, FAST_POLL_SECONDS)
+    return normal
 
 
 @dataclass
@@ -208,10 +230,15 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     last_seen: dict[str, Any] | None = None
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     counted_failures = 0
+    polls = 0
+    # (running, pending, failedTasks) at the last poll, and when stopped tasks were last listed.
+    last_counts: tuple[int, int, int] | None = None
+    stopped_listed = -math.inf
     # The caller has just created/updated (and so described) the service: nothing to see before a poll.
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
         service = ecs.describe_service(cluster, service_name) or {}
+        polls += 1
         ours = _find(service, deployment_id)
         newer = _same_definition_successor(service, ours)
         if newer is not None:
@@ -241,7 +268,18 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         pending = int(ours.get("pendingCount", 0))
         rollout = ours.get("rolloutState")
         others = [d for d in service.get("deployments", []) if d.get("id") != deployment_id]
-        stopped.poll()
+        ecs_failed = int(ours.get("failedTasks") or 0)
+        complete = running == desired and not others and rollout in ("COMPLETED", None)
+        # ListTasks(STOPPED) only when a stop may have happened: fewer running, more pending, more failed,
+        # the deployment ending either way, or the bound elapsed. A stopped task stays listed for about an
+        # hour, so a stop the counts hid is still found at the next listing (at the latest before success).
+        counts = (running, pending, ecs_failed)
+        if (last_counts is None or running < last_counts[0] or pending > last_counts[1]
+                or ecs_failed > last_counts[2] or complete or rollout == "FAILED"
+                or clock() - stopped_listed >= STOPPED_POLL_BOUND_SECONDS):
+            stopped.poll()
+            stopped_listed = clock()
+        last_counts = counts
         failures = stopped.failures()
         if rollout == "FAILED":
             return WaitOutcome("FAILED", deployment_id, service,
@@ -250,7 +288,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                                _events(service, wall_start), ecs_failed=True)
         # ECS's own count of tasks that never reached RUNNING (Deployment.failedTasks) is exact until a task
         # runs; the stopped tasks seen since we started watching cover what it stops counting after that.
-        failed_count = max(len(failures), int(ours.get("failedTasks") or 0))
+        failed_count = max(len(failures), ecs_failed)
         if failed_count > counted_failures:
             counted_failures = failed_count
             reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
@@ -260,7 +298,6 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                 return WaitOutcome("FAILED", deployment_id, service,
                                    f"{counted_failures} tasks failed to start or stopped (threshold "
                                    f"{failure_threshold(desired)})", reasons, _events(service, wall_start))
-        complete = running == desired and not others and rollout in ("COMPLETED", None)
         if complete:
             stopped.baseline(poll=False)  # the stable window counts what stops after COMPLETED
             return WaitOutcome("COMPLETED", deployment_id, service)
@@ -275,7 +312,10 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             raise DeployTimeoutError(f"deployment {deployment_id} of service {service_name} not finished after "
                                      f"{int(timeout_label or timeout)} s ({progress}, rolloutState {rollout})",
                                      deployment_id=deployment_id)
-        sleep(min(poll_interval(elapsed, max_interval), max(0.0, timeout - elapsed)))
+        near_end = (running >= desired and pending == 0 and bool(others)) or \
+            (circuit_breaker and failed_count + 1 >= failure_threshold(desired))
+        interval = adaptive_interval(elapsed, max_interval, near_end=near_end, polls=polls)
+        sleep(min(interval, max(0.0, timeout - elapsed)))
 
 
 def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
@@ -300,9 +340,12 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
         if remaining > 0:
             log.info("deployment %s: watching the tasks for %.0f s more", deployment_id, remaining)
             sleep(remaining)
-    service = ecs.describe_service(cluster, service_name) or {}
+    # The service and the stopped tasks are independent reads: both at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ci-ecs-stopped") as pool:
+        listed = pool.submit(stopped.poll)
+        service = ecs.describe_service(cluster, service_name) or {}
+        listed.result()
     ours = _find(service, deployment_id) or {}
-    stopped.poll()
     desired = int(ours.get("desiredCount", 0))
     failures = stopped.failures(scaled_in=max(0, desired_at_complete - desired))
     if failures:
