@@ -247,6 +247,13 @@ def _print_tails(tails: list[Any], indent: str) -> None:
 def _command(output_format: str, debug: bool) -> Iterator[None]:
     """Progress logging, SIGTERM as a cancel, and the one place that maps every error to its exit code."""
     _setup_logging(debug)
+    # When the process ends, the interpreter's last garbage collection walks every object boto and pydantic
+    # made (~0.15 s); the command is done by then, so what exists is frozen instead (gc.freeze).
+    import atexit
+    import gc
+
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
@@ -740,7 +747,8 @@ def rollback(**params: Any) -> None:
                          "deploy.wait": params.get("wait"), "deploy.timeout": params.get("timeout"),
                          "region": params.get("region"), "profile": params.get("profile"),
                          "endpoint_url": params.get("endpoint_url"), "assume_role_arn": params.get("assume_role_arn")}
-            config = _load(params, overrides, purpose="register")
+            # Only the cluster and the service are needed: the revisions come from ECS, not from an image.
+            config = _load(params, overrides, purpose="service")
             result = roll_back(config, to=params.get("to_revision") or None)
             emit(result, output_format)
         except CiEcsError as exc:
@@ -769,7 +777,7 @@ def status(**params: Any) -> None:
     with _command(output_format, bool(params.get("debug"))):
         from ci_ecs.status import service_status, status_text
 
-        config = _load(params, _simple_overrides(params), purpose="register")
+        config = _load(params, _simple_overrides(params), purpose="service")
         result = service_status(config, events=int(params["events"]))
         if output_format == "json":
             from ci_ecs.output import emit
@@ -796,7 +804,7 @@ def deregister(**params: Any) -> None:
     with _command(output_format, bool(params.get("debug"))):
         from ci_ecs.deregister import deregister_old
 
-        config = _load(params, _simple_overrides(params), purpose="register")
+        config = _load(params, _simple_overrides(params), purpose="service")
         result = deregister_old(config, keep=int(params["keep"]), dry_run=bool(params.get("dry_run")),
                                 base_dir=Path(params["config_path"]).resolve().parent)
         if output_format == "json":
@@ -811,9 +819,6 @@ def deregister(**params: Any) -> None:
                 click.echo(f"kept (in use): {arn.rsplit('/', 1)[-1]}")
             click.echo(f"{result['family']}: {len(result['deregistered'])} {verb}, {len(result['kept'])} kept")
 
-
-if __name__ == "__main__":
-    main()
 
 
 @main.command("continue")
@@ -836,3 +841,7 @@ def continue_command(**params: Any) -> None:
         else:
             click.echo(f"{result['service']}: {result['action']} at {result['lifecycleStage']} "
                        f"({result['serviceDeploymentArn'].rsplit('/', 1)[-1]})")
+
+
+if __name__ == "__main__":
+    main()

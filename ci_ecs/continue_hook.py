@@ -34,10 +34,8 @@ def continue_deployment(config: Config, *, rollback: bool = False,
                           key="service.name")
     cluster, name = config.cluster or "default", str(targets[0].service.name)
     ecs = EcsGateway(factory.client("ecs"))
-    with aws_errors(f"list service deployments of {name}"):
-        briefs = ecs.client.list_service_deployments(cluster=cluster, service=name,
-                                                     status=IN_FLIGHT)["serviceDeployments"]
-    for brief in sorted(briefs, key=lambda b: b.get("createdAt"), reverse=True):
+    briefs = ecs.list_service_deployments(cluster, name, status=list(IN_FLIGHT))
+    for brief in sorted(briefs, key=lambda b: str(b.get("createdAt") or ""), reverse=True):
         arn = str(brief["serviceDeploymentArn"])
         with aws_errors(f"describe service deployment {arn}"):
             described = describe_service_deployment(ecs, arn)
@@ -45,8 +43,7 @@ def continue_deployment(config: Config, *, rollback: bool = False,
         if hook is None:
             continue
         action = "ROLLBACK" if rollback else "CONTINUE"
-        with aws_errors(f"continue service deployment {arn}"):
-            ecs.client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action=action)
+        ecs.continue_service_deployment(arn, str(hook["hookId"]), action)
         return {"cluster": cluster, "service": name, "serviceDeploymentArn": arn, "hookId": hook["hookId"],
                 "lifecycleStage": described.get("lifecycleStage"), "action": action}
     raise ServiceStateError(f"service {name}: no service deployment is paused at a lifecycle hook")

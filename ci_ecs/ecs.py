@@ -14,6 +14,10 @@ from ci_ecs.errors import AwsError
 
 # ECS answers DescribeTasks for at most 100 tasks per call.
 _DESCRIBE_TASKS_BATCH = 100
+# DescribeServiceDeployments and DescribeServiceRevisions take at most 20 ARNs (API reference).
+_SERVICE_DEPLOYMENTS_BATCH = 20
+SERVICE_DEPLOYMENT_API_MISSING = ("UnknownOperationException", "InvalidAction", "UnsupportedOperation",
+                                  "NotImplemented", "404")
 # ...and DescribeServices for at most 10.
 _DESCRIBE_SERVICES_BATCH = 10
 _CONCURRENT_REVISION_ATTEMPTS = 6
@@ -217,6 +221,52 @@ class EcsGateway:
             found.extend(dict(s) for s in response.get("services", []))
         return found
 
+
+    # service deployments (ECS's service-deployment API, 2025)
+    def list_service_deployments(self, cluster: str, service: str, *, status: list[str] | None = None,
+                                 created_after: float | None = None) -> list[dict[str, Any]]:
+        """The service's service deployments (briefs: arn, status, target revision, createdAt), all pages.
+
+        An endpoint without the API answers an error whose code `SERVICE_DEPLOYMENT_API_MISSING` lists.
+        """
+        params: dict[str, Any] = {"cluster": cluster, "service": service}
+        if status:
+            params["status"] = status
+        if created_after is not None:
+            params["createdAt"] = {"after": created_after}
+        briefs: list[dict[str, Any]] = []
+        with aws_errors(f"list service deployments of {service}"):
+            while True:
+                response = self.client.list_service_deployments(**params)
+                briefs.extend(dict(b) for b in response.get("serviceDeployments", []))
+                if not response.get("nextToken"):
+                    return briefs
+                params["nextToken"] = response["nextToken"]
+
+    def describe_service_deployments(self, arns: list[str]) -> list[dict[str, Any]]:
+        """DescribeServiceDeployments, batched by ECS's limit of 20 ARNs per call."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(arns), _SERVICE_DEPLOYMENTS_BATCH):
+            with aws_errors("describe service deployments"):
+                response = self.client.describe_service_deployments(
+                    serviceDeploymentArns=arns[start:start + _SERVICE_DEPLOYMENTS_BATCH])
+            found.extend(dict(d) for d in response.get("serviceDeployments", []))
+        return found
+
+    def describe_service_revisions(self, arns: list[str]) -> list[dict[str, Any]]:
+        """DescribeServiceRevisions, batched by ECS's limit of 20 ARNs per call."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(arns), _SERVICE_DEPLOYMENTS_BATCH):
+            with aws_errors("describe service revisions"):
+                response = self.client.describe_service_revisions(
+                    serviceRevisionArns=arns[start:start + _SERVICE_DEPLOYMENTS_BATCH])
+            found.extend(dict(r) for r in response.get("serviceRevisions", []))
+        return found
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: str) -> None:
+        """Release (CONTINUE) or roll back (ROLLBACK) a service deployment paused at a lifecycle hook."""
+        with aws_errors(f"continue service deployment {arn}"):
+            self.client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id, action=action)
 
 class BatchingEcsGateway(EcsGateway):
     """An EcsGateway whose describe_service answers the services of one deploy together: the threads that
