@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_ecs.ecs import EcsGateway
-from ci_ecs.errors import DeployTimeoutError
+from ci_ecs.ecs import SERVICE_DEPLOYMENT_API_MISSING, EcsGateway
+from ci_ecs.errors import AwsError, DeployTimeoutError
 from ci_ecs.service import primary_deployment
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,6 @@ SERVICE_DEPLOYMENT_FINAL_FAILURES = ("STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK
 # lifecycleStage: BAKE_TIME, then CLEAN_UP).
 TRAFFIC_SHIFTED_STAGES = ("BAKE_TIME", "CLEAN_UP")
 # What an endpoint without the service-deployment API answers (older endpoints; moto has none).
-_NOT_AVAILABLE = ("UnknownOperationException", "InvalidAction", "UnsupportedOperation", "NotImplemented")
 _FIND_SKEW_SECONDS = 5.0
 
 
@@ -383,31 +382,27 @@ def find_service_deployment(ecs: EcsGateway, cluster: str, service_name: str,
                             deployment: dict[str, Any]) -> str | None:
     """The ARN of the service deployment of our ECS deployment (created with it, same task definition), or
     None when the endpoint has no service-deployment API (said at --debug) or none matches."""
-    from botocore.exceptions import ClientError
-
     created = deployment.get("createdAt")
     from datetime import datetime
 
     after = created.timestamp() - _FIND_SKEW_SECONDS if isinstance(created, datetime) else time.time() - 600
     try:
-        briefs = ecs.client.list_service_deployments(
-            cluster=cluster, service=service_name, createdAt={"after": after})["serviceDeployments"]
-    except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
-        if code in _NOT_AVAILABLE or err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+        briefs = ecs.list_service_deployments(cluster, service_name, created_after=after)
+    except AwsError as err:
+        if err.code in SERVICE_DEPLOYMENT_API_MISSING:
             log.debug("ListServiceDeployments is not available here (%s): following deployment %s by its id",
-                      code, deployment.get("id"))
+                      err.code, deployment.get("id"))
             return None
         raise
     except (AttributeError, NotImplementedError) as err:  # an old botocore; moto's in-process mock
         log.debug("ListServiceDeployments is not available (%s): following deployment %s by its id",
                   type(err).__name__, deployment.get("id"))
         return None
-    for brief in sorted(briefs, key=lambda b: b.get("createdAt"), reverse=True):
+    for brief in sorted(briefs, key=lambda b: str(b.get("createdAt") or ""), reverse=True):
         revision = brief.get("targetServiceRevisionArn")
         if not revision:
             continue
-        described = ecs.client.describe_service_revisions(serviceRevisionArns=[revision]).get("serviceRevisions")
+        described = ecs.describe_service_revisions([revision])
         if described and described[0].get("taskDefinition") == deployment.get("taskDefinition"):
             return str(brief["serviceDeploymentArn"])
     log.debug("no service deployment matches deployment %s: following it by its id", deployment.get("id"))
@@ -416,8 +411,8 @@ def find_service_deployment(ecs: EcsGateway, cluster: str, service_name: str,
 
 def describe_service_deployment(ecs: EcsGateway, arn: str) -> dict[str, Any]:
     """DescribeServiceDeployments for one ARN ({} when ECS does not know it)."""
-    found = ecs.client.describe_service_deployments(serviceDeploymentArns=[arn]).get("serviceDeployments") or []
-    return dict(found[0]) if found else {}
+    found = ecs.describe_service_deployments([arn])
+    return found[0] if found else {}
 
 
 def paused_hook(service_deployment: dict[str, Any]) -> dict[str, Any] | None:
