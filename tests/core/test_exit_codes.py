@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
 from click.testing import CliRunner
 
 from ci_ecs.aws import ClientFactory
@@ -73,27 +72,35 @@ def test_exit_2_flag_and_env_precedence(tmp_path: Path, moto_aws: dict[str, Any]
 
 
 def _stubbed_factory(monkeypatch: pytest.MonkeyPatch, operation: str, code: str, message: str) -> None:
-    # Stubber: moto does not enforce IAM, so AccessDenied / PassRole errors cannot come from a real part.
+    # moto does not enforce IAM, so AccessDenied / PassRole errors cannot come from a real part. Every call of
+    # the client is answered with the error, the way botocore's Stubber answers (a before-call response), but
+    # in any order: deploy issues its first describes (`operation` among them) concurrently.
+    from botocore.awsrequest import AWSResponse
+
     client = boto3.client("ecs", region_name="us-east-1")
-    stubber = Stubber(client)
-    stubber.add_client_error(operation, service_error_code=code, service_message=message, http_status_code=400)
-    stubber.activate()
+    error = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    def deny(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("", 400, {}, None), error
+
+    client.meta.events.register(f"before-call.ecs.{client.meta.method_to_api_mapping[operation]}", deny)
+    client.meta.events.register("before-call.ecs.DescribeTaskDefinition", deny)
     monkeypatch.setattr(ClientFactory, "client", lambda self, service: client)
 
 
 def test_exit_3_access_denied(tmp_path: Path, moto_aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     path = _config_file(tmp_path, moto_aws)
-    _stubbed_factory(monkeypatch, "describe_clusters", "AccessDeniedException",
-                     "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeClusters")
+    _stubbed_factory(monkeypatch, "describe_services", "AccessDeniedException",
+                     "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:DescribeServices")
     result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
     assert result.exit_code == 3
-    assert "describe cluster demo: AccessDeniedException" in result.stderr
+    assert "describe services of demo: AccessDeniedException" in result.stderr
     assert "Traceback" not in result.output
 
 
 def test_exit_3_pass_role(tmp_path: Path, moto_aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     path = _config_file(tmp_path, moto_aws)
-    _stubbed_factory(monkeypatch, "describe_clusters", "ClientException",
+    _stubbed_factory(monkeypatch, "describe_services", "ClientException",
                      "User is not authorized to perform: iam:PassRole on resource: arn:aws:iam::1:role/exec")
     result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
     assert result.exit_code == 3 and "iam:PassRole" in result.stderr
