@@ -288,6 +288,7 @@ class Deployer:
         # What `_describe_first` read (service by name, None = missing; latest revision by family), used once.
         self._services: dict[str, dict[str, Any] | None] | None = None
         self._latest: dict[str, dict[str, Any] | None] = {}
+        self._known_definitions: dict[str, dict[str, Any]] = {}
 
     def cancel(self) -> None:
         """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
@@ -566,6 +567,8 @@ class Deployer:
             result.warnings.extend(shared.resolver.notes)
         result.taskDefinitionArn = taskdef.arn
         result.taskDefinitionRegistered = taskdef.registered
+        if taskdef.registered and not self.dry_run:
+            self._known_definitions[taskdef.arn] = definition  # what the log tails of a failure need
 
         spec = desired_service(target.service, task_definition=taskdef.arn)
         described = {"current": self._services.pop(name)} if self._services and name in self._services else {}
@@ -668,7 +671,7 @@ class Deployer:
         lines = self.config.deploy.log_lines
         if not tasks or lines <= 0:
             return []
-        definitions: dict[str, dict[str, Any]] = {}
+        definitions: dict[str, dict[str, Any]] = dict(self._known_definitions)  # this deploy's own: no call
 
         def definition_of(arn: str) -> dict[str, Any]:
             if arn not in definitions:

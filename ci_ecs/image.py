@@ -366,6 +366,9 @@ def ensure_image_repository(
 # A private Amazon ECR registry host: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]
 _ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 _AWS_ENDPOINT = re.compile(r"\.(?:amazonaws\.com(?:\.cn)?|api\.aws)$")
+# Public registries that are never a custom ECR endpoint's own registry: no GetAuthorizationToken to rule them out.
+_PUBLIC_REGISTRIES = frozenset({"public.ecr.aws", "docker.io", "registry-1.docker.io", "ghcr.io", "quay.io",
+                                "gcr.io", "mcr.microsoft.com"})
 
 
 @dataclass(frozen=True)
@@ -451,6 +454,8 @@ class TagResolver:
         match = _ECR_HOST.match(domain)
         if match:
             return match.group("region"), match.group("account")
+        if domain in _PUBLIC_REGISTRIES:
+            return None
         if domain == self._own_registry_host():
             return None, None  # the endpoint's own registry: its default registryId
         return None
