@@ -1,11 +1,15 @@
-"""Regenerate the trimmed EC2 model ci-ecs loads instead of botocore's full one (see ci_ecs/data/README.md).
+"""Regenerate the trimmed botocore data ci-ecs loads instead of botocore's own (see ci_ecs/data/README.md).
 
     python -m ci_ecs.data.make_models
 
-botocore's EC2 model describes ~700 operations; building a client from it costs ~24 MB of memory and
-~0.15 s, for the two operations ci-ecs calls. This writes ci_ecs/data/ec2/<api version>/service-2.json and
-paginators-1.json with only those operations and the shapes they reach, documentation dropped, everything
-else exactly as botocore has it (tests/core/test_trimmed_models.py checks that).
+- The service models of the services ci-ecs calls, without their documentation (most of a model's size:
+  ~5 MB of memory for ECS's alone). EC2's is also cut to the operations ci-ecs calls and the shapes they
+  reach: building a client from the full EC2 model costs ~24 MB and ~0.15 s.
+- endpoints.json with only those services (every partition kept): botocore's holds every service's
+  endpoints, ~8 MB once loaded.
+
+Everything else is exactly as botocore has it; tests/core/test_trimmed_models.py checks the files against
+the installed botocore.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# The services ci-ecs makes clients for (ClientFactory.client); a test checks the code names no other.
+SERVICES = ("ecs", "ec2", "ecr", "ecr-public", "elbv2", "logs", "sts")
 # The EC2 operations ci-ecs calls (ci_ecs/network.py): default subnets and the tasks' public IPs.
 EC2_OPERATIONS = ("DescribeNetworkInterfaces", "DescribeSubnets")
 
 
 def _strip_docs(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_docs(v) for k, v in value.items() if k not in ("documentation", "documentationUrl")}
+        # Only documentation text: a structure member may itself be named "documentation" (a dict, kept).
+        return {k: _strip_docs(v) for k, v in value.items()
+                if not (k in ("documentation", "documentationUrl") and isinstance(v, str))}
     if isinstance(value, list):
         return [_strip_docs(v) for v in value]
     return value
@@ -42,13 +50,17 @@ def _reached(shapes: dict[str, Any], roots: list[str]) -> set[str]:
     return seen
 
 
-def trimmed(service: str, operations: tuple[str, ...]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(api version, service model, paginators) of `service` with only `operations`."""
+def trimmed(service: str, operations: tuple[str, ...] | None = None
+            ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """(api version, service model, paginators) of `service` without documentation; with `operations`, only
+    those (and their paginators; otherwise None: botocore's own paginators are used)."""
     import botocore.session
 
     loader = botocore.session.get_session().get_component("data_loader")
     version = loader.determine_latest_version(service, "service-2")
     model = loader.load_service_model(service, "service-2", version)
+    if operations is None:
+        return version, _strip_docs(model), None
     paginators = loader.load_service_model(service, "paginators-1", version)
     ops = {name: model["operations"][name] for name in operations}
     roots = [op[k]["shape"] for op in ops.values() for k in ("input", "output") if k in op]
@@ -60,13 +72,28 @@ def trimmed(service: str, operations: tuple[str, ...]) -> tuple[str, dict[str, A
     return version, out, pages
 
 
+def endpoints(services: tuple[str, ...] = SERVICES) -> dict[str, Any]:
+    """botocore's endpoints.json with only `services` (by their endpoint prefix) in every partition."""
+    import botocore.session
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    prefixes = {str(loader.load_service_model(s, "service-2")["metadata"]["endpointPrefix"]) for s in services}
+    data = loader.load_data("endpoints")
+    return {**data, "partitions": [{**p, "services": {k: v for k, v in p.get("services", {}).items()
+                                                      if k in prefixes}} for p in data["partitions"]]}
+
+
 def main() -> int:
-    version, model, pages = trimmed("ec2", EC2_OPERATIONS)
-    folder = HERE / "ec2" / version
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "service-2.json").write_text(json.dumps(model, separators=(",", ":"), sort_keys=True) + "\n")
-    (folder / "paginators-1.json").write_text(json.dumps(pages, indent=1, sort_keys=True) + "\n")
-    print(f"wrote {folder}")
+    for service in SERVICES:
+        version, model, pages = trimmed(service, EC2_OPERATIONS if service == "ec2" else None)
+        folder = HERE / service / version
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "service-2.json").write_text(json.dumps(model, separators=(",", ":"), sort_keys=True) + "\n")
+        if pages is not None:
+            (folder / "paginators-1.json").write_text(json.dumps(pages, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {folder}")
+    (HERE / "endpoints.json").write_text(json.dumps(endpoints(), separators=(",", ":"), sort_keys=True) + "\n")
+    print(f"wrote {HERE / 'endpoints.json'}")
     return 0
 
 
