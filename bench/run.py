@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import signal
 import subprocess
 import sys
@@ -44,6 +45,16 @@ DESIRED = 2
 CONTAINER = "web"
 GOOD_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
 READS = ("Describe", "List", "Get", "BatchGet")
+
+
+def _stable_seconds() -> float:
+    """ci-ecs's deploy.stable_seconds default (issue 10), which the benchmark's configs keep: read from ci-ecs."""
+    from ci_ecs.config import DeploySettings
+
+    return float(DeploySettings().stable_seconds)
+
+
+STABLE_SECONDS = _stable_seconds()
 SCENARIOS = {
     1: "first deploy",
     2: "no-op redeploy",
@@ -205,8 +216,9 @@ class SandboxProcess:
     def clear(self) -> None:
         self._ask("clear")
 
-    def log(self) -> list[tuple[str, str]]:
-        return [(s, o) for s, o in self._ask("log")]
+    def log(self) -> list[tuple[str, str, float | None]]:
+        """(service, operation, time.time() received or None) of every call since the last clear."""
+        return [(s, o, t) for s, o, t in self._ask("log")]
 
     def close(self) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError, json.JSONDecodeError):
@@ -237,6 +249,17 @@ class Bench:
         self.container_extra: dict[str, Any] = {}
         self.ci_container_extra: dict[str, Any] = {}
         self.ci_extra: dict[str, Any] = {}
+        # The tools' order within each iteration is shuffled (seeded, so a run can be repeated); kept per run.
+        self.position: dict[tuple[int, str], int] = {}
+        self.last_log: list[tuple[str, str, float | None]] = []
+
+    def order(self, iteration: int) -> list[str]:
+        """The tools in a random order for this iteration (no tool always first, or always after another)."""
+        tools = list(TOOLS)
+        random.Random(f"{self.scenario}-{iteration}").shuffle(tools)
+        for position, tool in enumerate(tools):
+            self.position[(iteration, tool)] = position
+        return tools
 
     def start_sandbox(self, runtime: str = "simulated", engine: dict[str, str] | None = None) -> SandboxProcess:
         self.sb = SandboxProcess(TASK_START_SECONDS, runtime, engine)
@@ -336,6 +359,14 @@ class Bench:
         proc = run_steps(steps, env or self.env, timeout)
         log = self.sb.log()
         run = self.record(iteration, tool, proc, log)
+        run.extra["position"] = self.position.get((iteration, tool))
+        self.last_log = log
+        ops = [op for _, op, _ in log]
+        if "UpdateService" in ops:  # measured: the calls a tool makes before it starts the deployment
+            run.extra["calls_before_update"] = ops.index("UpdateService")
+        times = [t for _, _, t in log if t is not None]
+        if times:
+            run.extra["last_call_to_exit"] = round(proc.ended - max(times), 3)
         if tool == "ci-ecs" and proc.stdout.strip().startswith("{"):
             try:
                 own = sum(json.loads(proc.stdout)["apiCalls"].values())
@@ -346,15 +377,15 @@ class Bench:
             self.say(f"  ! {tool} exit {proc.code}: {(proc.stderr or proc.stdout)[-800:]}")
         return run, proc
 
-    def record(self, iteration: int, tool: str, proc: Proc, log: list[tuple[str, str]]) -> Run:
+    def record(self, iteration: int, tool: str, proc: Proc, log: list[tuple[str, str, float | None]]) -> Run:
         operations: dict[str, int] = {}
-        for service, operation in log:
+        for service, operation, _ in log:
             key = f"{service}:{operation}"
             operations[key] = operations.get(key, 0) + 1
         run = Run(
             scenario=self.scenario, iteration=iteration, tool=tool, wall=round(proc.wall, 3), code=proc.code,
-            calls=len(log), writes=sum(1 for _, op in log if not op.startswith(READS)),
-            revisions=sum(1 for _, op in log if op == "RegisterTaskDefinition"),
+            calls=len(log), writes=sum(1 for _, op, _ in log if not op.startswith(READS)),
+            revisions=sum(1 for _, op, _ in log if op == "RegisterTaskDefinition"),
             peak_rss_kb=proc.peak_rss_kb, operations=operations,
         )
         self.runs.append(run)
@@ -418,7 +449,7 @@ def scenario_1(b: Bench) -> None:
     """First deploy. Peers cannot create: aws-cli-create.sh (counted) runs first, then their deploy."""
     b.start_sandbox()
     for i in range(b.mode.runs[1]):
-        for tool in TOOLS:
+        for tool in b.order(i):
             b.measure(i, tool, b.deploy_steps(tool, f"first{i}", GOOD_IMAGE, create=True))
 
 
@@ -428,7 +459,7 @@ def scenario_2(b: Bench) -> None:
     for tool in TOOLS:
         b.setup(tool, ["noop"])
     for i in range(b.mode.runs[2]):
-        for tool in TOOLS:
+        for tool in b.order(i):
             b.measure(i, tool, b.deploy_steps(tool, "noop", GOOD_IMAGE))
 
 
@@ -449,7 +480,7 @@ def scenario_3(b: Bench) -> None:
         b.setup(tool, ["change"])
     for i in range(b.mode.runs[3]):
         image = f"public.ecr.aws/nginx/nginx:1.27.{i + 1}"
-        for tool in TOOLS:
+        for tool in b.order(i):
             run, proc = b.measure(i, tool, b.deploy_steps(tool, "change", image))
             times = _rollout(b, tool, "change")
             if times is not None:
@@ -458,6 +489,17 @@ def scenario_3(b: Bench) -> None:
                 run.extra["overhead"] = round(run.wall - (completed - created), 3)
                 run.extra["before_deployment"] = round(created - proc.began, 3)  # start → UpdateService
                 run.extra["after_completed"] = round(proc.ended - completed, 3)  # COMPLETED → exit
+                seen = _first_after(b.last_log, "DescribeServices", completed)
+                if seen is not None:  # poll lateness: COMPLETED → the tool's next DescribeServices
+                    run.extra["completed_seen"] = round(seen - completed, 3)
+                if tool == "ci-ecs":
+                    # ci-ecs holds the result until its newest task has run deploy.stable_seconds (issue 10):
+                    # the part of that window left after COMPLETED, measured from the tasks' startedAt.
+                    newest = _newest_start(b, tool, "change")
+                    if newest is not None:
+                        window = max(0.0, newest + STABLE_SECONDS - completed)
+                        run.extra["window_after_completed"] = round(window, 3)
+                        run.extra["overhead_net"] = round(run.wall - (completed - created) - window, 3)
 
 
 def scenario_4(b: Bench) -> None:
@@ -471,7 +513,7 @@ def scenario_4(b: Bench) -> None:
         for tool in TOOLS:
             b.setup(tool, [slot])
         image = f"{registry}/nothing-here:{i + 1}"
-        for tool in TOOLS:
+        for tool in b.order(i):
             extra = ["--no-rollback"] if tool == "ci-ecs" else []
             run, proc = b.measure(i, tool, b.deploy_steps(tool, slot, image, ci_args=extra), env=env)
             failed = b.event_time(tool, slot, "deployment failed")
@@ -479,6 +521,9 @@ def scenario_4(b: Bench) -> None:
             run.extra["timed_out"] = tool == "aws-cli" and proc.code == 124
             if failed is not None:
                 run.extra["detect"] = round(proc.ended - failed, 3)
+                seen = _first_after(b.last_log, "DescribeServices", failed)
+                if seen is not None:  # poll lateness: FAILED → the tool's next DescribeServices
+                    run.extra["failed_seen"] = round(seen - failed, 3)
             if proc.code == 0:
                 b.say(f"  ! {tool} reported success for a failed deployment")
 
@@ -488,10 +533,20 @@ def scenario_5(b: Bench) -> None:
     commands = {"ci-ecs": [tool_path("ci-ecs"), "--help"], "ecs-deploy": [tool_path("ecs"), "--help"],
                 "aws-cli": [tool_path("aws"), "--version"]}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
+    # Measured, not assumed: the imports a deploy needs (the tool's CLI, its config model, boto3), less an
+    # empty interpreter's start-up, in the same iteration.
+    imports = {"ci-ecs": "import ci_ecs.cli, ci_ecs.config, ci_ecs.deploy, boto3",
+               "ecs-deploy": "import ecs_deploy.cli"}
     for i in range(b.mode.runs[5]):
-        for tool in TOOLS:
+        for tool in b.order(i):
             proc = run_proc(commands[tool], env)
-            b.record(i, tool, proc, [])
+            run = b.record(i, tool, proc, [])
+            run.extra["position"] = b.position.get((i, tool))
+            if tool in imports:
+                empty = run_proc([sys.executable, "-c", "pass"], env)
+                loaded = run_proc([sys.executable, "-c", imports[tool]], env)
+                run.extra["deploy_imports"] = round(loaded.wall - empty.wall, 3)
+                run.extra["deploy_imports_rss_kb"] = loaded.peak_rss_kb
 
 
 def scenario_6(b: Bench) -> None:
@@ -505,21 +560,32 @@ def scenario_6(b: Bench) -> None:
         single_image = f"public.ecr.aws/nginx/nginx:1.26.{i + 1}"
         batch_image = f"public.ecr.aws/nginx/nginx:1.25.{i + 1}"
         # One service alone, for "total ≤ 2 × one service's time" (peers too in the full mode).
-        for tool in TOOLS if b.mode.name == "full" else ("ci-ecs",):
+        for tool in b.order(i) if b.mode.name == "full" else ("ci-ecs",):
             single, _ = b.measure(i, tool, b.deploy_steps(tool, slots[0], single_image))
             single.extra["kind"] = "single"
-        for tool in TOOLS:
+        # ci-ecs: one process; the peers one deploy after another, and (another image) all at once, each its
+        # own process, as a pipeline matrix would run them.
+        batches = [(tool, "batch") for tool in b.order(i)] + \
+            [(tool, "concurrent") for tool in PEER_TOOLS]
+        for tool, kind in batches:
             assert b.sb is not None
+            image = batch_image if kind == "batch" else f"public.ecr.aws/nginx/nginx:1.24.{i + 1}"
             b.sb.clear()
             if tool == "ci-ecs":
                 started = time.monotonic()
                 command = [tool_path("ci-ecs"), "deploy", "-c", str(b.ci_services_config(slots)), "--image",
-                           batch_image, "--output", "json"]
+                           image, "--output", "json"]
                 procs = [run_steps([command], b.env, 600)]
+                wall = time.monotonic() - started
+            elif kind == "batch":
+                started = time.monotonic()
+                procs = [run_steps(b.deploy_steps(tool, s, image), b.env) for s in slots]
                 wall = time.monotonic() - started
             else:
                 started = time.monotonic()
-                procs = [run_steps(b.deploy_steps(tool, s, batch_image), b.env) for s in slots]
+                with concurrent.futures.ThreadPoolExecutor(len(slots)) as pool:
+                    procs = list(pool.map(lambda s, t=tool, im=image: run_steps(b.deploy_steps(t, s, im), b.env),
+                                          slots))
                 wall = time.monotonic() - started
             failed = [p for p in procs if p.code != 0]
             total = Proc(failed[0].code if failed else 0, wall, time.time(), max(p.peak_rss_kb for p in procs),
@@ -527,9 +593,29 @@ def scenario_6(b: Bench) -> None:
             if failed:
                 b.say(f"  ! {tool}: {len(failed)} of {len(procs)} failed: {failed[0].stderr[-600:]}")
             run = b.record(i, tool, total, b.sb.log())
-            run.extra["kind"] = "batch"
+            run.extra["kind"] = kind
+            run.extra["position"] = b.position.get((i, tool))
             run.extra["services"] = len(slots)
             run.extra["sum_of_runs"] = round(sum(p.wall for p in procs), 3)
+            run.extra["sum_rss_kb"] = sum(p.peak_rss_kb for p in procs)
+
+
+def _first_after(log: list[tuple[str, str, float | None]], operation: str, when: float) -> float | None:
+    """time.time() of the first `operation` call logged after `when` (None: none, or the log is untimed)."""
+    later = [t for _, op, t in log if op == operation and t is not None and t > when]
+    return min(later) if later else None
+
+
+def _newest_start(b: Bench, tool: str, slot: str) -> float | None:
+    """The newest startedAt (epoch s) of the tasks the service's PRIMARY deployment started."""
+    assert b.sb is not None
+    cluster, service, _ = b.names(tool, slot)
+    primary = next((d for d in b.service(tool, slot)["deployments"] if d["status"] == "PRIMARY"), None)
+    arns = b.sb.ecs.list_tasks(cluster=cluster, serviceName=service)["taskArns"]
+    tasks = b.sb.ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    starts = [t["startedAt"].timestamp() for t in tasks
+              if primary and t.get("startedBy") == primary["id"] and t.get("startedAt")]
+    return max(starts) if starts else None
 
 
 def _public_ips(b: Bench, tool: str, slot: str) -> list[str]:
@@ -615,7 +701,7 @@ def _scenario_7_runs(b: Bench, engine: dict[str, str], busybox: str) -> None:
     for i in range(b.mode.runs[7]):
         text = f"page {i + 1}"
         image = page_image(client, busybox, repository, str(i + 1), text)
-        for tool in TOOLS:
+        for tool in b.order(i):
             run, proc = b.measure(i, tool, b.deploy_steps(tool, "verify", image))
             verified = None
             if tool == "ci-ecs" and proc.stdout.strip().startswith("{"):
@@ -689,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     meta = {"mode": mode.name, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "task_start_seconds": TASK_START_SECONDS, "desired_count": DESIRED, "mode_settings": asdict(mode),
+            "stable_seconds": STABLE_SECONDS,
             "versions": versions(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     runs: list[Run] = []
     durations: dict[int, float] = {}

@@ -5,7 +5,8 @@
 JSON answer per stdout line:
 
 - ``clear``: forget the calls logged so far → ``"ok"``
-- ``log``: the calls since the last ``clear`` → ``[["ecs", "CreateService"], ...]``
+- ``log``: the calls since the last ``clear``, each with the time.time() the sandbox received it
+  → ``[["ecs", "CreateService", 1764400000.123], ...]``
 - ``quit`` (or end of input): stop the sandbox and exit.
 
 Every AWS call any tool makes is counted here, at the endpoint, the same way for every tool.
@@ -17,6 +18,9 @@ import argparse
 import json
 import logging
 import sys
+import threading
+import time
+from typing import Any
 
 from ci_ecs.sandbox import Sandbox
 
@@ -24,6 +28,39 @@ from ci_ecs.sandbox import Sandbox
 def _say(value: object) -> None:
     sys.stdout.write(json.dumps(value) + "\n")
     sys.stdout.flush()
+
+
+class TimedLog:
+    """Every call the sandbox logs, with the time it was received (for poll lateness and call order)."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.calls: list[tuple[str, str, float]] = []
+        self.lock = threading.Lock()
+        middleware: Any = getattr(sb, "_middleware", None)
+        record = getattr(middleware, "_record", None)
+        if record is None:  # without the hook the calls come untimed from the request log
+            self.sb: Sandbox | None = sb
+            return
+        self.sb = None
+
+        def timed(service: str, operation: str, *rest: Any) -> None:
+            with self.lock:
+                self.calls.append((service, operation, time.time()))
+            record(service, operation, *rest)
+
+        middleware._record = timed
+
+    def clear(self) -> None:
+        with self.lock:
+            self.calls.clear()
+        if self.sb is not None:
+            self.sb.clear_request_log()
+
+    def read(self) -> list[list[Any]]:
+        if self.sb is not None:
+            return [[c.service, c.operation, None] for c in self.sb.request_log]
+        with self.lock:
+            return [list(c) for c in self.calls]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     with Sandbox(port=0, registry_port=0, task_start_seconds=args.task_start_seconds, runtime=args.runtime) as sb:
         _say({"endpoint": sb.endpoint_url, "registry": sb.registry, "task_start_seconds": sb.task_start_seconds,
               "env": sb.env()})
+        calls = TimedLog(sb)
         for line in sys.stdin:
             command = line.strip()
             if command == "clear":
-                sb.clear_request_log()
+                calls.clear()
                 _say("ok")
             elif command == "log":
-                _say([[c.service, c.operation] for c in sb.request_log])
+                _say(calls.read())
             elif command == "quit":
                 break
             else:

@@ -6,9 +6,11 @@
 What is measured (wall time of the command a CI job would run, process start included):
 - docker push:  `docker push REG/bench:1` (the CLI; the engine uploads).
 - skopeo copy:  `skopeo copy docker-daemon:bench:1 docker://REG/bench:1` (engine export, then upload).
-- ci-ecs push:  `ci-ecs push` when the CLI has it, else `bench/push/ci_ecs_push.py` (the same library
-                call, `image.push_image`): DescribeRepositories, DescribeImages (+ BatchGetImage), then
-                the push through the engine with an in-memory ECR token.
+- ci-ecs push:  `ci-ecs push -c CONFIG --output json` itself (the CLI next to this Python):
+                DescribeRepositories, DescribeImages (+ BatchGetImage), then the push through the engine
+                with an in-memory ECR token.
+- ci-ecs (push_image call): `bench/push/ci_ecs_push.py` in another fresh sandbox, timing the library call
+                from before the boto3 session, the ECR client and the Docker SDK are created.
 Cold = a registry that has none of the image's blobs (a fresh registry for every cold run); warm =
 the same push again right after. Every registry is Debian's docker-registry on 127.0.0.1 with its
 access log on; blob upload requests (POST/PUT/PATCH .../blobs/uploads/) are counted from it.
@@ -152,9 +154,12 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     return elapsed, done.stdout
 
 
-def ci_ecs_command(config: Path) -> list[str]:
-    """The driver: what `ci-ecs push` runs (`image.push_image`), reporting the library call's own time."""
-    return [sys.executable, str(HERE / "ci_ecs_push.py"), str(config)]
+def ci_ecs_command(config: Path, library: bool = False) -> list[str]:
+    """`ci-ecs push` itself; with `library`, the driver timing the `image.push_image` call (clients included)."""
+    if library:
+        return [sys.executable, str(HERE / "ci_ecs_push.py"), str(config)]
+    cli = Path(sys.executable).parent / "ci-ecs"
+    return [str(cli) if cli.exists() else "ci-ecs", "push", "-c", str(config), "--output", "json"]
 
 
 @dataclass
@@ -173,11 +178,17 @@ class Results:
 
 
 def run_ci_ecs(env: dict[str, str], workdir: Path, run: int, results: Results) -> None:
-    """Cold then warm `ci-ecs push` into a fresh sandbox (its ECR registry has an access log)."""
+    """Cold then warm `ci-ecs push` into a fresh sandbox; then the library call, cold and warm, into another."""
+    _run_ci_ecs(env, workdir, run, results, library=False)
+    _run_ci_ecs(env, workdir, run, results, library=True)
+
+
+def _run_ci_ecs(env: dict[str, str], workdir: Path, run: int, results: Results, *, library: bool) -> None:
+    """Cold then warm push into a fresh sandbox (its ECR registry has an access log)."""
     from ci_ecs.sandbox import Sandbox
     from ci_ecs.sandbox.registry import RegistryClient
 
-    root = workdir / f"ecr-{run}"
+    root = workdir / f"ecr-{run}{'-library' if library else ''}"
 
     class LoggingSandbox(Sandbox):
         # The sandbox's own registry runs without an access log; the upload count needs one.
@@ -189,14 +200,14 @@ def run_ci_ecs(env: dict[str, str], workdir: Path, run: int, results: Results) -
             self.registry_port = self.bench_registry.port
             return RegistryClient(self.bench_registry.address)
 
-    config = workdir / f"ci-ecs-{run}.yml"
+    config = workdir / f"ci-ecs-{run}{'-library' if library else ''}.yml"
     config.write_text(json.dumps({
         "region": "us-east-1", "cluster": "bench",
         "repository": {"name": "bench", "tag_mutability": "IMMUTABLE"},
         "image": {"local": "bench:1", "tag": "1"},
         "task": {"family": "bench", "containers": [{"name": "web"}]}, "service": {"name": "bench"},
     }))  # fmt: skip
-    argv = ci_ecs_command(config)
+    argv = ci_ecs_command(config, library)
     with LoggingSandbox(port=0, task_start_seconds=0.3) as sandbox:
         sb: Any = sandbox
         child = {**env, **sb.env(), "HOME": str(workdir / "home")}
@@ -204,8 +215,10 @@ def run_ci_ecs(env: dict[str, str], workdir: Path, run: int, results: Results) -
             before = sb.bench_registry.uploads()
             seconds, stdout = timed(argv, child)
             uploads = sb.bench_registry.uploads() - before
-            results.samples.append(Sample("ci-ecs", phase, seconds, uploads))
-            results.samples.append(Sample(LIBRARY, phase, float(json.loads(stdout)["seconds"]), uploads))
+            if library:
+                results.samples.append(Sample(LIBRARY, phase, float(json.loads(stdout)["seconds"]), uploads))
+            else:
+                results.samples.append(Sample("ci-ecs", phase, seconds, uploads))
 
 
 def run_peer(tool: str, env: dict[str, str], workdir: Path, run: int, results: Results) -> None:
@@ -261,10 +274,11 @@ def write_report(results: Results, table: dict[str, Any], out: Path) -> None:
         "sandbox's ECR data plane, the same program). Engine: dockerd 20.10 with vfs. Produced by "
         "`python bench/push/run.py" + (" --quick" if results.runs <= 2 else "") + "`.",
         "",
-        "`ci-ecs` is the whole process (`bench/push/ci_ecs_push.py`: what `ci-ecs push` runs, i.e. Python "
-        "start, imports, config, ECR calls, push); `ci-ecs (push_image call)` is `image.push_image` alone, "
-        "timed inside that process once the docker SDK is imported and the boto3 ECR client exists (what a "
-        "push costs beyond the fixed start-up of a Python process).",
+        "`ci-ecs` is `ci-ecs push -c CONFIG --output json` itself, the whole process (Python start, imports, "
+        "config, ECR calls, push); `ci-ecs (push_image call)` is `image.push_image` alone, run by "
+        "`bench/push/ci_ecs_push.py` against its own fresh sandbox, with the clock started once the config is "
+        "loaded and before the boto3 session, the ECR client and the Docker SDK are created (what a push costs "
+        "beyond the start-up of a Python process and the CLI's imports).",
         "",
         "| phase | tool | median s | min s | max s | blob upload requests | ÷ docker push | ÷ skopeo copy |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
