@@ -28,6 +28,8 @@ MIN_POLL_SECONDS = 1.0
 # Near the end (new tasks all running, old ones draining; or one failed task short of the circuit breaker's
 # threshold) polls come this often, as long as the wait's polls average at most one a second.
 FAST_POLL_SECONDS = 0.25
+# Otherwise polls come at least this far apart (then growing with the wait, `poll_interval`).
+BACKOFF_POLL_SECONDS = 1.25
 # Stopped tasks are listed when the counts suggest a stop, and at least this often otherwise (a task that
 # crashed and was replaced between two polls leaves the counts as they were).
 STOPPED_POLL_BOUND_SECONDS = 5.0
@@ -58,15 +60,18 @@ def poll_interval(elapsed: float, max_interval: float) -> float:
 
 
 def adaptive_interval(elapsed: float, max_interval: float, *, near_end: bool, polls: int) -> float:
-    """`poll_interval`, or FAST_POLL_SECONDS when the deployment is about to end and the polls so far
-    (`polls`, over `elapsed` seconds) stay within one per second on average, the next one included.
+    """Poll sooner when the deployment is about to end, back off otherwise.
+
+    Near the end: FAST_POLL_SECONDS, as long as the polls so far (`polls`, over `elapsed` seconds) stay
+    within one per second on average, the next one included. Otherwise `poll_interval`, at least
+    BACKOFF_POLL_SECONDS: the time saved pays for the fast polls.
 
     >>> adaptive_interval(3.0, 15.0, near_end=True, polls=2)
     0.25
     >>> adaptive_interval(3.0, 15.0, near_end=True, polls=4)
-    1.0
+    1.25
     """
-    normal = poll_interval(elapsed, max_interval)
+    normal = max(BACKOFF_POLL_SECONDS, poll_interval(elapsed, max_interval))
     if near_end and polls + 1 <= elapsed + FAST_POLL_SECONDS:
         return min(normal, FAST_POLL_SECONDS)
     return normal

@@ -156,6 +156,12 @@ def test_one_services_error_keeps_the_others_results(deployer: Deployer) -> None
     try:
         created = deployer.run(_services_config(deployer, ["old"]), "--image", GOOD_IMAGE, "--no-wait")
         assert created.code == 0, created.stderr
+        # The scheduler places the task on its next tick: delete once there is a task to drain (ci-ecs may
+        # exit before that tick), so the service stays DRAINING.
+        deadline = time.monotonic() + 10
+        while not deployer.ecs.list_tasks(cluster=deployer.cluster, serviceName="old")["taskArns"] \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
         deployer.ecs.delete_service(cluster=deployer.cluster, service="old", force=True)
         run = deployer.run(_services_config(deployer, ["fresh", "old"]), "--image", GOOD_IMAGE, "--no-wait")
     finally:
