@@ -372,7 +372,12 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
            f"(no rollback configured). *FAILED → failure reported*: the sandbox's 'deployment failed' event to the "
            f"tool's exit. ci-ecs runs with `--no-rollback` (the peers do not roll back either). The aws-CLI "
            f"waiter never sees 'stable' (two deployments) and runs until the benchmark's cap of **{cap} s** "
-           f"(`timeout {cap}`, exit 124) — without the cap it would wait 10 minutes and exit 255.",
+           f"(`timeout {cap}`, exit 124) — without the cap it would wait 10 minutes and exit 255. *FAILED → next "
+           "DescribeServices*: poll lateness, from the sandbox's call times. ci-ecs polls at least 1.25 s apart "
+           "while nothing is about to happen and every 0.25 s once the circuit breaker is one failed task away "
+           "(within one DescribeServices a second on average); ecs-deploy every 1 s. The sandbox fails tasks on "
+           "a 1 s grid after UpdateService (its task start delay), so the lateness here is partly the phase of "
+           "that grid against each tool's polls; at a random phase it averages half the poll interval.",
         5: "`ci-ecs --help` vs `ecs --help` vs `aws --version`; no sandbox, no AWS calls. *Deploy-path imports*: "
            "`python -c 'import ci_ecs.cli, ci_ecs.config, ci_ecs.deploy, boto3'` (ecs-deploy: `import "
            "ecs_deploy.cli`) less `python -c pass`, measured in the same iteration; *their RSS*: that process's "
