@@ -178,8 +178,17 @@ def _use_trimmed_models(session: Any) -> None:
     """
     from pathlib import Path
 
+    import botocore
+
+    data = Path(__file__).resolve().parent / "data"
+    # Only with the botocore release the files were cut from: a newer botocore's models (new parameters,
+    # new regions in endpoints.json) must never be shadowed by older copies. The wrappers' constraints
+    # pin that release; any other botocore simply uses its own full data.
+    stamp = data / "BOTOCORE_VERSION"
+    if not stamp.is_file() or stamp.read_text().strip() != botocore.__version__:
+        return
     loader = session.get_component("data_loader")
-    ours = str(Path(__file__).resolve().parent / "data")
+    ours = str(data)
     paths = loader.search_paths
     if ours in paths:
         return

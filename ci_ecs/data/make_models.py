@@ -94,6 +94,10 @@ def main() -> int:
         print(f"wrote {folder}")
     (HERE / "endpoints.json").write_text(json.dumps(endpoints(), separators=(",", ":"), sort_keys=True) + "\n")
     print(f"wrote {HERE / 'endpoints.json'}")
+    import botocore
+
+    # ci_ecs/aws.py uses these files only with this botocore release.
+    (HERE / "BOTOCORE_VERSION").write_text(botocore.__version__ + "\n")
     return 0
 
 
