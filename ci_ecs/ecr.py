@@ -23,6 +23,17 @@ def lifecycle_policy(keep_last: int) -> str:
     }]}, sort_keys=True)
 
 
+def describe_one_repository(client: Any, action: str, name: str) -> dict[str, Any] | None:
+    """DescribeRepositories for one repository, or None when it does not exist (ECR and ECR Public alike)."""
+    with aws_errors(action):
+        try:
+            return dict(client.describe_repositories(repositoryNames=[name])["repositories"][0])
+        except Exception as exc:
+            if error_code(exc) == "RepositoryNotFoundException":
+                return None
+            raise
+
+
 def describe_one_image(client: Any, action: str, name: str, *, tag: str | None = None,
                        digest: str | None = None) -> dict[str, Any] | None:
     """DescribeImages for one image by `tag` or `digest`, or None when the repository does not hold it.
@@ -48,13 +59,7 @@ class EcrGateway:
 
     def describe_repository(self, name: str) -> dict[str, Any] | None:
         """The repository, or None when it does not exist."""
-        with aws_errors(f"describe repository {name}"):
-            try:
-                return dict(self.client.describe_repositories(repositoryNames=[name])["repositories"][0])
-            except Exception as exc:
-                if error_code(exc) == "RepositoryNotFoundException":
-                    return None
-                raise
+        return describe_one_repository(self.client, f"describe repository {name}", name)
 
     def create_repository(self, params: dict[str, Any]) -> dict[str, Any]:
         """Create a repository."""

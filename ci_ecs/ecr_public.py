@@ -23,7 +23,7 @@ from typing import Any
 
 from ci_ecs.aws import aws_errors, error_code
 from ci_ecs.config import CatalogConfig, RepositoryConfig
-from ci_ecs.ecr import RepositoryResult, describe_one_image
+from ci_ecs.ecr import RepositoryResult, describe_one_image, describe_one_repository
 from ci_ecs.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -67,13 +67,7 @@ class EcrPublicGateway:
 
     def describe_repository(self, name: str) -> dict[str, Any] | None:
         """The repository, or None when it does not exist."""
-        with aws_errors(f"describe public repository {name}"):
-            try:
-                return dict(self.client.describe_repositories(repositoryNames=[name])["repositories"][0])
-            except Exception as exc:
-                if error_code(exc) == "RepositoryNotFoundException":
-                    return None
-                raise
+        return describe_one_repository(self.client, f"describe public repository {name}", name)
 
     def create_repository(self, name: str, catalog: dict[str, Any] | None) -> dict[str, Any]:
         """Create a public repository, with its catalog data in the same call."""
