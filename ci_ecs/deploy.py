@@ -732,10 +732,7 @@ class Deployer:
         breaker, breaker_rollback = self._circuit_breaker(outcome.service)
         remaining = shared.remaining(config.deploy.timeout)
         log.info("waiting for deployment %s of %s (timeout %d s)", deployment_id, name, max(0, int(remaining)))
-        strategy = (outcome.service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
-        ours = next((d for d in outcome.service.get("deployments", []) if d.get("id") == deployment_id), None)
-        arn = find_service_deployment(shared.ecs, result.cluster, name, ours) \
-            if strategy != "ROLLING" and ours else None
+        arn = self._service_deployment_arn(shared, result.cluster, name, deployment_id, outcome)
         if arn:
             return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
         try:
@@ -754,6 +751,35 @@ class Deployer:
             return waited
         result.rolloutState = waited.state
         raise self._failure(shared, name, waited, outcome, result, stopped=stopped)
+
+    @staticmethod
+    def _service_deployment_arn(shared: _Shared, cluster: str, name: str, deployment_id: str,
+                                outcome: ServiceResult) -> str | None:
+        """The service deployment to follow (every strategy, ROLLING included), or None to follow the ECS
+        deployment by its id.
+
+        CreateService/UpdateService/DescribeServices name the service's current service deployment
+        (Service.currentServiceDeployment, API reference): no extra call. It is ours when our call started a
+        deployment, or when an unchanged re-run follows the service's own deployment still IN_PROGRESS. A
+        desired-count change alone starts no service deployment: its scaling is followed by deployment id.
+        Endpoints without the service-deployment API leave the field out; a blue/green, canary or linear
+        deployment is then looked up with ListServiceDeployments, a rolling one followed by its id.
+        """
+        service = outcome.service
+        ours = next((d for d in service.get("deployments", []) if d.get("id") == deployment_id), None)
+        started = outcome.started_deployment or (
+            outcome.action == "unchanged" and (ours or {}).get("rolloutState") == "IN_PROGRESS")
+        if not started or ours is None:
+            return None
+        current = service.get("currentServiceDeployment")
+        if current:
+            return str(current)
+        strategy = (service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
+        if strategy != "ROLLING":
+            return find_service_deployment(shared.ecs, cluster, name, ours)
+        log.debug("the service names no current service deployment (an endpoint without the service-deployment "
+                  "API): following deployment %s by its id", deployment_id)
+        return None
 
     def _follow_service_deployment(self, shared: _Shared, name: str, deployment_id: str, arn: str,
                                    outcome: ServiceResult, stopped: StoppedTasks,
@@ -797,6 +823,11 @@ class Deployer:
         rolled_back_to = None
         if waited.state == "ROLLED_BACK":
             rolled_back_to = (primary_deployment(waited.service) or {}).get("taskDefinition") or None
+        elif waited.ecs_rolling_back:
+            # ECS started the rollback (circuit breaker, alarm or StopServiceDeployment): not ours to start.
+            rolled_back_to = outcome.previous_task_definition
+            lines.append(f"ECS rolls the service back (service deployment "
+                         f"{(waited.service_deployment or {}).get('status')})")
         elif waited.state == "FAILED" and waited.ecs_failed and breaker and breaker_rollback:
             rolled_back_to = outcome.previous_task_definition
             lines.append("ECS's circuit breaker rolls back the service")
@@ -835,10 +866,16 @@ class Deployer:
         remaining = shared.remaining(config.deploy.timeout)
         if back and back.get("id") and remaining > 0:
             breaker, _ = self._circuit_breaker(updated)
+            back_arn = updated.get("currentServiceDeployment")  # the rollback's own service deployment
             try:
-                waited = wait_for_deployment(shared.ecs, cluster, name, str(back["id"]), timeout=remaining,
-                                             max_interval=config.deploy.max_poll_interval, circuit_breaker=breaker,
-                                             sleep=self._sleep)
+                if back_arn:
+                    waited = follow_service_deployment(shared.ecs, cluster, name, str(back["id"]), str(back_arn),
+                                                       timeout=remaining, max_interval=config.deploy.max_poll_interval,
+                                                       sleep=self._sleep)
+                else:
+                    waited = wait_for_deployment(shared.ecs, cluster, name, str(back["id"]), timeout=remaining,
+                                                 max_interval=config.deploy.max_poll_interval,
+                                                 circuit_breaker=breaker, sleep=self._sleep)
                 lines.append(f"rolled back to {previous} ({waited.state.lower()})")
             except DeployTimeoutError:
                 lines.append(f"rolling back to {previous}: not finished within the deploy's timeout")

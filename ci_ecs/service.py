@@ -256,6 +256,8 @@ class ServiceResult:
     previous_task_definition: str | None
     changes: list[Change] = field(default_factory=list)
     sent: dict[str, Any] = field(default_factory=dict)
+    # True when our CreateService/UpdateService started a new deployment (a desired-count change alone does not).
+    started_deployment: bool = False
 
 
 def primary_deployment(service: dict[str, Any]) -> dict[str, Any] | None:
@@ -295,7 +297,8 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
             return ServiceResult("created", {"serviceName": name, **params}, None, None, changes, params)
         created = ecs.create_service(params)
         log.info("service %s created (desired count %s)", name, created.get("desiredCount"))
-        return ServiceResult("created", created, _deployment_id(created), None, changes, params)
+        return ServiceResult("created", created, _deployment_id(created), None, changes, params,
+                             started_deployment=True)
     changes, params = update_plan(spec, current, network_mode=network_mode, service_name=name)
     if not changes and not force_new_deployment:
         log.info("service %s unchanged (%s, desired count %s)", name, _short(current.get("taskDefinition")),
@@ -317,7 +320,9 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
         return ServiceResult("updated", current, None, previous, changes, params)
     updated = ecs.update_service(params)
     log.info("service %s updated (%s)", name, what)
-    return ServiceResult("updated", updated, _deployment_id(updated), previous, changes, params)
+    started = _deployment_id(updated) != _deployment_id(current)
+    return ServiceResult("updated", updated, _deployment_id(updated), previous, changes, params,
+                         started_deployment=started)
 
 
 def _short(arn: str | None) -> str:

@@ -94,6 +94,8 @@ class WaitOutcome:
     ecs_failed: bool = False
     # The service deployment (DescribeServiceDeployments) when it was followed through that API.
     service_deployment: dict[str, Any] | None = None
+    # ECS is rolling the service back (service deployment ROLLBACK_REQUESTED / ROLLBACK_IN_PROGRESS).
+    ecs_rolling_back: bool = False
 
 
 def _find(service: dict[str, Any], deployment_id: str) -> dict[str, Any] | None:
@@ -376,6 +378,7 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
 # canary and linear deployments: their status, lifecycle stage, rollback and the alarms that fired.
 
 SERVICE_DEPLOYMENT_FINAL_FAILURES = ("STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED")
+_ROLLING_BACK = ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 # Production traffic has moved once the deployment is past POST_PRODUCTION_TRAFFIC_SHIFT (ServiceDeployment.
 # lifecycleStage: BAKE_TIME, then CLEAN_UP).
 TRAFFIC_SHIFTED_STAGES = ("BAKE_TIME", "CLEAN_UP")
@@ -438,42 +441,124 @@ def _failure_reason(arn: str, sd: dict[str, Any]) -> str:
     return ": ".join(parts[:1]) + (" (" + "; ".join(parts[1:]) + ")" if parts[1:] else "")
 
 
+def _stopped_verdict(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, sd: dict[str, Any],
+                     ) -> tuple[str, dict[str, Any], str | None]:
+    """What a STOPPED service deployment means, from states ECS reports (ServiceDeployment.status,
+    deploymentCircuitBreaker.status; the service's deployments list), never from its statusReason wording:
+
+    ("FOLLOW", service, newer id) when another deployment of the same task definition replaced ours (a
+    concurrent run or a forced deployment: its success is ours); ("SUPERSEDED", service, None) when a
+    deployment of another task definition replaced it; ("FAILED", service, None) when ECS's circuit breaker
+    stopped it (TRIGGERED) or it was stopped while still PRIMARY (StopServiceDeployment ABORT).
+    """
+    service = ecs.describe_service(cluster, service_name) or {}
+    if ((sd.get("deploymentCircuitBreaker") or {}).get("status")) == "TRIGGERED":
+        return "FAILED", service, None
+    newer = _same_definition_successor(service, _find(service, deployment_id))
+    if newer is not None:
+        return "FOLLOW", service, newer
+    primary = primary_deployment(service) or {}
+    if primary.get("id") and primary.get("id") != deployment_id:
+        return "SUPERSEDED", service, None
+    return "FAILED", service, None
+
+
 def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
                               timeout: float, wait_until: str = "completed", max_interval: float = 15.0,
                               started_at: float | None = None, timeout_label: float | None = None,
                               stopped: StoppedTasks | None = None,
                               clock: Callable[[], float] = time.monotonic,
                               sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
-    """Poll our service deployment until SUCCESSFUL (or, with `traffic-shifted`, until production traffic
-    has moved), or until ECS stopped or rolled it back; raise DeployTimeoutError naming the stage.
+    """Follow our service deployment (any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY) until SUCCESSFUL (or,
+    with `traffic-shifted`, until production traffic has moved), or until ECS stopped or rolled it back; raise
+    DeployTimeoutError naming the lifecycle stage.
 
-    A rollback is followed to its end, so the result says where the service is. Stopped tasks are counted
-    by startedBy = our ECS deployment id (`StoppedTasks`), for their reasons.
+    One DescribeServiceDeployments per poll. As for `wait_for_deployment`, our deployment's stopped tasks are
+    counted by startedBy (`StoppedTasks`): ECS's circuit breaker stops counting once a task ran, so a container
+    that crashes after RUNNING reaches `failure_threshold` only this way (ci-ecs's verdict, FAILED).
+
+    ROLLBACK_REQUESTED / ROLLBACK_IN_PROGRESS end a ROLLING deployment's wait at once (ECS is starting the old
+    revision's tasks again, which may take minutes; the result says ECS rolls back), while a blue/green,
+    canary or linear rollback (traffic moving back to the blue revision, still running) is followed to
+    ROLLBACK_SUCCESSFUL / ROLLBACK_FAILED so the result says where the service is.
     """
     begin = clock()
     wall_start = started_at if started_at is not None else time.time()
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     last_progress = ""
+    polls = 0
+    counted_failures = 0
+    last_counts: tuple[int, int, int] | None = None
+    stopped_listed = -math.inf
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
         sd = describe_service_deployment(ecs, arn)
+        polls += 1
         status, stage = sd.get("status"), sd.get("lifecycleStage")
+        strategy = str((sd.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
+        target = sd.get("targetServiceRevision") or {}
+        requested = int(target.get("requestedTaskCount") or 0)
+        running = int(target.get("runningTaskCount") or 0)
+        pending = int(target.get("pendingTaskCount") or 0)
+        breaker = sd.get("deploymentCircuitBreaker") or {}
+        ecs_failed = int(breaker.get("failureCount") or 0)
+        final = status in SERVICE_DEPLOYMENT_FINAL_FAILURES or status == "SUCCESSFUL"
+        # ListTasks(STOPPED) only when a stop may have happened (see wait_for_deployment), and before a verdict.
+        counts = (running, pending, ecs_failed)
+        if (last_counts is None or running < last_counts[0] or pending > last_counts[1]
+                or ecs_failed > last_counts[2] or final or status in _ROLLING_BACK
+                or clock() - stopped_listed >= STOPPED_POLL_BOUND_SECONDS):
+            stopped.poll()
+            stopped_listed = clock()
+        last_counts = counts
         if status == "SUCCESSFUL" or (wait_until == "traffic-shifted" and status == "IN_PROGRESS"
                                       and stage in TRAFFIC_SHIFTED_STAGES):
             service = ecs.describe_service(cluster, service_name) or {}
-            stopped.baseline(poll=False)
+            stopped.baseline(poll=False)  # the stable window counts what stops after SUCCESSFUL
             state = "COMPLETED" if status == "SUCCESSFUL" else "TRAFFIC_SHIFTED"
             return WaitOutcome(state, deployment_id, service, service_deployment=sd)
-        if status in SERVICE_DEPLOYMENT_FINAL_FAILURES:
+        if status == "STOPPED":
+            verdict, service, newer = _stopped_verdict(ecs, cluster, service_name, deployment_id, sd)
+            if verdict == "FOLLOW" and newer is not None and service.get("currentServiceDeployment"):
+                log.info("deployment %s was replaced by %s of the same task definition; following it",
+                         deployment_id, newer)
+                deployment_id, arn = newer, str(service["currentServiceDeployment"])
+                stopped.follow(newer)
+                last_counts = None
+                continue
+            if verdict == "SUPERSEDED":
+                primary = primary_deployment(service) or {}
+                return WaitOutcome("SUPERSEDED", deployment_id, service,
+                                   f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
+                                   f"({primary.get('taskDefinition')}), started by someone else",
+                                   stopped.reasons(), _events(service, wall_start), service_deployment=sd)
+            return WaitOutcome("FAILED", deployment_id, service, _failure_reason(arn, sd),
+                               stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
+                               ecs_failed=True, service_deployment=sd)
+        if status in SERVICE_DEPLOYMENT_FINAL_FAILURES or (status in _ROLLING_BACK and strategy == "ROLLING"):
             service = ecs.describe_service(cluster, service_name) or {}
-            stopped.poll()
             state = "ROLLED_BACK" if status == "ROLLBACK_SUCCESSFUL" else "FAILED"
             return WaitOutcome(state, deployment_id, service, _failure_reason(arn, sd),
                                stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
-                               ecs_failed=True, service_deployment=sd)
-        target = sd.get("targetServiceRevision") or {}
-        progress = f"{status}, stage {stage or '-'}, {target.get('runningTaskCount', 0)}/" \
-                   f"{target.get('requestedTaskCount', 0)} running"
+                               ecs_failed=True, service_deployment=sd,
+                               ecs_rolling_back=status in _ROLLING_BACK)
+        failures = stopped.failures()
+        failed_count = max(len(failures), ecs_failed)
+        if failed_count > counted_failures and status not in _ROLLING_BACK:
+            counted_failures = failed_count
+            reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
+            log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
+                        reasons[0] if reasons else "")
+            if requested and counted_failures >= failure_threshold(requested):
+                service = ecs.describe_service(cluster, service_name) or {}
+                return WaitOutcome("FAILED", deployment_id, service,
+                                   f"{counted_failures} tasks failed to start or stopped (threshold "
+                                   f"{failure_threshold(requested)})", reasons, _events(service, wall_start),
+                                   service_deployment=sd)
+        old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
+        progress = f"{status}, stage {stage or '-'}, {running}/{requested} running, {pending} pending"
+        if old_running:
+            progress += f", {old_running} old still running"
         if target.get("requestedProductionTrafficWeight") is not None:
             progress += f", {target['requestedProductionTrafficWeight']:g}% of production traffic"
         hook = paused_hook(sd)
@@ -486,6 +571,14 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
         if elapsed >= timeout:
             raise DeployTimeoutError(f"service deployment {arn} of service {service_name} not finished after "
                                      f"{int(timeout_label or timeout)} s (status {status}, lifecycle stage "
-                                     f"{stage or '-'}" + (", a lifecycle hook awaits `ci-ecs continue`" if hook
-                                                          else "") + ")", deployment_id=deployment_id)
-        sleep(min(poll_interval(elapsed, max_interval), max(0.0, timeout - elapsed)))
+                                     f"{stage or '-'}, {running}/{requested} running" +
+                                     ("; a lifecycle hook awaits `ci-ecs continue`" if hook else "") + ")",
+                                     deployment_id=deployment_id)
+        # A rolling deployment is about to end when its tasks all run and old ones drain (or one more failure
+        # trips the threshold): poll sooner. Blue/green, canary and linear wait out bake times: back off.
+        near_end = strategy == "ROLLING" and (
+            (requested and running >= requested and pending == 0 and old_running > 0)
+            or (bool(breaker.get("status") not in (None, "DISABLED")) and requested > 0
+                and failed_count + 1 >= failure_threshold(requested)))
+        interval = adaptive_interval(elapsed, max_interval, near_end=bool(near_end), polls=polls)
+        sleep(min(interval, max(0.0, timeout - elapsed)))

@@ -122,6 +122,9 @@ class ServiceDeployment:
     pending_action: str | None = None  # from ContinueServiceDeployment: CONTINUE | ROLLBACK
     stop_request: str | None = None  # from StopServiceDeployment: ROLLBACK | ABORT
     counts: dict[str, int] = field(default_factory=lambda: {"requested": 0, "running": 0, "pending": 0})
+    # ServiceDeploymentCircuitBreaker (API reference): failureCount and TRIGGERED, kept by the strategy.
+    breaker_failures: int = 0
+    breaker_triggered: bool = False
     source_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -206,7 +209,15 @@ class ServiceDeployment:
         if self.rollback:
             out["rollback"] = dict(self.rollback)
         breaker = self.configuration.get("deploymentCircuitBreaker") or {}
-        out["deploymentCircuitBreaker"] = {"status": "MONITORING" if breaker.get("enable") else "DISABLED"}
+        if not breaker.get("enable"):
+            out["deploymentCircuitBreaker"] = {"status": "DISABLED"}
+        else:
+            from .scheduler import circuit_breaker_threshold  # noqa: PLC0415 - scheduler imports this module
+
+            status = "TRIGGERED" if self.breaker_triggered else (
+                "MONITORING_COMPLETE" if self.status == "SUCCESSFUL" else "MONITORING")
+            out["deploymentCircuitBreaker"] = {"status": status, "failureCount": self.breaker_failures,
+                                               "threshold": circuit_breaker_threshold(self.counts["requested"])}
         if self.alarms:
             out["alarms"] = copy.deepcopy(self.alarms)
         if self.hooks:
@@ -294,6 +305,27 @@ def record_new_deployments(service: MotoService) -> None:
                 older.set_status("STOPPED", f"Service deployment stopped: superseded by {record.arn}.")
         _records(service).insert(0, record)
         known.add(deployment["id"])
+        # Service.currentServiceDeployment (API reference): the ARN of the service's current service deployment,
+        # in the CreateService/UpdateService response as in DescribeServices.
+        service.current_service_deployment = record.arn
+
+
+def current_revisions(service: MotoService) -> list[dict[str, Any]]:
+    """Service.currentServiceRevisions: the revisions the service's deployments run, with their task counts
+    (ServiceCurrentRevisionSummary). A circuit-breaker rollback runs the revision it rolls back to."""
+    out = []
+    for deployment in service.deployments:
+        record = for_deployment(service, deployment["id"])
+        if record is None:
+            record = next((r for r in _records(service) if r.rollback_deployment_id == deployment["id"]), None)
+            arn = (record.rollback or {}).get("serviceRevisionArn") if record else None
+        else:
+            arn = record.target.arn
+        if arn:
+            out.append({"arn": arn, "requestedTaskCount": int(deployment["desiredCount"]),
+                        "runningTaskCount": int(deployment["runningCount"]),
+                        "pendingTaskCount": int(deployment["pendingCount"])})
+    return out
 
 
 def _short_id() -> str:

@@ -187,6 +187,9 @@ def refresh_counts(service: MotoService, tasks: list[MotoTask]) -> None:
         pending_total += pending
     service.running_count = running_total
     service.pending_count = pending_total
+    from . import deployments  # noqa: PLC0415 - deployments imports this module
+
+    service.current_service_revisions = deployments.current_revisions(service)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -442,6 +445,7 @@ def _check_circuit_breaker(
     primary["rolloutState"] = "FAILED"
     primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
     primary["updatedAt"] = utcnow()
+    primary["sb_breaker_triggered"] = True  # ServiceDeploymentCircuitBreaker.status TRIGGERED (not serialised)
     add_event(
         service,
         f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.",

@@ -233,3 +233,70 @@ def test_iam_policy_covers_the_strategy(deployer: Deployer, tmp_path: Path) -> N
     assert "ecs:ListServiceDeployments" in statements["EcsServiceDeployments"]["Action"]
     assert statements["PassEcsInfrastructureRoles"]["Resource"] == [ROLE, "arn:aws:iam::123456789012:role/hookRole"]
     assert statements["DeploymentAlarms"]["Action"] == ["cloudwatch:DescribeAlarms"]
+
+
+# ------------------------------------------------------------------ ROLLING, through the same API (issue 15)
+
+
+def test_rolling_deploy_follows_its_service_deployment(deployer: Deployer) -> None:
+    """A rolling deploy is followed through the service-deployment API too: the ARN comes from UpdateService's
+    currentServiceDeployment (no ListServiceDeployments), and it is the deployment of our task definition."""
+    config = deployer.config()
+    first = deployer.run(config, "--image", GOOD_IMAGE)
+    assert first.code == 0, first.stderr
+    deployer.sandbox.clear_request_log()
+    run = deployer.run(config, "--image", NEXT_IMAGE)
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert result["serviceDeploymentStatus"] == "SUCCESSFUL" and result["rolloutState"] == "COMPLETED"
+    assert result["serviceDeploymentArn"] != first.json["serviceDeploymentArn"]
+    calls = [c.operation for c in deployer.sandbox.request_log]
+    assert "DescribeServiceDeployments" in calls and "ListServiceDeployments" not in calls
+    # ECS's own record agrees: the newest service deployment is that ARN, and its target runs our revision.
+    newest = deployer.ecs.list_service_deployments(cluster=deployer.cluster, service="web")["serviceDeployments"][0]
+    assert newest["serviceDeploymentArn"] == result["serviceDeploymentArn"]
+    revision = deployer.ecs.describe_service_revisions(
+        serviceRevisionArns=[newest["targetServiceRevisionArn"]])["serviceRevisions"][0]
+    assert revision["taskDefinition"] == result["taskDefinitionArn"]
+    assert deployer.service()["currentServiceDeployment"] == result["serviceDeploymentArn"]
+
+
+def test_rolling_circuit_breaker_rollback_reported_when_ecs_starts_it(deployer: Deployer) -> None:
+    """ECS's circuit breaker rolls back: exit 1 as soon as the service deployment says ROLLBACK_*, ci-ecs starts
+    no rollback of its own (one UpdateService), and ECS brings the old revision back."""
+    config = deployer.config(circuit_breaker={"enable": True, "rollback": True})
+    assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    registry = deployer.sandbox.registry or "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    deployer.sandbox.clear_request_log()
+    run = deployer.run(config, "--image", f"{registry}/nothing-here:1.0")
+    assert run.code == 1, run.stderr
+    result = run.json
+    assert result["serviceDeploymentStatus"] in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL")
+    assert [c.operation for c in deployer.sandbox.request_log].count("UpdateService") == 1
+    assert "CannotPullContainerError" in run.stderr
+    sd = deployer.ecs.describe_service_deployments(
+        serviceDeploymentArns=[result["serviceDeploymentArn"]])["serviceDeployments"][0]
+    assert sd["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
+    assert sd["deploymentCircuitBreaker"]["failureCount"] >= sd["deploymentCircuitBreaker"]["threshold"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        service = deployer.service()
+        if service["taskDefinition"].endswith(":1") and len(service["deployments"]) == 1 \
+                and service["runningCount"] == 2:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"ECS did not roll back: {deployer.service()['deployments']}")
+
+
+def test_desired_count_change_alone_waits_for_the_new_tasks(deployer: Deployer) -> None:
+    """A desired-count change starts no service deployment: its scaling is followed by the ECS deployment, and
+    the deploy returns only once the new tasks run."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    run = deployer.run(deployer.config(desired_count=4), "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    assert run.json["taskDefinitionRegistered"] is False
+    service = deployer.service()
+    assert service["desiredCount"] == 4 and service["runningCount"] == 4
+    assert len(deployer.ecs.list_service_deployments(cluster=deployer.cluster, service="web")
+               ["serviceDeployments"]) == 1

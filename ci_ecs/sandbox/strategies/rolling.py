@@ -24,6 +24,8 @@ def sync(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], 
         _stop(service, record, deployment, state)
         return
     if deployment is not None:
+        # ECS's failedTasks resets once a task runs (Deployment.failedTasks); the breaker's count is the same.
+        record.breaker_failures = int(deployment.get("failedTasks") or 0)
         record.counts = {
             "requested": int(deployment["desiredCount"]),
             "running": int(deployment["runningCount"]),
@@ -45,6 +47,7 @@ def sync(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], 
     elif rollout == "COMPLETED":
         record.set_status("SUCCESSFUL")
     elif rollout == "FAILED":
+        record.breaker_triggered = bool(deployment.get("sb_breaker_triggered"))
         rollback = next(
             (d for d in service.deployments if d["id"] in state["rollbacks"] and d["status"] == "PRIMARY"), None
         )
