@@ -394,6 +394,9 @@ def register(**params: Any) -> None:
 @click.option("--fail-operations", default=None,
               help="Comma-separated operations answered with HTTP 503, e.g. ecs:RegisterTaskDefinition "
                    "(CI_ECS_SANDBOX_FAIL_OPERATIONS).")
+@click.option("--deny-operations", default=None,
+              help="Comma-separated operations answered with AccessDeniedException, as IAM answers a policy "
+                   "without them (CI_ECS_SANDBOX_DENY_OPERATIONS).")
 @click.option("--runtime", type=click.Choice(("simulated", "docker")), envvar="CI_ECS_SANDBOX_RUNTIME",
               default="simulated", show_default=True,
               help="simulated: tasks are state only; docker: tasks are real containers on the Docker engine "
@@ -401,8 +404,8 @@ def register(**params: Any) -> None:
 @click.option("--minute-seconds", type=click.FloatRange(min=0, min_open=True), envvar="CI_ECS_SANDBOX_MINUTE_SECONDS",
               default=None, help="Seconds a bake-time minute lasts (CI_ECS_SANDBOX_MINUTE_SECONDS; default 60).")
 def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
-            throttle_rate: float | None, fail_operations: str | None, runtime: str,
-            minute_seconds: float | None) -> None:
+            throttle_rate: float | None, fail_operations: str | None, deny_operations: str | None,
+            runtime: str, minute_seconds: float | None) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
         from ci_ecs.sandbox import serve_forever
@@ -418,6 +421,8 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
         changes["throttle_rate"] = throttle_rate
     if fail_operations is not None:
         changes["error_5xx_operations"] = parse_operations(fail_operations)
+    if deny_operations is not None:
+        changes["denied_operations"] = parse_operations(deny_operations)
     if changes:
         import dataclasses
 

@@ -42,6 +42,7 @@ from ci_ecs.taskdef import (
 )
 from ci_ecs.verify import Check, Target, VerifyResult, load_balancer_port, verify_targets
 from ci_ecs.wait import (
+    ServiceDeploymentUnavailable,
     StoppedTasks,
     WaitOutcome,
     describe_service_deployment,
@@ -734,7 +735,19 @@ class Deployer:
         log.info("waiting for deployment %s of %s (timeout %d s)", deployment_id, name, max(0, int(remaining)))
         arn = self._service_deployment_arn(shared, result.cluster, name, deployment_id, outcome)
         if arn:
-            return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
+            try:
+                return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
+            except ServiceDeploymentUnavailable as exc:
+                strategy = (outcome.service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
+                if strategy != "ROLLING":
+                    raise exc.error from None
+                # A rolling deployment can be followed by its id as well: a deploy policy without
+                # ecs:DescribeServiceDeployments keeps working, and the result says what to add.
+                result.serviceDeploymentArn = None
+                result.warnings.append(f"service deployment not followed ({exc.error.code}): following deployment "
+                                       f"{deployment_id} by its id; `ci-ecs iam-policy` lists "
+                                       "ecs:DescribeServiceDeployments")
+                log.warning("%s", result.warnings[-1])
         try:
             waited = wait_for_deployment(shared.ecs, result.cluster, name, deployment_id,
                                          timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,

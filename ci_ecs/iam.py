@@ -169,18 +169,19 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
 
 
 def _strategy_statements(config: Config, ecs_arn: str) -> list[dict[str, Any]]:
-    """Blue/green, canary, linear (issue 15): the service-deployment API deploy follows and `continue` calls,
-    PassRole for the load balancers' infrastructure role and the Lambda hooks' roles (passed to ECS), and
-    cloudwatch:DescribeAlarms for deployment alarms."""
+    """The service-deployment API every deploy follows (issue 15: ROLLING too); for blue/green, canary, linear,
+    hooks and alarms also the ContinueServiceDeployment `continue` calls, PassRole for the load balancers'
+    infrastructure role and the Lambda hooks' roles (passed to ECS), and cloudwatch:DescribeAlarms."""
     services = [entry.service for entry in config.targets()]
-    if not any(s.strategy not in (None, "ROLLING") or s.lifecycle_hooks or s.alarms for s in services):
-        return []
+    staged = any(s.strategy not in (None, "ROLLING") or s.lifecycle_hooks or s.alarms for s in services)
     out: list[dict[str, Any]] = [{
         "Sid": "EcsServiceDeployments", "Effect": "Allow",
         "Action": ["ecs:ListServiceDeployments", "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions",
-                   "ecs:ContinueServiceDeployment"],
+                   *(["ecs:ContinueServiceDeployment"] if staged else [])],
         "Resource": [f"{ecs_arn}:service/{config.cluster}/*", f"{ecs_arn}:service-deployment/{config.cluster}/*",
                      f"{ecs_arn}:service-revision/{config.cluster}/*"]}]
+    if not staged:
+        return out
     roles = sorted({lb.advanced.role_arn for s in services for lb in s.load_balancers if lb.advanced}
                    | {h.role_arn for s in services for h in s.lifecycle_hooks or [] if h.role_arn})
     if roles:

@@ -441,6 +441,19 @@ def _failure_reason(arn: str, sd: dict[str, Any]) -> str:
     return ": ".join(parts[:1]) + (" (" + "; ".join(parts[1:]) + ")" if parts[1:] else "")
 
 
+# A policy written before ci-ecs followed rolling deployments this way may lack ecs:DescribeServiceDeployments.
+_DENIED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
+
+
+class ServiceDeploymentUnavailable(Exception):  # noqa: N818 - a signal to the caller, never shown to a user
+    """The first DescribeServiceDeployments was refused (no such API here, or not allowed): `error` says why.
+    The caller follows the deployment by its id instead where it can (a rolling deployment)."""
+
+    def __init__(self, error: AwsError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 def _stopped_verdict(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, sd: dict[str, Any],
                      ) -> tuple[str, dict[str, Any], str | None]:
     """What a STOPPED service deployment means, from states ECS reports (ServiceDeployment.status,
@@ -492,7 +505,12 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     stopped_listed = -math.inf
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
-        sd = describe_service_deployment(ecs, arn)
+        try:
+            sd = describe_service_deployment(ecs, arn)
+        except AwsError as err:
+            if polls == 0 and (err.code in SERVICE_DEPLOYMENT_API_MISSING or err.code in _DENIED):
+                raise ServiceDeploymentUnavailable(err) from err
+            raise
         polls += 1
         status, stage = sd.get("status"), sd.get("lifecycleStage")
         strategy = str((sd.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")

@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated operations answered with 503, e.g. RegisterTaskDefinition",
     )
     parser.add_argument(
+        "--deny-operations",
+        default=",".join(env.denied_operations),
+        help="comma-separated operations answered with AccessDeniedException, e.g. DescribeServiceDeployments",
+    )
+    parser.add_argument(
         "--fail-times", type=int, default=env.error_5xx_times, help="fail only the first N calls of each such operation"
     )
     parser.add_argument(
@@ -42,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         throttle_rate=args.throttle_rate,
         error_5xx_operations=parse_operations(args.fail_operations),
         error_5xx_times=args.fail_times,
+        denied_operations=parse_operations(args.deny_operations),
         task_start_seconds=args.task_start_seconds,
     )
     try:

@@ -15,6 +15,7 @@ ENV_THROTTLE_RATE = "CI_ECS_SANDBOX_THROTTLE_RATE"
 ENV_FAIL_OPERATIONS = "CI_ECS_SANDBOX_FAIL_OPERATIONS"
 ENV_FAIL_TIMES = "CI_ECS_SANDBOX_FAIL_TIMES"
 ENV_TASK_START_SECONDS = "CI_ECS_SANDBOX_TASK_START_SECONDS"
+ENV_DENY_OPERATIONS = "CI_ECS_SANDBOX_DENY_OPERATIONS"
 
 
 def parse_operations(value: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -41,12 +42,15 @@ class Faults:
     error_5xx_times: when set, only the first N matching calls (per operation) fail, so a
         client that retries succeeds; None fails them all.
     task_start_seconds: overrides how long a task takes from PROVISIONING to RUNNING.
+    denied_operations: operations answered with AccessDeniedException (HTTP 400), as IAM answers a
+        caller whose policy lacks the action; named like error_5xx_operations.
     """
 
     throttle_rate: float = 0.0
     error_5xx_operations: tuple[str, ...] = ()
     error_5xx_times: int | None = None
     task_start_seconds: float | None = None
+    denied_operations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.throttle_rate <= 1.0:
@@ -54,6 +58,7 @@ class Faults:
         if self.task_start_seconds is not None and self.task_start_seconds < 0:
             raise ValueError("task_start_seconds must not be negative")
         object.__setattr__(self, "error_5xx_operations", parse_operations(self.error_5xx_operations))
+        object.__setattr__(self, "denied_operations", parse_operations(self.denied_operations))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Faults:
@@ -70,6 +75,7 @@ class Faults:
             error_5xx_operations=parse_operations(env.get(ENV_FAIL_OPERATIONS)),
             error_5xx_times=int(times) if times else None,
             task_start_seconds=float(start) if start else None,
+            denied_operations=parse_operations(env.get(ENV_DENY_OPERATIONS)),
         )
 
     def with_changes(self, **changes: object) -> Faults:
@@ -94,9 +100,11 @@ class FaultInjector:
             self._failures = {}
 
     def decide(self, service: str, operation: str) -> str | None:
-        """Return "throttle", "5xx" or None for a call about to be served."""
+        """Return "denied", "throttle", "5xx" or None for a call about to be served."""
         with self._lock:
             faults = self.faults
+            if self._matches(faults.denied_operations, service, operation):
+                return "denied"
             if self._matches_5xx(faults, service, operation):
                 key = f"{service}:{operation}".lower()
                 done = self._failures.get(key, 0)
@@ -111,9 +119,13 @@ class FaultInjector:
                     return "throttle"
             return None
 
+    @classmethod
+    def _matches_5xx(cls, faults: Faults, service: str, operation: str) -> bool:
+        return cls._matches(faults.error_5xx_operations, service, operation)
+
     @staticmethod
-    def _matches_5xx(faults: Faults, service: str, operation: str) -> bool:
-        for name in faults.error_5xx_operations:
+    def _matches(names: tuple[str, ...], service: str, operation: str) -> bool:
+        for name in names:
             svc, _, op = name.rpartition(":")
             if op.lower() == operation.lower() and (not svc or svc.lower() == service.lower()):
                 return True

@@ -100,7 +100,7 @@ def identify(environ: dict[str, Any]) -> tuple[str, str, str]:
 
 def error_response(service: str, fault: str, region: str = "") -> tuple[str, list[tuple[str, str]], bytes]:
     """Status line, headers and body of an error the sandbox answers itself, shaped like AWS's
-    for the protocol: "throttle", "5xx", "region" (an unknown region in the credential scope)
+    for the protocol: "throttle", "5xx", "denied", "region" (an unknown region in the credential scope)
     or "internal" (moto failed)."""
     request_id = str(uuid.uuid4())
     if fault == "throttle":
@@ -114,6 +114,12 @@ def error_response(service: str, fault: str, region: str = "") -> tuple[str, lis
         # "Credential should be scoped to a valid region, not 'xx-nowhere-1'." (HTTP 403).
         status, json_code, query_code = "403 Forbidden", "InvalidSignatureException", "SignatureDoesNotMatch"
         message = f"Credential should be scoped to a valid region, not '{region}'."
+    elif fault == "denied":
+        # What IAM answers a caller whose policy lacks the action (HTTP 400 AccessDeniedException for JSON
+        # protocols; query protocols say UnauthorizedOperation / AccessDenied).
+        status, json_code, query_code = "400 Bad Request", "AccessDeniedException", "UnauthorizedOperation"
+        message = ("User: arn:aws:iam::123456789012:user/sandbox is not authorized to perform this operation "
+                   "(denied by the ci-ecs sandbox)")
     elif fault == "internal":
         status, json_code, query_code = "500 Internal Server Error", "InternalFailure", "InternalFailure"
         message = "The request processing has failed because of an unknown error (ci-ecs sandbox)."

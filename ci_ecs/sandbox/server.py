@@ -240,6 +240,7 @@ class Sandbox:
         error_5xx_operations: str | Iterable[str] = _UNSET,
         error_5xx_times: int | None = _UNSET,
         task_start_seconds: float = _UNSET,
+        denied_operations: str | Iterable[str] = _UNSET,
     ) -> Faults:
         """Change fault injection while running; arguments left out keep their value.
 
@@ -252,6 +253,8 @@ class Sandbox:
             changes["error_5xx_operations"] = error_5xx_operations
         if error_5xx_times is not _UNSET:
             changes["error_5xx_times"] = error_5xx_times
+        if denied_operations is not _UNSET:
+            changes["denied_operations"] = denied_operations
         if task_start_seconds is not _UNSET:
             changes["task_start_seconds"] = float(task_start_seconds)
             self._task_start_seconds = float(task_start_seconds)

@@ -3,6 +3,7 @@ balancer (moto's), two target groups and listener rules; bake-time minutes last 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -300,3 +301,37 @@ def test_desired_count_change_alone_waits_for_the_new_tasks(deployer: Deployer) 
     assert service["desiredCount"] == 4 and service["runningCount"] == 4
     assert len(deployer.ecs.list_service_deployments(cluster=deployer.cluster, service="web")
                ["serviceDeployments"]) == 1
+
+
+def test_rolling_deploy_without_describe_service_deployments_permission_falls_back(deployer: Deployer) -> None:
+    """A deploy policy written before rolling deployments were followed this way lacks
+    ecs:DescribeServiceDeployments (the sandbox answers AccessDeniedException as IAM does): the rolling
+    deployment is followed by its id, and the result says which permission to add."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.set_faults(denied_operations="ecs:DescribeServiceDeployments")
+    try:
+        run = deployer.run(deployer.config(), "--image", NEXT_IMAGE)
+    finally:
+        deployer.sandbox.set_faults(denied_operations=())
+    assert run.code == 0, run.stderr
+    result = run.json
+    assert result["rolloutState"] == "COMPLETED" and result["serviceDeploymentArn"] is None
+    assert any("ecs:DescribeServiceDeployments" in w for w in result["warnings"])
+    assert deployer.service()["taskDefinition"].endswith(":2")
+
+
+def test_iam_policy_grants_every_call_of_a_rolling_deploy(deployer: Deployer) -> None:
+    """`ci-ecs iam-policy` for the config covers each ECS call a rolling deploy makes on the sandbox."""
+    config = deployer.config()
+    assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.clear_request_log()
+    assert deployer.run(config, "--image", NEXT_IMAGE).code == 0
+    called = {f"ecs:{c.operation}" for c in deployer.sandbox.request_log if c.service == "ecs"}
+    config["task"]["containers"][0]["image"] = NEXT_IMAGE  # iam-policy takes no --image
+    path = deployer.tmp_path / "policy.yml"
+    path.write_text(json.dumps(config))
+    policy = subprocess.run([require_tool("ci-ecs"), "iam-policy", "-c", str(path)], env=deployer.env,
+                            capture_output=True, text=True, check=True)
+    granted = {a for s in json.loads(policy.stdout)["Statement"] for a in s["Action"]}
+    assert "ecs:DescribeServiceDeployments" in called
+    assert called - granted == set()
