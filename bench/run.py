@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import itertools
 import json
 import os
 import platform
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 
@@ -39,7 +41,16 @@ PEERS = HERE / "peers"
 BIN = Path(sys.executable).parent
 TOOLS = ("ci-ecs", "ecs-deploy", "aws-cli")
 PEER_TOOLS = ("ecs-deploy", "aws-cli")
-SHORT = {"ci-ecs": "ci", "ecs-deploy": "fab", "aws-cli": "awscli"}
+# Scenario 3 also runs ci-ecs with deploy.stable_seconds: 0, the guarantee ecs-deploy gives (success at COMPLETED,
+# no window after it): like for like against the peers, while ci-ecs's default (the window) stays what it is.
+CI_W0 = "ci-ecs (stable window 0)"
+CI_TOOLS = ("ci-ecs", CI_W0)
+ALL_TOOLS = (*TOOLS, CI_W0)
+SHORT = {"ci-ecs": "ci", "ecs-deploy": "fab", "aws-cli": "awscli", CI_W0: "ci0"}
+# A tool's poll of its deployment: ci-ecs follows every deployment through ECS's service-deployment API
+# (DescribeServiceDeployments, one a poll), the peers through DescribeServices. "The next poll" after an event is
+# the first call of either kind, the same rule for every tool.
+POLLS = ("DescribeServices", "DescribeServiceDeployments")
 TASK_START_SECONDS = 1.0
 DESIRED = 2
 CONTAINER = "web"
@@ -78,6 +89,15 @@ class Mode:
 
 FULL = Mode("full", {1: 5, 2: 5, 3: 5, 4: 3, 5: 20, 6: 2, 7: 3}, services=20, parallel=5, aws_wait_cap=60, jobs=1)
 QUICK = Mode("quick", {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1}, services=3, parallel=5, aws_wait_cap=20, jobs=7)
+
+
+class Logged(NamedTuple):
+    """One call in the sandbox's log."""
+
+    service: str
+    operation: str
+    at: float | None  # time.time() the sandbox logged it (None: an untimed log)
+    items: int | None  # a poll's services / service deployments asked about (None: not a poll)
 
 
 @dataclass
@@ -216,9 +236,10 @@ class SandboxProcess:
     def clear(self) -> None:
         self._ask("clear")
 
-    def log(self) -> list[tuple[str, str, float | None]]:
-        """(service, operation, time.time() received or None) of every call since the last clear."""
-        return [(s, o, t) for s, o, t in self._ask("log")]
+    def log(self) -> list[Logged]:
+        """Every call since the last clear: service, operation, time.time() logged (or None) and, for a poll,
+        how many services or service deployments it asked about."""
+        return [Logged(*entry) for entry in self._ask("log")]
 
     def close(self) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError, json.JSONDecodeError):
@@ -251,11 +272,11 @@ class Bench:
         self.ci_extra: dict[str, Any] = {}
         # The tools' order within each iteration is shuffled (seeded, so a run can be repeated); kept per run.
         self.position: dict[tuple[int, str], int] = {}
-        self.last_log: list[tuple[str, str, float | None]] = []
+        self.last_log: list[Logged] = []
 
-    def order(self, iteration: int) -> list[str]:
+    def order(self, iteration: int, tools_in: Sequence[str] = TOOLS) -> list[str]:
         """The tools in a random order for this iteration (no tool always first, or always after another)."""
-        tools = list(TOOLS)
+        tools = list(tools_in)
         random.Random(f"{self.scenario}-{iteration}").shuffle(tools)
         for position, tool in enumerate(tools):
             self.position[(iteration, tool)] = position
@@ -286,7 +307,11 @@ class Bench:
         return cluster, f"svc-{slot}", f"{base}-{slot}"
 
     # commands ---------------------------------------------------------------
-    def ci_config(self, cluster: str, service: str, family: str) -> Path:
+    def ci_config(self, cluster: str, service: str, family: str, stable_seconds: float | None = None) -> Path:
+        """ci-ecs's config for one service; `stable_seconds` sets deploy.stable_seconds (None: ci-ecs's default)."""
+        deploy: dict[str, Any] = {"timeout": 120}
+        if stable_seconds is not None:
+            deploy["stable_seconds"] = stable_seconds
         config = {
             "region": "us-east-1",
             "cluster": cluster,
@@ -299,7 +324,7 @@ class Bench:
                         "subnets": [self.subnet], "assign_public_ip": True,
                         "circuit_breaker": {"enable": True, "rollback": False},
                         "minimum_healthy_percent": 100, "maximum_percent": 200},
-            "deploy": {"timeout": 120},
+            "deploy": deploy,
             **self.ci_extra,
         }
         path = self.tmp / f"{cluster}-{service}.json"  # JSON is YAML
@@ -337,8 +362,8 @@ class Bench:
                      ci_args: Sequence[str] = ()) -> list[list[str]]:
         """The command(s) one deploy of `image` is, for each tool. `create`: the service is new."""
         cluster, service, family = self.names(tool, slot)
-        if tool == "ci-ecs":
-            path = self.ci_config(cluster, service, family)
+        if tool in CI_TOOLS:
+            path = self.ci_config(cluster, service, family, 0 if tool == CI_W0 else None)
             return [[tool_path("ci-ecs"), "deploy", "-c", str(path), "--image", image, "--output", "json", *ci_args]]
         steps: list[list[str]] = []
         if create:
@@ -361,13 +386,28 @@ class Bench:
         run = self.record(iteration, tool, proc, log)
         run.extra["position"] = self.position.get((iteration, tool))
         self.last_log = log
-        ops = [op for _, op, _ in log]
+        ops = [c.operation for c in log]
         if "UpdateService" in ops:  # measured: the calls a tool makes before it starts the deployment
             run.extra["calls_before_update"] = ops.index("UpdateService")
-        times = [t for _, _, t in log if t is not None]
+        times = [c.at for c in log if c.at is not None]
         if times:
             run.extra["last_call_to_exit"] = round(proc.ended - max(times), 3)
-        if tool == "ci-ecs" and proc.stdout.strip().startswith("{"):
+        updated = next((c.at for c in log if c.operation == "UpdateService" and c.at is not None), None)
+        if updated is not None:  # measured: how far apart the tool's polls came while it waited
+            after = [c for c in log if c.operation in POLLS and c.at is not None and c.at > updated]
+            run.extra["polls_after_update"] = len(after)
+            # The wait's own poll: DescribeServiceDeployments when the tool used it (ci-ecs's waits; it also reads
+            # the service once or twice more), else DescribeServices.
+            kind = "DescribeServiceDeployments" if any(c.operation == "DescribeServiceDeployments" for c in after) \
+                else "DescribeServices"
+            poll_times = [c.at for c in after if c.operation == kind and c.at is not None]
+            if poll_times:
+                gaps = [b - a for a, b in itertools.pairwise(poll_times)]
+                if gaps:
+                    run.extra["poll_gap"] = round(statistics.median(gaps), 3)
+        if self.scenario in (3, 4) and times:  # the run's calls, seconds from the tool's start (raw, for reading)
+            run.extra["timeline"] = [[c.operation, round(c.at - proc.began, 3)] for c in log if c.at is not None]
+        if tool in CI_TOOLS and proc.stdout.strip().startswith("{"):
             try:
                 own = sum(json.loads(proc.stdout)["apiCalls"].values())
                 run.extra["own_count"] = own
@@ -377,17 +417,20 @@ class Bench:
             self.say(f"  ! {tool} exit {proc.code}: {(proc.stderr or proc.stdout)[-800:]}")
         return run, proc
 
-    def record(self, iteration: int, tool: str, proc: Proc, log: list[tuple[str, str, float | None]]) -> Run:
+    def record(self, iteration: int, tool: str, proc: Proc, log: list[Logged]) -> Run:
         operations: dict[str, int] = {}
-        for service, operation, _ in log:
-            key = f"{service}:{operation}"
+        for call in log:
+            key = f"{call.service}:{call.operation}"
             operations[key] = operations.get(key, 0) + 1
         run = Run(
             scenario=self.scenario, iteration=iteration, tool=tool, wall=round(proc.wall, 3), code=proc.code,
-            calls=len(log), writes=sum(1 for _, op, _ in log if not op.startswith(READS)),
-            revisions=sum(1 for _, op, _ in log if op == "RegisterTaskDefinition"),
+            calls=len(log), writes=sum(1 for c in log if not c.operation.startswith(READS)),
+            revisions=sum(1 for c in log if c.operation == "RegisterTaskDefinition"),
             peak_rss_kb=proc.peak_rss_kb, operations=operations,
         )
+        if self.scenario == 6:  # batching, measured: how many services / deployments each poll call asked about
+            run.extra["poll_items"] = {op: [c.items for c in log if c.operation == op and c.items is not None]
+                                       for op in POLLS}
         self.runs.append(run)
         self.say(f"  {SCENARIOS[self.scenario]} #{iteration} {tool}: {run.wall:.2f} s, exit {run.code}, "
                  f"{run.calls} calls, {run.writes} writes, {run.revisions} revisions, {run.peak_rss_kb // 1024} MB")
@@ -398,7 +441,7 @@ class Bench:
         """Services to start from, COMPLETED on `image`: ci-ecs makes its own (so its config
         matches), the peers' come from the same calls aws-cli-create.sh makes."""
         assert self.sb is not None
-        if tool == "ci-ecs":
+        if tool in CI_TOOLS:
             def one(slot: str) -> None:
                 proc = run_steps(self.deploy_steps(tool, slot, image), self.env)
                 if proc.code != 0:
@@ -476,11 +519,11 @@ def _rollout(b: Bench, tool: str, slot: str) -> tuple[float, float] | None:
 def scenario_3(b: Bench) -> None:
     """Image change, followed to COMPLETED; rollout = the sandbox's deployment created → completed."""
     b.start_sandbox()
-    for tool in TOOLS:
+    for tool in ALL_TOOLS:
         b.setup(tool, ["change"])
     for i in range(b.mode.runs[3]):
         image = f"public.ecr.aws/nginx/nginx:1.27.{i + 1}"
-        for tool in b.order(i):
+        for tool in b.order(i, ALL_TOOLS):
             run, proc = b.measure(i, tool, b.deploy_steps(tool, "change", image))
             times = _rollout(b, tool, "change")
             if times is not None:
@@ -489,15 +532,17 @@ def scenario_3(b: Bench) -> None:
                 run.extra["overhead"] = round(run.wall - (completed - created), 3)
                 run.extra["before_deployment"] = round(created - proc.began, 3)  # start → UpdateService
                 run.extra["after_completed"] = round(proc.ended - completed, 3)  # COMPLETED → exit
-                seen = _first_after(b.last_log, "DescribeServices", completed)
-                if seen is not None:  # poll lateness: COMPLETED → the tool's next DescribeServices
+                seen = _first_after(b.last_log, POLLS, completed)
+                if seen is not None:  # poll lateness: COMPLETED → the tool's next poll
                     run.extra["completed_seen"] = round(seen - completed, 3)
-                if tool == "ci-ecs":
+                if tool in CI_TOOLS:
                     # ci-ecs holds the result until its newest task has run deploy.stable_seconds (issue 10):
                     # the part of that window left after COMPLETED, measured from the tasks' startedAt.
+                    stable = 0.0 if tool == CI_W0 else STABLE_SECONDS
+                    run.extra["stable_seconds"] = stable
                     newest = _newest_start(b, tool, "change")
                     if newest is not None:
-                        window = max(0.0, newest + STABLE_SECONDS - completed)
+                        window = max(0.0, newest + stable - completed)
                         run.extra["window_after_completed"] = round(window, 3)
                         run.extra["overhead_net"] = round(run.wall - (completed - created) - window, 3)
 
@@ -521,8 +566,8 @@ def scenario_4(b: Bench) -> None:
             run.extra["timed_out"] = tool == "aws-cli" and proc.code == 124
             if failed is not None:
                 run.extra["detect"] = round(proc.ended - failed, 3)
-                seen = _first_after(b.last_log, "DescribeServices", failed)
-                if seen is not None:  # poll lateness: FAILED → the tool's next DescribeServices
+                seen = _first_after(b.last_log, POLLS, failed)
+                if seen is not None:  # poll lateness: FAILED → the tool's next poll
                     run.extra["failed_seen"] = round(seen - failed, 3)
             if proc.code == 0:
                 b.say(f"  ! {tool} reported success for a failed deployment")
@@ -601,9 +646,9 @@ def scenario_6(b: Bench) -> None:
             run.extra["sum_rss_kb"] = sum(p.peak_rss_kb for p in procs)
 
 
-def _first_after(log: list[tuple[str, str, float | None]], operation: str, when: float) -> float | None:
-    """time.time() of the first `operation` call logged after `when` (None: none, or the log is untimed)."""
-    later = [t for _, op, t in log if op == operation and t is not None and t > when]
+def _first_after(log: list[Logged], operations: Sequence[str], when: float) -> float | None:
+    """time.time() of the first call of any of `operations` logged after `when` (None: none, or untimed)."""
+    later = [c.at for c in log if c.operation in operations and c.at is not None and c.at > when]
     return min(later) if later else None
 
 
@@ -801,7 +846,7 @@ def main(argv: list[str] | None = None) -> int:
             meta["scenario_seconds"] = durations
             meta["total_seconds"] = round(time.monotonic() - started, 1)
             meta["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-            runs.sort(key=lambda r: (r.scenario, r.iteration, TOOLS.index(r.tool)))
+            runs.sort(key=lambda r: (r.scenario, r.iteration, ALL_TOOLS.index(r.tool)))
             (out / "results.json").write_text(json.dumps({"meta": meta, "runs": [asdict(r) for r in runs]}, indent=1))
 
     meta["total_seconds"] = round(time.monotonic() - started, 1)

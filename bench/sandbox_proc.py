@@ -5,8 +5,9 @@
 JSON answer per stdout line:
 
 - ``clear``: forget the calls logged so far → ``"ok"``
-- ``log``: the calls since the last ``clear``, each with the time.time() the sandbox received it
-  → ``[["ecs", "CreateService", 1764400000.123], ...]``
+- ``log``: the calls since the last ``clear``, each with the time.time() the sandbox logged it and, for a
+  poll (DescribeServices / DescribeServiceDeployments), how many services or deployments it asked about
+  → ``[["ecs", "CreateService", 1764400000.123, null], ["ecs", "DescribeServices", 1764400000.2, 10], ...]``
 - ``quit`` (or end of input): stop the sandbox and exit.
 
 Every AWS call any tool makes is counted here, at the endpoint, the same way for every tool.
@@ -15,6 +16,7 @@ Every AWS call any tool makes is counted here, at the endpoint, the same way for
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
@@ -30,24 +32,49 @@ def _say(value: object) -> None:
     sys.stdout.flush()
 
 
+# The list each poll names (ECS's JSON protocol): DescribeServices takes up to 10 services, DescribeServiceDeployments
+# up to 20 service deployment ARNs (API reference), so a batched poll is seen in these lengths.
+POLL_ITEMS = {"DescribeServices": "services", "DescribeServiceDeployments": "serviceDeploymentArns"}
+
+
 class TimedLog:
-    """Every call the sandbox logs, with the time it was received (for poll lateness and call order)."""
+    """Every call the sandbox logs, with the time it was logged (for poll lateness and call order) and, for a
+    poll, how many services or deployments it asked about (for batching)."""
 
     def __init__(self, sb: Sandbox) -> None:
-        self.calls: list[tuple[str, str, float]] = []
+        self.calls: list[tuple[str, str, float, int | None]] = []
         self.lock = threading.Lock()
+        self.local = threading.local()  # the poll's item count, from the request body to the log line
         middleware: Any = getattr(sb, "_middleware", None)
         record = getattr(middleware, "_record", None)
         if record is None:  # without the hook the calls come untimed from the request log
             self.sb: Sandbox | None = sb
             return
         self.sb = None
+        app = middleware.app
+
+        def counting(environ: dict[str, Any], start_response: Any) -> Any:
+            # The middleware calls moto's app and then logs the call, in the same request thread.
+            target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+            key = POLL_ITEMS.get(target.rsplit(".", 1)[-1])
+            if key is not None:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(length) if length else b""
+                environ["wsgi.input"] = io.BytesIO(body)
+                try:
+                    self.local.items = len(json.loads(body or b"{}").get(key) or [])
+                except (ValueError, AttributeError):
+                    self.local.items = None
+            return app(environ, start_response)
 
         def timed(service: str, operation: str, *rest: Any) -> None:
+            items = getattr(self.local, "items", None)
+            self.local.items = None
             with self.lock:
-                self.calls.append((service, operation, time.time()))
+                self.calls.append((service, operation, time.time(), items))
             record(service, operation, *rest)
 
+        middleware.app = counting
         middleware._record = timed
 
     def clear(self) -> None:
@@ -58,7 +85,7 @@ class TimedLog:
 
     def read(self) -> list[list[Any]]:
         if self.sb is not None:
-            return [[c.service, c.operation, None] for c in self.sb.request_log]
+            return [[c.service, c.operation, None, None] for c in self.sb.request_log]
         with self.lock:
             return [list(c) for c in self.calls]
 
