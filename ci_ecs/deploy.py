@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -290,12 +291,15 @@ class Deployer:
         self._services: dict[str, dict[str, Any] | None] | None = None
         self._latest: dict[str, dict[str, Any] | None] = {}
         self._known_definitions: dict[str, dict[str, Any]] = {}
+        self._align: Callable[[float], float] | None = None
 
     def cancel(self) -> None:
         """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
         self._cancelled.set()
 
     def _sleep(self, seconds: float) -> None:
+        if self._align is not None:  # several services: every wait wakes on the deploy's shared poll grid
+            seconds = self._align(seconds)
         if self._cancelled.wait(max(0.0, seconds)):
             raise DeployCancelledError("cancelled while waiting; what was done so far stays done", 130)
 
@@ -313,8 +317,10 @@ class Deployer:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)
             client = self.factory.client("ecs")
-            # Several services: their waits share one DescribeServices call per poll (≤ 10 services a call).
+            # Several services: their waits poll on one schedule and share each poll's batched call.
             ecs = BatchingEcsGateway(client, cluster) if len(config.targets()) > 1 else EcsGateway(client)
+            if isinstance(ecs, BatchingEcsGateway):
+                self._align = ecs.align
             described = self._describe_first(ecs, cluster, config.targets())
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -89,6 +90,9 @@ class EcsGateway:
                 attempt += 1
 
     # services
+    def expect(self, *, service: str | None = None, service_deployment: str | None = None) -> None:
+        """A wait is about to poll this service or service deployment (batching gateways describe them together)."""
+
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
         """The service, or None when it is missing (INACTIVE services are returned as they are)."""
         with aws_errors(f"describe service {service}"):
@@ -268,23 +272,55 @@ class EcsGateway:
         with aws_errors(f"continue service deployment {arn}"):
             self.client.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id, action=action)
 
-class BatchingEcsGateway(EcsGateway):
-    """An EcsGateway whose describe_service answers the services of one deploy together: the threads that
-    poll their services at about the same time share one DescribeServices call (≤ 10 services a call).
+# The `services:` deploy's waits poll on one grid: each sleep ends on a whole multiple of this from the deploy's
+# start, so services whose updates went out within the same second poll at the same instant, in one call. A
+# second (wait.MIN_POLL_SECONDS) bounds what it adds to a wait, and keeps a large deploy's polls at one batch
+# a second whatever the number of services (ECS throttles Describe* calls per account and region).
+POLL_GRID_SECONDS = 1.0
 
-    A caller gets a description sent no earlier than `tolerance` seconds before it asked; services not
-    asked about for `forget_seconds` (their deploy is done) are left out of the next batch.
+
+class BatchingEcsGateway(EcsGateway):
+    """An EcsGateway for the services of one deploy: their waits poll on one schedule (`align`) and the threads
+    that poll at the same grid instant share one call: DescribeServices (≤ 10 services a call) for waits that
+    follow deployments by id, DescribeServiceDeployments (≤ 20 a call) for those that follow service deployments.
+
+    A caller gets an answer sent no earlier than `tolerance` seconds before it asked; services (and service
+    deployments) not asked about for `forget_seconds` (their deploy is done) are left out of the next batch.
     """
 
     def __init__(self, client: Any, cluster: str, sleep: Callable[[float], None] = time.sleep, *,
-                 tolerance: float = 0.2, forget_seconds: float = 30.0) -> None:
+                 tolerance: float = 0.2, forget_seconds: float = 30.0, grid: float = POLL_GRID_SECONDS) -> None:
         super().__init__(client, sleep)
         self.cluster = cluster
         self.tolerance = tolerance
         self.forget_seconds = forget_seconds
+        self.grid = grid
+        self._epoch = time.monotonic()
         self._lock = threading.Lock()
         self._asked: dict[str, float] = {}
         self._described: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._sd_lock = threading.Lock()
+        self._sd_asked: dict[str, float] = {}
+        self._sd_described: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def align(self, delay: float) -> float:
+        """`delay`, lengthened to end on the deploy's shared poll grid, so the waits wake together and share a
+        batch (at most one grid step, POLL_GRID_SECONDS, longer)."""
+        if delay <= 0 or self.grid <= 0:
+            return delay
+        now = time.monotonic() - self._epoch
+        return (math.ceil((now + delay) / self.grid - 1e-9) * self.grid) - now
+
+    def expect(self, *, service: str | None = None, service_deployment: str | None = None) -> None:
+        """A wait is about to poll this service (or service deployment): include it in every batch from now on,
+        so the first waits to wake at a grid instant describe the others too."""
+        now = time.monotonic()
+        if service is not None:
+            with self._lock:
+                self._asked[service] = now
+        if service_deployment is not None:
+            with self._sd_lock:
+                self._sd_asked[service_deployment] = now
 
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
         """The service as one batched DescribeServices call described it (None when missing)."""
@@ -302,6 +338,25 @@ class BatchingEcsGateway(EcsGateway):
             for name in names:
                 self._described[name] = (sent, services.get(name))
             return services.get(service)
+
+    def describe_service_deployments(self, arns: list[str]) -> list[dict[str, Any]]:
+        """One service deployment (a wait's poll) as one batched DescribeServiceDeployments described it; several
+        ARNs at once go straight to ECS."""
+        if len(arns) != 1:
+            return super().describe_service_deployments(arns)
+        arn = arns[0]
+        asked = time.monotonic()
+        with self._sd_lock:
+            self._sd_asked[arn] = asked
+            sent, found = self._sd_described.get(arn, (-float("inf"), None))
+            if sent < asked - self.tolerance:
+                wanted = [a for a, t in self._sd_asked.items() if asked - t < self.forget_seconds]
+                sent = time.monotonic()
+                answered = {str(d.get("serviceDeploymentArn")): d for d in super().describe_service_deployments(wanted)}
+                for name in wanted:
+                    self._sd_described[name] = (sent, answered.get(name))
+                found = answered.get(arn)
+            return [found] if found is not None else []
 
 
 def revision_of(arn: str) -> tuple[str, int]:

@@ -241,6 +241,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     # (running, pending, failedTasks) at the last poll, and when stopped tasks were last listed.
     last_counts: tuple[int, int, int] | None = None
     stopped_listed = -math.inf
+    ecs.expect(service=service_name)
     # The caller has just created/updated (and so described) the service: nothing to see before a poll.
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
@@ -503,6 +504,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     counted_failures = 0
     last_counts: tuple[int, int, int] | None = None
     stopped_listed = -math.inf
+    ecs.expect(service=service_name, service_deployment=arn)  # its last describes are batched too
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
         try:

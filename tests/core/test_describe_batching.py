@@ -57,3 +57,18 @@ def test_threads_polling_together_share_one_describe_services(moto_aws: dict[str
         thread.join()
     assert {n: s["serviceName"] for n, s in seen.items()} == {n: n for n in names}
     assert calls == [3]  # one call for the three services
+
+
+def test_waits_of_one_deploy_wake_on_one_grid() -> None:
+    """`align` lengthens each sleep to end on the deploy's shared grid (at most one grid step longer), so the
+    services' polls fall on the same instants and share their batched calls."""
+    import time
+
+    gateway = BatchingEcsGateway(None, "c", grid=1.0)
+    for delay in (0.05, 0.25, 1.0, 1.3, 4.99):
+        before = time.monotonic()
+        aligned = gateway.align(delay)
+        wake = before + aligned - gateway._epoch
+        assert delay - 1e-3 <= aligned <= delay + 1.0 + 1e-3
+        assert abs(wake - round(wake)) < 0.01  # a whole second from the deploy's start
+    assert gateway.align(0.0) == 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.e2e.conftest import Deployer
 
 GOOD_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
@@ -37,3 +39,35 @@ def test_image_change_describes_the_service_once_before_updating_it(deployer: De
     assert sorted(before) == ["DescribeServices", "DescribeTaskDefinition", "RegisterTaskDefinition"], before
     # After COMPLETED the stable window ends with one ListTasks(STOPPED) at least (issue 10): still there.
     assert operations.count("ListTasks") >= 2 and operations[-1] in ("ListTasks", "DescribeServices", "DescribeTasks")
+
+
+def _services_config(deployer: Deployer, count: int) -> dict[str, Any]:
+    base = deployer.config()
+    entries = [{"task": {**base["task"], "family": f"{deployer.cluster}-s{i}"},
+                "service": {**base["service"], "name": f"s{i}", "desired_count": 1}} for i in range(count)]
+    return {"cluster": deployer.cluster, "services": entries, "deploy": {"timeout": 60, "parallelism": count}}
+
+
+def test_services_poll_on_one_schedule_with_one_batched_call_per_poll(deployer: Deployer) -> None:
+    """Issue 17: the waits of a `services:` deploy poll on one schedule. Eight services changing image make
+    about as many DescribeServiceDeployments and DescribeServices calls as one service does (each call
+    describes every service still waiting: ≤ 20 service deployments, ≤ 10 services a call), not eight times
+    as many."""
+    one = _services_config(deployer, 1)
+    one["services"][0]["service"]["name"] = "solo"
+    one["services"][0]["task"]["family"] = f"{deployer.cluster}-solo"
+    eight = _services_config(deployer, 8)
+    for config in (one, eight):
+        assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    counts = []
+    for config in (one, eight):
+        deployer.sandbox.clear_request_log()
+        run = deployer.run(config, "--image", "public.ecr.aws/nginx/nginx:1.28")
+        assert run.code == 0, run.stderr
+        operations = [c.operation for c in deployer.sandbox.request_log]
+        counts.append((operations.count("DescribeServiceDeployments"), operations.count("DescribeServices")))
+    (solo_polls, solo_describes), (polls, describes) = counts
+    assert solo_polls >= 1 and solo_describes >= 1
+    # One poll round of all eight is one call; a call per service would be eight (a round or two may split
+    # when the eight updates straddle a second of the shared schedule).
+    assert polls <= solo_polls + 2 and describes <= solo_describes + 2, counts
