@@ -29,7 +29,7 @@ def main(path: str) -> int:
     root.setLevel(logging.INFO)
     root.propagate = False
     try:
-        config = load_config(path, {}, require_file=True)
+        config = load_config(path, {}, require_file=True, purpose="push")  # as `ci-ecs push` loads it
         # The clock includes the boto3 session, the ECR client and the Docker SDK (push_image creates them).
         started = time.perf_counter()
         factory = ClientFactory(aws_settings(config))
