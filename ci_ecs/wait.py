@@ -199,6 +199,24 @@ class StoppedTasks:
         return [describe_stop(t) for t in tasks[:STOPPED_TASKS_SHOWN]]
 
 
+def ours_to_count(failures: list[dict[str, Any]], ecs_failed: int, *, circuit_breaker: bool) -> int:
+    """How many of our deployment's failed tasks ci-ecs holds against `failure_threshold` itself.
+
+    With ECS's circuit breaker on, ECS counts the tasks that never reached RUNNING and acts at its threshold
+    (rolloutState FAILED / a ROLLBACK_* service deployment): ci-ecs does not race it. It stops counting once a
+    task ran (Deployment.failedTasks), so ci-ecs counts the tasks that stopped after running (they have a
+    startedAt, API reference Task.startedAt). Without a breaker ECS retries forever: every failure counts.
+
+    >>> ours_to_count([{"startedAt": 1}, {}], 2, circuit_breaker=True)
+    1
+    >>> ours_to_count([{"startedAt": 1}, {}], 3, circuit_breaker=False)
+    3
+    """
+    if circuit_breaker:
+        return sum(1 for t in failures if t.get("startedAt"))
+    return max(len(failures), ecs_failed)
+
+
 def _rolled_back(ours: dict[str, Any] | None, last_seen: dict[str, Any] | None, primary: dict[str, Any],
                  previous_task_definition: str | None, breaker_rollback: bool) -> bool:
     """Whether ECS rolled our deployment back, from states ECS reports.
@@ -302,7 +320,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
             log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
                         reasons[0] if reasons else "")
-            if counted_failures >= failure_threshold(desired):
+            if ours_to_count(failures, ecs_failed, circuit_breaker=circuit_breaker) >= failure_threshold(desired):
                 return WaitOutcome("FAILED", deployment_id, service,
                                    f"{counted_failures} tasks failed to start or stopped (threshold "
                                    f"{failure_threshold(desired)})", reasons, _events(service, wall_start))
@@ -564,12 +582,14 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                                ecs_rolling_back=status in _ROLLING_BACK)
         failures = stopped.failures()
         failed_count = max(len(failures), ecs_failed)
+        breaker_on = breaker.get("status") not in (None, "DISABLED")
         if failed_count > counted_failures and status not in _ROLLING_BACK:
             counted_failures = failed_count
             reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
             log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
                         reasons[0] if reasons else "")
-            if requested and counted_failures >= failure_threshold(requested):
+            if requested and ours_to_count(failures, ecs_failed, circuit_breaker=breaker_on) >= \
+                    failure_threshold(requested):
                 service = ecs.describe_service(cluster, service_name) or {}
                 return WaitOutcome("FAILED", deployment_id, service,
                                    f"{counted_failures} tasks failed to start or stopped (threshold "
@@ -598,7 +618,6 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
         # trips the threshold): poll sooner. Blue/green, canary and linear wait out bake times: back off.
         near_end = strategy == "ROLLING" and (
             (requested and running >= requested and pending == 0 and old_running > 0)
-            or (bool(breaker.get("status") not in (None, "DISABLED")) and requested > 0
-                and failed_count + 1 >= failure_threshold(requested)))
+            or (breaker_on and requested > 0 and failed_count + 1 >= failure_threshold(requested)))
         interval = adaptive_interval(elapsed, max_interval, near_end=bool(near_end), polls=polls)
         sleep(min(interval, max(0.0, timeout - elapsed)))

@@ -9,7 +9,7 @@ import pytest
 from ci_ecs.config import ServiceConfig
 from ci_ecs.errors import ConfigError
 from ci_ecs.service import create_params, desired_service, update_plan
-from ci_ecs.wait import StoppedTasks, _rolled_back
+from ci_ecs.wait import StoppedTasks, _rolled_back, ours_to_count
 
 OURS_TD, OLD_TD = "arn:td/web:2", "arn:td/web:1"
 
@@ -99,3 +99,20 @@ def test_stopped_task_failures_forgive_scale_in_and_user_stops() -> None:
                      {"stopCode": "SpotInterruption"}]
     assert len(tracker.failures()) == 3
     assert len(tracker.failures(scaled_in=2)) == 1
+
+
+# (case, stopped tasks of ours, ECS's failure count, circuit breaker on, counted by ci-ecs)
+COUNT_CASES: list[tuple[str, list[dict[str, Any]], int, bool, int]] = [
+    ("breaker-counts-tasks-that-never-ran", [{}, {}, {}], 3, True, 0),
+    ("crashed-after-running-ecs-stopped-counting", [{"startedAt": 1}, {"startedAt": 2}, {}], 0, True, 2),
+    ("no-breaker-every-failure", [{}, {"startedAt": 1}], 1, False, 2),
+    ("no-breaker-ecs-count-higher", [{}], 3, False, 3),
+]
+
+
+@pytest.mark.parametrize(("case", "failures", "ecs_failed", "breaker", "expected"), COUNT_CASES,
+                         ids=[c[0] for c in COUNT_CASES])
+def test_ci_ecs_counts_only_what_ecs_does_not(case: str, failures: list[dict[str, Any]], ecs_failed: int,
+                                             breaker: bool, expected: int) -> None:
+    """With a circuit breaker, tasks that never ran are ECS's to count (ci-ecs would race its rollback)."""
+    assert ours_to_count(failures, ecs_failed, circuit_breaker=breaker) == expected
