@@ -744,16 +744,25 @@ class Deployer:
             try:
                 return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
             except ServiceDeploymentUnavailable as exc:
-                strategy = (outcome.service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
-                if strategy != "ROLLING":
-                    raise exc.error from None
-                # A rolling deployment can be followed by its id as well: a deploy policy without
-                # ecs:DescribeServiceDeployments keeps working, and the result says what to add.
                 result.serviceDeploymentArn = None
-                result.warnings.append(f"service deployment not followed ({exc.error.code}): following deployment "
-                                       f"{deployment_id} by its id; `ci-ecs iam-policy` lists "
-                                       "ecs:DescribeServiceDeployments")
-                log.warning("%s", result.warnings[-1])
+                strategy = (outcome.service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
+                if exc.error is None:
+                    log.debug("%s: looking for ours", exc.reason)
+                    ours = next(d for d in outcome.service.get("deployments", []) if d.get("id") == deployment_id)
+                    found = find_service_deployment(shared.ecs, result.cluster, name, ours)
+                    if found:
+                        return self._follow_service_deployment(shared, name, deployment_id, found, outcome, stopped,
+                                                               result, check_age=False)
+                    log.debug("following deployment %s by its id", deployment_id)
+                elif strategy != "ROLLING":
+                    raise exc.error from None
+                else:
+                    # A rolling deployment can be followed by its id as well: a deploy policy without
+                    # ecs:DescribeServiceDeployments keeps working, and the result says what to add.
+                    result.warnings.append(f"service deployment not followed ({exc.error.code}): following "
+                                           f"deployment {deployment_id} by its id; `ci-ecs iam-policy` lists "
+                                           "ecs:DescribeServiceDeployments")
+                    log.warning("%s", result.warnings[-1])
         try:
             waited = wait_for_deployment(shared.ecs, result.cluster, name, deployment_id,
                                          timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,
@@ -802,10 +811,12 @@ class Deployer:
 
     def _follow_service_deployment(self, shared: _Shared, name: str, deployment_id: str, arn: str,
                                    outcome: ServiceResult, stopped: StoppedTasks,
-                                   result: DeployResult) -> WaitOutcome:
+                                   result: DeployResult, *, check_age: bool = True) -> WaitOutcome:
         """Follow a blue/green, canary or linear deployment through the service-deployment API."""
         config = self.config
         result.serviceDeploymentArn = arn
+        ours: dict[str, Any] = next((d for d in outcome.service.get("deployments", [])
+                                     if d.get("id") == deployment_id), {})
         log.info("following service deployment %s (%s)", arn.rsplit("/", 1)[-1],
                  "until production traffic has moved" if config.deploy.wait_until == "traffic-shifted"
                  else "until it is SUCCESSFUL")
@@ -815,7 +826,8 @@ class Deployer:
                                                wait_until=config.deploy.wait_until,
                                                max_interval=config.deploy.max_poll_interval,
                                                started_at=shared.started, timeout_label=config.deploy.timeout,
-                                               stopped=stopped, sleep=self._sleep)
+                                               stopped=stopped, sleep=self._sleep,
+                                               created_after=ours.get("createdAt") if check_age else None)
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
             last = describe_service_deployment(shared.ecs, arn)

@@ -465,12 +465,23 @@ _DENIED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
 
 
 class ServiceDeploymentUnavailable(Exception):  # noqa: N818 - a signal to the caller, never shown to a user
-    """The first DescribeServiceDeployments was refused (no such API here, or not allowed): `error` says why.
-    The caller follows the deployment by its id instead where it can (a rolling deployment)."""
+    """The service deployment named cannot be followed: the first DescribeServiceDeployments was refused (no
+    such API here, or not allowed: `error` says why), or it is older than our deployment (`error` None: the
+    service named a previous one). The caller finds ours another way or follows the deployment by its id."""
 
-    def __init__(self, error: AwsError) -> None:
-        super().__init__(error.message)
+    def __init__(self, reason: str, error: AwsError | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.error = error
+
+
+def _older(created: Any, than: Any) -> bool:
+    """True when `created` is more than _FIND_SKEW_SECONDS before `than` (both datetimes; unknown: False)."""
+    from datetime import datetime
+
+    if not isinstance(created, datetime) or not isinstance(than, datetime):
+        return False
+    return (than - created).total_seconds() > _FIND_SKEW_SECONDS
 
 
 def _stopped_verdict(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, sd: dict[str, Any],
@@ -498,16 +509,18 @@ def _stopped_verdict(ecs: EcsGateway, cluster: str, service_name: str, deploymen
 def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
                               timeout: float, wait_until: str = "completed", max_interval: float = 15.0,
                               started_at: float | None = None, timeout_label: float | None = None,
-                              stopped: StoppedTasks | None = None,
+                              stopped: StoppedTasks | None = None, created_after: Any = None,
                               clock: Callable[[], float] = time.monotonic,
                               sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
     """Follow our service deployment (any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY) until SUCCESSFUL (or,
     with `traffic-shifted`, until production traffic has moved), or until ECS stopped or rolled it back; raise
     DeployTimeoutError naming the lifecycle stage.
 
-    One DescribeServiceDeployments per poll. As for `wait_for_deployment`, our deployment's stopped tasks are
-    counted by startedBy (`StoppedTasks`): ECS's circuit breaker stops counting once a task ran, so a container
-    that crashes after RUNNING reaches `failure_threshold` only this way (ci-ecs's verdict, FAILED).
+    `created_after`: our ECS deployment's createdAt; a service deployment created well before it is not ours
+    (ServiceDeploymentUnavailable). One DescribeServiceDeployments per poll. As for `wait_for_deployment`, our
+    deployment's stopped tasks are counted by startedBy (`StoppedTasks`, `ours_to_count`): ECS's circuit
+    breaker stops counting once a task ran, so a container that crashes after RUNNING reaches
+    `failure_threshold` only this way (ci-ecs's verdict, FAILED).
 
     ROLLBACK_REQUESTED / ROLLBACK_IN_PROGRESS end a ROLLING deployment's wait at once (ECS is starting the old
     revision's tasks again, which may take minutes; the result says ECS rolls back), while a blue/green,
@@ -529,8 +542,12 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
             sd = describe_service_deployment(ecs, arn)
         except AwsError as err:
             if polls == 0 and (err.code in SERVICE_DEPLOYMENT_API_MISSING or err.code in _DENIED):
-                raise ServiceDeploymentUnavailable(err) from err
+                raise ServiceDeploymentUnavailable(err.message, err) from err
             raise
+        if polls == 0 and _older(sd.get("createdAt"), created_after):
+            # Not the one our deployment started (an endpoint whose answer named the previous one).
+            raise ServiceDeploymentUnavailable(f"service deployment {arn} was created before deployment "
+                                               f"{deployment_id}")
         polls += 1
         status, stage = sd.get("status"), sd.get("lifecycleStage")
         strategy = str((sd.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")

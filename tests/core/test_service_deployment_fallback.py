@@ -45,3 +45,19 @@ def test_other_errors_are_not_swallowed() -> None:
                               http_status_code=400)
         with pytest.raises(Exception, match="AccessDenied"):
             find_service_deployment(EcsGateway(ecs), "c", "web", DEPLOYMENT)
+
+
+def test_a_service_deployment_older_than_ours_is_not_followed() -> None:
+    # Stubber: the sandbox always names the deployment UpdateService started; an endpoint whose answer named the
+    # previous (long SUCCESSFUL) one must not make the new deployment look done.
+    from ci_ecs.wait import ServiceDeploymentUnavailable, follow_service_deployment
+
+    ecs = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/old"
+    with Stubber(ecs) as stub:
+        stub.add_response("describe_service_deployments", {"serviceDeployments": [
+            {"serviceDeploymentArn": arn, "status": "SUCCESSFUL",
+             "createdAt": datetime(2024, 12, 1, tzinfo=timezone.utc)}]}, {"serviceDeploymentArns": [arn]})
+        with pytest.raises(ServiceDeploymentUnavailable, match="created before deployment"):
+            follow_service_deployment(EcsGateway(ecs), "c", "web", DEPLOYMENT["id"], arn, timeout=5,
+                                      created_after=DEPLOYMENT["createdAt"], sleep=lambda _: None)
