@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make unit` (most of a test's time is waiting, so more than the cores); 0 runs in-process.
+PYTEST_WORKERS ?= 4
 
 .PHONY: demo test lint typecheck unit bench bench-quick bench-push sandbox clean dist wheel-check constraints
 
@@ -33,7 +35,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy ci_ecs
 
 unit: $(VENV)/.dev-installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck unit
 

@@ -15,6 +15,69 @@ from typing import Any
 
 import pytest
 
+# Fixtures that start or use the private Docker engine. Two engines on one machine would clash over bridge
+# networks (the engine's default address pools) and the docker runtime's containers, so every module that uses
+# one runs on a single pytest-xdist worker (group "docker"), in order, and starts at most one engine.
+DOCKER_FIXTURES = frozenset({"docker_env", "docker_client"})
+# Under pytest-xdist, groups start in this order (longest first, so the last group to finish starts early): the
+# Docker group, the CI wrappers (one act/gitlab-ci-local/groovy run takes 20-130 s), then the rest; collection order
+# within each.
+GROUP_ORDER = ("docker", "tests/wrappers/", "tests/jenkins/", "tests/e2e/", "tests/sandbox/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`-n N` alone means `--dist load`, which ignores xdist groups: use loadgroup (the same for ungrouped tests), so
+    a run on several workers never starts two Docker engines; and hand the groups out in GROUP_ORDER, not by size."""
+    if getattr(config.option, "dist", None) == "load":
+        config.option.dist = "loadgroup"
+    if getattr(config.option, "dist", None) == "loadgroup":
+        config.option.loadscopereorder = False
+
+
+def _group_rank(group: str) -> int:
+    return next((rank for rank, prefix in enumerate(GROUP_ORDER) if group.startswith(prefix)), len(GROUP_ORDER))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-xdist groups (`make unit` runs `--dist loadgroup`): one group per test module, so module-scoped
+    fixtures (a sandbox, one act or gitlab-ci-local run shared by the module's tests) start once per run, and one
+    group, "docker", for every module with a test that uses the Docker engine (DOCKER_FIXTURES or the `docker`
+    mark). On an xdist worker, the items are sorted by GROUP_ORDER (every worker sorts alike)."""
+    docker_modules = {
+        item.nodeid.split("::", 1)[0]
+        for item in items
+        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("docker")
+    }
+    groups: dict[str, str] = {}
+    for item in items:
+        marker = item.get_closest_marker("xdist_group")
+        if marker is None:
+            module = item.nodeid.split("::", 1)[0]
+            group = "docker" if module in docker_modules else module
+            item.add_marker(pytest.mark.xdist_group(group))
+        else:
+            group = str(marker.args[0] if marker.args else marker.kwargs.get("name", ""))
+        groups[item.nodeid] = group
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: _group_rank(groups[item.nodeid]))
+        xdist_suffixes = bool(getattr(config.option, "loadgroup", False))
+        for item in items:
+            _add_group_suffix(item, groups[item.nodeid], xdist_suffixes)
+
+
+def _add_group_suffix(item: pytest.Item, group: str, xdist_suffixes: bool) -> None:
+    """What xdist's loadgroup does to a node id (`ID@GROUP`, which its scheduler splits on), where xdist does not:
+    pytest-xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads (the id is a NodeId in `item._id`), so
+    every test would be its own group; and a worker started with `-n` alone does not know that pytest_configure
+    made it loadgroup. The other schedulers (load, loadscope, loadfile) ignore what follows the test name."""
+    if hasattr(item, "_id"):  # pytest >= 9
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
+    elif not xdist_suffixes:  # pytest 8, where xdist's own suffix works when it knows it is loadgroup
+        item._nodeid = f"{item.nodeid}@{group}"
+
 
 @dataclass
 class Run:
