@@ -27,7 +27,9 @@ from .conftest import (
     write_config,
 )
 
-pytestmark = pytest.mark.wrappers
+# The module's first test sets up `act_run`, one act run of a six-job workflow (~2 min alone, longer when the
+# other pytest-xdist workers keep the cores busy): more than pyproject.toml's 300 s default.
+pytestmark = [pytest.mark.wrappers, pytest.mark.timeout(900)]
 
 ACTION = REPO / "github-actions" / "deploy-to-ecs" / "action.yml"
 WORKFLOW = REPO / "tests" / "wrappers" / "github" / "deploy.yml"
