@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sandbox's moto patches against the LOWEST moto the `sandbox` extra allows (pyproject.toml):
 # a virtualenv of its own with that moto, then tests/sandbox (without the Docker-engine tests).
-# Usage: tests/sandbox/lower_bound.sh [pytest args]   (CI: .ci/run, after `make test`)
+# Usage: tests/sandbox/lower_bound.sh [pytest args]   (CI: .ci/run, after `make test`, with -n 4: pytest-xdist)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,7 +15,7 @@ venv=${MOTO_LOWER_VENV:-.cache/moto-lower-venv}
 "$venv/bin/python" -m pip install -q --upgrade pip
 # The neutral-client tests drive fabfuel's `ecs` and the aws CLI against the sandbox: same pins as the dev extra.
 "$venv/bin/python" -m pip install -q -e ".[sandbox]" "moto[server]==$lower" "pytest>=8" "pytest-timeout>=2.3" \
-    "ecs-deploy>=1.15" "awscli>=1.33"
+    "pytest-xdist>=3.8" "ecs-deploy>=1.15" "awscli>=1.33"
 "$venv/bin/python" - "$lower" <<'PY'
 import sys
 from importlib.metadata import version
