@@ -9,6 +9,7 @@ Traffic goes only to 127.0.0.0/8.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -382,6 +383,16 @@ def _sandbox_process(docker_env: dict[str, str], tmp_path: Path) -> tuple[subpro
     pytest.fail(f"the sandbox did not start (exit {process.returncode})")
 
 
+def _children(pid: int) -> list[int]:
+    """The process ids of `pid`'s children (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        if children.exists():
+            found.extend(int(child) for child in children.read_text().split())
+    return found
+
+
 def _labelled(docker_client: Any, label: str) -> tuple[list[Any], list[Any]]:
     return (docker_client.containers.list(all=True, filters={"label": label}),
             docker_client.networks.list(filters={"label": label}))
@@ -413,8 +424,12 @@ def test_sandbox_removes_its_containers_at_exit_and_a_killed_ones_at_start(
     arn = start_task(endpoint)
     (container,), _ = _labelled(docker_client, f"com.amazonaws.ecs.task-arn={arn}")
     instance = container.labels[LABEL_INSTANCE]
+    orphans = _children(killed.pid)  # its registry outlives a SIGKILL: stopped by this test, not left running
     killed.send_signal(signal.SIGKILL)
     killed.wait(10)
+    for pid in orphans:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
     containers, networks = _labelled(docker_client, f"{LABEL_INSTANCE}={instance}")
     assert containers and networks  # what a killed sandbox leaves behind
 
