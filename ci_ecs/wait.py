@@ -613,7 +613,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                                    f"{failure_threshold(requested)})", reasons, _events(service, wall_start),
                                    service_deployment=sd)
         old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
-        progress = f"{status}, stage {stage or '-'}, {running}/{requested} running, {pending} pending"
+        progress = f"{status}{f', stage {stage}' if stage else ''}, {running}/{requested} running, {pending} pending"
         if old_running:
             progress += f", {old_running} old still running"
         if target.get("requestedProductionTrafficWeight") is not None:
