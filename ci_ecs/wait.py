@@ -320,10 +320,13 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
             log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
                         reasons[0] if reasons else "")
-            if ours_to_count(failures, ecs_failed, circuit_breaker=circuit_breaker) >= failure_threshold(desired):
-                return WaitOutcome("FAILED", deployment_id, service,
-                                   f"{counted_failures} tasks failed to start or stopped (threshold "
-                                   f"{failure_threshold(desired)})", reasons, _events(service, wall_start))
+        # Checked at every poll: a task that stops after running counts even when ECS's own count is higher.
+        if ours_to_count(failures, ecs_failed, circuit_breaker=circuit_breaker) >= failure_threshold(desired):
+            return WaitOutcome("FAILED", deployment_id, service,
+                               f"{counted_failures} tasks failed to start or stopped (threshold "
+                               f"{failure_threshold(desired)})",
+                               stopped.reasons(failures or stopped.failures(before_baseline=True)),
+                               _events(service, wall_start))
         if complete:
             stopped.baseline(poll=False)  # the stable window counts what stops after COMPLETED
             return WaitOutcome("COMPLETED", deployment_id, service)
@@ -605,13 +608,15 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
             reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
             log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
                         reasons[0] if reasons else "")
-            if requested and ours_to_count(failures, ecs_failed, circuit_breaker=breaker_on) >= \
-                    failure_threshold(requested):
-                service = ecs.describe_service(cluster, service_name) or {}
-                return WaitOutcome("FAILED", deployment_id, service,
-                                   f"{counted_failures} tasks failed to start or stopped (threshold "
-                                   f"{failure_threshold(requested)})", reasons, _events(service, wall_start),
-                                   service_deployment=sd)
+        # Checked at every poll: a task that stops after running counts even when ECS's own count is higher.
+        if requested and status not in _ROLLING_BACK and \
+                ours_to_count(failures, ecs_failed, circuit_breaker=breaker_on) >= failure_threshold(requested):
+            service = ecs.describe_service(cluster, service_name) or {}
+            return WaitOutcome("FAILED", deployment_id, service,
+                               f"{counted_failures} tasks failed to start or stopped (threshold "
+                               f"{failure_threshold(requested)})",
+                               stopped.reasons(failures or stopped.failures(before_baseline=True)),
+                               _events(service, wall_start), service_deployment=sd)
         old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
         progress = f"{status}{f', stage {stage}' if stage else ''}, {running}/{requested} running, {pending} pending"
         if old_running:
