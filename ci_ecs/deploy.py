@@ -48,8 +48,10 @@ from ci_ecs.wait import (
     WaitOutcome,
     describe_service_deployment,
     describe_stop,
+    find_deployment,
     find_service_deployment,
     follow_service_deployment,
+    strategy_of,
     verify_stable,
     wait_for_deployment,
 )
@@ -745,16 +747,15 @@ class Deployer:
                 return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
             except ServiceDeploymentUnavailable as exc:
                 result.serviceDeploymentArn = None
-                strategy = (outcome.service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
                 if exc.error is None:
                     log.debug("%s: looking for ours", exc.reason)
-                    ours = next(d for d in outcome.service.get("deployments", []) if d.get("id") == deployment_id)
+                    ours = find_deployment(outcome.service, deployment_id) or {}
                     found = find_service_deployment(shared.ecs, result.cluster, name, ours)
                     if found:
                         return self._follow_service_deployment(shared, name, deployment_id, found, outcome, stopped,
                                                                result, check_age=False)
                     log.debug("following deployment %s by its id", deployment_id)
-                elif strategy != "ROLLING":
+                elif strategy_of(outcome.service) != "ROLLING":
                     raise exc.error from None
                 else:
                     # A rolling deployment can be followed by its id as well: a deploy policy without
@@ -794,7 +795,7 @@ class Deployer:
         deployment is then looked up with ListServiceDeployments, a rolling one followed by its id.
         """
         service = outcome.service
-        ours = next((d for d in service.get("deployments", []) if d.get("id") == deployment_id), None)
+        ours = find_deployment(service, deployment_id)
         started = outcome.started_deployment or (
             outcome.action == "unchanged" and (ours or {}).get("rolloutState") == "IN_PROGRESS")
         if not started or ours is None:
@@ -802,8 +803,7 @@ class Deployer:
         current = service.get("currentServiceDeployment")
         if current:
             return str(current)
-        strategy = (service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING"
-        if strategy != "ROLLING":
+        if strategy_of(service) != "ROLLING":
             return find_service_deployment(shared.ecs, cluster, name, ours)
         log.debug("the service names no current service deployment (an endpoint without the service-deployment "
                   "API): following deployment %s by its id", deployment_id)
@@ -812,11 +812,10 @@ class Deployer:
     def _follow_service_deployment(self, shared: _Shared, name: str, deployment_id: str, arn: str,
                                    outcome: ServiceResult, stopped: StoppedTasks,
                                    result: DeployResult, *, check_age: bool = True) -> WaitOutcome:
-        """Follow a blue/green, canary or linear deployment through the service-deployment API."""
+        """Follow a service deployment (any strategy) through the service-deployment API."""
         config = self.config
         result.serviceDeploymentArn = arn
-        ours: dict[str, Any] = next((d for d in outcome.service.get("deployments", [])
-                                     if d.get("id") == deployment_id), {})
+        ours = find_deployment(outcome.service, deployment_id) or {}
         log.info("following service deployment %s (%s)", arn.rsplit("/", 1)[-1],
                  "until production traffic has moved" if config.deploy.wait_until == "traffic-shifted"
                  else "until it is SUCCESSFUL")

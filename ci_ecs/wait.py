@@ -98,11 +98,18 @@ class WaitOutcome:
     ecs_rolling_back: bool = False
 
 
-def _find(service: dict[str, Any], deployment_id: str) -> dict[str, Any] | None:
+def find_deployment(service: dict[str, Any], deployment_id: str) -> dict[str, Any] | None:
+    """The service's deployment with this id (a copy), or None."""
     for deployment in service.get("deployments", []):
         if deployment.get("id") == deployment_id:
             return dict(deployment)
     return None
+
+
+def strategy_of(described: dict[str, Any]) -> str:
+    """The deployment strategy a service or service deployment names in its deploymentConfiguration (ECS's
+    default: ROLLING)."""
+    return str((described.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
 
 
 def _events(service: dict[str, Any], since: float | None) -> list[str]:
@@ -265,7 +272,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     while True:
         service = ecs.describe_service(cluster, service_name) or {}
         polls += 1
-        ours = _find(service, deployment_id)
+        ours = find_deployment(service, deployment_id)
         newer = _same_definition_successor(service, ours)
         if newer is not None:
             # Another deploy of the same task definition replaced ours (a concurrent run, or a forced
@@ -360,7 +367,7 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
     Fails when one of our tasks stopped (a lower desired count excused), when our deployment is no
     longer PRIMARY, or when fewer tasks run than desired.
     """
-    desired_at_complete = int((_find(completed, deployment_id) or {}).get("desiredCount", 0))
+    desired_at_complete = int((find_deployment(completed, deployment_id) or {}).get("desiredCount", 0))
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     wall_start = started_at if started_at is not None else clock()
     if stable_seconds > 0:
@@ -374,7 +381,7 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
         listed = pool.submit(stopped.poll)
         service = ecs.describe_service(cluster, service_name) or {}
         listed.result()
-    ours = _find(service, deployment_id) or {}
+    ours = find_deployment(service, deployment_id) or {}
     desired = int(ours.get("desiredCount", 0))
     failures = stopped.failures(scaled_in=max(0, desired_at_complete - desired))
     if failures:
@@ -500,7 +507,7 @@ def _stopped_verdict(ecs: EcsGateway, cluster: str, service_name: str, deploymen
     service = ecs.describe_service(cluster, service_name) or {}
     if ((sd.get("deploymentCircuitBreaker") or {}).get("status")) == "TRIGGERED":
         return "FAILED", service, None
-    newer = _same_definition_successor(service, _find(service, deployment_id))
+    newer = _same_definition_successor(service, find_deployment(service, deployment_id))
     if newer is not None:
         return "FOLLOW", service, newer
     primary = primary_deployment(service) or {}
@@ -553,7 +560,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                                                f"{deployment_id}")
         polls += 1
         status, stage = sd.get("status"), sd.get("lifecycleStage")
-        strategy = str((sd.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
+        strategy = strategy_of(sd)
         target = sd.get("targetServiceRevision") or {}
         requested = int(target.get("requestedTaskCount") or 0)
         running = int(target.get("runningTaskCount") or 0)
