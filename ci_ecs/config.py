@@ -729,6 +729,9 @@ class Config(_Strict):
     max_attempts: int = Field(default=8, ge=1, le=50)
     # As in ECS: CreateService/UpdateService use the cluster named "default" when none is given.
     cluster: str = "default"
+    # Capacity providers to associate with the cluster (ci_ecs/cluster.py): an existing cluster gets them added
+    # to its own (PutClusterCapacityProviders), a cluster ci-ecs creates has them besides FARGATE and FARGATE_SPOT.
+    cluster_capacity_providers: list[str] = Field(default_factory=list)
     repository: RepositoryConfig | None = None
     image: ImageConfig = Field(default_factory=ImageConfig)
     task: TaskConfig | None = None
@@ -750,6 +753,23 @@ class Config(_Strict):
     def _cluster(cls, value: str) -> str:
         if not _NAME_255.match(value):
             raise ValueError(f"{value!r} is not a valid cluster name (letters, digits, _ and -)")
+        return value
+
+    @field_validator("cluster_capacity_providers")
+    @classmethod
+    def _capacity_providers(cls, value: list[str]) -> list[str]:
+        # A capacity provider's name: "Up to 255 characters ... letters (both upper and lowercase letters),
+        # numbers, underscores (_), and hyphens (-). The name can't be prefixed with "aws", "ecs", or "fargate""
+        # (ECS API reference, CreateCapacityProvider), except AWS's own FARGATE and FARGATE_SPOT.
+        for name in value:
+            if not _NAME_255.match(name):
+                raise ValueError(f"{name!r} is not a capacity provider name (letters, digits, _ and -)")
+            if name not in ("FARGATE", "FARGATE_SPOT") and name.lower().startswith(("aws", "ecs", "fargate")):
+                raise ValueError(f"{name!r} is not a capacity provider: names starting with aws, ecs or fargate "
+                                 "are AWS's own (FARGATE, FARGATE_SPOT)")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"capacity providers must be unique (repeated: {', '.join(repeated)})")
         return value
 
     @field_validator("region")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_ecs.aws import AwsSettings, ClientFactory
-from ci_ecs.cluster import ensure_cluster
+from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
 from ci_ecs.config import Config, ServiceEntry, VerifyConfig
 from ci_ecs.diff import Change
 from ci_ecs.ecs import BatchingEcsGateway, EcsGateway
@@ -264,6 +264,8 @@ class _Shared:
     started: float
     clock_start: float
     resolver: TagResolver | None = None
+    # What the cluster step changed on an existing cluster (capacity providers associated), for the diff.
+    cluster_changes: list[Change] = field(default_factory=list)
 
     def remaining(self, timeout: float) -> float:
         """Seconds left of the deploy's `timeout`, counted from its start (the rollback shares it)."""
@@ -294,6 +296,9 @@ class Deployer:
         self._latest: dict[str, dict[str, Any] | None] = {}
         self._known_definitions: dict[str, dict[str, Any]] = {}
         self._align: Callable[[float], float] | None = None
+        # The capacity providers the cluster has once the cluster step ran (cluster.planned_providers); None
+        # until it was described, or when the deploy neither names providers nor associates any.
+        self.cluster_providers: list[str] | None = None
 
     def cancel(self) -> None:
         """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
@@ -327,7 +332,7 @@ class Deployer:
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (
                 True if any(s.get("status") in ("ACTIVE", "DRAINING") for s in described.values()) else None)
-            cluster_created = ensure_cluster(ecs, cluster, dry_run=self.dry_run, exists=exists)
+            cluster_created, cluster_changes = self._cluster(ecs, cluster, exists)
             if not cluster_created:  # a cluster created just now has no service yet
                 # Before anything is pushed or registered: a service ECS does not deploy itself is refused.
                 refuse_other_controllers(ecs, cluster, config.targets(), described=described)
@@ -342,10 +347,34 @@ class Deployer:
                 partial.error = exc.message
                 exc.result = self._finish(partial, started)
             raise
-        shared = _Shared(ecs, image, cluster_created, started, clock_start, resolver)
+        shared = _Shared(ecs, image, cluster_created, started, clock_start, resolver, cluster_changes)
         if not config.services:
             return self._deploy_service(shared, config.targets()[0])
         return self._deploy_many(shared, config.targets())
+
+    def _cluster(self, ecs: EcsGateway, cluster: str, exists: bool | None) -> tuple[bool, list[Change]]:
+        """The cluster step: create it when missing (FARGATE, FARGATE_SPOT and `cluster_capacity_providers`
+        associated), or associate the configured capacity providers an existing cluster lacks. (created, the
+        changes made to an existing cluster).
+
+        The cluster is described when its capacity providers matter (a service's strategy names some, or the
+        config associates some) or when nothing said yet whether it exists; `cluster_providers` keeps what it
+        has afterwards.
+        """
+        config = self.config
+        configured = list(config.cluster_capacity_providers)
+        named = configured or any(t.service.capacity_provider_strategy for t in config.targets())
+        described = None
+        if exists is None or (exists and named):
+            described = ecs.describe_cluster(cluster)
+            exists = described is not None
+        if named:
+            self.cluster_providers = planned_providers(described, configured)
+        created = ensure_cluster(ecs, cluster, dry_run=self.dry_run, exists=exists, capacity_providers=configured)
+        if described is None or not configured:
+            return created, []
+        change = associate_capacity_providers(ecs, cluster, described, configured, dry_run=self.dry_run)
+        return created, [change] if change else []
 
     def _describe_first(self, ecs: EcsGateway, cluster: str, targets: list[ServiceEntry]
                         ) -> dict[str, dict[str, Any]] | None:
@@ -590,7 +619,7 @@ class Deployer:
         result.serviceArn = outcome.service.get("serviceArn")
         result.deploymentId = outcome.deployment_id
         result.changes = _describe_changes(("cluster", [Change("cluster", new="(create)")] if shared.cluster_created
-                                            else []),
+                                            else shared.cluster_changes),
                                            ("taskDefinition", taskdef.changes), ("service", outcome.changes))
         if self.dry_run and outcome.sent:
             result.request = {("CreateService" if outcome.action == "created" else "UpdateService"): outcome.sent}

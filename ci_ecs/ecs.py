@@ -41,13 +41,24 @@ class EcsGateway:
                 return dict(found)
         return None
 
-    def create_cluster(self, cluster: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
-        """Create the cluster (ECS makes this idempotent by name)."""
+    def create_cluster(self, cluster: str, tags: dict[str, str] | None = None,
+                       capacity_providers: list[str] | None = None) -> dict[str, Any]:
+        """Create the cluster (ECS makes this idempotent by name), with `capacity_providers` associated."""
         params: dict[str, Any] = {"clusterName": cluster}
         if tags:
             params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+        if capacity_providers:
+            params["capacityProviders"] = list(capacity_providers)
         with aws_errors(f"create cluster {cluster}"):
             return dict(self.client.create_cluster(**params)["cluster"])
+
+    def put_cluster_capacity_providers(self, cluster: str, providers: list[str],
+                                       default_strategy: list[dict[str, Any]]) -> dict[str, Any]:
+        """Set the cluster's capacity providers and default strategy (both replace what the cluster has)."""
+        with aws_errors(f"associate capacity providers with cluster {cluster}"):
+            return dict(self.client.put_cluster_capacity_providers(
+                cluster=cluster, capacityProviders=providers,
+                defaultCapacityProviderStrategy=default_strategy)["cluster"])
 
     # task definitions
     def latest_task_definition(self, family: str) -> dict[str, Any] | None:

@@ -109,8 +109,10 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
                            "Resource": "*"})
         statements.append({"Sid": "EcrRepository", "Effect": "Allow", "Action": ECR_REPOSITORY_ACTIONS,
                            "Resource": f"arn:aws:ecr:{region}:{account_id}:repository/{config.repository.name}"})
-    statements.append({"Sid": "EcsCluster", "Effect": "Allow", "Action": ["ecs:DescribeClusters", "ecs:CreateCluster"],
-                       "Resource": cluster_arn})
+    # `cluster_capacity_providers`: PutClusterCapacityProviders adds them to an existing cluster (cluster.py).
+    cluster_actions = ["ecs:DescribeClusters", "ecs:CreateCluster",
+                       *(["ecs:PutClusterCapacityProviders"] if config.cluster_capacity_providers else [])]
+    statements.append({"Sid": "EcsCluster", "Effect": "Allow", "Action": cluster_actions, "Resource": cluster_arn})
     statements.append({"Sid": "EcsTaskDefinitions", "Effect": "Allow",
                        "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
                                   "ecs:ListTaskDefinitions"], "Resource": "*"})
@@ -146,7 +148,9 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
                        "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
     statements.append({"Sid": "EcsDescribeClusterServices", "Effect": "Allow", "Action": ["ecs:DescribeServices"],
                        "Resource": f"{ecs_arn}:service/{config.cluster}/*"})
-    describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+    # DescribeSubnets / DescribeSecurityGroups / DescribeTargetGroups: pre-flight's reference checks
+    # (preflight/references.py) as well as the default subnets, the tasks' addresses and the load balancer's name.
+    describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
     if any(entry.service.load_balancers for entry in config.targets()):
         describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
     statements.append({"Sid": "NetworkDescribe", "Effect": "Allow", "Action": describes, "Resource": "*"})

@@ -21,8 +21,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 # The services ci-ecs makes clients for (ClientFactory.client); a test checks the code names no other.
 SERVICES = ("ecs", "ec2", "ecr", "ecr-public", "elbv2", "logs", "sts")
-# The EC2 operations ci-ecs calls (ci_ecs/network.py): default subnets and the tasks' public IPs.
-EC2_OPERATIONS = ("DescribeNetworkInterfaces", "DescribeSubnets")
+# The EC2 operations ci-ecs calls: default subnets and the tasks' public IPs (ci_ecs/network.py); the subnets and
+# security groups a service names, checked before anything is written (ci_ecs/preflight/references.py).
+EC2_OPERATIONS = ("DescribeNetworkInterfaces", "DescribeSecurityGroups", "DescribeSubnets")
 
 
 def _strip_docs(value: Any) -> Any:
