@@ -17,6 +17,7 @@ from ci_ecs.aws import AwsSettings, ClientFactory
 from ci_ecs.cli import main
 from ci_ecs.config import Config, load_config
 from ci_ecs.deploy import deploy
+from ci_ecs.iam import iam_policy
 from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.service import create_params, desired_service, update_plan
 from ci_ecs.taskdef import render
@@ -317,3 +318,22 @@ def test_unreadable_security_groups_are_skipped_with_a_warning(moto_aws: dict[st
     assert problems == []
     assert "security groups not checked (UnauthorizedOperation)" in caplog.text
     assert "ec2:DescribeSecurityGroups" in caplog.text
+
+
+def test_iam_policy_grants_the_reads_and_the_association() -> None:
+    """Before: no ec2:DescribeSecurityGroups, and nothing to associate capacity providers with."""
+    def cluster_and_describes(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+        statements = {s["Sid"]: s for s in iam_policy(Config.model_validate(data), account_id="123456789012")[
+            "Statement"]}
+        return statements["EcsCluster"]["Action"], statements["NetworkDescribe"]["Action"]
+
+    cluster, describes = cluster_and_describes(config())
+    assert "ec2:DescribeSubnets" in describes and "ec2:DescribeSecurityGroups" in describes
+    assert "ecs:PutClusterCapacityProviders" not in cluster
+    cluster, describes = cluster_and_describes(config(**{
+        "cluster_capacity_providers": ["FARGATE_SPOT"],
+        "service.load_balancers": [{"target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+                                                        "targetgroup/web/0123456789abcdef", "container_name": "web",
+                                    "container_port": 80}]}))
+    assert "ecs:PutClusterCapacityProviders" in cluster
+    assert "elasticloadbalancing:DescribeTargetGroups" in describes
