@@ -106,6 +106,9 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "(default: on, unless the service's circuit breaker rolls back)."),
         click.option("--force-new-deployment", is_flag=True, default=None, envvar=_env("FORCE_NEW_DEPLOYMENT"),
                      help="Start a new deployment even when nothing changed."),
+        click.option("--create", is_flag=True, default=None, envvar=_env("CREATE"),
+                     help="Create the service when it does not exist, even though the config has no service: "
+                          "section (without either, a missing service is exit 2, as with aws-actions)."),
         click.option("--verify/--no-verify", "verify", default=None, envvar=_env("VERIFY"),
                      help="After the deployment completed, probe every task (or the load balancer) over HTTP "
                           "(the config's `verify`, else its defaults); --no-verify skips it."),
@@ -158,6 +161,7 @@ def _overrides(params: dict[str, Any]) -> dict[str, Any]:
         "deploy.rollback": params.get("rollback"),
         "deploy.force_new_deployment": params.get("force_new_deployment"),
         "verify_enabled": params.get("verify"),
+        "create": params.get("create"),
         "region": params.get("region"),
         "profile": params.get("profile"),
         "endpoint_url": params.get("endpoint_url"),

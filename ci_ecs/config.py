@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import re
+import stat
 import typing
 import urllib.parse
 from pathlib import Path
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from ci_ecs.errors import ConfigError
 from ci_ecs.imageref import TAG_PATTERN, parse_image_ref
+from ci_ecs.redact import register_secret
 
 DEFAULT_CONFIG_FILE = "ci-ecs.yml"
 
@@ -747,6 +749,10 @@ class Config(_Strict):
     # `--verify/--no-verify` (CI_ECS_VERIFY): True checks every service (defaults where `verify` is unset),
     # False none; None follows the file.
     verify_enabled: bool | None = None
+    # May deploy create a missing service? `--create` (CI_ECS_CREATE); load_config makes it True when the file
+    # describes the service (a `service:` section or a `services:` list), False when only flags name it.
+    # None (a Config built by a library caller): yes.
+    create: bool | None = None
 
     @field_validator("cluster")
     @classmethod
@@ -784,6 +790,10 @@ class Config(_Strict):
     def _endpoint_url(cls, value: str | None) -> str | None:
         if value is not None and not is_http_url(value):
             raise ValueError(f"{value!r} is not an http(s) URL with a host, like http://127.0.0.1:4566")
+        if value is not None:
+            # A password in the URL (http://user:PASSWORD@host) is masked wherever the URL or the password alone
+            # would be printed (redact's URL shape covers the first, registering it the second).
+            register_secret(urllib.parse.urlsplit(value).password)
         return value
 
     @field_validator("image_uri")
@@ -960,10 +970,23 @@ def read_text_file(path: Path, *, what: str, key: str | None = None) -> str:
     """
     source = str(path)
     try:
-        with path.open("rb") as stream:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever. What was opened is
+        # checked to be a regular file before a byte is read (a FIFO, a device or a directory is refused).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", key=key, source=source) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"the {what} is not a regular file (a FIFO, device or directory is not read)",
+                              key=key, source=source)
+        with os.fdopen(fd, "rb") as stream:
+            fd = -1  # closed with the stream
             raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", key=key, source=source) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"the {what} is larger than {MAX_FILE_BYTES // 1024} KiB", key=key, source=source)
     try:
@@ -1019,10 +1042,24 @@ def _positions(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...]
             _positions(item, path + (index,), out)
 
 
+def _refuse_outside_link(path: Path) -> None:
+    """A config file that is a symbolic link must lead into the working tree (the current directory or the
+    link's own directory): a link a pull request adds could otherwise make ci-ecs read, and quote in its
+    errors, any file the CI user can read (~/.aws/credentials, /etc/...). Nothing of the target is read."""
+    if not path.is_symlink():
+        return
+    target = path.resolve()
+    trees = {Path.cwd().resolve(), path.absolute().parent.resolve()}
+    if not any(target == tree or tree in target.parents for tree in trees):
+        raise ConfigError("the config file is a symbolic link to a file outside the working tree; not read "
+                          "(copy the file into the repository, or give its real path with -c)", source=str(path))
+
+
 def _read_file(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     source = str(path)
     if not path.exists() and not path.is_symlink():
         raise ConfigError("config file not found (give -c/--config or CI_ECS_CONFIG)", source=source)
+    _refuse_outside_link(path)
     text = read_text_file(path, what="config file")
     node, data = _compose_and_construct(text, source, None)
     if node is None or data is None:
@@ -1111,6 +1148,16 @@ def _first_error(exc: ValidationError, data: Any) -> tuple[tuple[Any, ...], str]
     return loc, message
 
 
+def no_config_file(path: Path, problem: str) -> str:
+    """The message for a missing default config file whose absence flags and variables did not make up for.
+
+    >>> no_config_file(Path("ci-ecs.yml"), "service.name: is required")[:47]
+    'config file ci-ecs.yml not found (looked for /'
+    """
+    return (f"config file {path} not found (looked for {path.absolute()}); give -c/--config or CI_ECS_CONFIG, "
+            f"or describe the deploy with flags (--cluster, --service, --task-definition, --image): {problem}")
+
+
 def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None,
                 *, require_file: bool = False, purpose: str = "deploy") -> Config:
     """Read `path` (YAML), lay `overrides` (dotted keys from flags/env) over it and validate.
@@ -1125,14 +1172,25 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
     data: dict[str, Any] = {}
     positions: dict[tuple[Any, ...], int] = {}
     source: str | None = None
+    # The default file, absent: flags and variables alone may describe the run (drop-in use); when they do not,
+    # the error says which file was looked for rather than only which key is missing.
+    missing: Path | None = None
     if path is not None:
         file_path = Path(path)
-        if file_path.exists() or require_file:
+        if file_path.exists() or file_path.is_symlink() or require_file:
             data, positions = _read_file(file_path)
             source = str(file_path)
+        else:
+            missing = file_path
+    # A service is described by the file (or a library caller's whole `service`/`services` value), never by the
+    # dotted flags (--service, --desired-count) alone: only then may a deploy create it (refuse_missing_services).
+    described = any(key in data for key in ("service", "services")) or any(
+        (overrides or {}).get(key) is not None for key in ("service", "services"))
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_path(data, dotted, value)
+    if data.get("create") is None:
+        data["create"] = described
     try:
         return Config.model_validate(data, context={"purpose": purpose})
     except ValidationError as exc:
@@ -1144,5 +1202,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: dict[str,
                 break
         from_flag = any(k == _dotted(loc) or _dotted(loc).startswith(k + ".") for k in (overrides or {})
                         if (overrides or {}).get(k) is not None)
+        if missing is not None and not from_flag:
+            raise ConfigError(no_config_file(missing, f"{_dotted(loc) + ': ' if loc else ''}{message}")) from None
         raise ConfigError(message, key=_dotted(loc) or None, line=None if from_flag else line,
                           source=source if (source and not from_flag) else None) from None

@@ -31,7 +31,13 @@ from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, pr
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.rules import check_definition, check_execution_role, check_target, inferred_launch_type
-from ci_ecs.service import ServiceResult, desired_service, ensure_service, primary_deployment
+from ci_ecs.service import (
+    ServiceResult,
+    desired_service,
+    ensure_service,
+    primary_deployment,
+    refuse_missing_services,
+)
 from ci_ecs.tails import LogTail, essential_tails
 from ci_ecs.taskdef import (
     TaskDefinitionResult,
@@ -332,6 +338,8 @@ class Deployer:
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (
                 True if any(s.get("status") in ("ACTIVE", "DRAINING") for s in described.values()) else None)
+            # Before the cluster is made: a service only flags name (drop-in) is updated, never created.
+            refuse_missing_services(ecs, cluster, names, described, create=config.create is not False)
             cluster_created, cluster_changes = self._cluster(ecs, cluster, exists)
             if not cluster_created:  # a cluster created just now has no service yet
                 # Before anything is pushed or registered: a service ECS does not deploy itself is refused.

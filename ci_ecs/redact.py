@@ -8,10 +8,12 @@ job summary, the dotenv) pass through `redact` as well (ci_ecs/output.py).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import threading
+from typing import Any
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -24,6 +26,8 @@ _PATTERNS = [
     re.compile(r"(['\"]?Authorization['\"]?\s*[:=]\s*b?['\"]?Basic\s+)[A-Za-z0-9+/=]+", re.IGNORECASE),
     re.compile(r"(['\"]?(?:password|authorizationToken|SecretAccessKey|SessionToken|AccessKeyId|WebIdentityToken"
                r"|SecretKey|Token)['\"]?\s*[:=]\s*b?['\"]?)[^'\",\s}&]+", re.IGNORECASE),
+    # The password of a URL's user info (`http://user:PASSWORD@host`, e.g. an --endpoint-url): the user stays.
+    re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)[^/\s@'\"]+(?=@)", re.IGNORECASE),
     # SigV4's Authorization header names the access key id: `Credential=AKIA.../20240101/us-east-1/ecs/aws4_request`
     # (botocore's request log at --debug). The scope after the key id is not secret and stays readable.
     re.compile(r"(Credential=)[^/\s,'\"]+"),
@@ -79,15 +83,90 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+        # An ARN is an identifier, never a credential: a Secrets Manager ARN may end in `:password::` (the JSON
+        # key of the secret ECS injects), which the key=value shapes would otherwise cut into `:password:***`.
+        text = pattern.sub(_Masker([m.span() for m in _ARN.finditer(text)]), text)
     return text
 
 
+class _Masker:
+    """re.sub's replacement: the credential masked, unless the match lies inside one of `arns` (spans)."""
+
+    def __init__(self, arns: list[tuple[int, int]]) -> None:
+        self.arns = arns
+
+    def __call__(self, match: re.Match[str]) -> str:
+        return match.group(0) if _inside(match.start(), self.arns) else match.group(1) + MASK
+
+
+# An ARN (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE), as far as it runs without a quote or a space.
+_ARN = re.compile(r"\barn:aws[a-z-]*:[a-z0-9-]+:[^\s'\"]*")
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)
+
+
+def mask_secret_values(data: Any) -> Any:
+    """`data` (parsed JSON) with the values of `{"name": N, "value": V}` entries that look secret replaced.
+
+    Those are a container's environment variables in an ECS request or response body
+    (RegisterTaskDefinition, RunTask overrides); `valueFrom` (a secret's ARN) is never touched.
+
+    >>> mask_secret_values({"environment": [{"name": "DB_PASSWORD", "value": "hunter2"},
+    ...                                     {"name": "GREETING", "value": "hello"}]})
+    {'environment': [{'name': 'DB_PASSWORD', 'value': '***'}, {'name': 'GREETING', 'value': 'hello'}]}
+    """
+    from ci_ecs.taskdef import looks_secret  # noqa: PLC0415 - only for --debug output: keeps the import light
+
+    if isinstance(data, dict):
+        if isinstance(data.get("name"), str) and isinstance(data.get("value"), str) \
+                and looks_secret(data["name"], data["value"]):
+            return {**data, "value": MASK}
+        return {key: mask_secret_values(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [mask_secret_values(item) for item in data]
+    return data
+
+
+def _masked_body(body: Any) -> Any:
+    """A JSON request/response body with its secret-looking environment values masked; other bodies as they are."""
+    if not isinstance(body, (bytes, bytearray, str)) or not body:
+        return body
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body
+    masked = json.dumps(mask_secret_values(parsed))
+    return masked.encode() if isinstance(body, (bytes, bytearray)) else masked
+
+
+def _masked_arg(arg: Any) -> Any:
+    # botocore.endpoint logs "Making request for %s with params: %s" with the request dict (its `body` the
+    # serialized JSON); botocore.parsers logs "Response body:\n%r" with the body's bytes.
+    if isinstance(arg, dict) and "body" in arg:
+        return {**arg, "body": _masked_body(arg["body"])}
+    if isinstance(arg, (bytes, bytearray)):
+        return _masked_body(arg)
+    return arg
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter that renders the record's message once, redacted."""
+    """A logging filter that renders the record's message once, redacted: registered secrets, credential shapes,
+    and (botocore's request and response bodies at --debug) environment values that look secret."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_masked_arg(arg) for arg in record.args)
         message = record.getMessage()
         record.msg = redact(message)
         record.args = None
+        # A traceback logged with the record (botocore's "Exception received when sending HTTP request." at
+        # --debug) quotes URLs and values too: rendered here once, redacted; the formatter uses it as is.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True

@@ -325,5 +325,37 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
                          started_deployment=started)
 
 
+# How many of a cluster's services a "not found" error names (ListServices' first page is enough for a typo).
+_NAMED_SERVICES = 10
+
+
+def refuse_missing_services(ecs: EcsGateway, cluster: str, names: list[str],
+                            described: dict[str, dict[str, Any]] | None, *, create: bool) -> None:
+    """ConfigError (exit 2) for a service that does not exist (or is INACTIVE) when this run may not create it.
+
+    A service is created only when the config describes it (a `service:` section) or with `--create`: a
+    drop-in deploy naming a service by flags alone (aws-actions' inputs) must not turn a typo into a new
+    service across the default VPC. aws-actions/amazon-ecs-deploy-task-definition fails the same way: its
+    UpdateService answers ServiceNotFoundException (ECS API reference, UpdateService errors). `described`:
+    the services by name as DescribeServices just gave them (None: the cluster does not exist). Checked before
+    anything is written.
+    """
+    if create:
+        return
+    missing = [n for n in names if described is None or (described.get(n) or {}).get("status") in (None, "INACTIVE")]
+    if not missing:
+        return
+    how = ("ci-ecs creates a service only when the config has a service: section, or with --create "
+           "(CI_ECS_CREATE=true); nothing was written")
+    if described is None:
+        raise ConfigError(f"service {missing[0]} not found: cluster {cluster} does not exist; {how}",
+                          key="service.name")
+    existing = sorted(arn.rsplit("/", 1)[-1] for arn in ecs.list_services(cluster))
+    shown = ", ".join(existing[:_NAMED_SERVICES]) + (f", ... ({len(existing)} in all)"
+                                                    if len(existing) > _NAMED_SERVICES else "")
+    listed = f"its services: {shown}" if existing else "it has no services"
+    raise ConfigError(f"service {missing[0]} not found in cluster {cluster} ({listed}); {how}", key="service.name")
+
+
 def _short(arn: str | None) -> str:
     return (arn or "").rsplit("/", 1)[-1]

@@ -32,6 +32,14 @@ def test_starter_workflow_with_family_and_environment_variables(sandbox: Sandbox
                                "portMappings": [{"containerPort": 80}],
                                "environment": [{"name": "LOG_LEVEL", "value": "warn"}],
                                "ulimits": [{"name": "nofile", "softLimit": 4096, "hardLimit": 4096}]}])
+    # The service exists, as aws-actions/amazon-ecs-deploy-task-definition needs (ci-ecs creates none from the
+    # action's inputs alone either: a typo in `service` is a failed step, not a new service).
+    subnets = [s["SubnetId"] for s in sandbox.client("ec2").describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+    ecs.create_cluster(clusterName=cluster)
+    ecs.create_service(cluster=cluster, serviceName="web", taskDefinition=f"{family}:1", desiredCount=1,
+                       launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {
+                           "subnets": subnets[:1], "assignPublicIp": "ENABLED"}})
     repo = copy_repo(tmp_path / "repo")
     workflows = repo / ".github" / "workflows"
     shutil.rmtree(workflows, ignore_errors=True)
