@@ -26,6 +26,7 @@ from ci_ecs.errors import (
     DeployCancelledError,
     DeploymentFailedError,
     DeployTimeoutError,
+    ServiceDeletedError,
 )
 from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
@@ -885,6 +886,13 @@ class Deployer:
         It carries the log tails of the tasks whose stopped reasons it shows (from `stopped`), or of
         `tail_tasks` (the tasks a failed verify probed).
         """
+        if waited.state == "DELETED":
+            # Nothing to roll back: ECS refuses UpdateService on a DRAINING or INACTIVE service
+            # (ServiceNotActiveException), and someone meant it to go.
+            return ServiceDeletedError(
+                waited.reason, service=name, status=waited.service_status or "MISSING",
+                deployment_id=waited.deployment_id, stopped_reasons=waited.stopped_reasons, events=waited.events,
+                result=self._finish(result, shared.started))
         breaker, breaker_rollback = self._circuit_breaker(outcome.service)
         lines = [waited.reason]
         rolled_back_to = None

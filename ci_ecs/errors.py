@@ -120,6 +120,16 @@ class DeploymentFailedError(CiEcsError):
         self.log_tails = list(log_tails or [])
 
 
+class ServiceDeletedError(DeploymentFailedError):
+    """The service was deleted (DRAINING, INACTIVE or no longer described) while ci-ecs waited on it: a failed
+    deploy (exit 1), never rolled back (ECS refuses UpdateService on a service being deleted)."""
+
+    def __init__(self, message: str, *, service: str, status: str, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.service = service
+        self.status = status
+
+
 class DeployTimeoutError(CiEcsError):
     """The deployment did not finish within the timeout (exit 4)."""
 

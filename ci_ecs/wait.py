@@ -85,7 +85,9 @@ class WaitOutcome:
     breaker), False when ci-ecs called it failed from the tasks it saw stop.
     """
 
-    state: str  # COMPLETED | FAILED | ROLLED_BACK | SUPERSEDED | TRAFFIC_SHIFTED (bake still running)
+    # COMPLETED | FAILED | ROLLED_BACK | SUPERSEDED | TRAFFIC_SHIFTED (bake still running) | DELETED (the service
+    # was deleted while we waited: `service_status` says how it was seen)
+    state: str
     deployment_id: str
     service: dict[str, Any]
     reason: str = ""
@@ -96,6 +98,47 @@ class WaitOutcome:
     service_deployment: dict[str, Any] | None = None
     # ECS is rolling the service back (service deployment ROLLBACK_REQUESTED / ROLLBACK_IN_PROGRESS).
     ecs_rolling_back: bool = False
+    # DRAINING, INACTIVE or MISSING when the state is DELETED.
+    service_status: str | None = None
+
+
+# Service.status (API reference): ACTIVE, DRAINING or INACTIVE. DeleteService (API reference, its note) moves a
+# service with tasks to DRAINING, then to INACTIVE once they stopped; an INACTIVE service may later be purged, and
+# DescribeServices then answers ServiceNotFoundException (or a failure with reason MISSING, as for any unknown
+# name). Either way nothing ci-ecs waits for can happen any more: the wait ends at that poll.
+_GONE_STATUSES = ("DRAINING", "INACTIVE")
+
+
+def gone_status(service: dict[str, Any] | None) -> str | None:
+    """"DRAINING"/"INACTIVE" for a service being (or already) deleted, "MISSING" for None, else None.
+
+    >>> [gone_status(s) for s in ({"status": "ACTIVE"}, {"status": "DRAINING"}, None)]
+    [None, 'DRAINING', 'MISSING']
+    """
+    if service is None:
+        return "MISSING"
+    status = service.get("status")
+    return str(status) if status in _GONE_STATUSES else None
+
+
+def describe_or_none(ecs: EcsGateway, cluster: str, service_name: str) -> dict[str, Any] | None:
+    """The service, or None when ECS no longer knows it (a MISSING failure or ServiceNotFoundException)."""
+    try:
+        return ecs.describe_service(cluster, service_name)
+    except AwsError as err:
+        if err.code == "ServiceNotFoundException":
+            return None
+        raise
+
+
+def deleted_outcome(deployment_id: str, service_name: str, service: dict[str, Any] | None, status: str,
+                    stopped: StoppedTasks, wall_start: float) -> WaitOutcome:
+    """The wait's end when the service was deleted under it (`gone_status`)."""
+    seen = "no longer exists" if status == "MISSING" else f"is {status}"
+    reason = (f"service {service_name} was deleted while ci-ecs waited for deployment {deployment_id} (it {seen}); "
+              "nothing was rolled back")
+    return WaitOutcome("DELETED", deployment_id, service or {}, reason, stopped.reasons(),
+                       _events(service or {}, wall_start), service_status=status)
 
 
 def find_deployment(service: dict[str, Any], deployment_id: str) -> dict[str, Any] | None:
@@ -270,8 +313,12 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     # The caller has just created/updated (and so described) the service: nothing to see before a poll.
     sleep(min(MIN_POLL_SECONDS, timeout))
     while True:
-        service = ecs.describe_service(cluster, service_name) or {}
+        described = describe_or_none(ecs, cluster, service_name)
         polls += 1
+        gone = gone_status(described)
+        if gone is not None:
+            return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
+        service = described or {}
         ours = find_deployment(service, deployment_id)
         newer = _same_definition_successor(service, ours)
         if newer is not None:
@@ -379,8 +426,12 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
     # The service and the stopped tasks are independent reads: both at once.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ci-ecs-stopped") as pool:
         listed = pool.submit(stopped.poll)
-        service = ecs.describe_service(cluster, service_name) or {}
+        described = describe_or_none(ecs, cluster, service_name)
         listed.result()
+    gone = gone_status(described)
+    if gone is not None:
+        return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
+    service = described or {}
     ours = find_deployment(service, deployment_id) or {}
     desired = int(ours.get("desiredCount", 0))
     failures = stopped.failures(scaled_in=max(0, desired_at_complete - desired))
@@ -554,6 +605,15 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
             if polls == 0 and (err.code in SERVICE_DEPLOYMENT_API_MISSING or err.code in _DENIED):
                 raise ServiceDeploymentUnavailable(err.message, err) from err
             raise
+        if not sd:
+            # ECS deletes a service's service deployments with the service (developer guide, "View service
+            # history using Amazon ECS service deployments"): DescribeServiceDeployments then answers a MISSING
+            # failure. The service's own status says whether it is gone.
+            described = describe_or_none(ecs, cluster, service_name)
+            gone = gone_status(described)
+            if gone is not None:
+                return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
+            raise ServiceDeploymentUnavailable(f"service deployment {arn} is not known to ECS")
         if polls == 0 and _older(sd.get("createdAt"), created_after):
             # Not the one our deployment started (an endpoint whose answer named the previous one).
             raise ServiceDeploymentUnavailable(f"service deployment {arn} was created before deployment "

@@ -240,6 +240,13 @@ def records(service: MotoService) -> list[ServiceDeployment]:
     return _records(service)
 
 
+def forget(service: MotoService) -> None:
+    """DeleteService: the service's service deployments are deleted with it (DescribeServiceDeployments then
+    answers MISSING for their ARNs), and it names no current one."""
+    _records(service).clear()
+    service.current_service_deployment = None
+
+
 def for_deployment(service: MotoService, deployment_id: str) -> ServiceDeployment | None:
     """The service deployment of an ECS deployment id (``ecs-svc/...``)."""
     return next((r for r in _records(service) if r.deployment_id == deployment_id), None)
@@ -268,6 +275,8 @@ def record_new_deployments(service: MotoService) -> None:
     circuit breaker starts belong to the deployment they roll back, as in ECS)."""
     from . import scheduler  # noqa: PLC0415
 
+    if service.status != "ACTIVE":  # a deleted service's service deployments are gone (`forget`)
+        return
     state = scheduler._sb(service)
     known = {r.deployment_id for r in _records(service)}
     for deployment in reversed(service.deployments):

@@ -13,7 +13,8 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
   - ``EC2ContainerServiceBackend.update_service``: moto never creates a deployment and sets
     runningCount = desiredCount; the wrapper keeps the deployments, resolves the task
     definition to an ARN and starts a new PRIMARY deployment when ECS would.
-  - ``EC2ContainerServiceBackend.delete_service``: DRAINING (tasks stop), then INACTIVE.
+  - ``EC2ContainerServiceBackend.delete_service``: DRAINING (tasks stop), then INACTIVE; the service's
+    service deployments are deleted with it.
   - ``EC2ContainerServiceBackend.list_tasks``: moto ignores serviceName and does not default
     desiredStatus to RUNNING.
   - ``EC2ContainerServiceBackend.run_task`` / ``stop_task``: tasks get the sandbox lifecycle;
@@ -243,6 +244,9 @@ def _delete_service(self: EC2ContainerServiceBackend, cluster_name: str, service
         # ECS drains first: DRAINING while its tasks stop, INACTIVE after (see scheduler).
         service.status = "DRAINING"
         service.desired_count = 0
+        # "When you delete a service, Amazon ECS deletes the corresponding service deployments" (developer
+        # guide, "View service history using Amazon ECS service deployments").
+        service_deployments.forget(service)
     return service
 
 

@@ -113,6 +113,42 @@ def test_cancel_while_waiting(deployer: Deployer, tmp_path: Path, sig: signal.Si
     assert deployer.service()["taskDefinition"].endswith(":1")
 
 
+def test_service_deleted_while_waiting_fails_at_the_next_poll(deployer: Deployer, tmp_path: Path) -> None:
+    """DeleteService (force) during the wait: exit 1 (a failed deploy) within one poll interval, the reason in the
+    message and the JSON result; nothing is rolled back (ECS refuses UpdateService on a DRAINING service)."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.set_faults(task_start_seconds=60)  # the new deployment's tasks never start in time
+    path = tmp_path / "deleted.yml"
+    path.write_text(yaml.safe_dump(deployer.config()))
+    process = subprocess.Popen([require_tool("ci-ecs"), "deploy", "-c", str(path), "--image",
+                                "public.ecr.aws/nginx/nginx:1.28", "--output", "json"],
+                               env=deployer.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if "following service deployment" in line or "waiting for deployment" in line:
+                break
+        time.sleep(2.5)  # a few polls into the wait (1 s, then 1.25 s apart)
+        deployer.ecs.delete_service(cluster=deployer.cluster, service="web", force=True)
+        deleted = time.monotonic()
+        stdout, rest = process.communicate(timeout=60)
+        ended = time.monotonic() - deleted
+    finally:
+        deployer.sandbox.set_faults(task_start_seconds=TASK_START_SECONDS)
+        if process.poll() is None:
+            process.kill()
+    stderr = "".join(lines) + rest
+    assert process.returncode == 1, stderr
+    assert ended < 5.0, f"{ended:.1f} s from DeleteService to exit: {stderr}"  # poll interval ≤ 1.25 s here
+    assert "was deleted while ci-ecs waited" in stderr and "Traceback" not in stderr
+    result = json.loads(stdout)
+    assert result["rolloutState"] == "DELETED"
+    assert "was deleted while ci-ecs waited" in result["error"] and "nothing was rolled back" in result["error"]
+    assert deployer.service()["status"] in ("DRAINING", "INACTIVE")
+
+
 def test_two_concurrent_deploys_end_in_a_defined_state(deployer: Deployer, tmp_path: Path) -> None:
     """Documented outcome: both exit with a clear result, the service runs one of the two revisions."""
     assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0

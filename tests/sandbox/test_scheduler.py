@@ -191,8 +191,13 @@ def test_delete_service_stops_tasks(aws: Aws) -> None:
     cluster = aws.cluster()
     aws.service(cluster, "web", aws.task_definition("delete"), desired=2)
     aws.wait_stable(cluster, "web")
+    current = aws.describe(cluster, "web")["currentServiceDeployment"]
     deleted = aws.ecs.delete_service(cluster=cluster, service="web", force=True)["service"]
     assert deleted["status"] == "DRAINING"
+    # ECS deletes a service's service deployments with it (developer guide, "View service history ...").
+    described = aws.ecs.describe_service_deployments(serviceDeploymentArns=[current])
+    assert described["serviceDeployments"] == [] and described["failures"][0]["arn"] == current
+    assert aws.ecs.list_service_deployments(cluster=cluster, service="web")["serviceDeployments"] == []
     wait_for(lambda: aws.describe(cluster, "web")["status"] == "INACTIVE", what="INACTIVE")
     stopped = aws.tasks(cluster, "web", desired_status="STOPPED")
     assert len(stopped) == 2 and all(t["lastStatus"] == "STOPPED" for t in stopped)
