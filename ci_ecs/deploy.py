@@ -53,11 +53,13 @@ from ci_ecs.wait import (
     ServiceDeploymentUnavailable,
     StoppedTasks,
     WaitOutcome,
+    describe_or_none,
     describe_service_deployment,
     describe_stop,
     find_deployment,
     find_service_deployment,
     follow_service_deployment,
+    gone_status,
     strategy_of,
     verify_stable,
     wait_for_deployment,
@@ -908,7 +910,8 @@ class Deployer:
             lines.append("ECS's circuit breaker rolls back the service")
         elif waited.state == "FAILED":
             ecs_rolls_back = breaker_rollback and waited.ecs_failed
-            rolled_back_to = self._roll_back(shared, name, outcome, ecs_rolls_back, lines)
+            rolled_back_to = self._roll_back(shared, name, outcome, ecs_rolls_back, lines,
+                                             ours={str(outcome.deployment_id), waited.deployment_id}, result=result)
         if tail_tasks is None and stopped is not None:
             shown = set(waited.stopped_reasons)
             tail_tasks = list({t.get("taskArn"): t for t in stopped.tasks if describe_stop(t) in shown}.values())
@@ -918,7 +921,16 @@ class Deployer:
             result=self._finish(result, shared.started), log_tails=self._log_tails(shared, tail_tasks or []))
 
     def _roll_back(self, shared: _Shared, name: str, outcome: ServiceResult, ecs_rolls_back: bool,
-                   lines: list[str]) -> str | None:
+                   lines: list[str], *, ours: set[str] | None = None, result: DeployResult | None = None
+                   ) -> str | None:
+        """Put the service back on the revision it ran before this deploy, unless someone else moved it since.
+
+        `ours`: the ids of this deploy's deployment (and of a same-definition deployment it followed). The
+        service is rolled back only while it still runs what this deploy deployed: its taskDefinition is ours
+        and its PRIMARY deployment is ours. UpdateService has no condition to make it conditional (no expected
+        revision or token among its parameters, ECS API reference), so the check is a DescribeServices right
+        before it, and the UpdateService answer is checked for a deployment that slipped in between.
+        """
         config = self.config
         cluster = _cluster_name(config)
         previous = outcome.previous_task_definition
@@ -935,8 +947,30 @@ class Deployer:
             lines.append(f"not rolled back: this deploy did not change the service's task definition "
                          f"({current or 'unknown'})")
             return None
+        seen: set[str] = set()
+        if ours is not None:
+            now = describe_or_none(shared.ecs, cluster, name)
+            moved = self._moved_since(name, now, ours, str(current), previous)
+            if moved == "back":
+                lines.append(f"the service already runs {previous} again (rolled back)")
+                return previous
+            if moved:
+                lines.append(f"not rolled back: {moved}")
+                if result is not None:
+                    result.warnings.append(f"not rolled back: {moved}")
+                return None
+            seen = {str(d.get("id")) for d in (now or {}).get("deployments", [])}
         log.warning("rolling back service %s to %s", name, previous)
         updated = shared.ecs.update_service({"cluster": cluster, "service": name, "taskDefinition": previous})
+        if ours is not None:
+            slipped = [d for d in updated.get("deployments", []) if d.get("status") != "PRIMARY"
+                       and str(d.get("id")) not in seen]
+            if slipped and result is not None:
+                # Someone's UpdateService landed between our DescribeServices and ours: say so, do not fight it.
+                result.warnings.append(
+                    f"deployment {slipped[0].get('id')} ({slipped[0].get('taskDefinition')}) was started by someone "
+                    f"else right before the rollback and was replaced by it")
+                log.warning("%s", result.warnings[-1])
         back = primary_deployment(updated)
         remaining = shared.remaining(config.deploy.timeout)
         if back and back.get("id") and remaining > 0:
@@ -957,6 +991,23 @@ class Deployer:
         else:
             lines.append(f"rolling back to {previous}: started, not waited for (the deploy's timeout is spent)")
         return previous
+
+    @staticmethod
+    def _moved_since(name: str, service: dict[str, Any] | None, ours: set[str], deployed: str,
+                     previous: str) -> str | None:
+        """Why the service no longer runs what this deploy deployed (someone else moved it), "back" when it runs
+        the previous revision again (ECS's rollback, or someone's), or None when it is still ours to roll back."""
+        gone = gone_status(service)
+        if service is None or gone is not None:
+            return f"service {name} is {gone} (being deleted)"
+        primary = primary_deployment(service) or {}
+        running = service.get("taskDefinition")
+        if running == previous and primary.get("taskDefinition") == previous:
+            return "back"
+        if running == deployed and primary.get("id") in ours:
+            return None
+        return (f"service {name} now runs deployment {primary.get('id')} ({primary.get('taskDefinition') or running}), "
+                "started by someone else after this deploy; left as it is")
 
     def _finish(self, result: DeployResult, started: float) -> dict[str, Any]:
         result.durationSeconds = round(time.time() - started, 3)

@@ -180,6 +180,49 @@ def test_two_concurrent_deploys_end_in_a_defined_state(deployer: Deployer, tmp_p
     assert final["taskDefinition"]["containerDefinitions"][0]["image"] in winners
 
 
+def test_a_rollback_never_undoes_a_newer_deploy(deployer: Deployer, tmp_path: Path) -> None:
+    """Deploy A (its tasks crash 2 s after they start) fails in its stable window and would roll back; deploy B (a
+    good image), started while A watches its tasks, completes first. A must leave B's revision alone: exit 1 with a
+    warning saying why, B exit 0, the service ends on B's revision (two real `ci-ecs deploy` processes)."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    crashing = deployer.config()
+    crashing["task"]["containers"][0]["docker_labels"] = {"ci-ecs.sandbox/exit-code": "3",
+                                                          "ci-ecs.sandbox/exit-after-seconds": "2"}
+    crashing["deploy"]["stable_seconds"] = 12
+    good = deployer.config()
+    good["deploy"]["stable_seconds"] = 1
+    paths = {}
+    for label, config in (("a", crashing), ("b", good)):
+        paths[label] = tmp_path / f"{label}.yml"
+        paths[label].write_text(yaml.safe_dump(config))
+    command = [require_tool("ci-ecs"), "deploy", "--output", "json", "-c"]
+    a = subprocess.Popen([*command, str(paths["a"]), "--image", "public.ecr.aws/nginx/nginx:1.28"],
+                         env=deployer.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert a.stderr is not None
+        lines = []
+        for line in a.stderr:
+            lines.append(line)
+            if "watching the tasks" in line:
+                break
+        b = subprocess.run([*command, str(paths["b"]), "--image", "public.ecr.aws/nginx/nginx:1.29"],
+                           env=deployer.env, capture_output=True, text=True, timeout=60)
+        a_out, a_rest = a.communicate(timeout=60)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    a_err = "".join(lines) + a_rest
+    assert b.returncode == 0, b.stderr
+    assert a.returncode == 1, a_err
+    b_revision = json.loads(b.stdout)["taskDefinitionArn"]
+    service = deployer.service()
+    assert service["taskDefinition"] == b_revision, (a_err, b.stderr)
+    a_result = json.loads(a_out)
+    assert any("not rolled back" in w and "started by someone else" in w for w in a_result["warnings"]), a_result
+    assert "not rolled back" in a_result["error"]
+    assert "Traceback" not in a_err
+
+
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEYVALUE"
 SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENVALUE0123456789abcdef"
 CONTAINER_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf"
