@@ -111,6 +111,9 @@ class DeployResult:
     changed: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    # After a failure: the task definition the service was rolled back to (by ci-ecs, or by ECS's circuit breaker:
+    # then it may still be under way); None when nothing was rolled back.
+    rolledBackTo: str | None = None  # noqa: N815
     # Things that went wrong after the rollout succeeded (e.g. the address lookup); the deploy still succeeded.
     warnings: list[str] = field(default_factory=list)
     # With plan: exactly what CreateService/UpdateService would be sent ({"UpdateService": {...}}).
@@ -900,6 +903,12 @@ class Deployer:
         rolled_back_to = None
         if waited.state == "ROLLED_BACK":
             rolled_back_to = (primary_deployment(waited.service) or {}).get("taskDefinition") or None
+        elif (waited.ecs_rolling_back or (waited.state == "FAILED" and waited.ecs_failed and breaker
+                                           and breaker_rollback)) and outcome.action == "created":
+            # A service's first deployment has no earlier one to go back to: ECS's circuit breaker rolls back
+            # "to the last deployment that completed" (developer guide, deployment circuit breaker), and there
+            # is none. Say what happened, not a rollback.
+            lines.append("nothing to roll back to: the service was created by this deploy")
         elif waited.ecs_rolling_back:
             # ECS started the rollback (circuit breaker, alarm or StopServiceDeployment): not ours to start.
             rolled_back_to = outcome.previous_task_definition
@@ -912,6 +921,7 @@ class Deployer:
             ecs_rolls_back = breaker_rollback and waited.ecs_failed
             rolled_back_to = self._roll_back(shared, name, outcome, ecs_rolls_back, lines,
                                              ours={str(outcome.deployment_id), waited.deployment_id}, result=result)
+        result.rolledBackTo = rolled_back_to
         if tail_tasks is None and stopped is not None:
             shown = set(waited.stopped_reasons)
             tail_tasks = list({t.get("taskArn"): t for t in stopped.tasks if describe_stop(t) in shown}.values())

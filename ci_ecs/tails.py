@@ -1,7 +1,9 @@
-"""Why our tasks stopped, from their own output: the last lines of each essential container's awslogs stream.
+"""Why our tasks stopped, from their own output: the first and last lines of each essential container's awslogs
+stream.
 
 Shown under the stopped reasons of a failed deployment (and for the tasks a failed `verify` probed).
-The lines are read by `ci_ecs.logs.tail` (CloudWatch Logs GetLogEvents, startFromHead=false, limit);
+The lines are read by `ci_ecs.logs.tail` (CloudWatch Logs GetLogEvents: startFromHead=false with a limit for the
+last lines, startFromHead=true for the first ones of a longer stream);
 reading them never fails a deploy.
 """
 
@@ -13,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_ecs.errors import CiEcsError
-from ci_ecs.logs import stream_of, tail
+from ci_ecs.logs import GAP, stream_of, tail
 
 log = logging.getLogger(__name__)
 
 MAX_TASKS = 3  # as many tasks as the stopped reasons show (wait.STOPPED_TASKS_SHOWN)
+# A longer stream's first lines are shown too: a start-up error stays in view (a failed verify's own requests,
+# or a crash loop's later output, would push it out of the last lines).
+FIRST_LINES = 5
 
 
 @dataclass
@@ -31,9 +36,13 @@ class LogTail:
     lines: list[str] = field(default_factory=list)
 
     def heading(self) -> str:
-        """"web: last 3 line(s) of /ecs/hello web/web/abc"."""
+        """"web: last 3 line(s) of /ecs/hello web/web/abc" ("first 5 and last 20 line(s)" with a GAP)."""
         if not self.lines:
             return f"{self.container}: no log lines in {self.group} {self.stream}"
+        if GAP in self.lines:
+            gap = self.lines.index(GAP)
+            return (f"{self.container}: first {gap} and last {len(self.lines) - gap - 1} line(s) of {self.group} "
+                    f"{self.stream}")
         return f"{self.container}: last {len(self.lines)} line(s) of {self.group} {self.stream}"
 
 
@@ -55,7 +64,7 @@ def essential_tails(tasks: list[dict[str, Any]], definition_of: Callable[[str], 
             log.warning("log lines of task %s not read: %s", arn.rsplit("/", 1)[-1], exc.message)
             continue
         essential = [c for c in definition.get("containerDefinitions", []) if c.get("essential", True) is not False]
-        found = tail(logs_client, {"containerDefinitions": essential}, task, lines)
+        found = tail(logs_client, {"containerDefinitions": essential}, task, lines, first=min(FIRST_LINES, lines))
         for container in essential:
             where = stream_of(container, arn)
             if where is None or str(container.get("name")) not in found:

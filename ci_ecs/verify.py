@@ -2,7 +2,8 @@
 
 Each running task of the deployment is probed on its public IP (its private IP when it has none), or the
 service's load balancer on its DNS name; ci-ecs probes whatever address ECS reports, on AWS and on the
-sandbox alike. Requests retry until every target answered as wanted or `within` seconds passed; each
+sandbox alike. Requests retry until every target answered as wanted or `within` seconds passed (a task
+whose status passes with a body that does not match fails at once: it serves the release's own page); each
 request has its own timeout and reads at most `MAX_BODY_BYTES`. Redirects are not followed (a 3xx is an
 answer). A task without an address, or with one from a documentation range that is never routed
 (RFC 5737 / RFC 3849: the sandbox's simulated runtime hands those out), fails at once, without a request.
@@ -56,6 +57,9 @@ class Check:
     error: str | None = None
     task: str | None = field(default=None, repr=False)
     body: str = field(default="", repr=False)
+    # The answer is final: the status passed but the body does not match. From a task of our deployment that is
+    # the release's own page, which retrying will not change (from a load balancer, an old task may answer).
+    wrong_body: bool = field(default=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -152,8 +156,17 @@ def _opener(scheme: str, host: str) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(*handlers)
 
 
-def _body_text(raw: bytes) -> str:
-    return escape_control(raw.decode("utf-8", errors="replace"))
+def quote_body(text: str) -> str:
+    r"""The start of a body, quoted on one line: cut at BODY_SHOWN characters *before* control characters are
+    escaped (so no escape is cut in half), "…" when there was more.
+
+    >>> quote_body("<h1>x</h1>\n" + "y" * 200)[:22]
+    '"<h1>x</h1>\\nyyyyyyyyy'
+    >>> quote_body("a\x1b[31m")
+    '"a\\x1b[31m"'
+    """
+    shown = text[:BODY_SHOWN]
+    return f'"{escape_control(shown)}{"…" if len(text) > BODY_SHOWN else ""}"'
 
 
 def probe(url: str, host: str, settings: VerifyConfig, *, task: str | None = None) -> Check:
@@ -179,14 +192,15 @@ def probe(url: str, host: str, settings: VerifyConfig, *, task: str | None = Non
     except (OSError, ValueError) as exc:  # timeouts, resets, a malformed answer
         check.error = f"no answer: {escape_control(str(exc) or type(exc).__name__)}"
     check.ms = int((time.monotonic() - started) * 1000)
-    check.body = _body_text(raw)
+    check.body = raw.decode("utf-8", errors="replace")
     if check.status is None:
         return check
     if not any(low <= check.status <= high for low, high in status_ranges(settings.status)):
-        check.error = f"status {check.status}, expected {settings.status}; body: \"{check.body[:BODY_SHOWN]}\""
-    elif settings.body and not re.search(settings.body, raw.decode("utf-8", errors="replace")):
+        check.error = f"status {check.status}, expected {settings.status}; body: {quote_body(check.body)}"
+    elif settings.body and not re.search(settings.body, check.body):
         check.error = (f"status {check.status} but the body does not match {settings.body!r}; "
-                       f"body: \"{check.body[:BODY_SHOWN]}\"")
+                       f"body: {quote_body(check.body)}")
+        check.wrong_body = True
     return check
 
 
@@ -222,7 +236,8 @@ def verify_targets(targets: list[Target], settings: VerifyConfig, port: int | No
             for index, future in futures.items():
                 check = future.result()
                 last[index] = check
-                if check.ok:
+                if check.ok or (check.wrong_body and targets[index].task):
+                    # A task of our deployment that serves the wrong page fails at once: it will not change.
                     done[index] = check
                     del pending[index]
             if not pending:

@@ -47,6 +47,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             server.flaky -= 1
             return self._answer(503, b"not yet")
         answers = {"/ok": (200, b"hello world"), "/slow": (200, b"late"), "/flaky": (200, b"ready"),
+                   "/escapes": (200, b"a" * 119 + b"\x1b[31mred" + b"b" * 50),
                    "/big": (200, b"x" * (1024 * 1024))}
         if self.path == "/moved":
             self.send_response(302)
@@ -113,6 +114,29 @@ def test_body_mismatch_and_status_lists(server: Any) -> None:
     assert not _verify(server, "/ok", body="^goodbye").ok
     assert _verify(server, "/missing", status="404").ok
     assert not _verify(server, "/ok", status="201-204, 301").ok
+
+
+def test_a_wrong_body_from_a_task_fails_at_once(server: Any) -> None:
+    """A 200 whose body does not match, from a task of our deployment, is the release's own page: no retries."""
+    started = time.monotonic()
+    result = _verify(server, "/ok", body="^goodbye", within=10)
+    assert not result.ok and time.monotonic() - started < 3
+    assert server.requests == ["/ok"]
+    assert result.message().endswith('body: "hello world"')
+
+
+def test_a_wrong_body_from_a_load_balancer_is_retried(server: Any) -> None:
+    """Behind a load balancer an old task may still answer: retried until `within`."""
+    config = VerifyConfig(path="/ok", body="^goodbye", within=1.5, timeout=3)
+    result = verify_targets([Target("127.0.0.1", label="load balancer")], config, server.server_address[1])
+    assert not result.ok and len(server.requests) >= 2
+
+
+def test_the_quoted_body_is_cut_before_escaping(server: Any) -> None:
+    """The quote ends on a whole escape (never inside `\\x1b`) and says when it was cut."""
+    result = _verify(server, "/escapes", status="201")
+    message = result.message()
+    assert message.endswith('body: "' + "a" * 119 + '\\x1b…"'), message
 
 
 def test_a_redirect_is_the_answer_not_followed(server: Any) -> None:
@@ -269,7 +293,13 @@ def test_log_tail_of_essential_containers_only(moto_aws: dict[str, Any]) -> None
     assert described == ["td:1"]
     (tail,) = tails
     assert (tail.container, tail.group, tail.stream) == ("app", "/ecs/app", f"app/app/{task_id}")
-    assert tail.lines == [f"app line {i}" for i in range(10, 30)]  # the newest 20, oldest first
+    # The first 5 lines (a start-up error stays in view), then the newest 20, oldest first.
+    assert tail.lines == [f"app line {i}" for i in range(5)] + ["…"] + [f"app line {i}" for i in range(10, 30)]
+    assert tail.heading() == f"app: first 5 and last 20 line(s) of /ecs/app app/app/{task_id}"
+    for lines in (25, 27):  # the two reads meet, or overlap: each line once, no gap
+        whole = essential_tails([task], lambda arn: definition, logs, lines)[0]
+        assert whole.lines == [f"app line {i}" for i in range(30 - lines)] + \
+            [f"app line {i}" for i in range(30 - lines, 30)]
     assert essential_tails([task], lambda arn: definition, logs, 0) == []
 
 

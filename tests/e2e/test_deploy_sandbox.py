@@ -79,6 +79,7 @@ def test_missing_ecr_image_fails_and_rolls_back(deployer: Deployer) -> None:
     service = deployer.service()
     assert service["taskDefinition"].endswith(":1")
     assert service["runningCount"] == 2
+    assert result["rolledBackTo"] == service["taskDefinition"]
 
 
 def test_circuit_breaker_rollback_is_a_failure(deployer: Deployer) -> None:
@@ -94,6 +95,33 @@ def test_circuit_breaker_rollback_is_a_failure(deployer: Deployer) -> None:
     while time.monotonic() < deadline and not deployer.service()["taskDefinition"].endswith(":1"):
         time.sleep(TASK_START_SECONDS)
     assert deployer.service()["taskDefinition"].endswith(":1")
+    assert run.json["rolledBackTo"] == deployer.service()["taskDefinition"]
+
+
+def test_first_deploy_failing_with_the_circuit_breaker_says_nothing_to_roll_back(deployer: Deployer) -> None:
+    """A service's first deployment has no completed one to go back to: no "rolls back" in the message."""
+    config = deployer.config(circuit_breaker={"enable": True, "rollback": True})
+    registry = deployer.sandbox.registry or "000000000000.dkr.ecr.us-east-1.amazonaws.com"
+    run = deployer.run(config, "--image", f"{registry}/nothing-here:1.0")
+    assert run.code == 1, run.stderr
+    result = run.json
+    assert result["serviceAction"] == "created"
+    assert "nothing to roll back to: the service was created by this deploy" in result["error"]
+    assert "rolls back" not in result["error"] and "rolled back to" not in result["error"]
+    assert result["rolledBackTo"] is None
+
+
+def test_a_failed_verify_says_the_rollback_happened_in_the_json(deployer: Deployer) -> None:
+    """The simulated runtime's 203.0.113.x addresses fail verify at once; the JSON names the revision rolled back
+    to (`rolledBackTo`), not only the error string."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    config = {**deployer.config(), "verify": {"within": 5}}
+    run = deployer.run(config, "--image", "public.ecr.aws/nginx/nginx:1.28")
+    assert run.code == 1, run.stderr
+    result = run.json
+    assert result["verify"]["ok"] is False and "verify failed" in result["error"]
+    assert result["rolledBackTo"] is not None and result["rolledBackTo"].endswith(":1")
+    assert deployer.service()["taskDefinition"] == result["rolledBackTo"]
 
 
 def test_crashing_container_fails_with_its_reason(deployer: Deployer) -> None:
