@@ -214,7 +214,12 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
         if output_format != "text":
             emit({"error": message}, "json" if output_format == "json" else output_format)
         return EXIT_FAILED
-    click.echo(redact(f"error: {exc.message}"), err=True)
+    problems = getattr(exc, "problems", None)  # a PreflightError: every problem, one line each
+    if problems and len(problems) > 1:
+        for problem in problems:
+            click.echo(redact(f"error: {problem.message}"), err=True)
+    else:
+        click.echo(redact(f"error: {exc.message}"), err=True)
     if isinstance(exc, DeploymentFailedError):
         tails = list(exc.log_tails)
         for reason in exc.stopped_reasons:
@@ -232,7 +237,8 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     # included): a pipeline reads one JSON object or one set of outputs either way.
     result = exc.result
     if output_format != "text" or (isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result):
-        emit({**(result or {}), "error": exc.message}, output_format)
+        extra = {"problems": exc.as_json()} if hasattr(exc, "as_json") and problems else {}
+        emit({**(result or {}), "error": exc.message, **extra}, output_format)
     return exc.exit_code
 
 

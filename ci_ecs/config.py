@@ -634,6 +634,9 @@ class DeploySettings(_Strict):
     # When tasks of our deployment stop (or fail `verify`): the last lines of each essential container's
     # awslogs stream printed under its stopped reason (0: none).
     log_lines: int = Field(default=20, ge=0, le=10000)
+    # The account's service quota "Tasks per service" (ECS default 5,000, adjustable): a desired count above it
+    # is refused before anything is written. Set it when AWS raised yours.
+    tasks_per_service_quota: int = Field(default=5000, ge=1, le=2**31 - 1)
 
 
 class VerifyConfig(_Strict):

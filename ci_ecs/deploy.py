@@ -31,13 +31,25 @@ from ci_ecs.errors import (
 from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
-from ci_ecs.rules import check_definition, check_execution_role, check_target, inferred_launch_type
+from ci_ecs.preflight import (
+    PLACEHOLDER_TASK_DEFINITION,
+    config_problems,
+    definition_problems,
+    raise_problems,
+    service_request_problems,
+    target_prefix,
+)
+from ci_ecs.preflight.keys import Keys
+from ci_ecs.preflight.limits import size_problems
+from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.service import (
     ServiceResult,
+    create_params,
     desired_service,
     ensure_service,
     primary_deployment,
     refuse_missing_services,
+    update_plan,
 )
 from ci_ecs.tails import LogTail, essential_tails
 from ci_ecs.taskdef import (
@@ -46,7 +58,6 @@ from ci_ecs.taskdef import (
     ensure_task_definition,
     mask_secrets,
     render,
-    validate_registration,
 )
 from ci_ecs.verify import Check, Target, VerifyResult, load_balancer_port, verify_targets
 from ci_ecs.wait import (
@@ -133,30 +144,29 @@ def aws_settings(config: Config) -> AwsSettings:
 
 
 def _check_rendered(config: Config, target: ServiceEntry, definition: dict[str, Any], *, with_service: bool) -> None:
-    validate_registration(definition)
-    index = next((i for i, entry in enumerate(config.services) if entry is target), None)
-    prefix = "" if index is None else f"services[{index}]."
-    if with_service:
-        check_target(definition, target.service, target.task, prefix=prefix)
-    else:  # `ci-ecs register`: the task definition's own rules, no service's
-        check_definition(definition, target.task, prefix=prefix)
-        check_execution_role(definition, target.task, prefix=prefix)
+    """The pre-flight of one rendered task definition (with its service's rules unless `ci-ecs register`)."""
+    raise_problems(definition_problems(definition, target.task, prefix=target_prefix(config, target),
+                                       service=target.service if with_service else None))
 
 
 def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -> None:
-    """Everything that can be checked without AWS: render each task definition and validate its shape.
+    """Everything that can be checked without AWS (ci_ecs.preflight.config_problems, and `verify`'s port).
 
-    A `task.definition` in ECS is checked once it has been read (it needs AWS). Raises ConfigError
-    (exit 2) before any AWS call.
+    A `task.definition` in ECS is checked once it has been read (it needs AWS). Raises a PreflightError
+    (exit 2) carrying every problem, before any AWS call.
     """
     placeholder = config.image_uri or (_placeholder(config) if config.repository else None)
-    for target in config.targets():
-        if target.task.definition:
-            continue
-        definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
-        _check_rendered(config, target, definition, with_service=with_service)
-        if with_service:
-            _check_verify(config, target, definition, placeholder)
+    problems = config_problems(config, base_dir, with_service=with_service, image=placeholder)
+    if with_service and not problems:
+        for target in config.targets():
+            if target.task.definition:
+                continue
+            definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
+            try:
+                _check_verify(config, target, definition, placeholder)
+            except ConfigError as exc:
+                problems.append(exc)
+    raise_problems(problems)
 
 
 def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[ServiceEntry], *,
@@ -341,6 +351,8 @@ class Deployer:
             if isinstance(ecs, BatchingEcsGateway):
                 self._align = ecs.align
             described = self._describe_first(ecs, cluster, config.targets())
+            # The requests this deploy will send, checked after the reads and before the first write.
+            self._preflight_requests(cluster, config.targets())
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (
                 True if any(s.get("status") in ("ACTIVE", "DRAINING") for s in described.values()) else None)
@@ -409,6 +421,63 @@ class Deployer:
             self._latest = {family: future.result() for family, future in latest.items()}
         self._services = {name: (found or {}).get(name) for name in names}
         return found
+
+    def _planned_definition(self, target: ServiceEntry, image: str | None) -> dict[str, Any]:
+        """The target's RegisterTaskDefinition input as the deploy will render it, with `image`."""
+        task = target.task
+        base = self._definitions.get(id(task)) if task.definition else None
+        if base is not None and task.pinned_revision():
+            return base_definition(base)
+        if base is not None:  # as _read_definitions renders it
+            placeholder = self.config.image_uri or _placeholder(self.config)
+            return render(task, placeholder, base_dir=self.base_dir, region=self.config.region, base=base,
+                          images={name: placeholder for name in task.images})
+        return render(task, image, base_dir=self.base_dir, region=self.config.region)
+
+    def _preflight_requests(self, cluster: str, targets: list[ServiceEntry]) -> None:
+        """The pre-flight of what this deploy will send, after the describes and before its first write.
+
+        Each task definition as rendered (a placeholder image: the real one is not known yet) and the
+        CreateService or UpdateService input exactly as `ensure_service` would send it (a placeholder task
+        definition ARN). Raises a PreflightError (exit 2) carrying every problem; nothing is written.
+        """
+        config = self.config
+        placeholder = config.image_uri or (_placeholder(config) if config.repository else None)
+        problems: list[ConfigError] = []
+        for target in targets:
+            prefix = target_prefix(config, target)
+            name = str(target.service.name)
+            try:
+                definition = self._planned_definition(target, placeholder)
+            except ConfigError as exc:
+                problems.append(exc)
+                continue
+            if not target.task.pinned_revision():
+                problems.extend(definition_problems(definition, target.task, prefix=prefix, service=target.service))
+            current = (self._services or {}).get(name)
+            if current is not None and current.get("status") == "DRAINING":
+                continue  # ensure_service refuses it (ServiceStateError) before sending anything
+            spec = desired_service(target.service, task_definition=PLACEHOLDER_TASK_DEFINITION)
+            mode = str(definition["networkMode"]) if definition.get("networkMode") else None
+            try:
+                if current is None or current.get("status") == "INACTIVE":
+                    operation = "CreateService"
+                    request = create_params(spec, cluster=cluster, name=name, network_mode=mode,
+                                            default_subnets=self._default_subnets,
+                                            launch_type=inferred_launch_type(definition, target.service))
+                else:
+                    operation = "UpdateService"
+                    _, request = update_plan(spec, current, network_mode=mode, service_name=name)
+                    request.update({"cluster": cluster, "service": name})
+                    if config.deploy.force_new_deployment:
+                        request["forceNewDeployment"] = True
+            except ConfigError as exc:
+                problems.append(exc)
+                continue
+            problems.extend(service_request_problems(operation, request, target.task, prefix=prefix,
+                                                     definition=definition,
+                                                     tasks_quota=config.deploy.tasks_per_service_quota))
+        raise_problems(problems)
 
     def _image(self, resolver: TagResolver) -> ResolvedImage:
         """The deployed image: `--image` (a tag in ECR resolved to its digest), else the config's repository."""
@@ -519,6 +588,8 @@ class Deployer:
                 str(base["taskDefinitionArn"]), False, str(base.get("family")), base.get("revision"))
         definition = render(task, shared.image.uri, base_dir=self.base_dir, region=self.factory.region,
                             base=base, images=images)
+        # The size again with the real image (a digest reference is longer than the placeholder): pure, cheap.
+        raise_problems(size_problems(definition, Keys(task, target_prefix(self.config, target))))
         if base is not None or not with_service:
             _check_rendered(self.config, target, definition, with_service=with_service)
         if base is not None:

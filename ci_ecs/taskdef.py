@@ -64,7 +64,8 @@ def drop_nulls(value: Any) -> Any:
     return value
 
 
-def _container_from_config(container: Any, image: str | None, region: str | None) -> dict[str, Any]:
+def _container_from_config(container: Any, image: str | None, region: str | None, *, key: str = "task.containers"
+                           ) -> dict[str, Any]:
     definition: dict[str, Any] = {
         "name": container.name,
         "image": container.image or image,
@@ -97,6 +98,15 @@ def _container_from_config(container: Any, image: str | None, region: str | None
         if container.logs.create_group:
             options["awslogs-create-group"] = "true"
         definition["logConfiguration"] = {"logDriver": "awslogs", "options": options}
+    # `extra` carries the native fields ci-ecs does not model. One it does model, and sets here (the image
+    # above all: the JSON result names the image the task runs), would silently win over the config's own
+    # key or the flags (issue 22): exit 2 naming it instead.
+    modelled = strip_empty(definition)
+    clashes = sorted(name for name in container.extra if name in modelled or name in ("name", "image"))
+    if clashes:
+        raise ConfigError(f"{clashes[0]} is set by ci-ecs itself (the container's own key"
+                          f"{' or --image' if clashes[0] == 'image' else ''}): remove it from extra",
+                          key=f"{key}.extra.{clashes[0]}")
     definition.update(container.extra)
     return strip_empty(definition)
 
@@ -393,13 +403,14 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
     env_targets = (_env_targets(names, wanted, [n for n in names if n in image_targets or n in named])
                    if task.environment_overrides else [])
     containers = []
-    for container in task.containers:
+    for index, container in enumerate(task.containers):
         container_image = named.get(container.name) or (image if container.name in image_targets
                                                          else container.image)
         if container_image is None:
             raise ConfigError(f"container {container.name} has no image (give --image or image.tag)",
                               key="task.containers")
-        rendered = _container_from_config(container.model_copy(update={"image": container_image}), None, region)
+        rendered = _container_from_config(container.model_copy(update={"image": container_image}), None, region,
+                                          key=f"task.containers[{index}]")
         if container.name in env_targets:
             _apply_environment(rendered, task.environment_overrides)
         containers.append(rendered)

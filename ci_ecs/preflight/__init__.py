@@ -10,8 +10,13 @@ are collected, not raised at the first: a PreflightError (exit 2) carries them a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ci_ecs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ci_ecs.config import Config, ServiceConfig, ServiceEntry, TaskConfig
 
 
 class PreflightError(ConfigError):
@@ -55,3 +60,101 @@ def raise_problems(problems: Iterable[ConfigError]) -> None:
     found = _unique(problems)
     if found:
         raise PreflightError(found)
+
+
+# What the requests are built with before the real values exist: a task definition ARN (the service request is
+# checked before anything is registered) and a subnet (the default VPC's are looked up when creating only).
+PLACEHOLDER_TASK_DEFINITION = "arn:aws:ecs:us-east-1:000000000000:task-definition/placeholder:1"
+PLACEHOLDER_SUBNET = "subnet-00000000000000000"
+
+
+def with_prefix(problem: ConfigError, prefix: str) -> ConfigError:
+    """`problem` with its key under `prefix` ("services[N].") when it names a `task.`/`service.` key."""
+    key = problem.key
+    if not prefix or not key or not key.startswith(("task", "service.")):
+        return problem
+    source = problem.fields.get("source")
+    where = f"{source}: " if source and not problem.line else (f"{source}:{problem.line}: " if source else "")
+    message = problem.message.removeprefix(where).removeprefix(f"{key}: ")
+    return ConfigError(message, key=prefix + key, line=problem.line, source=source)
+
+
+def target_prefix(config: Config, target: ServiceEntry) -> str:
+    """What precedes `task.`/`service.` in the target's config keys: "" or "services[N].\""""
+    index = next((i for i, entry in enumerate(config.services) if entry is target), None)
+    return "" if index is None else f"services[{index}]."
+
+
+def definition_problems(definition: dict[str, Any], task: TaskConfig, *, prefix: str = "",
+                        service: ServiceConfig | None = None) -> list[ConfigError]:
+    """Every problem with a RegisterTaskDefinition input as rendered: ECS's rules (with the service's, unless
+    None), botocore's model and the documented limits."""
+    from ci_ecs.preflight import limits, rules
+    from ci_ecs.preflight.keys import Keys
+
+    problems = rules.target_problems(definition, service, task, prefix=prefix)
+    problems.extend(limits.definition_problems(definition, Keys(task, prefix)))
+    return problems
+
+
+def service_request_problems(operation: str, request: dict[str, Any], task: TaskConfig, *, prefix: str = "",
+                             definition: dict[str, Any] | None = None, tasks_quota: int | None = None,
+                             known_state: bool = True) -> list[ConfigError]:
+    """Every problem with a CreateService or UpdateService input (`operation`) as it would be sent."""
+    from ci_ecs.preflight import limits
+    from ci_ecs.preflight.keys import Keys
+    from ci_ecs.preflight.model import check_params
+
+    keys = Keys(task, prefix)
+    problems = check_params(operation, request, keys.service_path)
+    problems.extend(limits.service_problems(request, keys, definition=definition, known_state=known_state,
+                                            tasks_quota=tasks_quota or limits.DEFAULT_TASKS_PER_SERVICE))
+    return problems
+
+
+def cluster_problems(params: dict[str, Any]) -> list[ConfigError]:
+    """Every problem botocore's model finds in a CreateCluster input."""
+    from ci_ecs.preflight.model import check_params
+
+    return check_params("CreateCluster", params, lambda path: ("cluster", None))
+
+
+def config_problems(config: Config, base_dir: Path, *, with_service: bool = True,
+                    image: str | None = None) -> list[ConfigError]:
+    """The pre-flight before any AWS call: each target's task definition rendered (with `image`, a
+    placeholder when the real one is not known yet) and checked, and with `with_service` the CreateService
+    input a new service would get (placeholder task definition and subnets) and CreateCluster's.
+
+    A `task.definition` in ECS is checked once it has been read. The requests the deploy really sends
+    (UpdateService for an existing service) are checked again after the describes (`Deployer`).
+    """
+    from ci_ecs.preflight.rules import inferred_launch_type
+    from ci_ecs.service import create_params, desired_service
+    from ci_ecs.taskdef import render
+
+    problems: list[ConfigError] = []
+    if with_service:
+        problems.extend(cluster_problems({"clusterName": config.cluster or "default"}))
+    for target in config.targets():
+        if target.task.definition:
+            continue
+        prefix = target_prefix(config, target)
+        try:
+            definition = render(target.task, image, base_dir=base_dir, region=config.region)
+        except ConfigError as exc:
+            problems.append(with_prefix(exc, prefix))
+            continue
+        problems.extend(definition_problems(definition, target.task, prefix=prefix,
+                                            service=target.service if with_service else None))
+        if not with_service:
+            continue
+        spec = desired_service(target.service, task_definition=PLACEHOLDER_TASK_DEFINITION)
+        mode = definition.get("networkMode")
+        request = create_params(spec, cluster=config.cluster or "default", name=str(target.service.name),
+                                network_mode=str(mode) if mode else None,
+                                default_subnets=lambda: [PLACEHOLDER_SUBNET],
+                                launch_type=inferred_launch_type(definition, target.service))
+        problems.extend(service_request_problems("CreateService", request, target.task, prefix=prefix,
+                                                 definition=definition, known_state=False,
+                                                 tasks_quota=config.deploy.tasks_per_service_quota))
+    return problems

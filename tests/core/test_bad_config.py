@@ -128,8 +128,12 @@ def test_native_task_file_with_unknown_key(tmp_path: Path, moto_aws: dict[str, A
     data = config()
     data["task"] = {"file": "taskdef.json"}
     path = write(tmp_path / "ci-ecs.yml", data)
-    line = _one_line_error(CliRunner().invoke(main, ["deploy", "-c", str(path)]))
-    assert "essentail" in line
+    result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
+    # Every problem, one line each (issue 22): the typo, and assign_public_ip on the file's bridge mode.
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "essentail" in lines[0] and "did you mean 'essential'" in lines[0], lines
+    assert all(line.startswith("error: ") for line in lines)
     _assert_nothing_written(moto_aws)
 
 

@@ -1,4 +1,4 @@
-"""Pure, table-driven tests of ECS's rules for a rendered task definition with its service (ci_ecs.rules)."""
+"""Pure, table-driven tests of ECS's rules for a rendered task definition with its service (ci_ecs.preflight.rules)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from ci_ecs.config import ServiceConfig, TaskConfig
 from ci_ecs.errors import ConfigError
-from ci_ecs.rules import check_target, inferred_launch_type
+from ci_ecs.preflight.rules import check_target, inferred_launch_type
 from ci_ecs.taskdef import render
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
