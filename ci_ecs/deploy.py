@@ -41,6 +41,7 @@ from ci_ecs.preflight import (
 )
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
+from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.service import (
     ServiceResult,
@@ -351,14 +352,15 @@ class Deployer:
             if isinstance(ecs, BatchingEcsGateway):
                 self._align = ecs.align
             described = self._describe_first(ecs, cluster, config.targets())
-            # The requests this deploy will send, checked after the reads and before the first write.
-            self._preflight_requests(cluster, config.targets())
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (
                 True if any(s.get("status") in ("ACTIVE", "DRAINING") for s in described.values()) else None)
             # Before the cluster is made: a service only flags name (drop-in) is updated, never created.
             refuse_missing_services(ecs, cluster, names, described, create=config.create is not False)
-            cluster_created, cluster_changes = self._cluster(ecs, cluster, exists)
+            described_cluster, exists = self._read_cluster(ecs, cluster, exists)
+            # The requests this deploy will send, checked after the reads and before the first write.
+            self._preflight_requests(cluster, config.targets())
+            cluster_created, cluster_changes = self._cluster(ecs, cluster, exists, described_cluster)
             if not cluster_created:  # a cluster created just now has no service yet
                 # Before anything is pushed or registered: a service ECS does not deploy itself is refused.
                 refuse_other_controllers(ecs, cluster, config.targets(), described=described)
@@ -378,14 +380,13 @@ class Deployer:
             return self._deploy_service(shared, config.targets()[0])
         return self._deploy_many(shared, config.targets())
 
-    def _cluster(self, ecs: EcsGateway, cluster: str, exists: bool | None) -> tuple[bool, list[Change]]:
-        """The cluster step: create it when missing (FARGATE, FARGATE_SPOT and `cluster_capacity_providers`
-        associated), or associate the configured capacity providers an existing cluster lacks. (created, the
-        changes made to an existing cluster).
+    def _read_cluster(self, ecs: EcsGateway, cluster: str, exists: bool | None
+                      ) -> tuple[dict[str, Any] | None, bool | None]:
+        """The cluster's read, before the pre-flight: (DescribeClusters' answer or None, whether it exists).
 
         The cluster is described when its capacity providers matter (a service's strategy names some, or the
         config associates some) or when nothing said yet whether it exists; `cluster_providers` keeps what it
-        has afterwards.
+        has once the cluster step ran.
         """
         config = self.config
         configured = list(config.cluster_capacity_providers)
@@ -396,6 +397,15 @@ class Deployer:
             exists = described is not None
         if named:
             self.cluster_providers = planned_providers(described, configured)
+        return described, exists
+
+    def _cluster(self, ecs: EcsGateway, cluster: str, exists: bool | None, described: dict[str, Any] | None
+                 ) -> tuple[bool, list[Change]]:
+        """The cluster step: create it when missing (FARGATE, FARGATE_SPOT and `cluster_capacity_providers`
+        associated), or associate the configured capacity providers an existing cluster lacks. (created, the
+        changes made to an existing cluster). `exists`/`described`: what `_read_cluster` found.
+        """
+        configured = list(self.config.cluster_capacity_providers)
         created = ensure_cluster(ecs, cluster, dry_run=self.dry_run, exists=exists, capacity_providers=configured)
         if described is None or not configured:
             return created, []
@@ -444,6 +454,7 @@ class Deployer:
         config = self.config
         placeholder = config.image_uri or (_placeholder(config) if config.repository else None)
         problems: list[ConfigError] = []
+        planned: list[PlannedService] = []
         for target in targets:
             prefix = target_prefix(config, target)
             name = str(target.service.name)
@@ -459,8 +470,9 @@ class Deployer:
                 continue  # ensure_service refuses it (ServiceStateError) before sending anything
             spec = desired_service(target.service, task_definition=PLACEHOLDER_TASK_DEFINITION)
             mode = str(definition["networkMode"]) if definition.get("networkMode") else None
+            creating = current is None or current.get("status") == "INACTIVE"
             try:
-                if current is None or current.get("status") == "INACTIVE":
+                if creating or current is None:
                     operation = "CreateService"
                     request = create_params(spec, cluster=cluster, name=name, network_mode=mode,
                                             default_subnets=self._default_subnets,
@@ -477,6 +489,11 @@ class Deployer:
             problems.extend(service_request_problems(operation, request, target.task, prefix=prefix,
                                                      definition=definition,
                                                      tasks_quota=config.deploy.tasks_per_service_quota))
+            planned.append(PlannedService(key_prefix=prefix, definition=definition, request=request,
+                                          creating=creating, current=None if creating else current))
+        # The references ECS resolves (subnets, security groups, target groups, capacity providers), with reads.
+        problems.extend(check_references(self.factory, cluster=cluster, cluster_providers=self.cluster_providers,
+                                         services=planned))
         raise_problems(problems)
 
     def _image(self, resolver: TagResolver) -> ResolvedImage:
