@@ -24,6 +24,17 @@ _DESCRIBE_SERVICES_BATCH = 10
 _CONCURRENT_REVISION_ATTEMPTS = 6
 
 
+def create_cluster_params(cluster: str, tags: dict[str, str] | None = None,
+                          capacity_providers: list[str] | None = None) -> dict[str, Any]:
+    """CreateCluster's input, as `EcsGateway.create_cluster` sends it (the pre-flight checks this one)."""
+    params: dict[str, Any] = {"clusterName": cluster}
+    if tags:
+        params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    if capacity_providers:
+        params["capacityProviders"] = list(capacity_providers)
+    return params
+
+
 class EcsGateway:
     """The ECS calls ci-ecs makes, each wrapped so an error says what was being done."""
 
@@ -44,11 +55,7 @@ class EcsGateway:
     def create_cluster(self, cluster: str, tags: dict[str, str] | None = None,
                        capacity_providers: list[str] | None = None) -> dict[str, Any]:
         """Create the cluster (ECS makes this idempotent by name), with `capacity_providers` associated."""
-        params: dict[str, Any] = {"clusterName": cluster}
-        if tags:
-            params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-        if capacity_providers:
-            params["capacityProviders"] = list(capacity_providers)
+        params = create_cluster_params(cluster, tags, capacity_providers)
         with aws_errors(f"create cluster {cluster}"):
             return dict(self.client.create_cluster(**params)["cluster"])
 

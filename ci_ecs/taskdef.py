@@ -436,14 +436,13 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
 def validate_registration(definition: dict[str, Any]) -> None:
     """Check `definition` against botocore's RegisterTaskDefinition input shape, before any call.
 
-    A typo in a native file ("Unexpected key") becomes a ConfigError naming the key.
+    The pre-flight's model check (ci_ecs.preflight.model): a typo in a native file ("unknown member") becomes
+    a ConfigError (a PreflightError carrying every problem).
     """
-    from botocore.validate import ParamValidator
+    from ci_ecs.preflight import raise_problems
+    from ci_ecs.preflight.model import check_params
 
-    report = ParamValidator().validate(definition, register_shape())
-    if report.has_errors():
-        first = report.generate_report().splitlines()[0]
-        raise ConfigError(f"invalid task definition: {first}", key="task")
+    raise_problems(check_params("RegisterTaskDefinition", definition, lambda path: ("task", None)))
 
 
 # Values ECS fills in when a field is left out (DescribeTaskDefinition returns them): equal to unset.

@@ -128,13 +128,16 @@ def config_problems(config: Config, base_dir: Path, *, with_service: bool = True
     A `task.definition` in ECS is checked once it has been read. The requests the deploy really sends
     (UpdateService for an existing service) are checked again after the describes (`Deployer`).
     """
+    from ci_ecs.cluster import created_providers
+    from ci_ecs.ecs import create_cluster_params
     from ci_ecs.preflight.rules import inferred_launch_type
     from ci_ecs.service import create_params, desired_service
     from ci_ecs.taskdef import render
 
     problems: list[ConfigError] = []
-    if with_service:
-        problems.extend(cluster_problems({"clusterName": config.cluster or "default"}))
+    if with_service:  # CreateCluster as the cluster step would send it (ci_ecs.cluster.ensure_cluster)
+        problems.extend(cluster_problems(create_cluster_params(
+            config.cluster or "default", capacity_providers=created_providers(config.cluster_capacity_providers))))
     for target in config.targets():
         if target.task.definition:
             continue
