@@ -13,6 +13,10 @@ import yaml
 from click.testing import CliRunner
 
 from ci_ecs.cli import main
+from ci_ecs.config import load_config
+from ci_ecs.deploy import _placeholder
+from ci_ecs.preflight.limits import MAX_DEFINITION_BYTES, definition_size
+from ci_ecs.taskdef import render
 from tests.core.helpers import config, write
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
@@ -269,3 +273,35 @@ def test_ec2_placement_and_yaml_config_deploys(tmp_path: Path, moto_aws: dict[st
     result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
     assert result.exit_code == 0, result.output
     assert moto_aws["ecs"].describe_services(cluster="demo", services=["hello"])["services"][0]["status"] == "ACTIVE"
+
+
+def test_size_is_checked_again_with_the_real_image(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
+    """Under 64 KiB with the placeholder image, over it with the digest reference the repository's tag
+    resolves to: refused right before RegisterTaskDefinition, nothing registered."""
+    ecr = moto_aws["ecr"]
+    uri = ecr.create_repository(repositoryName="hello")["repository"]["repositoryUri"]
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                                      "digest": "sha256:" + "0" * 64}, "layers": []})
+    ecr.put_image(repositoryName="hello", imageManifest=manifest, imageTag="1.0.0")
+    data = _with_repository(config())
+    path = write(tmp_path / "ci-ecs.yml", data)
+    placeholder = _placeholder(load_config(path))
+    real = f"{uri}@sha256:{'f' * 64}"
+    assert len(real) > len(placeholder) + 20
+    # Pad one variable so the definition is 10 bytes under the limit with the placeholder.
+    task = load_config(path).task
+    assert task is not None
+    size = definition_size(render(task, placeholder, base_dir=tmp_path, region="us-east-1"))
+    data["task"]["containers"][0]["environment"]["PAD"] = "x" * (MAX_DEFINITION_BYTES - size - 10 - len('"PAD"') - 30)
+    path = write(tmp_path / "ci-ecs.yml", data)
+    task = load_config(path).task
+    assert task is not None
+    padded = definition_size(render(task, placeholder, base_dir=tmp_path, region="us-east-1"))
+    assert MAX_DEFINITION_BYTES - 64 < padded <= MAX_DEFINITION_BYTES, padded
+    assert definition_size(render(task, real, base_dir=tmp_path, region="us-east-1")) > MAX_DEFINITION_BYTES
+
+    result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "task: the task definition is" in result.stderr and "64 KiB" in result.stderr, result.stderr
+    assert moto_aws["ecs"].list_task_definitions()["taskDefinitionArns"] == []
