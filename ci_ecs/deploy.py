@@ -38,6 +38,7 @@ from ci_ecs.preflight import (
     raise_problems,
     service_request_problems,
     target_prefix,
+    with_prefix,
 )
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
@@ -461,7 +462,7 @@ class Deployer:
             try:
                 definition = self._planned_definition(target, placeholder)
             except ConfigError as exc:
-                problems.append(exc)
+                problems.append(with_prefix(exc, prefix))
                 continue
             if not target.task.pinned_revision():
                 problems.extend(definition_problems(definition, target.task, prefix=prefix, service=target.service))
@@ -483,8 +484,8 @@ class Deployer:
                     request.update({"cluster": cluster, "service": name})
                     if config.deploy.force_new_deployment:
                         request["forceNewDeployment"] = True
-            except ConfigError as exc:
-                problems.append(exc)
+            except ConfigError as exc:  # e.g. no subnets to create the service in
+                problems.append(with_prefix(exc, prefix))
                 continue
             problems.extend(service_request_problems(operation, request, target.task, prefix=prefix,
                                                      definition=definition,

@@ -62,6 +62,8 @@ def raise_problems(problems: Iterable[ConfigError]) -> None:
         raise PreflightError(found)
 
 
+# The functions below import the submodules when called: those import `raise_problems` from this module.
+
 # What the requests are built with before the real values exist: a task definition ARN (the service request is
 # checked before anything is registered) and a subnet (the default VPC's are looked up when creating only).
 PLACEHOLDER_TASK_DEFINITION = "arn:aws:ecs:us-east-1:000000000000:task-definition/placeholder:1"
