@@ -583,7 +583,9 @@ class ServiceConfig(_Strict):
     maximum_percent: int | None = Field(default=None, ge=100, le=200)
     enable_execute_command: bool | None = None
     propagate_tags: Literal["TASK_DEFINITION", "SERVICE", "NONE"] | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    # Set on a new service; on an existing one only these keys are tagged (TagResource), a null value removes that
+    # key (UntagResource), and tags the config does not name are left as they are.
+    tags: dict[str, str | None] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -842,6 +844,7 @@ class Config(_Strict):
             # only the cluster and the service's name.
             return self
         if purpose == "register":  # `ci-ecs register`: task definitions only, no service needed
+            self._check_tag()
             if self.task is None and not self.services:
                 raise ValueError("task is required (containers, a native task definition file or a family)")
             for entry in self.targets():
@@ -869,9 +872,19 @@ class Config(_Strict):
                 raise ValueError("service.name is required (in the file, CI_ECS_SERVICE or --service)")
             if self.task is None:
                 raise ValueError("task is required (containers or a native task definition file)")
+        self._check_tag()
         for entry in self.targets():
             self._check_target(entry)
         return self
+
+    def _check_tag(self) -> None:
+        """A tag nothing uses is an error, not a silent no-op: `--tag` (CI_ECS_IMAGE_TAG) names the image in the
+        config's repository (`<repositoryUri>:<tag>`, built, pushed or copied there); without a repository the
+        deploy would ship the unchanged image and report success."""
+        if self.image.tag and self.repository is None:
+            raise ValueError(f"image.tag (--tag / CI_ECS_IMAGE_TAG) is {self.image.tag!r}, but nothing uses a tag: "
+                             "the config has no repository to build, push or deploy from (give the image with "
+                             "--image, or add a repository)")
 
     def _check_target(self, entry: ServiceEntry) -> None:
         needs_image = any(c.image is None and c.name not in entry.task.images for c in entry.task.containers)

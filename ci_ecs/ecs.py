@@ -129,6 +129,22 @@ class EcsGateway:
                            failure.get("detail", failure.get("arn", "")))
         return None
 
+    def list_tags(self, arn: str) -> dict[str, str]:
+        """A resource's tags (ListTagsForResource), as a mapping."""
+        with aws_errors(f"list tags of {arn.rsplit('/', 1)[-1]}"):
+            response = self.client.list_tags_for_resource(resourceArn=arn)
+        return {str(t.get("key")): str(t.get("value", "")) for t in response.get("tags", [])}
+
+    def tag_service(self, arn: str, add: dict[str, str], remove: list[str]) -> None:
+        """Set `add` and remove the `remove` keys on a resource (TagResource, UntagResource)."""
+        name = arn.rsplit("/", 1)[-1]
+        if add:
+            with aws_errors(f"tag service {name}"):
+                self.client.tag_resource(resourceArn=arn, tags=[{"key": k, "value": v} for k, v in add.items()])
+        if remove:
+            with aws_errors(f"untag service {name}"):
+                self.client.untag_resource(resourceArn=arn, tagKeys=list(remove))
+
     def create_service(self, params: dict[str, Any]) -> dict[str, Any]:
         """Create the service with a client token, so a retried call cannot create it twice."""
         params = {**params, "clientToken": params.get("clientToken") or uuid.uuid4().hex}

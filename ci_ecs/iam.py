@@ -130,6 +130,13 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
         statements.append({"Sid": "EcsTagOnCreate", "Effect": "Allow", "Action": ["ecs:TagResource"],
                            "Resource": _one_or_list(tagged),
                            "Condition": {"StringEquals": {"ecs:CreateAction": actions}}})
+    # Tags the config names on an existing service: read (ListTagsForResource), set (TagResource) and, for a key set
+    # to null, removed (UntagResource) on that service only (ci_ecs/service.py tag_plan).
+    retagged = [arn for arn, t in zip(service_arns, targets, strict=True) if t.service_tags]
+    if retagged:
+        statements.append({"Sid": "EcsServiceTags", "Effect": "Allow",
+                           "Action": ["ecs:ListTagsForResource", "ecs:TagResource", "ecs:UntagResource"],
+                           "Resource": _one_or_list(retagged)})
     statements.append({"Sid": "EcsTasks", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
                        "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
     # The lifecycle commands (issue 16), one statement each so a pipeline that does not use one can drop it.

@@ -40,6 +40,8 @@ class ServiceSpec:
 
     fields: dict[str, Any]
     network: dict[str, Any] = field(default_factory=dict)
+    # The tags the config names (None: remove that key); applied to an existing service with Tag/UntagResource.
+    tags: dict[str, str | None] = field(default_factory=dict)
 
 
 def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceSpec:
@@ -95,7 +97,8 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     if service.propagate_tags:
         spec["propagateTags"] = service.propagate_tags
     if service.tags:
-        spec["tags"] = [{"key": k, "value": v} for k, v in service.tags.items()]
+        # A null value asks for the key's removal: nothing to set on a new service. (ServiceSpec.tags has them all.)
+        spec["tags"] = [{"key": k, "value": v} for k, v in service.tags.items() if v is not None]
     network: dict[str, Any] = {}
     if service.subnets:
         network["subnets"] = sorted(service.subnets)
@@ -103,7 +106,35 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
         network["securityGroups"] = sorted(service.security_groups)
     if service.assign_public_ip is not None:
         network["assignPublicIp"] = "ENABLED" if service.assign_public_ip else "DISABLED"
-    return ServiceSpec(spec, network)
+    return ServiceSpec(spec, network, dict(service.tags))
+
+
+def tag_plan(wanted: dict[str, str | None], current: dict[str, str]
+             ) -> tuple[list[Change], dict[str, str], list[str]]:
+    """The tag changes on an existing service: (changes for plan, tags to set, keys to remove).
+
+    Only the keys the config names are compared; the service's other tags (Terraform's, a cost allocation
+    tool's) are never removed. A key set to null in the config is removed when the service has it.
+
+    >>> changes, add, remove = tag_plan({"team": "web", "old": None, "same": "1"},
+    ...                                 {"old": "x", "same": "1", "cost": "7"})
+    >>> [str(c) for c in changes], add, remove
+    (['+ tags.team: "web"', '- tags.old: "x"'], {'team': 'web'}, ['old'])
+    """
+    changes: list[Change] = []
+    add: dict[str, str] = {}
+    remove: list[str] = []
+    for key, value in wanted.items():
+        have = current.get(key)
+        if value is None:
+            if key in current:
+                changes.append(Change(f"tags.{key}", old=have))
+                remove.append(key)
+        elif have != value:
+            changes.append(Change(f"tags.{key}", new=value) if key not in current
+                           else Change(f"tags.{key}", old=have, new=value))
+            add[key] = value
+    return changes, add, remove
 
 
 def _advanced(lb: Any) -> dict[str, Any] | None:
@@ -300,6 +331,20 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
         return ServiceResult("created", created, _deployment_id(created), None, changes, params,
                              started_deployment=True)
     changes, params = update_plan(spec, current, network_mode=network_mode, service_name=name)
+    tag_changes: list[Change] = []
+    add: dict[str, str] = {}
+    remove: list[str] = []
+    if spec.tags:
+        # UpdateService takes no tags: TagResource/UntagResource change them (ECS API reference), and only the
+        # keys the config names (what it leaves out is never changed).
+        tag_changes, add, remove = tag_plan(spec.tags, ecs.list_tags(str(current.get("serviceArn"))))
+    if not changes and not force_new_deployment and tag_changes:
+        if dry_run:
+            log.info("service %s: would change its tags (%s)", name, ", ".join(c.path for c in tag_changes))
+        else:
+            ecs.tag_service(str(current.get("serviceArn")), add, remove)
+            log.info("service %s: tags changed (%s)", name, ", ".join(c.path for c in tag_changes))
+        return ServiceResult("updated", current, _deployment_id(current), None, tag_changes)
     if not changes and not force_new_deployment:
         log.info("service %s unchanged (%s, desired count %s)", name, _short(current.get("taskDefinition")),
                  current.get("desiredCount"))
@@ -317,11 +362,14 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
     what = ", ".join(c.path for c in changes) or "forced new deployment"
     if dry_run:
         log.info("service %s: would update (%s)", name, what)
-        return ServiceResult("updated", current, None, previous, changes, params)
+        return ServiceResult("updated", current, None, previous, changes + tag_changes, params)
     updated = ecs.update_service(params)
     log.info("service %s updated (%s)", name, what)
+    if tag_changes:
+        ecs.tag_service(str(current.get("serviceArn")), add, remove)
+        log.info("service %s: tags changed (%s)", name, ", ".join(c.path for c in tag_changes))
     started = _deployment_id(updated) != _deployment_id(current)
-    return ServiceResult("updated", updated, _deployment_id(updated), previous, changes, params,
+    return ServiceResult("updated", updated, _deployment_id(updated), previous, changes + tag_changes, params,
                          started_deployment=started)
 
 

@@ -329,9 +329,10 @@ def _env_targets(names: list[str], wanted: list[str], imaged: list[str]) -> list
         return imaged
     if len(names) == 1:
         return names
-    raise ConfigError("cannot tell which container gets the environment variables: name it with "
-                      f"--container-name / task.image_containers (containers: {', '.join(names)})",
-                      key="task.environment_overrides")
+    # Named by the flag the user typed (--env / CI_ECS_ENV): task.environment_overrides is no key of the file.
+    raise ConfigError("the task has several containers and none is named for the variables: name it with "
+                      f"--container-name (CI_ECS_CONTAINER_NAME) or task.image_containers (containers: "
+                      f"{', '.join(names)})", key="--env")
 
 
 def _apply_environment(container: dict[str, Any], overrides: dict[str, str]) -> None:

@@ -214,3 +214,65 @@ def test_sts_style_credentials_in_debug_are_still_masked() -> None:
     assert redact("{'password': 'x1', " + arn + "}") == "{'password': '***', " + arn + "}"
     assert redact("http://u:p@h/ and https://h/") == "http://u:***@h/ and https://h/"
 
+
+
+# --- item 10: inputs that would be silently ignored are errors; service tags are applied ----------------------
+
+def test_tag_without_anything_that_uses_it_is_exit_2(moto_aws: dict[str, Any], tmp_path: Path) -> None:
+    """Before: exit 0, the unchanged image deployed (a user believed the release with that tag shipped)."""
+    data = config(**{"service.security_groups": [moto_aws["security_group"]]})  # an image per container, no repository
+    path = write(tmp_path / "ci-ecs.yml", data)
+    for args, env in ((["--tag", "v2"], {}), ([], {"CI_ECS_IMAGE_TAG": "v2"})):
+        result = _invoke("deploy", "-c", str(path), *args, env=env)
+        assert result.exit_code == 2, _lines(result)
+        assert "--tag" in result.stderr and "nothing uses a tag" in result.stderr, result.stderr
+    assert moto_aws["ecs"].list_task_definitions()["taskDefinitionArns"] == []  # nothing written
+    assert _invoke("deploy", "-c", str(path)).exit_code == 0
+
+
+def test_env_with_several_containers_names_env(moto_aws: dict[str, Any], tmp_path: Path) -> None:
+    """Before: `task.environment_overrides: cannot tell which container ...` (a key no user typed)."""
+    data = config(**{"service.security_groups": [moto_aws["security_group"]]})
+    data["task"]["containers"].append({"name": "sidecar", "image": "public.ecr.aws/nginx/nginx:1.27",
+                                       "essential": False})
+    path = write(tmp_path / "ci-ecs.yml", data)
+    result = _invoke("deploy", "-c", str(path), "--env", "MODE=x")
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith("error: --env: ") and "--container-name" in line and "web, sidecar" in line, line
+    named = _invoke("deploy", "-c", str(path), "--env", "MODE=x", "--container-name", "web", "--output", "json")
+    assert named.exit_code == 0, _lines(named)
+
+
+def test_changed_service_tags_are_applied_and_others_kept(moto_aws: dict[str, Any], tmp_path: Path) -> None:
+    """Before: tags were CreateService-only; a changed `service.tags` on an existing service was ignored."""
+    ecs = moto_aws["ecs"]
+    data = config(**{"service.security_groups": [moto_aws["security_group"]], "service.tags": {"team": "web"}})
+    path = write(tmp_path / "ci-ecs.yml", data)
+    assert _invoke("deploy", "-c", str(path)).exit_code == 0
+    arn = ecs.describe_services(cluster="demo", services=["hello"])["services"][0]["serviceArn"]
+    # Tags set by someone else: one the config then removes by name (null), one it never names.
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "cost-center", "value": "42"}, {"key": "legacy", "value": "1"}])
+
+    data["service"]["tags"] = {"team": "api", "legacy": None}
+    write(path, data)
+    plan = _invoke("plan", "-c", str(path), "--output", "json")
+    assert plan.exit_code == 0, _lines(plan)
+    shown = json.loads(plan.stdout)
+    assert shown["changed"] is True
+    assert [c for c in shown["changes"] if c["path"].startswith("tags.")] == [
+        {"resource": "service", "path": "tags.team", "old": "web", "new": "api"},
+        {"resource": "service", "path": "tags.legacy", "old": "1"}]
+
+    applied = _invoke("deploy", "-c", str(path), "--output", "json")
+    assert applied.exit_code == 0, _lines(applied)
+    assert json.loads(applied.stdout)["serviceAction"] == "updated"
+    tags = {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=arn)["tags"]}
+    assert tags == {"team": "api", "cost-center": "42"}
+    again = _invoke("deploy", "-c", str(path), "--output", "json")
+    assert json.loads(again.stdout)["serviceAction"] == "unchanged", _lines(again)
+
+    policy = json.loads(_invoke("iam-policy", "-c", str(path)).stdout)
+    [statement] = [s for s in policy["Statement"] if s["Sid"] == "EcsServiceTags"]
+    assert statement["Action"] == ["ecs:ListTagsForResource", "ecs:TagResource", "ecs:UntagResource"]
+    assert statement["Resource"].endswith(":service/demo/hello")

@@ -256,7 +256,8 @@ def test_crash_label_trips_circuit_breaker_and_rolls_back(aws: Aws) -> None:
 
 def test_run_task_on_fargate(aws: Aws) -> None:
     cluster = aws.cluster()
-    td = aws.task_definition("oneoff")
+    # A one-off task on the simulated runtime exits 0 after a short run by itself; this one runs until stopped.
+    td = aws.task_definition("oneoff", labels={CRASH_AFTER_LABEL: "600"})
     (task,) = aws.ecs.run_task(
         cluster=cluster,
         taskDefinition=td,

@@ -4,6 +4,11 @@ A task goes PROVISIONING → PENDING → RUNNING in ``task_start_seconds``; stop
 that. Images in the sandbox's own ECR must exist (checked against the registry in ``sync``,
 outside the lock); others count as pullable. A container can be told to exit with a docker
 label (``CRASH_LABEL``, after ``CRASH_AFTER_LABEL`` seconds) to simulate a crashing app.
+
+A one-off task (started by RunTask, not by a service) runs no command here, so it would otherwise run for
+ever: its containers exit 0 after ``ONE_OFF_RUN_SECONDS`` of RUNNING (the crash labels give another code or
+time), and the task stops as ECS stops a task whose essential container exited ("Essential container in task
+exited", stopCode EssentialContainerExited; ECS API reference, Task.stopCode).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from . import TaskRuntime
 
 CRASH_LABEL = "ci-ecs.sandbox/exit-code"
 CRASH_AFTER_LABEL = "ci-ecs.sandbox/exit-after-seconds"
+# How long a one-off task's containers run before they exit 0 (a migration or a job that succeeds).
+ONE_OFF_RUN_SECONDS = 2.0
 
 MotoTask = Any
 
@@ -41,11 +48,16 @@ class SimulatedRuntime(TaskRuntime):
     def prepare(self, task: MotoTask, task_definition: Any, rt: Runtime) -> None:
         """Read the crash labels; the pull check runs on the next tick, outside the lock."""
         by_name = {d.get("name"): d for d in task_definition.container_definitions}
+        one_off = getattr(task, "sb_service_uid", None) is None  # RunTask's, not a service's
         for container in task.containers:
             labels = (by_name.get(container.name) or {}).get("dockerLabels") or {}
             container.sb_exit_code = _int_label(labels.get(CRASH_LABEL))
             after = labels.get(CRASH_AFTER_LABEL)
             container.sb_exit_after = float(after) if after not in (None, "") else 0.0
+            if one_off and container.sb_exit_code is None:
+                container.sb_exit_code = 0
+                if after in (None, ""):
+                    container.sb_exit_after = ONE_OFF_RUN_SECONDS
         task.sb_stop_at = None
         task.sb_pull_error = None
         task.sb_pull_checked = False
@@ -135,6 +147,8 @@ class SimulatedRuntime(TaskRuntime):
                     task.desired_status = "STOPPED"
                     task.stopping_at = utcnow()
                     finish_stop(task)
+                    if code == 0 and task.sb_service_uid is None:
+                        return None  # a one-off task that did its work: stopped, not failed
                     task.sb_failed = True
                     return "failed"
         return "running" if just_started else None
