@@ -740,14 +740,16 @@ def run_task_command(**params: Any) -> None:
 
 
 @main.command()
-@_deploy_options_named(*_AWS_OPTIONS, "wait", "timeout", "output_format")
+@_deploy_options_named(*_AWS_OPTIONS, "wait", "timeout", "verify", "output_format")
 @click.option("--to", "to_revision", envvar=_env("ROLLBACK_TO"),
               help="The revision to go to: a number of the service's family, FAMILY:REVISION or an ARN "
-                   "(default: the revision before the family's newest).")
+                   "(default: the revision the service ran before the current one).")
 def rollback(**params: Any) -> None:
-    """Put the service back on the revision before the current one (or --to), and follow it like deploy.
+    """Put the service back on the revision it ran before the current one (or --to), and follow it like deploy.
 
-    Exit 2 when there is nothing to go back to. Run twice, the second run changes nothing.
+    "Before" comes from ECS's record of the service's deployments, not from revision numbers. Run twice, the
+    second run changes nothing (the newest deployment already reverted the one before it). Verify checks that
+    the tasks answer (path, status), not the config's expected body. Exit 2 when there is nothing to go back to.
     """
     debug = bool(params.get("debug"))
     output_format = params.get("output_format") or "text"
@@ -760,8 +762,9 @@ def rollback(**params: Any) -> None:
 
             overrides = {"cluster": params.get("cluster"), "service.name": params.get("service"),
                          "deploy.wait": params.get("wait"), "deploy.timeout": params.get("timeout"),
-                         "region": params.get("region"), "profile": params.get("profile"),
-                         "endpoint_url": params.get("endpoint_url"), "assume_role_arn": params.get("assume_role_arn")}
+                         "verify_enabled": params.get("verify"), "region": params.get("region"),
+                         "profile": params.get("profile"), "endpoint_url": params.get("endpoint_url"),
+                         "assume_role_arn": params.get("assume_role_arn")}
             # Only the cluster and the service are needed: the revisions come from ECS, not from an image.
             config = _load(params, overrides, purpose="service")
             result = roll_back(config, to=params.get("to_revision") or None)
