@@ -337,3 +337,47 @@ def test_iam_policy_grants_the_reads_and_the_association() -> None:
                                     "container_port": 80}]}))
     assert "ecs:PutClusterCapacityProviders" in cluster
     assert "elasticloadbalancing:DescribeTargetGroups" in describes
+
+
+# --- through the CLI: found before anything is written -------------------------------------------------------------
+
+def test_missing_subnet_is_exit_2_before_anything_is_written(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
+    """Before: the task definition was registered (and the cluster created), then CreateService failed: exit 1."""
+    path = write(tmp_path / "ci-ecs.yml", config(**{"service.subnets": ["subnet-0a1b2c3d4e5f60718"],
+                                                      "service.security_groups": [moto_aws["security_group"]]}))
+    result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "service.subnets: subnet subnet-0a1b2c3d4e5f60718 does not exist in us-east-1" in result.stderr
+    assert moto_aws["ecs"].list_task_definitions()["taskDefinitionArns"] == []
+    assert moto_aws["ecs"].list_clusters()["clusterArns"] == []
+
+
+def test_strategy_naming_a_provider_an_existing_cluster_lacks_is_exit_2(tmp_path: Path,
+                                                                        moto_aws: dict[str, Any]) -> None:
+    """An existing cluster without FARGATE_SPOT and no cluster_capacity_providers: refused before the task
+    definition is registered, naming the provider and the key that associates it; the cluster is untouched."""
+    ecs = moto_aws["ecs"]
+    ecs.create_cluster(clusterName="prod", capacityProviders=["FARGATE"])
+    path = write(tmp_path / "ci-ecs.yml", config(**{
+        "cluster": "prod", "service.launch_type": None, "service.security_groups": [moto_aws["security_group"]],
+        "service.capacity_provider_strategy": [{"capacity_provider": "FARGATE", "base": 1},
+                                               {"capacity_provider": "FARGATE_SPOT", "weight": 4}]}))
+    result = CliRunner().invoke(main, ["deploy", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "service.capacity_provider_strategy[1].capacity_provider: capacity provider FARGATE_SPOT" in result.stderr
+    assert "cluster_capacity_providers" in result.stderr
+    assert ecs.list_task_definitions()["taskDefinitionArns"] == []
+    assert ecs.describe_clusters(clusters=["prod"])["clusters"][0]["capacityProviders"] == ["FARGATE"]
+
+
+def test_plan_lists_every_reference_problem(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
+    tg = _target_group("web", moto_aws["vpc"], "instance")
+    path = write(tmp_path / "ci-ecs.yml", config(**{
+        "service.subnets": ["subnet-0a1b2c3d4e5f60718"], "service.security_groups": ["sg-0123456789abcdef0"],
+        "service.load_balancers": [{"target_group_arn": tg, "container_name": "web", "container_port": 8080}]}))
+    result = CliRunner().invoke(main, ["plan", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    for key in ("service.subnets", "service.security_groups", "service.load_balancers[0].target_group_arn",
+                "service.load_balancers[0].container_port"):
+        assert f"{key}: " in result.stderr, key
+    assert moto_aws["ecs"].list_clusters()["clusterArns"] == []
