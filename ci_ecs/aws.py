@@ -1,4 +1,5 @@
-"""One AWS client factory: region, profile, endpoint, assumed role, standard retries, user agent, call counter.
+"""One AWS client factory: region, profile, endpoint, assumed role, standard retries, user agent, call counter,
+and the guard that ends AWS calls on a cancel or at the run's deadline.
 
 botocore is imported lazily so `ci-ecs --help` stays fast.
 """
@@ -6,16 +7,28 @@ botocore is imported lazily so `ci-ecs --help` stays fast.
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import re
 import threading
+import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ci_ecs import __version__
-from ci_ecs.errors import AwsError, ConfigError, CredentialsError
+from ci_ecs.errors import (
+    AwsCallTimeoutError,
+    AwsError,
+    AwsUnavailableError,
+    CiEcsError,
+    ConfigError,
+    CredentialsError,
+    DeployCancelledError,
+)
 from ci_ecs.redact import register_secret
 
 if TYPE_CHECKING:
@@ -28,6 +41,27 @@ CREDENTIAL_ERROR_CODES = frozenset({
     "SignatureDoesNotMatch", "MissingAuthenticationToken", "AuthFailure", "RequestExpired",
     "InvalidAccessKeyId", "NotAuthorized",
 })
+# Throttling answers (error codes), each service's own spelling: ECS, ECR, CloudWatch Logs "ThrottlingException"
+# (ECS API reference, Common Errors), EC2 "RequestLimitExceeded" (EC2 API, Request throttling), ELB and STS
+# "Throttling". Not LimitExceededException: for ECS that is a quota reached, not a rate (botocore retries it anyway).
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+    "RequestLimitExceeded", "RequestThrottled", "SlowDown", "EC2ThrottledException", "BandwidthLimitExceeded",
+})
+# What AWS answers a request signed for a region it has no endpoint for (a typo'd AWS_REGION behind a custom
+# endpoint): "Credential should be scoped to a valid region" (HTTP 403).
+REGION_SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesNotMatch"})
+# Operations whose retry could do the work twice: after a connection closed or a read timed out the request may
+# have been carried out, so botocore does not send them again; the caller looks first (taskdef.py). Create/Run
+# calls carry a client token and UpdateService sets a state: those are safe to repeat.
+NOT_RESENT_OPERATIONS = frozenset({"RegisterTaskDefinition"})
+# Past the deadline, the calls that report it (the deployment's last state, a rollback) get this much more time.
+DEADLINE_GRACE_SECONDS = 1.0
+# How often a thread waiting on an AWS call looks at the cancel flag (a signal handler only sets a flag).
+_POLL_SECONDS = 0.05
+_ENDPOINT_KEY = "CiEcsEndpoint"  # where a failed call's endpoint is kept in its error response's ResponseMetadata
+log = logging.getLogger(__name__)
+
 MUTATING_PREFIXES = ("Create", "Register", "Update", "Put", "Delete", "Deregister", "Set", "Start", "Stop",
                      "Run", "Tag", "Untag", "Complete", "Upload", "Initiate", "BatchDelete")
 
@@ -61,6 +95,289 @@ class CallCounter:
         return sum(self.calls.values())
 
 
+class _Cancel:
+    """The process-wide cancel: set by the CLI's signal handler (two attribute writes, no lock), read by every
+    CallGuard."""
+
+    code: int | None = None
+    message: str = ""
+
+
+_PROCESS_CANCEL = _Cancel()
+
+
+def cancel_calls(exit_code: int, message: str) -> None:
+    """Refuse every AWS call from now on and end those in flight (SIGTERM 143, SIGINT 130).
+
+    Safe in a signal handler: it only sets two attributes; the threads waiting on calls notice within 50 ms.
+    """
+    _PROCESS_CANCEL.message = message
+    _PROCESS_CANCEL.code = exit_code
+
+
+def reset_cancel() -> None:
+    """Forget a process-wide cancel (each CLI command starts with none; tests run several in one process)."""
+    _PROCESS_CANCEL.code = None
+    _PROCESS_CANCEL.message = ""
+
+
+def cancel_requested() -> DeployCancelledError | None:
+    """The error of the process-wide cancel, None when there was none."""
+    code = _PROCESS_CANCEL.code
+    return DeployCancelledError(_PROCESS_CANCEL.message or "cancelled", code) if code is not None else None
+
+
+class CallGuard:
+    """Ends AWS calls when the run is cancelled or its deadline is reached, whichever thread made them.
+
+    botocore retries an interrupted call and waits up to its read timeout (60 s) per attempt, so neither a
+    cancel nor `--timeout` could end a call in flight. With the guard, every HTTP attempt runs in a thread of
+    its own while the caller waits for its answer, the cancel flag and the deadline; on a cancel or at the
+    deadline the caller leaves the attempt behind (its socket dies with the process) and raises
+    DeployCancelledError / AwsCallTimeoutError, which botocore does not retry. No call or retry starts once
+    cancelled, the back-off between retries is cut short the same way, and retries that cannot finish before
+    the deadline are not tried. After the deadline, calls get DEADLINE_GRACE_SECONDS more (the last state of a
+    timed-out deployment is read that way); after that none starts.
+    """
+
+    def __init__(self) -> None:
+        self._deadline: float | None = None
+        self._timeout: float | None = None
+        self._code: int | None = None
+        self._message = ""
+        self._local = threading.local()
+        self.unknown_region: str | None = None  # a region botocore does not know: AWS's refusal says it is wrong
+        self.nearest_region: str | None = None
+
+    def set_deadline(self, timeout: float, *, start: float | None = None) -> None:
+        """Every call ends by `start` (time.monotonic(), default now) + `timeout` seconds (+ the grace)."""
+        self._timeout = timeout
+        self._deadline = (time.monotonic() if start is None else start) + timeout
+
+    def cancel(self, exit_code: int = 130, message: str = "cancelled; what was done so far stays done") -> None:
+        """Cancel this factory's calls (library use; the CLI cancels the whole process with `cancel_calls`)."""
+        self._message = message
+        self._code = exit_code
+
+    def cancellation(self) -> DeployCancelledError | None:
+        """The cancel in force for this thread's next call, or None (none, or inside `cleanup`)."""
+        cancelled = DeployCancelledError(self._message, self._code) if self._code is not None else cancel_requested()
+        until = getattr(self._local, "cleanup_until", None)
+        if cancelled is None or (until is not None and time.monotonic() < until):
+            return None
+        return cancelled
+
+    @contextlib.contextmanager
+    def cleanup(self, seconds: float = 1.5) -> Iterator[None]:
+        """Let this thread make calls after a cancel, for at most `seconds` in all: undoing what a cancelled
+        run started (run-task's StopTask). Calls still end at the deadline."""
+        previous = getattr(self._local, "cleanup_until", None)
+        self._local.cleanup_until = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._local.cleanup_until = previous
+
+    def limit(self, what: str, endpoint: str | None = None, last: str = "") -> float | None:
+        """Seconds the next attempt of `what` may take (None: no bound); raises DeployCancelledError when
+        cancelled and AwsCallTimeoutError when no time is left."""
+        cancelled = self.cancellation()
+        if cancelled is not None:
+            raise cancelled
+        now = time.monotonic()
+        bounds = []
+        cleanup = getattr(self._local, "cleanup_until", None)
+        if cleanup is not None:
+            bounds.append(cleanup - now)
+        if self._deadline is not None:
+            left = self._deadline - now
+            bounds.append(left if left > 0 else self._deadline + DEADLINE_GRACE_SECONDS - now)
+        if not bounds:
+            return None
+        left = min(bounds)
+        if left <= 0:
+            raise self.timeout_error(what, endpoint, last)
+        return left
+
+    def timeout_error(self, what: str, endpoint: str | None, last: str = "") -> AwsCallTimeoutError:
+        """The error for a call the deadline ended."""
+        where = f" from {endpoint}" if endpoint else ""
+        label = f"{self._timeout:g} s" if self._timeout is not None else "its time"
+        tail = f"; last attempt: {last}" if last else ""
+        return AwsCallTimeoutError(f"{what}: no answer{where} within the run's timeout ({label}){tail}",
+                                   endpoint=endpoint)
+
+    def wait(self, done: threading.Event, what: str, endpoint: str | None) -> None:
+        """Wait for `done` (an attempt's answer), the cancel flag or the deadline."""
+        while True:
+            left = self.limit(what, endpoint)
+            if done.wait(_POLL_SECONDS if left is None else min(_POLL_SECONDS, left)):
+                return
+
+    def sleep(self, seconds: float, what: str, endpoint: str | None = None, last: str = "") -> None:
+        """botocore's back-off before a retry, cut short by a cancel; a retry that would start after the deadline
+        is not waited for (AwsCallTimeoutError at once)."""
+        end = time.monotonic() + seconds
+        while True:
+            left = self.limit(what, endpoint, last)
+            remaining = end - time.monotonic()
+            if left is not None and left <= remaining:
+                raise self.timeout_error(what, endpoint, last)
+            if remaining <= 0:
+                return
+            time.sleep(min(_POLL_SECONDS, remaining))
+
+    # botocore event handlers -------------------------------------------------------------------------------
+    def before_call(self, model: Any = None, **_: Any) -> None:
+        """before-call: name the operation for this thread's attempts; start no call once cancelled or expired."""
+        what = f"{model.service_model.endpoint_prefix} {model.name}" if model is not None else "AWS call"
+        self._local.what = what
+        self.limit(what)
+
+    def current(self) -> str:
+        """The operation this thread is calling ("ecs RegisterTaskDefinition")."""
+        return str(getattr(self._local, "what", "AWS call"))
+
+    def needs_retry(self, handler: Any, **kwargs: Any) -> Any:
+        """needs-retry, around botocore's standard retry handler: never retry our own cancel or timeout, nor a
+        NOT_RESENT_OPERATIONS call that may have been carried out; back off in slices the cancel can cut."""
+        import botocore.exceptions
+
+        caught = kwargs.get("caught_exception")
+        if isinstance(caught, CiEcsError):
+            return None
+        model = kwargs.get("operation")
+        if caught is not None and getattr(model, "name", "") in NOT_RESENT_OPERATIONS and maybe_sent(caught):
+            return None
+        if self.unknown_region and isinstance(caught, botocore.exceptions.EndpointConnectionError):
+            return None  # no endpoint for a region that does not exist: aws_errors says so at once
+        delay = handler.needs_retry(**kwargs)
+        if delay is None or delay is False:
+            return delay
+        endpoint = getattr(kwargs.get("endpoint"), "host", None)
+        self.sleep(float(delay), self.current(), endpoint_label(endpoint), _last_attempt(kwargs))
+        return 0.0  # slept already; botocore's own sleep is then 0 s
+
+
+def _last_attempt(kwargs: dict[str, Any]) -> str:
+    caught = kwargs.get("caught_exception")
+    if caught is not None:
+        return f"{type(caught).__name__}: {_cause(caught)}"
+    response = kwargs.get("response")
+    if response:
+        http, parsed = response
+        code = (parsed or {}).get("Error", {}).get("Code", "")
+        return f"HTTP {getattr(http, 'status_code', '?')} {code}".strip()
+    return ""
+
+
+def maybe_sent(exc: BaseException) -> bool:
+    """True when a failed attempt may have reached AWS (and been carried out): the connection closed before the
+    answer, or the read timed out. A connection never made (refused, DNS, TLS, connect timeout) sent nothing."""
+    import botocore.exceptions
+
+    return isinstance(exc, botocore.exceptions.HTTPClientError)
+
+
+class _GuardedHttpSession:
+    """botocore's HTTP session, each attempt run in a thread the caller can leave (CallGuard.wait)."""
+
+    def __init__(self, inner: Any, guard: CallGuard) -> None:
+        self._inner = inner
+        self._guard = guard
+
+    def send(self, request: Any) -> Any:
+        what = self._guard.current()
+        endpoint = endpoint_label(getattr(request, "url", None))
+        self._guard.limit(what, endpoint)  # a retry after a cancel or past the deadline does not start
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def attempt() -> None:
+            try:
+                box["response"] = self._inner.send(request)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=attempt, name="ci-ecs-aws-attempt", daemon=True).start()
+        self._guard.wait(done, what, endpoint)
+        if "error" in box:
+            raise box["error"]
+        return box["response"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def endpoint_label(url: str | None) -> str | None:
+    """scheme://host[:port] of a URL, without credentials or path.
+
+    >>> endpoint_label("http://user:secret@127.0.0.1:4566/some/path")
+    'http://127.0.0.1:4566'
+    """
+    if not url:
+        return None
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else url
+
+
+def is_loopback(endpoint: str | None) -> bool:
+    """True for an endpoint on this machine (the sandbox's kind).
+
+    >>> is_loopback("http://127.0.0.1:4566"), is_loopback("https://ecs.us-east-1.amazonaws.com")
+    (True, False)
+    """
+    import ipaddress
+
+    host = urllib.parse.urlsplit(endpoint or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def region_check(session: Any, region: str) -> tuple[bool, str | None]:
+    """(known, nearest) for `region` against botocore's partition data (partitions.json): whether botocore
+    knows it, and the known region closest in spelling. A region that no partition's `regionRegex` matches
+    cannot exist; one that matches but is unknown may be newer than this botocore.
+
+    >>> import botocore.session
+    >>> region_check(botocore.session.Session(), "us-esat-1")
+    (False, 'us-east-1')
+    """
+    import difflib
+
+    partitions = session.get_data("partitions").get("partitions", [])
+    known: list[str] = []
+    for partition in partitions:
+        pattern = re.compile(partition.get("regionRegex") or "^$")
+        known.extend(name for name in partition.get("regions", {}) if pattern.match(name))
+    if region in known:
+        return True, region
+    nearest = difflib.get_close_matches(region, known, n=1, cutoff=0.0)
+    return False, (nearest[0] if nearest else None)
+
+
+def region_pattern_matches(session: Any, region: str) -> bool:
+    """True when some partition's `regionRegex` (partitions.json) matches `region`."""
+    partitions = session.get_data("partitions").get("partitions", [])
+    return any(re.match(p.get("regionRegex") or "^$", region) for p in partitions)
+
+
+def region_error(region: str, nearest: str | None, why: str) -> ConfigError:
+    """The ConfigError (exit 2) for a region that does not exist."""
+    hint = f"; the nearest known region is {nearest}" if nearest else ""
+    return ConfigError(f"{region!r} is not an AWS region ({why}){hint}", key="region")
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where and as whom to call AWS. None means: let botocore's own chain decide (AWS_* variables)."""
@@ -85,6 +402,11 @@ class ClientFactory:
         self._session: botocore.session.Session | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.guard = CallGuard()
+
+    def set_deadline(self, timeout: float, *, start: float | None = None) -> None:
+        """Bound every AWS call, retries included, by `start` (time.monotonic()) + `timeout` (`--timeout`)."""
+        self.guard.set_deadline(timeout, start=start)
 
     def _config(self) -> Any:
         from botocore.config import Config
@@ -114,9 +436,10 @@ class ClientFactory:
         if not session_region:
             raise ConfigError("no AWS region: set region in the file, AWS_REGION/CI_ECS_REGION or --region",
                               key="region")
+        self._check_region(session, str(session_region))
         if self.settings.assume_role_arn:
             sts = session.create_client("sts", endpoint_url=self.settings.endpoint_url, config=self._config())
-            sts.meta.events.register("before-call.*.*", self.counter)
+            self._guard_client(sts)
             with aws_errors(f"assume role {self.settings.assume_role_arn}"):
                 creds = sts.assume_role(RoleArn=self.settings.assume_role_arn,
                                         RoleSessionName=f"ci-ecs-{__version__}")["Credentials"]
@@ -153,9 +476,62 @@ class ClientFactory:
                                                    config=self._config(), region_name=region)
                 except ValueError as exc:  # botocore's "Invalid endpoint: ..." (AWS_ENDPOINT_URL*)
                     raise endpoint_error(service, exc) from None
-                client.meta.events.register("before-call.*.*", self.counter)
+                self._guard_client(client)
                 self._clients[key] = client
             return self._clients[key]
+
+    def _check_region(self, session: Any, region: str) -> None:
+        """A region no partition can have is exit 2 before any call; one botocore does not know (a typo, or a
+        region newer than this botocore) is tried, and AWS's refusal of it is reported as a wrong region."""
+        known, nearest = region_check(session, region)
+        if known:
+            return
+        import botocore
+
+        if not region_pattern_matches(session, region):
+            raise region_error(region, nearest, f"no AWS partition has a region named like it, botocore "
+                                                f"{botocore.__version__}")
+        self.guard.unknown_region, self.guard.nearest_region = region, nearest
+        log.warning("region %s is not one botocore %s knows (nearest: %s); trying it", region,
+                    botocore.__version__, nearest)
+
+    def _guard_client(self, client: Any) -> None:
+        """The hooks every client gets: the guard (cancel, deadline), the call counter, the retry wrapper and
+        the endpoint kept in error responses."""
+        events = client.meta.events
+        events.register("before-call.*.*", self.guard.before_call)  # first: a refused call is not counted
+        events.register("before-call.*.*", self.counter)
+        endpoint = endpoint_label(client.meta.endpoint_url)
+        events.register("after-call.*.*", functools.partial(_after_call, self.guard, endpoint))
+        # The attempt-in-a-thread needs botocore's Endpoint (Client._endpoint, private; there since botocore 1.0):
+        # without it calls still work, only a call in flight cannot be left.
+        http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+        if http is not None and not isinstance(http, _GuardedHttpSession):
+            client._endpoint.http_session = _GuardedHttpSession(http, self.guard)
+        if client.meta.config.retries.get("mode") == "standard":
+            from botocore.retries import standard
+
+            name = client.meta.service_model.service_id.hyphenize()
+            event, unique_id = f"needs-retry.{name}", f"retry-config-{name}"
+            # Replace botocore's standard retry handler (same policy, same quota) by the guard's wrapper of it.
+            events.unregister(event, unique_id=unique_id)
+            handler = standard.register_retry_handler(
+                client, max_attempts=client.meta.config.retries.get("total_max_attempts"))
+            events.unregister(event, unique_id=unique_id)
+            events.register(event, functools.partial(self.guard.needs_retry, handler), unique_id=unique_id)
+
+
+def _after_call(guard: CallGuard, endpoint: str | None, http_response: Any = None, parsed: Any = None,
+                **_: Any) -> None:
+    """after-call: keep the endpoint in an error answer (aws_errors names it); a signature refused for a region
+    botocore does not know is that region's error."""
+    status = int(getattr(http_response, "status_code", 0) or 0)
+    if status < 300 or not isinstance(parsed, dict):
+        return
+    parsed.setdefault("ResponseMetadata", {})[_ENDPOINT_KEY] = endpoint
+    code = str((parsed.get("Error") or {}).get("Code") or "")
+    if guard.unknown_region and code in REGION_SIGNATURE_CODES:
+        raise region_error(guard.unknown_region, guard.nearest_region, f"{endpoint} refused a request signed for it")
 
 
 def _botocore_session(*, profile: str | None = None, region: str | None = None) -> Any:
@@ -255,6 +631,11 @@ def aws_errors(action: str) -> Iterator[None]:
         detail = " ".join(re.sub(r"<[^>]+>", " ", detail).split())[:300]
         if code in CREDENTIAL_ERROR_CODES or "iam:PassRole" in detail or "not authorized to perform" in detail:
             raise CredentialsError(action, code, detail) from exc
+        metadata = exc.response.get("ResponseMetadata") or {}
+        status = int(metadata.get("HTTPStatusCode") or 0)
+        if code in THROTTLING_CODES or status >= 500:
+            raise unavailable_answer(action, code, detail, status, int(metadata.get("RetryAttempts") or 0),
+                                     metadata.get(_ENDPOINT_KEY)) from exc
         raise AwsError(action, code, detail) from exc
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
         raise CredentialsError(action, "NoCredentials",
@@ -263,8 +644,67 @@ def aws_errors(action: str) -> Iterator[None]:
         raise profile_error(None, exc) from exc
     except botocore.exceptions.NoRegionError as exc:
         raise ConfigError("no AWS region: set region, AWS_REGION or --region", key="region") from exc
-    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-            botocore.exceptions.ReadTimeoutError) as exc:
-        raise AwsError(action, "ConnectionError", str(exc)) from exc
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
+        raise unreachable(action, exc) from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise AwsError(action, type(exc).__name__, str(exc)) from exc
+
+
+def _cause(exc: BaseException) -> str:
+    """The underlying error of a botocore connection error, one short line ("[Errno 111] Connection refused")."""
+    error = getattr(exc, "kwargs", {}).get("error")
+    text = str(error) if error is not None else str(exc)
+    text = re.sub(r"<[^>]*>:\s*", "", text)  # urllib3's "<...AWSHTTPConnection object at 0x...>: " prefix
+    return " ".join(text.split())[:200]
+
+
+def _what_to_check(endpoint: str | None) -> str:
+    if is_loopback(endpoint):
+        return ("is the sandbox running? (`ci-ecs sandbox`; AWS_ENDPOINT_URL / --endpoint-url must name its "
+                "address)")
+    return "check the network path to it (a proxy: HTTPS_PROXY / NO_PROXY), the region and AWS_ENDPOINT_URL"
+
+
+def unreachable(action: str, exc: BaseException) -> AwsUnavailableError:
+    """The AwsUnavailableError (exit 5) for a botocore connection-level error after its retries."""
+    import botocore.exceptions
+
+    kwargs = getattr(exc, "kwargs", {}) or {}
+    endpoint = endpoint_label(kwargs.get("endpoint_url")) or endpoint_label(kwargs.get("proxy_url"))
+    cause = _cause(exc)
+    code = type(exc).__name__
+    error = kwargs.get("error")
+    host = urllib.parse.urlsplit(endpoint or "").hostname or "the endpoint's host"
+    if isinstance(exc, botocore.exceptions.SSLError):
+        detail = (f"TLS with {endpoint} failed ({cause}): check AWS_CA_BUNDLE, a TLS-inspecting proxy's "
+                  "certificate, and that the endpoint speaks https")
+    elif type(error).__name__ == "NameResolutionError" or "resolve" in cause.lower() or \
+            "name or service not known" in cause.lower():
+        detail = f"cannot resolve {host} ({cause}): check the region, AWS_ENDPOINT_URL and the machine's DNS"
+    elif isinstance(exc, botocore.exceptions.ProxyConnectionError):
+        detail = f"cannot connect to the proxy {endpoint} ({cause}): check HTTPS_PROXY / NO_PROXY"
+    elif isinstance(exc, botocore.exceptions.ConnectionError):
+        detail = f"cannot connect to {endpoint} ({cause}): {_what_to_check(endpoint)}"
+    elif isinstance(exc, botocore.exceptions.ReadTimeoutError):
+        detail = (f"no answer from {endpoint} (read timed out; the call may have been carried out): "
+                  f"{_what_to_check(endpoint)}")
+    else:
+        detail = (f"no answer from {endpoint} (the connection closed before the answer; the call may have been "
+                  f"carried out): {_what_to_check(endpoint)}")
+    return AwsUnavailableError(action, code, f"AWS unreachable: {detail}", endpoint=endpoint,
+                               maybe_done=maybe_sent(exc))
+
+
+def unavailable_answer(action: str, code: str, detail: str, status: int, retries: int,
+                       endpoint: str | None) -> AwsUnavailableError:
+    """The AwsUnavailableError (exit 5) for throttling or an HTTP 5xx still answered after botocore's retries."""
+    attempts = f"{retries + 1} attempt{'s' if retries else ''}"
+    where = f" at {endpoint}" if endpoint else ""
+    if code in THROTTLING_CODES:
+        text = (f"throttled by AWS{where} after {attempts} ({detail}): too many calls for this account and region "
+                "right now; retry later, or lower deploy.parallelism")
+    else:
+        check = "is the sandbox healthy? (its log)" if is_loopback(endpoint) else \
+            "AWS-side trouble: retry later (AWS Health Dashboard)"
+        text = f"AWS answered HTTP {status}{where} after {attempts} ({detail}): {check}"
+    return AwsUnavailableError(action, code, text, endpoint=endpoint, maybe_done=status >= 500)

@@ -17,7 +17,9 @@ import click
 
 from ci_ecs import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_TIMEOUT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CREDENTIALS, EXIT_TIMEOUT, EXIT_AWS_UNAVAILABLE = 0, 1, 2, 3, 4, 5
+# A cancel exits 128 + the signal's number, as a shell reports a process the signal ended.
+CANCEL_SIGNALS: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 OUTPUT_FORMATS = ("text", "json", "github", "gitlab")
 
 
@@ -188,15 +190,39 @@ def _setup_logging(debug: bool) -> None:
         boto.propagate = False
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
+class _Signals:
+    """Whether a cancel may still raise where the main thread is (not once the result is being printed)."""
+
+    raising = False
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM/SIGINT: cancel every AWS call (ci_ecs.aws.cancel_calls: in flight, retried or to come, in every
+    thread) and raise DeployCancelledError where the main thread is, so the run ends within 2 s with its result.
+    A second signal changes nothing: the first one's ending is under way."""
+    from ci_ecs.aws import cancel_calls, cancel_requested
     from ci_ecs.errors import DeployCancelledError
 
-    raise DeployCancelledError("terminated (SIGTERM) while deploying; what was done so far stays done", 143)
+    if cancel_requested() is not None:
+        return
+    name = signal.Signals(signum).name
+    message = f"cancelled ({name}); what was done so far stays done"
+    code = CANCEL_SIGNALS.get(signum, 128 + signum)
+    cancel_calls(code, message)
+    if _Signals.raising:
+        _Signals.raising = False
+        raise DeployCancelledError(message, code)
 
 
 def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     """Print an error as one line (plus reasons for a failed deploy); return its exit code."""
-    from ci_ecs.errors import CiEcsError, DeploymentFailedError, DeployTimeoutError, escape_control
+    from ci_ecs.errors import (
+        CiEcsError,
+        DeployCancelledError,
+        DeploymentFailedError,
+        DeployTimeoutError,
+        escape_control,
+    )
     from ci_ecs.output import emit
     from ci_ecs.redact import redact
 
@@ -236,7 +262,8 @@ def _report_error(exc: BaseException, output_format: str, debug: bool) -> int:
     # Machine-readable formats always get the result, with `error` set, whatever failed (a config error
     # included): a pipeline reads one JSON object or one set of outputs either way.
     result = exc.result
-    if output_format != "text" or (isinstance(exc, (DeploymentFailedError, DeployTimeoutError)) and result):
+    if output_format != "text" or (isinstance(exc, (DeploymentFailedError, DeployTimeoutError, DeployCancelledError))
+                                   and result):
         extra = {"problems": exc.as_json()} if hasattr(exc, "as_json") and problems else {}
         emit({**(result or {}), "error": exc.message, **extra}, output_format)
     return exc.exit_code
@@ -255,7 +282,12 @@ def _print_tails(tails: list[Any], indent: str) -> None:
 
 @contextlib.contextmanager
 def _command(output_format: str, debug: bool) -> Iterator[None]:
-    """Progress logging, SIGTERM as a cancel, and the one place that maps every error to its exit code."""
+    """Progress logging, SIGTERM/SIGINT as a cancel, and the one place that maps every error to its exit code.
+
+    A cancel decides the exit code (143/130) whatever the run did after it: an error it caused, or a result.
+    """
+    from ci_ecs.aws import cancel_requested, reset_cancel
+
     _setup_logging(debug)
     # When the process ends, the interpreter's last garbage collection walks every object boto and pydantic
     # made (~0.15 s); the command is done by then, so what exists is frozen instead (gc.freeze).
@@ -264,13 +296,48 @@ def _command(output_format: str, debug: bool) -> Iterator[None]:
 
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    reset_cancel()
+    previous = {signum: signal.signal(signum, _on_signal) for signum in CANCEL_SIGNALS}
+    _Signals.raising = True
     try:
         yield
     except (Exception, KeyboardInterrupt) as exc:
-        sys.exit(_report_error(exc, output_format, debug))
+        _Signals.raising = False
+        cancelled = cancel_requested()
+        if cancelled is not None and getattr(exc, "exit_code", None) != cancelled.exit_code:
+            cancelled.result = getattr(exc, "result", None)  # e.g. a call the cancel cut short, reported as such
+            exc = cancelled
+        code = _report_error(exc, output_format, debug)
+        _exit(code, cancelled=cancelled is not None)
+    else:
+        _Signals.raising = False
+        cancelled = cancel_requested()
+        if cancelled is not None:  # the run ended after the signal (its result is printed): still a cancel
+            click.echo(f"error: {cancelled.message}", err=True)
+            _exit(cancelled.exit_code, cancelled=True)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _Signals.raising = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _exit(code: int, *, cancelled: bool) -> None:
+    """sys.exit(code); after a cancel, without waiting long for threads still busy (an image build in a pool
+    thread): the interpreter would join them before exiting, and a cancel ends within 2 s."""
+    if cancelled:
+        import os
+        import threading
+        import time
+
+        end = time.monotonic() + 0.5
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join(max(0.0, end - time.monotonic()))
+        if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    sys.exit(code)
 
 
 def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:

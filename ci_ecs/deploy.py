@@ -331,8 +331,17 @@ class Deployer:
     def _sleep(self, seconds: float) -> None:
         if self._align is not None:  # several services: every wait wakes on the deploy's shared poll grid
             seconds = self._align(seconds)
-        if self._cancelled.wait(max(0.0, seconds)):
-            raise DeployCancelledError("cancelled while waiting; what was done so far stays done", 130)
+        end = time.monotonic() + max(0.0, seconds)
+        while True:
+            # A SIGTERM/SIGINT (ci_ecs.aws.cancel_calls) ends every wait, in whichever thread it sleeps.
+            cancelled = self.factory.guard.cancellation()
+            if cancelled is not None:
+                raise cancelled
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self._cancelled.wait(min(left, 0.1)):
+                raise DeployCancelledError("cancelled while waiting; what was done so far stays done", 130)
 
     def run(self) -> DeployResult:
         """Deploy, or with dry_run only describe and diff. Raises a CiEcsError on failure.
@@ -344,6 +353,8 @@ class Deployer:
         started, clock_start = time.time(), time.monotonic()
         names = [str(t.service.name) for t in config.targets()]
         partial = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run)
+        # `--timeout` bounds the whole run: every AWS call and its retries end by then (exit 4).
+        self.factory.set_deadline(config.deploy.timeout, start=clock_start)
         try:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)

@@ -89,6 +89,25 @@ class CredentialsError(AwsError):
     exit_code = 3
 
 
+class AwsUnavailableError(AwsError):
+    """AWS could not be reached, or kept failing after botocore's retries (exit 5): no connection, DNS or TLS
+    failure, a connection closed or a read timed out, throttling, HTTP 5xx. Not "the deployment failed":
+    nothing says what the call did, so the message names the endpoint and what to check.
+
+    `maybe_done`: the request may have reached AWS and been carried out, its answer lost (a connection
+    closed or a read timeout after sending); a caller that must not repeat it looks before sending again.
+    """
+
+    exit_code = 5
+
+    def __init__(self, action: str, code: str, detail: str, *, endpoint: str | None = None,
+                 maybe_done: bool = False) -> None:
+        super().__init__(action, code, detail)
+        self.fields.update(endpoint=endpoint, maybe_done=maybe_done)
+        self.endpoint = endpoint
+        self.maybe_done = maybe_done
+
+
 class ImageNotFoundError(CiEcsError):
     """The image to deploy is not in the registry it names (exit 1)."""
 
@@ -142,12 +161,22 @@ class DeployTimeoutError(CiEcsError):
         self.result = result
 
 
+class AwsCallTimeoutError(DeployTimeoutError):
+    """An AWS call (or its retries) was still unanswered when the run's `--timeout` ran out (exit 4)."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.fields.update(endpoint=endpoint)
+        self.endpoint = endpoint
+
+
 class ImageEngineError(CiEcsError):
     """No Docker engine reachable, or a build/push through it failed (exit 1)."""
 
 
 class DeployCancelledError(CiEcsError):
-    """ci-ecs was cancelled (SIGINT 130, SIGTERM 143) while waiting."""
+    """ci-ecs was cancelled (SIGINT 130, SIGTERM 143): raised where the run was, an AWS call in flight
+    included, and by every AWS call tried after it (ci_ecs.aws.CallGuard)."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)

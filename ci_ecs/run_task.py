@@ -352,7 +352,8 @@ class TaskRunner:
                 self._sleep(min(poll_interval(elapsed, self.config.deploy.max_poll_interval),
                                 max(0.0, timeout - elapsed)))
         except (DeployCancelledError, KeyboardInterrupt) as exc:
-            self._stop(ecs, result, arns)
+            with self.factory.guard.cleanup():  # the one kind of call a cancel allows: undoing what it started
+                self._stop(ecs, result, arns)
             if isinstance(exc, DeployCancelledError):
                 raise DeployCancelledError(f"cancelled: stopped task(s) {', '.join(a.rsplit('/', 1)[-1] for a in arns)}"
                                            f" (StopTask)", exc.exit_code) from None
