@@ -56,7 +56,7 @@ REGION_SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesN
 # calls carry a client token and UpdateService sets a state: those are safe to repeat.
 NOT_RESENT_OPERATIONS = frozenset({"RegisterTaskDefinition"})
 # Past the deadline, the calls that report it (the deployment's last state, a rollback) get this much more time.
-DEADLINE_GRACE_SECONDS = 1.0
+DEADLINE_GRACE_SECONDS = 0.5
 # How often a thread waiting on an AWS call looks at the cancel flag (a signal handler only sets a flag).
 _POLL_SECONDS = 0.05
 _ENDPOINT_KEY = "CiEcsEndpoint"  # where a failed call's endpoint is kept in its error response's ResponseMetadata
@@ -178,9 +178,11 @@ class CallGuard:
         finally:
             self._local.cleanup_until = previous
 
-    def limit(self, what: str, endpoint: str | None = None, last: str = "") -> float | None:
-        """Seconds the next attempt of `what` may take (None: no bound); raises DeployCancelledError when
-        cancelled and AwsCallTimeoutError when no time is left."""
+    def limit(self, what: str, endpoint: str | None = None, last: str = "", *,
+              started: float | None = None) -> float | None:
+        """Seconds an attempt of `what` started at `started` (default now) may still take (None: no bound);
+        raises DeployCancelledError when cancelled and AwsCallTimeoutError when no time is left. An attempt
+        started before the deadline ends at it; one started after gets what is left of the grace."""
         cancelled = self.cancellation()
         if cancelled is not None:
             raise cancelled
@@ -190,8 +192,8 @@ class CallGuard:
         if cleanup is not None:
             bounds.append(cleanup - now)
         if self._deadline is not None:
-            left = self._deadline - now
-            bounds.append(left if left > 0 else self._deadline + DEADLINE_GRACE_SECONDS - now)
+            late = (now if started is None else started) >= self._deadline
+            bounds.append(self._deadline + (DEADLINE_GRACE_SECONDS if late else 0.0) - now)
         if not bounds:
             return None
         left = min(bounds)
@@ -209,8 +211,9 @@ class CallGuard:
 
     def wait(self, done: threading.Event, what: str, endpoint: str | None) -> None:
         """Wait for `done` (an attempt's answer), the cancel flag or the deadline."""
+        started = time.monotonic()
         while True:
-            left = self.limit(what, endpoint)
+            left = self.limit(what, endpoint, started=started)
             if done.wait(_POLL_SECONDS if left is None else min(_POLL_SECONDS, left)):
                 return
 
@@ -707,4 +710,5 @@ def unavailable_answer(action: str, code: str, detail: str, status: int, retries
         check = "is the sandbox healthy? (its log)" if is_loopback(endpoint) else \
             "AWS-side trouble: retry later (AWS Health Dashboard)"
         text = f"AWS answered HTTP {status}{where} after {attempts} ({detail}): {check}"
-    return AwsUnavailableError(action, code, text, endpoint=endpoint, maybe_done=status >= 500)
+    # botocore retried these answers already; a 5xx seldom means "done", and sending again would repeat the storm.
+    return AwsUnavailableError(action, code, text, endpoint=endpoint)

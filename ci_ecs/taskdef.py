@@ -15,7 +15,7 @@ from typing import Any
 from ci_ecs.config import TaskConfig, cpu_units, load_yaml_text, memory_mib, read_text_file
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
-from ci_ecs.errors import ConfigError
+from ci_ecs.errors import AwsUnavailableError, ConfigError
 from ci_ecs.imageref import is_image_placeholder, parse_image_ref
 from ci_ecs.redact import MASK, redact, register_secret
 
@@ -546,6 +546,34 @@ class TaskDefinitionResult:
 
 
 _FETCH: Any = object()
+# RegisterTaskDefinition is not idempotent (each call is a new revision) and takes no client token (ECS API
+# reference, RegisterTaskDefinition). When its answer is lost after the request was sent, ci_ecs.aws keeps botocore
+# from sending it again (NOT_RESENT_OPERATIONS) and _register looks for the revision it may have made before
+# sending again, at most this many times in all.
+_REGISTER_SENDS = 3
+
+
+def _register(ecs: EcsGateway, params: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """Register `params` once: after a lost answer, a revision newer than `current` with the same content is
+    the one the lost call made (or an identical one someone registered since: either serves)."""
+    family = str(params["family"])
+    after = int((current or {}).get("revision") or 0)
+    for send in range(1, _REGISTER_SENDS + 1):
+        try:
+            return ecs.register_task_definition(params)
+        except AwsUnavailableError as exc:
+            if not exc.maybe_done or send == _REGISTER_SENDS:
+                raise
+            found = ecs.latest_task_definition(family)
+            if found is not None and int(found.get("revision") or 0) > after and \
+                    not diff_task_definitions(found, params):
+                log.warning("task definition %s: the answer to RegisterTaskDefinition was lost; revision %s, "
+                            "registered since with the same content, is used (nothing registered twice)",
+                            family, found.get("revision"))
+                return found
+            log.warning("task definition %s: the answer to RegisterTaskDefinition was lost and no revision was "
+                        "registered since: sending it again", family)
+    raise AssertionError("unreachable")  # the last send returns or raises
 
 
 def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run: bool = False,
@@ -571,7 +599,7 @@ def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run:
     params = dict(desired)
     if tags and not params.get("tags"):
         params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-    registered = ecs.register_task_definition(params)
+    registered = _register(ecs, params, current)
     log.info("task definition %s:%s registered (%s)", family, registered.get("revision"),
              "new family" if current is None else f"{len(changes)} change(s)")
     return TaskDefinitionResult(registered["taskDefinitionArn"], True, family, registered.get("revision"),
