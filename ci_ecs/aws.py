@@ -252,8 +252,11 @@ class CallGuard:
         model = kwargs.get("operation")
         if caught is not None and getattr(model, "name", "") in NOT_RESENT_OPERATIONS and maybe_sent(caught):
             return None
-        if self.unknown_region and isinstance(caught, botocore.exceptions.EndpointConnectionError):
-            return None  # no endpoint for a region that does not exist: aws_errors says so at once
+        if self.unknown_region and isinstance(caught, botocore.exceptions.EndpointConnectionError) and \
+                _name_not_resolved(caught):
+            # AWS has no endpoint for a region that does not exist: its name does not resolve.
+            raise region_error(self.unknown_region, self.nearest_region,
+                               f"{endpoint_label(getattr(kwargs.get('endpoint'), 'host', None))} does not resolve")
         delay = handler.needs_retry(**kwargs)
         if delay is None or delay is False:
             return delay
@@ -356,8 +359,6 @@ def region_check(session: Any, region: str) -> tuple[bool, str | None]:
     >>> region_check(botocore.session.Session(), "us-esat-1")
     (False, 'us-east-1')
     """
-    import difflib
-
     partitions = session.get_data("partitions").get("partitions", [])
     known: list[str] = []
     for partition in partitions:
@@ -365,8 +366,26 @@ def region_check(session: Any, region: str) -> tuple[bool, str | None]:
         known.extend(name for name in partition.get("regions", {}) if pattern.match(name))
     if region in known:
         return True, region
-    nearest = difflib.get_close_matches(region, known, n=1, cutoff=0.0)
-    return False, (nearest[0] if nearest else None)
+    nearest = min(sorted(known), key=lambda name: _edit_distance(region, name), default=None)
+    return False, nearest
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) from `a` to `b`: a typo's distance.
+
+    >>> _edit_distance("us-esat-1", "us-east-1"), _edit_distance("us-esat-1", "us-west-1")
+    (1, 2)
+    """
+    rows = [list(range(len(b) + 1))]
+    for i, x in enumerate(a, 1):
+        row = [i]
+        for j, y in enumerate(b, 1):
+            cost = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                cost = min(cost, rows[-2][j - 2] + 1)
+            row.append(cost)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def region_pattern_matches(session: Any, region: str) -> bool:
@@ -414,7 +433,9 @@ class ClientFactory:
     def _config(self) -> Any:
         from botocore.config import Config
 
-        return Config(retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+        # total_max_attempts: attempts in all, as `max_attempts` means in the AWS config file and AWS_MAX_ATTEMPTS
+        # (Config's own "max_attempts" counts retries only: one attempt more than the config asks for).
+        return Config(retries={"mode": "standard", "total_max_attempts": self.settings.max_attempts},
                       user_agent_extra=f"ci-ecs/{__version__}", connect_timeout=10, read_timeout=60)
 
     def session(self) -> botocore.session.Session:
@@ -657,8 +678,18 @@ def _cause(exc: BaseException) -> str:
     """The underlying error of a botocore connection error, one short line ("[Errno 111] Connection refused")."""
     error = getattr(exc, "kwargs", {}).get("error")
     text = str(error) if error is not None else str(exc)
-    text = re.sub(r"<[^>]*>:\s*", "", text)  # urllib3's "<...AWSHTTPConnection object at 0x...>: " prefix
+    # urllib3 names its connection object first ("<...AWSHTTPConnection object at 0x...>: ", or
+    # "AWSHTTPConnection(host='127.0.0.1', port=9): "): the endpoint is named elsewhere in the message.
+    text = re.sub(r"<[^>]*>:\s*|\b\w*Connection\(host=[^)]*\):\s*", "", text)
     return " ".join(text.split())[:200]
+
+
+def _name_not_resolved(exc: BaseException) -> bool:
+    """True when a connection error is a DNS failure (urllib3's NameResolutionError, or the resolver's words)."""
+    error = getattr(exc, "kwargs", {}).get("error")
+    text = str(error or exc).lower()
+    return type(error).__name__ == "NameResolutionError" or "failed to resolve" in text or \
+        "name or service not known" in text or "nodename nor servname" in text
 
 
 def _what_to_check(endpoint: str | None) -> str:
@@ -676,13 +707,11 @@ def unreachable(action: str, exc: BaseException) -> AwsUnavailableError:
     endpoint = endpoint_label(kwargs.get("endpoint_url")) or endpoint_label(kwargs.get("proxy_url"))
     cause = _cause(exc)
     code = type(exc).__name__
-    error = kwargs.get("error")
     host = urllib.parse.urlsplit(endpoint or "").hostname or "the endpoint's host"
     if isinstance(exc, botocore.exceptions.SSLError):
         detail = (f"TLS with {endpoint} failed ({cause}): check AWS_CA_BUNDLE, a TLS-inspecting proxy's "
                   "certificate, and that the endpoint speaks https")
-    elif type(error).__name__ == "NameResolutionError" or "resolve" in cause.lower() or \
-            "name or service not known" in cause.lower():
+    elif _name_not_resolved(exc):
         detail = f"cannot resolve {host} ({cause}): check the region, AWS_ENDPOINT_URL and the machine's DNS"
     elif isinstance(exc, botocore.exceptions.ProxyConnectionError):
         detail = f"cannot connect to the proxy {endpoint} ({cause}): check HTTPS_PROXY / NO_PROXY"

@@ -99,7 +99,8 @@ def deploy_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--wait/--no-wait", default=None, envvar=_env("WAIT"),
                      help="Wait for the deployment to complete (default: wait)."),
         click.option("--timeout", type=click.IntRange(min=1), envvar=_env("TIMEOUT"),
-                     help="Seconds to wait for the deployment (default 900)."),
+                     help="Seconds the run may take, from its start: the wait, every AWS call and its retries "
+                          "(default 900; exit 4)."),
         click.option("--wait-until", type=click.Choice(("completed", "traffic-shifted")), envvar=_env("WAIT_UNTIL"),
                      help="Blue/green, canary, linear: wait until the deployment is SUCCESSFUL (default), or only "
                           "until production traffic has moved, leaving the bake to ECS."),
@@ -370,13 +371,26 @@ def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
             raise
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+EXIT_CODES_HELP = """Exit codes:
+
+\b
+  0        deployed (or nothing to do)
+  1        the deployment failed (rolled back or not)
+  2        bad usage or configuration (a region that does not exist included); nothing written
+  3        credentials or permission (AccessDenied, iam:PassRole)
+  4        timed out (--timeout bounds the whole run, AWS calls and their retries included)
+  5        AWS unreachable or failing after retries (endpoint, DNS/TLS, throttling, HTTP 5xx)
+  130/143  cancelled (SIGINT/SIGTERM): within 2 s, an AWS call in flight included"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="ci-ecs")
 def main() -> None:
     """Publish a Docker container to Amazon ECS from any CI system, safely re-runnable."""
 
 
-@main.command()
+@main.command(epilog=EXIT_CODES_HELP)
 @deploy_options
 @click.option("--dry-run", is_flag=True, default=None, envvar=_env("DRY_RUN"),
               help="Describe and diff only; write nothing to AWS.")
