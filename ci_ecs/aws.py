@@ -318,10 +318,10 @@ class _GuardedHttpSession:
 
 
 def endpoint_label(url: str | None) -> str | None:
-    """scheme://host[:port] of a URL, without credentials or path.
+    """scheme://[user:***@]host[:port] of a URL: no path, a password masked.
 
     >>> endpoint_label("http://user:secret@127.0.0.1:4566/some/path")
-    'http://127.0.0.1:4566'
+    'http://user:***@127.0.0.1:4566'
     """
     if not url:
         return None
@@ -330,7 +330,8 @@ def endpoint_label(url: str | None) -> str | None:
     if ":" in host:
         host = f"[{host}]"
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}" if parts.scheme else url
+    user = f"{parts.username}{':***' if parts.password is not None else ''}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}" if parts.scheme else url
 
 
 def is_loopback(endpoint: str | None) -> bool:

@@ -71,7 +71,7 @@ def test_answers_after_retries(code: str, status: int, expected: type, exit_code
     (botocore.exceptions.ReadTimeoutError(endpoint_url="https://ecs.us-east-1.amazonaws.com/"),
      "no answer from https://ecs.us-east-1.amazonaws.com (read timed out", True),
     (botocore.exceptions.ConnectionClosedError(endpoint_url="http://user:pw@127.0.0.1:9/"),
-     "no answer from http://127.0.0.1:9 (the connection closed before the answer", True),
+     "no answer from http://user:***@127.0.0.1:9 (the connection closed before the answer", True),
 ])
 def test_connection_failures_are_exit_5(exc: BaseException, words: str, maybe_done: bool) -> None:
     error = _raised(exc)
