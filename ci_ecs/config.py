@@ -8,6 +8,7 @@ and validates the result, so a bad value from any source is a one-line `ConfigEr
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import re
@@ -531,8 +532,15 @@ class DeploymentAlarms(_Strict):
     enable: bool = True
 
 
-LifecycleStage = Literal["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
-                         "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"]
+@functools.lru_cache(maxsize=1)
+def lifecycle_hook_stages() -> tuple[str, ...]:
+    """The stages a deployment lifecycle hook may name: the DeploymentLifecycleHookStage enum of botocore's ECS
+    model, read at run time, so a stage ECS adds (PRE_PRODUCTION_TRAFFIC_SHIFT came after the others) is accepted
+    with a newer botocore and no release of ci-ecs (ECS API reference, DeploymentLifecycleHook.lifecycleStages)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    return tuple(model.shape_for("DeploymentLifecycleHookStage").enum)
 
 
 class LifecycleHook(_Strict):
@@ -541,10 +549,19 @@ class LifecycleHook(_Strict):
 
     target_arn: str | None = None
     role_arn: str | None = None
-    stages: list[LifecycleStage] = Field(min_length=1)
+    stages: list[str] = Field(min_length=1)
     details: dict[str, Any] | None = None
     timeout_minutes: int | None = Field(default=None, ge=1, le=1440)
     timeout_action: Literal["CONTINUE", "ROLLBACK"] | None = None
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: list[str]) -> list[str]:
+        known = lifecycle_hook_stages()
+        for stage in value:
+            if stage not in known:
+                raise ValueError(f"{stage!r} is not a lifecycle stage ECS knows ({', '.join(known)})")
+        return value
 
     @model_validator(mode="after")
     def _lambda(self) -> LifecycleHook:

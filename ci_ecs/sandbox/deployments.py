@@ -31,13 +31,15 @@ MotoService = Any
 
 STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
 FINAL_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
-# Stages a lifecycle hook may name (DeploymentLifecycleHook.lifecycleStages, ECS API reference).
+# Stages a lifecycle hook may name (DeploymentLifecycleHook.lifecycleStages, ECS API reference: "Choose from
+# these valid values", PRE_PRODUCTION_TRAFFIC_SHIFT included: "Occurs before production traffic shift").
 HOOK_STAGES = (
     "RECONCILE_SERVICE",
     "PRE_SCALE_UP",
     "POST_SCALE_UP",
     "TEST_TRAFFIC_SHIFT",
     "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
     "PRODUCTION_TRAFFIC_SHIFT",
     "POST_PRODUCTION_TRAFFIC_SHIFT",
 )

@@ -136,6 +136,12 @@ def _stage(
             traffic.shift(service, record.traffic, record.production_weight, record.test_weight)
         elif stage == "PRODUCTION_TRAFFIC_SHIFT":
             if record.step_since is None:
+                # PRE_PRODUCTION_TRAFFIC_SHIFT "occurs before production traffic shift" (ECS API reference,
+                # DeploymentLifecycleHook.lifecycleStages); ServiceDeployment.lifecycleStage has no such value, so
+                # the deployment reports PRODUCTION_TRAFFIC_SHIFT while those hooks run. Run once, before the first
+                # step (ECS runs them before every step of a canary or linear shift: not modelled here).
+                if not _hooks_done(service, primary, record, "PRE_PRODUCTION_TRAFFIC_SHIFT", rt):
+                    return False
                 _apply_step(service, record, steps, now)
             weight, bake = steps[record.step]
             if now - record.step_since < bake * minute:  # type: ignore[operator]

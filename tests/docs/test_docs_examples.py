@@ -1,0 +1,530 @@
+"""Docs are tests (design.md): every fenced block of the user's documentation (blocks.py: which files, which
+kinds) is run or checked here, against one sandbox for the module.
+
+- ci-ecs configs (```yaml with task+service or services): `ci-ecs plan`, then `ci-ecs deploy`, both exit 0. A
+  `# partial: ...` config is merged into PARTIAL_BASE (its keys win) and run the same way. Independent blocks
+  run concurrently (one thread each, waiting on their ci-ecs processes); blocks that share a cluster run in
+  document order, as a reader would apply them.
+- What an example names and a user would have (a subnet, a security group, a target group, listener rules, an
+  image in ECR, an alarm): the `resources` fixture creates it in the sandbox first. Placeholders a user fills in
+  (`subnet-aaa`, `arn:...:targetgroup/web-a/...`, the `...` of an ARN) are replaced by what the fixture made,
+  by the rules in `fill` (PLACEHOLDER_IDS, ARN_KEYS); a placeholder rule no doc uses any more fails.
+- ```sh blocks: run as one bash script (`set -e`) in a copy of the checkout, with the sandbox's AWS_* variables
+  and the CI variables the docs assume (CI_VARIABLES); a `ci-ecs.yml` from SH_CONTEXT when the block needs one.
+  Lines that cannot run here as written are in MAPPED_LINES with the local line that stands in and why; a mapped
+  line no doc contains fails.
+- ```python: run with the same environment (the sandbox's own examples in a process of their own).
+- ```json: the deploy result sample; each key it shows must be in a real `ci-ecs deploy --output json` result.
+- ```usage: every option a synopsis names is in that command's --help.
+- ```text: output samples, shown and not run.
+- Wrapper pipelines (GitHub workflow/steps, GitLab, Jenkins): linted here (check-jsonschema, actionlint, Groovy
+  parse); the ones tests/wrappers and tests/jenkins run end to end are listed in RUN_ELSEWHERE, and checked to be
+  the blocks those tests read.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from ci_ecs.sandbox import Sandbox
+from tests.conftest import Run, require_tool
+from tests.docs.blocks import NOT_DOCS, REPO, Block, all_blocks, classify, doc_files
+from tests.sandbox.conftest import push_image
+
+TASK_START_SECONDS = 0.2
+MINUTE_SECONDS = 0.05  # a bake-time minute in the sandbox (the strategy example bakes 10 + 5 minutes)
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+PULLABLE_IMAGE = "public.ecr.aws/nginx/nginx:1.27"  # outside the sandbox's ECR: the sandbox treats it as pullable
+
+BLOCKS = all_blocks()
+
+
+def _kind(block: Block) -> str:
+    try:
+        return classify(block)
+    except ValueError:
+        return "unclassified"
+
+
+def blocks_of(*kinds: str) -> list[Any]:
+    return [pytest.param(block, id=block.id) for block in BLOCKS if _kind(block) in kinds]
+
+
+# ------------------------------------------------------------------ what the examples assume a user has
+
+# Variables a CI job provides (GitHub/GitLab/Jenkins set the commit; IMAGE is what a build step produced).
+CI_VARIABLES = {
+    "GIT_COMMIT": "0123abcd",
+    "GIT_SHA": "0123abcd",
+    "IMAGE": PULLABLE_IMAGE,
+    "NGINX_IMAGE": "public.ecr.aws/nginx/nginx:1.28",
+    "APP_IMAGE": PULLABLE_IMAGE,
+}
+
+# The config used when a block is a partial one: a Fargate service whose container takes the deployed image.
+PARTIAL_BASE: dict[str, Any] = {
+    "region": REGION,
+    "task": {"cpu": "256", "memory": "512", "network_mode": "awsvpc", "requires_compatibilities": ["FARGATE"],
+             "execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole",
+             "containers": [{"name": "web", "port_mappings": [{"container_port": 80}, {"container_port": 8080}]}]},
+    "service": {"desired_count": 1, "launch_type": "FARGATE", "assign_public_ip": True},
+}
+
+# Ids a user replaces with their own: the test's resources stand in.
+PLACEHOLDER_IDS = {"subnet-aaa": "subnet", "sg-bbb": "security_group"}
+# Keys whose `...` ARN names a resource that must exist: the fixture's resource of that role.
+ARN_KEYS = {
+    "target_group_arn": "target_group",
+    "alternate_target_group_arn": "alternate_target_group",
+    "production_listener_rule": "production_rule",
+    "test_listener_rule": "test_rule",
+}
+# Images the examples copy from registries this machine cannot reach: the same name served by the sandbox's
+# registry (pushed by the `resources` fixture).
+OFFLINE_SOURCES = {"docker.io/library/nginx:1.27": "library/nginx:1.27"}
+
+
+@dataclass
+class Resources:
+    """What the examples name, made in the sandbox."""
+
+    ids: dict[str, str]
+    registry: str
+    used: set[str] = field(default_factory=set)
+
+
+def fill(value: Any, resources: Resources, key: str = "") -> Any:
+    """A config with its placeholders replaced by the sandbox's resources (see the module docstring)."""
+    if isinstance(value, dict):
+        return {k: fill(v, resources, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, resources, key) for v in value]
+    if not isinstance(value, str):
+        return value
+    if value in PLACEHOLDER_IDS:
+        resources.used.add(value)
+        return resources.ids[PLACEHOLDER_IDS[value]]
+    if key == "source" and value in OFFLINE_SOURCES:
+        resources.used.add(value)
+        return f"{resources.registry}/{OFFLINE_SOURCES[value]}"
+    if "..." in value and key in ARN_KEYS:
+        resources.used.add(key)
+        return resources.ids[ARN_KEYS[key]]
+    if value.startswith("arn:") and "..." in value:
+        # The region and account of an ARN, left out: arn:aws:iam::...:role/x, arn:aws:lambda:...:function:f
+        resources.used.add("arn")
+        filled = value.replace("arn:aws:iam::...:", f"arn:aws:iam::{ACCOUNT}:").replace(":...:",
+                                                                                        f":{REGION}:{ACCOUNT}:")
+        assert "..." not in filled, f"{key}: {value!r} names a resource the test does not make"
+        return filled
+    return value
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def runnable_config(block: Block, resources: Resources, name: str) -> dict[str, Any]:
+    """The block's config as a user would deploy it: placeholders filled, a partial block merged into a base
+    (family, service and cluster named after the block)."""
+    data = block.yaml()
+    if _kind(block) == "config-partial":
+        base = merge(PARTIAL_BASE, {"cluster": name, "task": {"family": name}, "service": {"name": name}})
+        data = merge(base, data)
+    return dict(fill(data, resources))
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """One sandbox for the module; every response checked against botocore's model."""
+    with Sandbox(port=0, registry_port=0, task_start_seconds=TASK_START_SECONDS, validate_responses=True,
+                 minute_seconds=MINUTE_SECONDS) as sb:
+        yield sb
+        violations = sb.take_violations()
+        assert not violations, "sandbox responses that botocore's model refuses:\n" + "\n".join(violations[:20])
+
+
+def _client(sandbox: Sandbox, name: str, region: str = REGION) -> Any:
+    return boto3.client(name, endpoint_url=sandbox.endpoint_url, region_name=region,
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@pytest.fixture(scope="module")
+def resources(sandbox: Sandbox) -> Resources:
+    """What the examples name and a user has before running them: a subnet and a security group (for
+    `subnet-aaa`, `sg-bbb`), a load balancer with two target groups and a production and a test listener rule,
+    the alarm `web-5xx`, and the images the examples deploy from ECR (hello:1.0.0, shop:1.4.0) or copy
+    (docker.io/library/nginx:1.27, served by the sandbox's registry)."""
+    if sandbox.registry is None:
+        require_tool("docker-registry")
+    registry = str(sandbox.registry)
+    ec2 = _client(sandbox, "ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    elbv2 = _client(sandbox, "elbv2")
+    lb = elbv2.create_load_balancer(Name="web", Subnets=[s["SubnetId"] for s in subnets[:2]])["LoadBalancers"][0]
+    blue, green = (elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")
+                   ["TargetGroups"][0]["TargetGroupArn"] for name in ("web-a", "web-b"))
+    rules = []
+    for port in (80, 8080):
+        listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                                         DefaultActions=[{"Type": "forward", "TargetGroupArn": blue}])["Listeners"][0]
+        rules.append(elbv2.create_rule(
+            ListenerArn=listener["ListenerArn"], Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+            Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue, "Weight": 100}, {"TargetGroupArn": green, "Weight": 0}]}}],
+        )["Rules"][0]["RuleArn"])
+    _client(sandbox, "cloudwatch").put_metric_alarm(
+        AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    # Images in the registry only: ci-ecs creates the ECR repositories with the examples' settings.
+    for repository, tag in (("hello", "1.0.0"), ("hello", "1.2.3"), ("shop", "1.4.0"), ("library/nginx", "1.27")):
+        push_image(registry, repository, tag, content=f"{repository}:{tag}".encode())
+    return Resources(ids={"subnet": subnets[0]["SubnetId"], "security_group": group, "target_group": blue,
+                          "alternate_target_group": green, "production_rule": rules[0], "test_rule": rules[1]},
+                     registry=registry)
+
+
+def _env(sandbox: Sandbox, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_", "GITHUB_", "GITLAB_"))}
+    env.update(sandbox.env())
+    env.update(CI_VARIABLES)
+    env["HOME"] = str(home)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return env
+
+
+def _ci_ecs(*args: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> Run:
+    proc = subprocess.run([str(Path(sys.executable).parent / "ci-ecs"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+# ------------------------------------------------------------------ every block has a kind
+
+
+def test_every_markdown_file_is_decided() -> None:
+    """A new Markdown file is either documentation (blocks.DOC_GLOBS) or listed in NOT_DOCS with a reason."""
+    listed = subprocess.run(["git", "ls-files", "*.md"], cwd=REPO, capture_output=True, text=True, check=True)
+    docs = {str(p.relative_to(REPO)) for p in doc_files()}
+    undecided = [name for name in listed.stdout.split() if name not in docs and name not in NOT_DOCS]
+    assert not undecided, f"add these to blocks.DOC_GLOBS or NOT_DOCS: {undecided}"
+    assert set(NOT_DOCS) <= set(listed.stdout.split()), "NOT_DOCS names a file that is gone"
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in BLOCKS])
+def test_every_block_is_classified(block: Block) -> None:
+    classify(block)  # raises with what to do
+
+
+# ------------------------------------------------------------------ configs: plan and deploy
+
+
+@dataclass
+class ConfigRun:
+    config: dict[str, Any]
+    plan: Run
+    deploy: Run | None
+    released: list[Run]
+
+
+class ConfigRunner:
+    """Runs the config blocks (plan, then deploy) concurrently; blocks sharing a cluster and region one after
+    another, in document order."""
+
+    def __init__(self, sandbox: Sandbox, resources: Resources, root: Path) -> None:
+        self.sandbox = sandbox
+        self.resources = resources
+        self.root = root
+        self.pool = ThreadPoolExecutor(max_workers=6)
+        self.futures: dict[str, Future[ConfigRun]] = {}
+        self.locks: dict[tuple[str, str], threading.Lock] = {}
+
+    def start(self, blocks: list[Block]) -> None:
+        for index, block in enumerate(blocks):
+            name = f"docs-{index}"
+            config = runnable_config(block, self.resources, name)
+            key = (str(config.get("region") or REGION), str(config.get("cluster") or "default"))
+            lock = self.locks.setdefault(key, threading.Lock())
+            self.futures[block.id] = self.pool.submit(self._run, block, config, name, lock)
+
+    def _run(self, block: Block, config: dict[str, Any], name: str, lock: threading.Lock) -> ConfigRun:
+        folder = self.root / name
+        folder.mkdir()
+        (folder / "ci-ecs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        env = _env(self.sandbox, folder)
+        args = []
+        if not (config.get("repository") or config.get("image", {}).get("source") or _names_images(config)):
+            args = ["--image", PULLABLE_IMAGE]  # nothing in the block says which image: any image will do
+        with lock:
+            plan = _ci_ecs("plan", "-c", "ci-ecs.yml", *args, cwd=folder, env=env)
+            if plan.code != 0:
+                return ConfigRun(config, plan, None, [])
+            pauses = [hook for hook in (config.get("service") or {}).get("lifecycle_hooks") or []
+                      if not hook.get("target_arn")]
+            deploy_cmd = [str(Path(sys.executable).parent / "ci-ecs"), "deploy", "-c", "ci-ecs.yml", *args]
+            proc = subprocess.Popen(deploy_cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+            released: list[Run] = []
+            # A PAUSE hook waits for `ci-ecs continue` (README: "released by `ci-ecs continue`"): do what it says.
+            deadline = time.monotonic() + 90
+            while pauses and proc.poll() is None and time.monotonic() < deadline:
+                run = _ci_ecs("continue", "-c", "ci-ecs.yml", cwd=folder, env=env)
+                if run.code == 0:
+                    released.append(run)
+                    if len(released) >= len(pauses):
+                        break
+                time.sleep(0.3)
+            try:
+                out, err = proc.communicate(timeout=150)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            return ConfigRun(config, plan, Run(proc.returncode, out, err), released)
+
+
+def _names_images(config: dict[str, Any]) -> bool:
+    tasks = [config.get("task") or {}] + [entry.get("task") or {} for entry in config.get("services") or []]
+    return all(c.get("image") for task in tasks for c in task.get("containers") or [{}])
+
+
+@pytest.fixture(scope="module")
+def config_runs(request: pytest.FixtureRequest, sandbox: Sandbox, resources: Resources,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConfigRunner]:
+    """Starts every selected config block at once (only those the session collected)."""
+    runner = ConfigRunner(sandbox, resources, tmp_path_factory.mktemp("configs"))
+    selected = {item.callspec.params["block"].id for item in request.session.items
+                if item.originalname == "test_config_block_plans_and_deploys" and hasattr(item, "callspec")}
+    runner.start([b for b in BLOCKS if b.id in selected])
+    yield runner
+    runner.pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("block", blocks_of("config", "config-partial"))
+def test_config_block_plans_and_deploys(block: Block, config_runs: ConfigRunner) -> None:
+    result = config_runs.futures[block.id].result(timeout=240)
+    shown = yaml.safe_dump(result.config, sort_keys=False)
+    assert result.plan.code == 0, f"ci-ecs plan exit {result.plan.code}:\n{result.plan.stderr[-3000:]}\n{shown}"
+    assert result.deploy is not None
+    assert result.deploy.code == 0, f"ci-ecs deploy exit {result.deploy.code}:\n{result.deploy.stderr[-4000:]}\n{shown}"
+
+
+def test_every_placeholder_rule_is_used(config_runs: ConfigRunner) -> None:
+    """Each placeholder the test fills in still appears in a doc (else the rule is stale)."""
+    for future in config_runs.futures.values():
+        future.result(timeout=240)
+    if len(config_runs.futures) < len(blocks_of("config", "config-partial")):
+        pytest.skip("only some config blocks were selected")
+    expected = set(PLACEHOLDER_IDS) | set(ARN_KEYS) | set(OFFLINE_SOURCES) | {"arn"}
+    assert config_runs.resources.used >= expected, f"unused: {expected - config_runs.resources.used}"
+
+
+# ------------------------------------------------------------------ command blocks
+
+# Lines that cannot run here as written, each with the local line that stands in for it and why. Keys are
+# logical lines (continuations joined) exactly as in the docs, comments included; a key no doc contains fails.
+MAPPED_LINES: dict[str, tuple[str, str]] = {
+    "make demo   # starts the local sandbox, deploys examples/hello end to end, prints the page it serves": (
+        "make -o .venv/.demo-installed demo",
+        "the copy's .venv is the checkout's, already installed: -o keeps make from reinstalling it"),
+    "make test   # ruff, mypy and the whole test suite (creates .venv and installs everything it needs)": (
+        "make -n -o .venv/.dev-installed test",
+        "the whole suite cannot run inside itself: -n shows what it runs (ruff, mypy, pytest)"),
+    "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'   # today: a tagged version from git "
+    "(your fork's URL)": (
+        "python -c 'import ci_ecs, sys; sys.exit(ci_ecs.__version__ != \"0.1.0\")'",
+        "no network here: the test's virtualenv has this checkout installed; the tag the line names must be its "
+        "version"),
+    "make sandbox                        # or: ci-ecs sandbox --port 4566; prints AWS_ENDPOINT_URL and the "
+    "registry": (
+        "make -n -o .venv/.demo-installed sandbox",
+        "it runs in the foreground until Ctrl-C; the module's sandbox stands in for it (see SH_SUBSTITUTIONS)"),
+    "make bench          # full: ~25 min; writes bench/results.md, results.json, results.png": (
+        "make -n -o .venv/.dev-installed bench", "25 minutes: -n shows what it runs"),
+    "make bench-quick    # CI: every scenario once for every tool, < 2 min; writes bench/quick/ (git-ignored)": (
+        "make -n -o .venv/.dev-installed bench-quick", "CI runs it (.ci/run); here -n shows what it runs"),
+    "ci-ecs jenkins setup -c ci-ecs.yml --job deploy-web --library-repo https://github.com/<owner>/ci-ecs.git "
+    "--library-version v0.1.0 --credentials-id aws-deploy": (
+        "ci-ecs jenkins setup -c ci-ecs.yml --job deploy-web --library-repo https://github.com/my-org/ci-ecs.git "
+        "--library-version v0.1.0 --credentials-id aws-deploy --print",
+        "no Jenkins controller here: --print renders the job it would set up (tests/jenkins/test_jenkins_cli.py "
+        "runs setup and run against its stand-in controller)"),
+    "ci-ecs jenkins run --job deploy-web --param TAG=1.4.2": (
+        "ci-ecs jenkins run --help | grep -q -- --param",
+        "no Jenkins controller here (tests/jenkins/test_jenkins_cli.py runs a job on its stand-in controller)"),
+    "ci-ecs run-task -c ci-ecs.yml --command 'python manage.py migrate --noinput'": (
+        "ci-ecs run-task -c run-task.yml --command 'python manage.py migrate --noinput'",
+        "the simulated sandbox runs no command: run-task.yml is ci-ecs.yml with the sandbox's label that makes the "
+        "container exit 0, as the migration would"),
+}
+# Text the commands name that the test's sandbox replaces: the sandbox `make sandbox` would start (port 4566,
+# which another test run may hold) is the module's.
+SH_SUBSTITUTIONS = {"http://127.0.0.1:4566": "{endpoint}"}
+
+
+def _logical(text: str) -> list[str]:
+    """Lines with backslash continuations joined (as the shell reads them)."""
+    out: list[str] = []
+    pending = ""
+    for line in text.splitlines():
+        if line.endswith("\\"):
+            pending += line + "\n"
+            continue
+        out.append(pending + line)
+        pending = ""
+    return out
+
+
+def _key(line: str) -> str:
+    return re.sub(r"\\\n\s*", "", line).strip()
+
+
+def shell_script(block: Block, endpoint: str) -> str:
+    lines = []
+    for line in _logical(block.text):
+        mapped = MAPPED_LINES.get(_key(line))
+        lines.append(f"{mapped[0]}   # mapped by the docs test: {mapped[1]}" if mapped else line)
+    script = "\n".join(lines) + "\n"
+    for old, new in SH_SUBSTITUTIONS.items():
+        script = script.replace(old, new.format(endpoint=endpoint))
+    return script
+
+
+def test_every_mapped_line_is_in_a_doc() -> None:
+    keys = {_key(line) for block in BLOCKS if _kind(block) == "sh" for line in _logical(block.text)}
+    stale = [line for line in MAPPED_LINES if line not in keys]
+    assert not stale, f"MAPPED_LINES names lines no doc has any more: {stale}"
+    texts = "".join(block.text for block in BLOCKS if _kind(block) == "sh")
+    assert all(old in texts for old in SH_SUBSTITUTIONS)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the checkout (a git repository) whose .venv is this one: commands that write files write there."""
+    from tests.wrappers.conftest import copy_repo
+
+    repo = copy_repo(tmp_path_factory.mktemp("checkout") / "ci-ecs")
+    venv = Path(sys.executable).parent.parent
+    (repo / ".venv").symlink_to(venv)
+    return repo
+
+
+def _config_block(heading: str) -> Block:
+    (block,) = [b for b in BLOCKS if b.heading == heading and _kind(b) == "config"]
+    return block
+
+
+def _context_minimal(sandbox: Sandbox, folder: Path) -> None:
+    """The README's minimal config as ci-ecs.yml (the commands' `-c ci-ecs.yml`)."""
+    (folder / "ci-ecs.yml").write_text(_config_block("Use it").text)
+
+
+def _register_until(sandbox: Sandbox, family: str, revision: int, definition: dict[str, Any]) -> None:
+    """Revisions of `family` up to `revision` (an example names revision N of a family a user has used a while)."""
+    ecs = _client(sandbox, "ecs")
+    while True:
+        arn = ecs.register_task_definition(family=family, **definition)["taskDefinition"]["taskDefinitionArn"]
+        if int(arn.rsplit(":", 1)[1]) >= revision:
+            return
+
+
+_TASKDEF = {
+    "family": "my-family", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "512",
+    "memory": "1024",
+    "containerDefinitions": [
+        {"name": "web", "image": PULLABLE_IMAGE, "essential": True, "portMappings": [{"containerPort": 80}]},
+        {"name": "app", "image": "public.ecr.aws/docker/library/python:3.12", "essential": False},
+        {"name": "nginx", "image": PULLABLE_IMAGE, "essential": False}],
+}
+
+
+def _context_task_definitions(sandbox: Sandbox, folder: Path) -> None:
+    """A task definition file with the containers the commands name (web, app, nginx), and the family in ECS
+    up to the revision they deploy (my-family:12). No ci-ecs.yml: "no config file needed"."""
+    (folder / "taskdef.json").write_text(json.dumps(_TASKDEF, indent=2))
+    _register_until(sandbox, "my-family", 12, {k: v for k, v in _TASKDEF.items() if k != "family"})
+
+
+def _context_after_deploy(sandbox: Sandbox, folder: Path) -> None:
+    """The minimal config, its family registered up to hello:41 (the revision the block deploys), and
+    run-task.yml (MAPPED_LINES)."""
+    _context_minimal(sandbox, folder)
+    config = yaml.safe_load(_config_block("Use it").text)
+    container = config["task"]["containers"][0]
+    _register_until(sandbox, "hello", 41, {
+        "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": container["name"], "image": container["image"], "essential": True,
+                                  "portMappings": [{"containerPort": 80}]}]})
+    container["docker_labels"] = {"ci-ecs.sandbox/exit-code": "0"}
+    (folder / "run-task.yml").write_text(yaml.safe_dump(config))
+
+
+# The files a command block reads (`-c ci-ecs.yml`, `taskdef.json`), keyed by the block's first line.
+SH_CONTEXT = {
+    "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'": _context_minimal,
+    "# A migration before the deploy: exit 0 only when every essential container exited 0.": _context_after_deploy,
+    "ci-ecs deploy --task-definition taskdef.json --container-name web": _context_task_definitions,
+    "ci-ecs iam-policy -c ci-ecs.yml --account-id 123456789012 > policy.json": _context_minimal,
+    "export JENKINS_URL=https://jenkins.example.com/": _context_minimal,
+}
+# Blocks that need a Docker engine: test_docs_engine.py runs them (the engine's tests share one worker).
+ENGINE_SH = ("ci-ecs push -c ci-ecs.yml --tag \"$GIT_COMMIT\"", "ci-ecs sandbox --runtime docker",
+             "ci-ecs push -c ci-ecs.yml --tag \"$(git rev-parse --short HEAD)\"")
+
+
+def _context_for(block: Block) -> Any:
+    found = [context for prefix, context in SH_CONTEXT.items() if block.text.startswith(prefix)]
+    return found[0] if found else None
+
+
+def _needs_engine(block: Block) -> bool:
+    return any(block.text.startswith(prefix) for prefix in ENGINE_SH)
+
+
+def test_every_context_is_used() -> None:
+    firsts = [b.text for b in BLOCKS if _kind(b) == "sh"]
+    for prefix in (*SH_CONTEXT, *ENGINE_SH):
+        assert any(text.startswith(prefix) for text in firsts), f"no command block starts with {prefix!r}"
+
+
+@pytest.mark.parametrize("block", [p for p in blocks_of("sh") if not _needs_engine(p.values[0])])
+def test_command_block_runs(block: Block, sandbox: Sandbox, resources: Resources, checkout: Path) -> None:
+    for name in ("ci-ecs.yml", "taskdef.json", "run-task.yml"):
+        (checkout / name).unlink(missing_ok=True)
+    context = _context_for(block)
+    if context is not None:
+        context(sandbox, checkout)
+    script = shell_script(block, sandbox.endpoint_url)
+    env = _env(sandbox, checkout.parent / "home")
+    (checkout.parent / "home").mkdir(exist_ok=True)
+    proc = subprocess.run(["bash", "-e", "-x", "-o", "pipefail", "-c", script], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n--- script\n{script}\n--- output\n" \
+                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
