@@ -28,13 +28,12 @@ import copy
 import json
 import os
 import re
-import shutil
-import signal
+import struct
 import subprocess
 import sys
 import threading
 import time
-import uuid
+import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -203,7 +202,8 @@ def resources(sandbox: Sandbox) -> Resources:
         )["Rules"][0]["RuleArn"])
     _client(sandbox, "cloudwatch").put_metric_alarm(
         AlarmName="web-5xx", MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
-        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold")
     # Images in the registry only: ci-ecs creates the ECR repositories with the examples' settings.
     for repository, tag in (("hello", "1.0.0"), ("hello", "1.2.3"), ("shop", "1.4.0"), ("library/nginx", "1.27")):
         push_image(registry, repository, tag, content=f"{repository}:{tag}".encode())
@@ -255,59 +255,112 @@ class ConfigRun:
     released: list[Run]
 
 
-class ConfigRunner:
-    """Runs the config blocks (plan, then deploy) concurrently; blocks sharing a cluster and region one after
-    another, in document order."""
+class Jobs:
+    """Runs the blocks' jobs concurrently (threads waiting on ci-ecs processes). A job names the clusters and task
+    families it touches; jobs sharing one run one after another, in document order, as a reader would run them."""
 
     def __init__(self, sandbox: Sandbox, resources: Resources, root: Path) -> None:
         self.sandbox = sandbox
         self.resources = resources
         self.root = root
-        self.pool = ThreadPoolExecutor(max_workers=6)
-        self.futures: dict[str, Future[ConfigRun]] = {}
-        self.locks: dict[tuple[str, str], threading.Lock] = {}
+        self.pool = ThreadPoolExecutor(max_workers=8)
+        self.futures: dict[str, Future[Any]] = {}
+        self.locks: dict[tuple[str, ...], threading.Lock] = {}
+        self.order: dict[tuple[str, ...], list[str]] = {}
+        self.cond = threading.Condition()
 
-    def start(self, blocks: list[Block]) -> None:
-        for index, block in enumerate(blocks):
-            name = f"docs-{index}"
-            config = runnable_config(block, self.resources, name)
-            key = (str(config.get("region") or REGION), str(config.get("cluster") or "default"))
-            lock = self.locks.setdefault(key, threading.Lock())
-            self.futures[block.id] = self.pool.submit(self._run, block, config, name, lock)
+    def submit(self, job_id: str, keys: set[tuple[str, ...]], fn: Any, *args: Any) -> None:
+        for key in keys:
+            self.order.setdefault(key, []).append(job_id)
+        self.futures[job_id] = self.pool.submit(self._turn, job_id, sorted(keys), fn, *args)
 
-    def _run(self, block: Block, config: dict[str, Any], name: str, lock: threading.Lock) -> ConfigRun:
-        folder = self.root / name
-        folder.mkdir()
-        (folder / "ci-ecs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-        env = _env(self.sandbox, folder)
-        args = []
-        if not (config.get("repository") or config.get("image", {}).get("source") or _names_images(config)):
-            args = ["--image", PULLABLE_IMAGE]  # nothing in the block says which image: any image will do
-        with lock:
-            plan = _ci_ecs("plan", "-c", "ci-ecs.yml", *args, cwd=folder, env=env)
-            if plan.code != 0:
-                return ConfigRun(config, plan, None, [])
-            pauses = [hook for hook in (config.get("service") or {}).get("lifecycle_hooks") or []
-                      if not hook.get("target_arn")]
-            deploy_cmd = [str(Path(sys.executable).parent / "ci-ecs"), "deploy", "-c", "ci-ecs.yml", *args]
-            proc = subprocess.Popen(deploy_cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-            released: list[Run] = []
-            # A PAUSE hook waits for `ci-ecs continue` (README: "released by `ci-ecs continue`"): do what it says.
-            deadline = time.monotonic() + 90
-            while pauses and proc.poll() is None and time.monotonic() < deadline:
-                run = _ci_ecs("continue", "-c", "ci-ecs.yml", cwd=folder, env=env)
-                if run.code == 0:
-                    released.append(run)
-                    if len(released) >= len(pauses):
-                        break
-                time.sleep(0.3)
-            try:
-                out, err = proc.communicate(timeout=150)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, err = proc.communicate()
-            return ConfigRun(config, plan, Run(proc.returncode, out, err), released)
+    def _turn(self, job_id: str, keys: list[tuple[str, ...]], fn: Any, *args: Any) -> Any:
+        with self.cond:  # wait until this job is first in line for every key it names
+            self.cond.wait_for(lambda: all(self.order[key][0] == job_id for key in keys))
+        try:
+            return fn(*args)
+        finally:
+            with self.cond:
+                for key in keys:
+                    self.order[key].remove(job_id)
+                self.cond.notify_all()
+
+    def result(self, job_id: str) -> Any:
+        return self.futures[job_id].result(timeout=400)
+
+
+def config_keys_of(config: dict[str, Any]) -> set[tuple[str, ...]]:
+    region = str(config.get("region") or REGION)
+    keys = {("cluster", region, str(config.get("cluster") or "default"))}
+    tasks = [config.get("task") or {}] + [entry.get("task") or {} for entry in config.get("services") or []]
+    keys |= {("family", region, str(task["family"])) for task in tasks if task.get("family")}
+    return keys
+
+
+def _png() -> bytes:
+    """A 1×1 PNG."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0\0\0\0\0")) + \
+        chunk(b"IEND", b"")
+
+
+# Files a config names next to it (`logo_image: logo.png`): the fixture's stand-ins.
+NAMED_FILES = {"logo.png": _png()}
+
+
+def needs_engine(config: dict[str, Any]) -> str | None:
+    """Why a config's deploy needs a Docker engine (test_docs_engine.py deploys it), or None."""
+    image = config.get("image") or {}
+    if image.get("build") or image.get("local"):
+        return "image.build / image.local build or push through a Docker engine"
+    if config.get("verify"):
+        return "verify probes the tasks: only the sandbox's docker runtime runs tasks that answer"
+    return None
+
+
+def config_args(config: dict[str, Any]) -> list[str]:
+    """What the commands beside a block add: --tag for a build without a tag (the docs' `--tag "$GIT_COMMIT"`),
+    --image when nothing in the config names one (any image will do)."""
+    image = config.get("image") or {}
+    if image.get("build") and not image.get("tag"):
+        return ["--tag", CI_VARIABLES["GIT_COMMIT"]]
+    if not (config.get("repository") or image.get("source") or _names_images(config)):
+        return ["--image", PULLABLE_IMAGE]
+    return []
+
+
+def run_config(sandbox: Sandbox, folder: Path, config: dict[str, Any]) -> ConfigRun:
+    folder.mkdir()
+    (folder / "ci-ecs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    for name, data in NAMED_FILES.items():
+        if name in json.dumps(config):
+            (folder / name).write_bytes(data)
+    env = _env(sandbox, folder)
+    args = config_args(config)
+    plan = _ci_ecs("plan", "-c", "ci-ecs.yml", *args, cwd=folder, env=env)
+    if plan.code != 0 or needs_engine(config):
+        return ConfigRun(config, plan, None, [])
+    pauses = [hook for hook in (config.get("service") or {}).get("lifecycle_hooks") or [] if not hook.get("target_arn")]
+    deploy_cmd = [str(Path(sys.executable).parent / "ci-ecs"), "deploy", "-c", "ci-ecs.yml", *args]
+    proc = subprocess.Popen(deploy_cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    released: list[Run] = []
+    # A PAUSE hook waits for `ci-ecs continue` (README: "released by `ci-ecs continue`"): do what it says.
+    deadline = time.monotonic() + 90
+    while pauses and proc.poll() is None and time.monotonic() < deadline:
+        run = _ci_ecs("continue", "-c", "ci-ecs.yml", cwd=folder, env=env)
+        if run.code == 0:
+            released.append(run)
+            if len(released) >= len(pauses):
+                break
+        time.sleep(0.3)
+    try:
+        out, err = proc.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return ConfigRun(config, plan, Run(proc.returncode, out, err), released)
 
 
 def _names_images(config: dict[str, Any]) -> bool:
@@ -316,34 +369,46 @@ def _names_images(config: dict[str, Any]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def config_runs(request: pytest.FixtureRequest, sandbox: Sandbox, resources: Resources,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConfigRunner]:
-    """Starts every selected config block at once (only those the session collected)."""
-    runner = ConfigRunner(sandbox, resources, tmp_path_factory.mktemp("configs"))
-    selected = {item.callspec.params["block"].id for item in request.session.items
-                if item.originalname == "test_config_block_plans_and_deploys" and hasattr(item, "callspec")}
-    runner.start([b for b in BLOCKS if b.id in selected])
+def jobs(request: pytest.FixtureRequest, sandbox: Sandbox, resources: Resources, checkout: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jobs]:
+    """Starts every selected config and command block at once (only those the session collected)."""
+    runner = Jobs(sandbox, resources, tmp_path_factory.mktemp("blocks"))
+    selected = {(item.originalname, item.callspec.params["block"].id) for item in request.session.items
+                if hasattr(item, "callspec") and "block" in item.callspec.params}
+    for index, block in enumerate(BLOCKS):
+        if ("test_config_block_plans_and_deploys", block.id) in selected:
+            name = f"docs-{index}"
+            config = runnable_config(block, resources, name)
+            runner.submit(block.id, config_keys_of(config), run_config, sandbox, runner.root / name, config)
+        if ("test_command_block_runs", block.id) in selected:
+            folder = runner.root / f"sh-{index}"
+            subprocess.run(["cp", "-al", str(checkout), str(folder)], check=True)
+            context = _context_for(block)
+            if context is not None:
+                context(None, folder)  # the files now; what it makes in the sandbox in the job, in turn
+            runner.submit(block.id, sh_keys(block, folder), run_commands, sandbox, block, folder)
     yield runner
     runner.pool.shutdown(wait=True)
 
 
 @pytest.mark.parametrize("block", blocks_of("config", "config-partial"))
-def test_config_block_plans_and_deploys(block: Block, config_runs: ConfigRunner) -> None:
-    result = config_runs.futures[block.id].result(timeout=240)
+def test_config_block_plans_and_deploys(block: Block, jobs: Jobs) -> None:
+    result = jobs.result(block.id)
     shown = yaml.safe_dump(result.config, sort_keys=False)
     assert result.plan.code == 0, f"ci-ecs plan exit {result.plan.code}:\n{result.plan.stderr[-3000:]}\n{shown}"
+    if needs_engine(result.config):
+        return  # planned here; test_docs_engine.py deploys it with a Docker engine
     assert result.deploy is not None
     assert result.deploy.code == 0, f"ci-ecs deploy exit {result.deploy.code}:\n{result.deploy.stderr[-4000:]}\n{shown}"
 
 
-def test_every_placeholder_rule_is_used(config_runs: ConfigRunner) -> None:
+def test_every_placeholder_rule_is_used(resources: Resources) -> None:
     """Each placeholder the test fills in still appears in a doc (else the rule is stale)."""
-    for future in config_runs.futures.values():
-        future.result(timeout=240)
-    if len(config_runs.futures) < len(blocks_of("config", "config-partial")):
-        pytest.skip("only some config blocks were selected")
+    for index, block in enumerate(BLOCKS):
+        if _kind(block) in ("config", "config-partial"):
+            runnable_config(block, resources, f"docs-{index}")
     expected = set(PLACEHOLDER_IDS) | set(ARN_KEYS) | set(OFFLINE_SOURCES) | {"arn"}
-    assert config_runs.resources.used >= expected, f"unused: {expected - config_runs.resources.used}"
+    assert resources.used >= expected, f"unused: {expected - resources.used}"
 
 
 # ------------------------------------------------------------------ command blocks
@@ -441,7 +506,7 @@ def _config_block(heading: str) -> Block:
     return block
 
 
-def _context_minimal(sandbox: Sandbox, folder: Path) -> None:
+def _context_minimal(sandbox: Sandbox | None, folder: Path) -> None:
     """The README's minimal config as ci-ecs.yml (the commands' `-c ci-ecs.yml`)."""
     (folder / "ci-ecs.yml").write_text(_config_block("Use it").text)
 
@@ -465,20 +530,22 @@ _TASKDEF = {
 }
 
 
-def _context_task_definitions(sandbox: Sandbox, folder: Path) -> None:
+def _context_task_definitions(sandbox: Sandbox | None, folder: Path) -> None:
     """A task definition file with the containers the commands name (web, app, nginx), and the family in ECS
     up to the revision they deploy (my-family:12). No ci-ecs.yml: "no config file needed"."""
     (folder / "taskdef.json").write_text(json.dumps(_TASKDEF, indent=2))
-    _register_until(sandbox, "my-family", 12, {k: v for k, v in _TASKDEF.items() if k != "family"})
+    if sandbox is not None:
+        _register_until(sandbox, "my-family", 12, {k: v for k, v in _TASKDEF.items() if k != "family"})
 
 
-def _context_after_deploy(sandbox: Sandbox, folder: Path) -> None:
+def _context_after_deploy(sandbox: Sandbox | None, folder: Path) -> None:
     """The minimal config, its family registered up to hello:41 (the revision the block deploys), and
     run-task.yml (MAPPED_LINES)."""
     _context_minimal(sandbox, folder)
     config = yaml.safe_load(_config_block("Use it").text)
     container = config["task"]["containers"][0]
-    _register_until(sandbox, "hello", 41, {
+    if sandbox is not None:
+        _register_until(sandbox, "hello", 41, {
         "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
         "containerDefinitions": [{"name": container["name"], "image": container["image"], "essential": True,
                                   "portMappings": [{"containerPort": 80}]}]})
@@ -514,17 +581,40 @@ def test_every_context_is_used() -> None:
         assert any(text.startswith(prefix) for text in firsts), f"no command block starts with {prefix!r}"
 
 
-@pytest.mark.parametrize("block", [p for p in blocks_of("sh") if not _needs_engine(p.values[0])])
-def test_command_block_runs(block: Block, sandbox: Sandbox, resources: Resources, checkout: Path) -> None:
-    for name in ("ci-ecs.yml", "taskdef.json", "run-task.yml"):
-        (checkout / name).unlink(missing_ok=True)
+def sh_keys(block: Block, folder: Path) -> set[tuple[str, ...]]:
+    """The clusters and families a command block touches: those of the configs it names with -c (else the
+    `default` cluster), and the families of --task-definition."""
+    script = shell_script(block, "")
+    keys: set[tuple[str, ...]] = set()
+    if "ci-ecs" not in script:
+        return keys
+    paths = set(re.findall(r"-c (\S+)", script))
+    for path in paths:
+        if (folder / path).exists():
+            keys |= config_keys_of(yaml.safe_load((folder / path).read_text()))
+    if not paths or "--task-definition" in script:
+        keys.add(("cluster", REGION, "default"))
+    for name in re.findall(r"--task-definition (\S+)", script):
+        if name.endswith(".json"):
+            name = json.loads((folder / name).read_text())["family"]
+        keys.add(("family", REGION, name.split(":")[0]))
+    return keys
+
+
+def run_commands(sandbox: Sandbox, block: Block, folder: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
     context = _context_for(block)
     if context is not None:
-        context(sandbox, checkout)
+        context(sandbox, folder)
     script = shell_script(block, sandbox.endpoint_url)
-    env = _env(sandbox, checkout.parent / "home")
-    (checkout.parent / "home").mkdir(exist_ok=True)
-    proc = subprocess.run(["bash", "-e", "-x", "-o", "pipefail", "-c", script], cwd=checkout, env=env,
-                          capture_output=True, text=True, timeout=150)
+    home = folder.parent / f"{folder.name}-home"
+    home.mkdir()
+    proc = subprocess.run(["bash", "-e", "-x", "-o", "pipefail", "-c", script], cwd=folder, env=_env(sandbox, home),
+                          capture_output=True, text=True, timeout=240)
+    return script, proc
+
+
+@pytest.mark.parametrize("block", [p for p in blocks_of("sh") if not _needs_engine(p.values[0])])
+def test_command_block_runs(block: Block, jobs: Jobs) -> None:
+    script, proc = jobs.result(block.id)
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- script\n{script}\n--- output\n" \
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
