@@ -86,7 +86,9 @@ PARTIAL_BASE: dict[str, Any] = {
     "task": {"cpu": "256", "memory": "512", "network_mode": "awsvpc", "requires_compatibilities": ["FARGATE"],
              "execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole",
              "containers": [{"name": "web", "port_mappings": [{"container_port": 80}, {"container_port": 8080}]}]},
-    "service": {"desired_count": 1, "launch_type": "FARGATE", "assign_public_ip": True},
+    # No launch_type: ci-ecs infers FARGATE from the task definition, and a block may set a capacity provider
+    # strategy instead.
+    "service": {"desired_count": 1, "assign_public_ip": True},
 }
 
 # Ids a user replaces with their own: the test's resources stand in.
@@ -253,6 +255,7 @@ class ConfigRun:
     plan: Run
     deploy: Run | None
     released: list[Run]
+    pauses: int = 0
 
 
 class Jobs:
@@ -360,7 +363,7 @@ def run_config(sandbox: Sandbox, folder: Path, config: dict[str, Any]) -> Config
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-    return ConfigRun(config, plan, Run(proc.returncode, out, err), released)
+    return ConfigRun(config, plan, Run(proc.returncode, out, err), released, len(pauses))
 
 
 def _names_images(config: dict[str, Any]) -> bool:
@@ -400,6 +403,8 @@ def test_config_block_plans_and_deploys(block: Block, jobs: Jobs) -> None:
         return  # planned here; test_docs_engine.py deploys it with a Docker engine
     assert result.deploy is not None
     assert result.deploy.code == 0, f"ci-ecs deploy exit {result.deploy.code}:\n{result.deploy.stderr[-4000:]}\n{shown}"
+    # Each PAUSE hook was reached and released with `ci-ecs continue`, as the doc says.
+    assert len(result.released) == result.pauses, [r.stderr for r in result.released]
 
 
 def test_every_placeholder_rule_is_used(resources: Resources) -> None:
