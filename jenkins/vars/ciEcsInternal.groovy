@@ -17,6 +17,7 @@ import groovy.transform.Field
 @Field final Map EXIT_CODES = [
     2: 'bad usage or configuration (nothing was written to AWS)',
     3: 'AWS credentials or permissions',
+    5: 'AWS unreachable or failing after retries (endpoint, DNS/TLS, throttling, HTTP 5xx)',
 ]
 
 // The one shell script the steps run. Single-quoted: Groovy interpolates nothing, every value arrives
