@@ -75,7 +75,9 @@ def capacity_provider_problems(cluster: str, cluster_providers: list[str] | None
     created = cluster_providers is None
     problems = []
     for planned in services:
-        for index, item in enumerate(planned.request.get("capacityProviderStrategy") or []):
+        strategy = list(planned.request.get("capacityProviderStrategy") or [])
+        problems += _strategy_shape_problems(planned.key_prefix, strategy)
+        for index, item in enumerate(strategy):
             name = str(item.get("capacityProvider") or "")
             if name in associated:
                 continue
@@ -86,6 +88,29 @@ def capacity_provider_problems(cluster: str, cluster_providers: list[str] | None
                 f"capacity provider {name} is not associated with {where}: ECS refuses a strategy naming it; "
                 f"add {name} to cluster_capacity_providers to have ci-ecs associate it",
                 key=f"{planned.key_prefix}service.capacity_provider_strategy[{index}].capacity_provider"))
+    return problems
+
+
+def _strategy_shape_problems(prefix: str, strategy: list[dict[str, Any]]) -> list[ConfigError]:
+    """Two rules of a strategy's providers together (no call).
+
+    "A capacity provider strategy can only contain Auto Scaling group capacity providers or Fargate capacity
+    providers" (ECS Developer Guide, "Amazon ECS capacity providers", considerations); "Only one capacity
+    provider in a capacity provider strategy can have a base defined" (API reference,
+    CapacityProviderStrategyItem.base; ci-ecs sends base 0, ECS's default, for the others).
+    """
+    key = f"{prefix}service.capacity_provider_strategy"
+    names = [str(item.get("capacityProvider") or "") for item in strategy]
+    fargate = [n for n in names if n in FARGATE_PROVIDERS]
+    others = [n for n in names if n not in FARGATE_PROVIDERS]
+    problems = []
+    if fargate and others:
+        problems.append(ConfigError(f"a strategy takes Fargate capacity providers or Auto Scaling group ones, not "
+                                    f"both ({', '.join(fargate)} with {', '.join(others)})", key=key))
+    based = [n for n, item in zip(names, strategy, strict=True) if item.get("base")]
+    if len(based) > 1:
+        problems.append(ConfigError(f"only one capacity provider of a strategy may have a base ({', '.join(based)} "
+                                    "have one)", key=key))
     return problems
 
 

@@ -209,6 +209,23 @@ def test_capacity_providers_against_the_cluster() -> None:
     assert factory.counter.total() == 0
 
 
+def test_a_strategy_mixing_fargate_and_auto_scaling_groups_or_with_two_bases() -> None:
+    factory = ClientFactory(AwsSettings(region=REGION))
+    mixed = config(**{"service.launch_type": None, "service.capacity_provider_strategy": [
+        {"capacity_provider": "FARGATE", "base": 2}, {"capacity_provider": "shop-asg", "base": 1}]})
+    problems = check_references(factory, cluster="shop", cluster_providers=["FARGATE", "shop-asg"],
+                                services=[_planned(mixed)])
+    assert [p.message for p in problems] == [
+        "service.capacity_provider_strategy: a strategy takes Fargate capacity providers or Auto Scaling group "
+        "ones, not both (FARGATE with shop-asg)",
+        "service.capacity_provider_strategy: only one capacity provider of a strategy may have a base (FARGATE, "
+        "shop-asg have one)"]
+    # The README's strategy: one base, Fargate only.
+    fine = config(**{"service.launch_type": None, "service.capacity_provider_strategy": [
+        {"capacity_provider": "FARGATE", "base": 1, "weight": 1}, {"capacity_provider": "FARGATE_SPOT", "weight": 3}]})
+    assert check_references(factory, cluster="shop", cluster_providers=None, services=[_planned(fine)]) == []
+
+
 def test_every_problem_of_every_service_at_once_with_one_read_each(moto_aws: dict[str, Any]) -> None:
     _, other_subnet, _ = _vpc_with_subnet("10.30.0.0/16")
     tg = _target_group("web", moto_aws["vpc"], "ip")
