@@ -64,8 +64,8 @@ class Outages:
         self.ecs = boto3.client("ecs", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
                                 aws_access_key_id="test", aws_secret_access_key="test")
 
-    def config(self, greeting: str = "hello", **top: Any) -> Path:
-        data = {
+    def config(self, greeting: str = "hello", *, services: list[str] | None = None, **top: Any) -> Path:
+        data: dict[str, Any] = {
             "cluster": self.cluster,
             "task": {"family": f"{self.cluster}-web", "cpu": "256", "memory": "512", "network_mode": "awsvpc",
                      "requires_compatibilities": ["FARGATE"],
@@ -77,6 +77,11 @@ class Outages:
             "deploy": {"timeout": 60, "stable_seconds": 0},
             **top,
         }
+        if services:  # a `services:` list: each service deploys in a thread of its own
+            task, service = data.pop("task"), data.pop("service")
+            data["services"] = [{"task": {**task, "family": f"{self.cluster}-{name}"},
+                                 "service": {**service, "name": name}} for name in services]
+            data["deploy"]["parallelism"] = len(services)
         path = self.tmp_path / f"ci-ecs-{uuid.uuid4().hex[:6]}.yml"
         path.write_text(yaml.safe_dump(data))
         return path
@@ -157,6 +162,24 @@ def test_cancel_during_a_call_ends_at_once_and_starts_no_call(outages: Outages, 
         assert [c.operation for c in outages.proxy.calls].count("RegisterTaskDefinition") == 1
 
 
+def test_cancel_during_the_calls_of_a_services_deploy(outages: Outages) -> None:
+    """Two services registering at once, each in a pool thread: both calls are left, neither is sent again."""
+    outages.proxy.add("RegisterTaskDefinition", "delay", seconds=HOLD_SECONDS)
+    process = outages.start(outages.config(services=["a", "b"]), "--output", "json")
+    outages.proxy.wait_for("RegisterTaskDefinition", number=2)
+    ended = outages.cancel_at(process, "RegisterTaskDefinition", signal.SIGTERM, number=2, after=0.1)
+    _assert_cancelled(outages, ended, signal.SIGTERM)
+
+
+def test_cancel_during_a_retry_back_off(outages: Outages) -> None:
+    """Every DescribeServices dropped: botocore backs off between attempts; the cancel cuts the back-off short
+    and no attempt follows it."""
+    outages.proxy.add("DescribeServices", "drop")
+    process = outages.start(outages.config(max_attempts=20), "--output", "json")
+    ended = outages.cancel_at(process, "DescribeServices", signal.SIGTERM, number=3, after=0.05)
+    _assert_cancelled(outages, ended, signal.SIGTERM)
+
+
 def test_cancel_during_update_service(outages: Outages) -> None:
     first = outages.run(outages.config("one"))
     assert first.code == 0, first.stderr
@@ -228,6 +251,19 @@ def test_timeout_bounds_a_hung_call(outages: Outages, operation: str) -> None:
     assert f"ecs {operation}: no answer from {outages.proxy.url} within the run's timeout ({timeout} s)" \
         in ended.stderr
     assert ended.json["error"]
+
+
+def test_timeout_bounds_the_retries(outages: Outages) -> None:
+    """Every DescribeServices dropped, 20 attempts allowed: the back-off would take minutes; retries that cannot
+    finish before the deadline are not tried, and the run ends with exit 4."""
+    timeout = 5
+    outages.proxy.add("DescribeServices", "drop")
+    ended = outages.run(outages.config(max_attempts=20), "--timeout", str(timeout), timeout=120)
+    assert ended.code == 4, ended.stderr
+    begin = time.monotonic() - ended.seconds
+    took = ended.seconds - max(0.0, outages.proxy.calls[0].at - begin)
+    assert took < timeout + TIMEOUT_SLACK_SECONDS, f"{took:.2f} s for --timeout {timeout}"
+    assert "ecs DescribeServices: no answer" in ended.stderr and "last attempt: ConnectionClosedError" in ended.stderr
 
 
 # --- 6. AWS-side trouble has an exit code of its own ---------------------------------------------------------
