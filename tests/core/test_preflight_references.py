@@ -124,6 +124,21 @@ def test_target_group_missing_malformed_and_of_the_wrong_type(moto_aws: dict[str
     assert "not-an-arn" in by_key["service.load_balancers[2].target_group_arn"]
 
 
+def test_blue_green_alternate_target_group_is_checked_too(moto_aws: dict[str, Any]) -> None:
+    blue = _target_group("blue", moto_aws["vpc"], "ip")
+    green = _target_group("green", moto_aws["vpc"], "instance")
+    advanced = {"alternate_target_group_arn": green, "production_listener_rule": "arn:aws:elasticloadbalancing:"
+                "us-east-1:123456789012:listener-rule/app/web/0123456789abcdef/0123456789abcdef/0123456789abcdef",
+                "role_arn": "arn:aws:iam::123456789012:role/ecsInfrastructureRole"}
+    data = config(**{"service.security_groups": [moto_aws["security_group"]], "service.strategy": "BLUE_GREEN",
+                     "service.bake_time_minutes": 5,
+                     "service.load_balancers": [{"target_group_arn": blue, "container_name": "web",
+                                                 "container_port": 80, "advanced": advanced}]})
+    problems = check_references(_factory(), cluster="demo", cluster_providers=None, services=[_planned(data)])
+    assert [p.key for p in problems] == ["service.load_balancers[0].advanced.alternate_target_group_arn"]
+    assert "green has target type instance" in problems[0].message
+
+
 def test_bridge_mode_wants_instance_targets(moto_aws: dict[str, Any]) -> None:
     """An EC2 service in bridge mode (the README's placement example): an `ip` target group is refused, an
     `instance` one passes, and no network configuration means no EC2 read."""
