@@ -225,6 +225,12 @@ def _check_verify(config: Config, target: ServiceEntry, definition: dict[str, An
                           "--no-verify)", key=f"{prefix}verify.port")
 
 
+def _health_checked(definition: dict[str, Any]) -> bool:
+    """Whether the task's health comes from container health checks: a task is HEALTHY once all its essential
+    containers are, and UNKNOWN when none has a health check (API reference, Task.healthStatus)."""
+    return any(c.get("healthCheck") for c in definition.get("containerDefinitions", []) if c.get("essential", True))
+
+
 def _bound_port(task: dict[str, Any], mapping: dict[str, Any]) -> int | None:
     """The host port ECS bound the mapping's container port to in this task (bridge mode's dynamic ports)."""
     for container in task.get("containers", []):
@@ -758,6 +764,7 @@ class Deployer:
             deployment_id, service = final.deployment_id, final.service
             result.deploymentId = deployment_id
         addresses = self._addresses(ecs, service, result)
+        seen_at = time.time()  # the tasks were described (HEALTHY or not) by now
         running_since = addresses.newest_start(deployment_id) if addresses else None
         # A settled service whose newest task is younger than the stable window may be crash-looping (ECS
         # replaced a task that exited): watch it too. Tasks up for longer cost no call.
@@ -765,9 +772,13 @@ class Deployer:
         if config.deploy.wait and (not settled or young):
             if settled:
                 stopped.baseline()
+            # Each task is watched from when it was first seen HEALTHY (RUNNING without container health checks).
             stable = verify_stable(ecs, cluster, name, deployment_id, stable_seconds=config.deploy.stable_seconds,
                                    running_since=running_since, completed=service, stopped=stopped,
-                                   started_at=shared.started, sleep=self._sleep)
+                                   started_at=shared.started, sleep=self._sleep,
+                                   tasks=addresses.tasks if addresses else None,
+                                   health_checked=_health_checked(definition), seen_at=seen_at,
+                                   timeout=max(1.0, shared.remaining(config.deploy.timeout)))
             if stable.state != "COMPLETED":
                 result.rolloutState = stable.state
                 raise self._failure(shared, name, stable, outcome, result, stopped=stopped)

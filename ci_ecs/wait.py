@@ -401,28 +401,92 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         sleep(min(interval, max(0.0, timeout - elapsed)))
 
 
+def window_start(task: dict[str, Any], *, health_checked: bool, seen_at: float) -> float | None:
+    """When a task's stable window starts (epoch seconds): with container health checks, when ci-ecs first saw
+    it HEALTHY (`seen_at`, the time of the DescribeTasks that said so; None while it is not HEALTHY yet), else
+    its startedAt, when it went RUNNING (API reference, Task.startedAt and Task.healthStatus).
+
+    >>> window_start({"healthStatus": "UNKNOWN"}, health_checked=True, seen_at=9.0) is None
+    True
+    >>> window_start({"healthStatus": "HEALTHY"}, health_checked=True, seen_at=9.0)
+    9.0
+    """
+    if health_checked:
+        return seen_at if task.get("healthStatus") == "HEALTHY" else None
+    started = task.get("startedAt")
+    return float(started.timestamp()) if started is not None and hasattr(started, "timestamp") else seen_at
+
+
+def _window_end(ecs: EcsGateway, cluster: str, deployment_id: str, tasks: list[dict[str, Any]], *,
+                stable_seconds: float, health_checked: bool, seen_at: float, deadline: float,
+                clock: Callable[[], float], sleep: Callable[[float], None]) -> float:
+    """When the stable window of the last of our running tasks ends; health-checked tasks not HEALTHY yet are
+    described again (about once a second, until `deadline`) until they are, or stop (their stop counts)."""
+    ours = [t for t in tasks if t.get("startedBy") == deployment_id and t.get("lastStatus") == "RUNNING"]
+    starts = [window_start(t, health_checked=health_checked, seen_at=seen_at) for t in ours]
+    waiting = [str(t.get("taskArn")) for t, start in zip(ours, starts, strict=True) if start is None]
+    known = [start for start in starts if start is not None]
+    while waiting and clock() < deadline:
+        sleep(min(MIN_POLL_SECONDS, max(0.0, deadline - clock())))
+        described = ecs.describe_tasks(cluster, waiting)
+        now = clock()
+        waiting = []
+        for task in described:
+            if task.get("lastStatus") == "STOPPED" or task.get("desiredStatus") == "STOPPED":
+                continue  # its stop is a failure the stopped-task listing counts
+            if task.get("healthStatus") == "HEALTHY":
+                known.append(now)
+            else:
+                waiting.append(str(task.get("taskArn")))
+    if waiting:  # never HEALTHY within the deploy's time: watched from now on
+        known.append(clock())
+    return (max(known) if known else clock()) + stable_seconds
+
+
 def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
                   stable_seconds: float, running_since: float | None, completed: dict[str, Any],
                   stopped: StoppedTasks | None = None, started_at: float | None = None,
+                  tasks: list[dict[str, Any]] | None = None, health_checked: bool = False,
+                  seen_at: float | None = None, timeout: float | None = None,
                   clock: Callable[[], float] = time.time,
                   sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
-    """After COMPLETED: check that our tasks stay up until the youngest has run `stable_seconds`.
+    """After COMPLETED: check that our tasks stay up until each has been up `stable_seconds`.
 
-    ECS calls a deployment COMPLETED as soon as its tasks are RUNNING, so a container that exits two
-    seconds after it starts is a crash-looping service reported as success. `running_since` is the
-    newest startedAt (epoch seconds) of our running tasks; the time they have already run counts.
-    Fails when one of our tasks stopped (a lower desired count excused), when our deployment is no
+    ECS calls a deployment COMPLETED as soon as its tasks are RUNNING (and HEALTHY), so a container that exits
+    seconds later is a crash-looping service reported as success. Each running task of our deployment (`tasks`,
+    as described at `seen_at`) is watched from `window_start`: when ci-ecs first saw it HEALTHY with container
+    health checks (`health_checked`), else from its startedAt; the time it has already run counts. Without
+    `tasks`, `running_since` (the newest startedAt) starts the window. Our deployment's stopped tasks are
+    listed every STOPPED_POLL_BOUND_SECONDS meanwhile and at the end: the real stops (`StoppedTasks`), not only
+    the counts. Fails when one of our tasks stopped (a lower desired count excused), when our deployment is no
     longer PRIMARY, or when fewer tasks run than desired.
     """
     desired_at_complete = int((find_deployment(completed, deployment_id) or {}).get("desiredCount", 0))
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     wall_start = started_at if started_at is not None else clock()
     if stable_seconds > 0:
-        until = (running_since if running_since is not None else clock()) + stable_seconds
+        if tasks is not None:
+            seen = seen_at if seen_at is not None else clock()
+            deadline = clock() + (timeout if timeout is not None else 900.0)
+            until = _window_end(ecs, cluster, deployment_id, tasks, stable_seconds=stable_seconds,
+                                health_checked=health_checked, seen_at=seen, deadline=deadline, clock=clock,
+                                sleep=sleep)
+        else:
+            until = (running_since if running_since is not None else clock()) + stable_seconds
         remaining = until - clock()
         if remaining > 0:
             log.info("deployment %s: watching the tasks for %.0f s more", deployment_id, remaining)
-            sleep(remaining)
+        while remaining > 0:
+            # A long window lists the stopped tasks on the way: a crash fails the deploy when it is seen.
+            if remaining > STOPPED_POLL_BOUND_SECONDS:
+                sleep(STOPPED_POLL_BOUND_SECONDS)
+                stopped.poll()
+                # A scale-in's stops (ServiceSchedulerInitiated) are weighed at the end, against the desired count.
+                if any(t.get("stopCode") != "ServiceSchedulerInitiated" for t in stopped.failures()):
+                    break
+            else:
+                sleep(remaining)
+            remaining = until - clock()
     # The service and the stopped tasks are independent reads: both at once.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ci-ecs-stopped") as pool:
         listed = pool.submit(stopped.poll)

@@ -124,6 +124,22 @@ def test_a_failed_verify_says_the_rollback_happened_in_the_json(deployer: Deploy
     assert deployer.service()["taskDefinition"] == result["rolledBackTo"]
 
 
+def test_a_crash_in_the_stable_window_fails_and_rolls_back(deployer: Deployer) -> None:
+    """The simulated runtime's crash label with a delay: the tasks run (COMPLETED), then exit 3 s later, inside
+    `deploy.stable_seconds` (counted from RUNNING: no container health checks here). Exit 1, rolled back."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    config = deployer.config()
+    config["task"]["containers"][0]["docker_labels"] = {"ci-ecs.sandbox/exit-code": "4",
+                                                        "ci-ecs.sandbox/exit-after-seconds": "3"}
+    config["deploy"]["stable_seconds"] = 8
+    run = deployer.run(config, "--image", "public.ecr.aws/nginx/nginx:1.28")
+    assert run.code == 1, run.stderr
+    result = run.json
+    assert "stopped after it completed" in result["error"] and "exit code 4" in run.stderr
+    assert result["rolledBackTo"] is not None and result["rolledBackTo"].endswith(":1")
+    assert deployer.service()["taskDefinition"] == result["rolledBackTo"]
+
+
 def test_crashing_container_fails_with_its_reason(deployer: Deployer) -> None:
     config = deployer.config()
     config["task"]["containers"][0]["docker_labels"] = {"ci-ecs.sandbox/exit-code": "3"}

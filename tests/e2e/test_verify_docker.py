@@ -213,6 +213,27 @@ def test_crashing_container_fails_with_its_log_tail_and_is_rolled_back(deploys: 
         assert _get(f"http://{ip}/") == (200, "<p>hello sesame</p>\n")
 
 
+def test_a_crash_after_the_health_checks_passed_fails_and_rolls_back(deploys: Deploys) -> None:
+    """The release serves its page and passes its container health check (HEALTHY about 5 s after start), then
+    exits 15 s after it started. `deploy.stable_seconds` 12 counts from when ci-ecs first saw each task HEALTHY,
+    so the crash falls in the window: exit 1, rolled back, the JSON says so. (Counted from startedAt, the window
+    ended at 12 s, verify passed, exit 0.)"""
+    first = deploys.run(deploys.config(health=True))
+    assert first.code == 0, first.stderr
+    crash_after = ('echo "<p>$GREETING $SECRET_WORD</p>" > index.html && echo "serving on 80" '
+                   '&& /bin/busybox httpd -p 80 -h . && sleep 15 && echo "crashing now" && exit 3')
+    config = deploys.config(command=crash_after, greeting="bonjour", health=True)
+    config["deploy"]["stable_seconds"] = 12
+    run = deploys.run(config)
+    assert run.code == 1, run.stderr
+    result = run.json
+    assert "stopped after it completed" in result["error"], result["error"]
+    assert "exit code 3" in run.stderr and "| crashing now" in run.stderr  # the stop and the container's own words
+    assert result["rolledBackTo"] is not None and result["rolledBackTo"].endswith(":1")
+    assert result["verify"] is None  # failed in the stable window, before the access check
+    assert deploys.service()["taskDefinition"] == result["rolledBackTo"]
+
+
 def test_verify_path_answering_404_fails_and_rolls_back(deploys: Deploys) -> None:
     first = deploys.run(deploys.config())
     assert first.code == 0, first.stderr
