@@ -677,7 +677,10 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
             gone = gone_status(described)
             if gone is not None:
                 return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
-            raise ServiceDeploymentUnavailable(f"service deployment {arn} is not known to ECS")
+            if polls == 0:  # the caller looks for ours another way, or follows the deployment by its id
+                raise ServiceDeploymentUnavailable(f"service deployment {arn} is not known to ECS")
+            raise AwsError(f"describe service deployment {arn}", "MISSING",
+                           f"ECS no longer knows it, while service {service_name} is ACTIVE")
         if polls == 0 and _older(sd.get("createdAt"), created_after):
             # Not the one our deployment started (an endpoint whose answer named the previous one).
             raise ServiceDeploymentUnavailable(f"service deployment {arn} was created before deployment "
