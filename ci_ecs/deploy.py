@@ -376,12 +376,12 @@ class Deployer:
             # Before the cluster is made: a service only flags name (drop-in) is updated, never created.
             refuse_missing_services(ecs, cluster, names, described, create=config.create is not False)
             described_cluster, exists = self._read_cluster(ecs, cluster, exists)
+            if exists:  # a cluster that does not exist yet has no service
+                # Before anything is written: a service ECS does not deploy itself is refused.
+                refuse_other_controllers(ecs, cluster, config.targets(), described=described)
             # The requests this deploy will send, checked after the reads and before the first write.
             self._preflight_requests(cluster, config.targets())
             cluster_created, cluster_changes = self._cluster(ecs, cluster, exists, described_cluster)
-            if not cluster_created:  # a cluster created just now has no service yet
-                # Before anything is pushed or registered: a service ECS does not deploy itself is refused.
-                refuse_other_controllers(ecs, cluster, config.targets(), described=described)
             resolver = TagResolver(self.factory, config.image.pin)
             image = self._image(resolver)
             if image.pushed or time.monotonic() - clock_start > _DESCRIBED_FRESH_SECONDS:

@@ -209,7 +209,7 @@ def test_register_only_is_idempotent_and_needs_no_service(deployer: Deployer) ->
 
     kept = _register(deployer, "--task-definition", str(path), "--image", NGINX, "--keep-null-value-keys")
     assert kept.code == 2, kept.stderr
-    assert "task" in kept.stderr and "None" in kept.stderr
+    assert "task" in kept.stderr and "taskRoleArn null" in kept.stderr
     assert kept.json["error"]
 
     via_env = _register(deployer, env={"CI_ECS_TASK_DEFINITION": family, "CI_ECS_IMAGE": NGINX,
