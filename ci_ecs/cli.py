@@ -501,6 +501,7 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
     try:
         from ci_ecs.sandbox import serve_forever
         from ci_ecs.sandbox.faults import Faults, parse_operations
+        from ci_ecs.sandbox.registry import RegistryError
         from ci_ecs.sandbox.runtimes import RuntimeUnavailableError
     except ImportError as exc:
         click.echo(f"error: the sandbox needs the [sandbox] extra: pip install 'ci-ecs[sandbox]' ({exc})",
@@ -521,7 +522,7 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
     try:
         serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
                       faults=faults, echo=click.echo, runtime=runtime, minute_seconds=minute_seconds)
-    except RuntimeUnavailableError as exc:
+    except (RuntimeUnavailableError, RegistryError) as exc:  # no engine; the registry port taken
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     except OSError as exc:  # typically the port is taken

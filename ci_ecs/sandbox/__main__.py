@@ -7,6 +7,7 @@ import os
 import sys
 
 from .faults import Faults, parse_operations
+from .registry import RegistryError
 from .runtimes import RUNTIME_ENV, RUNTIME_NAMES, RuntimeUnavailableError
 from .server import serve_forever
 
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host, port=args.port, registry_port=args.registry_port, faults=faults, runtime=args.runtime,
             minute_seconds=args.minute_seconds,
         )
-    except RuntimeUnavailableError as err:
+    except (RuntimeUnavailableError, RegistryError) as err:  # no engine; the registry port taken
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

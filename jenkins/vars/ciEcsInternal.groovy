@@ -39,15 +39,17 @@ if [ -n "${CI_ECS_INSTALL:-}" ]; then
     python_id="$("$CI_ECS_PYTHON" -c 'import sys; print(sys.executable, sys.version)')"
     key="$( { echo "$CI_ECS_INSTALL"; echo "$python_id"; cat "$CI_ECS_CONSTRAINTS"; } | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$venv/bin/ci-ecs" ] || [ "$(cat "$venv/.ci-ecs-key" 2>/dev/null || true)" != "$key" ]; then
-        shown="$(printf '%s' "$CI_ECS_INSTALL" | sed -E 's#://[^/@ ]*@#://***@#g')"  # no URL password in the log
+        # no URL password in the log: from `://` to the *last* `@` before the path (RFC 3986 3.2: the userinfo ends
+        # at the authority's last `@`, as pip reads it), so a password holding `@` is masked whole.
+        shown="$(printf '%s' "$CI_ECS_INSTALL" | sed -E 's|://[^/[:space:]]*@|://***@|g')"
         echo "$CI_ECS_STEP: installing $shown into $venv" >&2
         rm -rf "$venv"
         set -f
         # unquoted on purpose: `install` may hold several pip arguments; set -f stops globbing
         set -- --disable-pip-version-check --no-input --constraint "$CI_ECS_CONSTRAINTS"
         if ! install_ci_ecs "$@" >"$work/pip.log" 2>&1; then
-            sed -E 's#://[^/@ ]*@#://***@#g' "$work/pip.log" >&2
-            reason="$(grep -E '^(ERROR|error):' "$work/pip.log" | tail -n 1 | sed -E 's#://[^/@ ]*@#://***@#g')"
+            sed -E 's|://[^/[:space:]]*@|://***@|g' "$work/pip.log" >&2
+            reason="$(grep -E '^(ERROR|error):' "$work/pip.log" | tail -n 1 | sed -E 's|://[^/[:space:]]*@|://***@|g')"
             echo "ci-ecs-install-failed=${reason:-see the pip output above}"
             echo "ci-ecs-exit-code=2"
             exit 0

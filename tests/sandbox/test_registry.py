@@ -5,7 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import re
+import shutil
+import signal
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,7 +20,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from ci_ecs.sandbox import registry as registry_module
 from ci_ecs.sandbox import runtime
+from ci_ecs.sandbox.registry import RegistryClient, RegistryPortError, RegistryProcess
 
 from .conftest import Aws, image_parts, push_image, require_registry, require_tool, wait_for
 
@@ -219,3 +228,122 @@ def test_registry_calls_are_made_outside_the_runtime_lock(aws: Aws, monkeypatch:
     aws.wait_stable(cluster, "web")
     assert {name for name, _ in held} >= {"tags", "manifest", "has", "put_manifest"}
     assert [name for name, locked in held if locked] == []
+
+
+# --------------------------------------------------------------------------- the registry's lifetime and port
+
+
+def _descendants(pid: int) -> list[int]:
+    """Process ids of `pid`'s children, their children, ... (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = task / "children"
+        if children.exists():
+            for child in map(int, children.read_text().split()):
+                found += [child, *_descendants(child)]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a parent that does not reap it counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.fixture
+def foreign_registry(tmp_path: Path) -> Iterator[str]:
+    """A docker-registry on 127.0.0.1 that no sandbox of this test started (as a killed sandbox's would be left),
+    holding an image; its address."""
+    program = require_tool("docker-registry")
+    port = registry_module._free_port("127.0.0.1")
+    config = tmp_path / "foreign.yml"
+    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'storage'}\n"
+                      f"http:\n  addr: 127.0.0.1:{port}\n")
+    process = subprocess.Popen([program, "serve", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        address = f"127.0.0.1:{port}"
+        wait_for(lambda: RegistryClient(address).ping(), timeout=15, what="the foreign registry")
+        push_image(address, "left-behind", "1")
+        yield address
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_taken_registry_port_refuses_to_start_naming_it(foreign_registry: str) -> None:
+    """`ci-ecs sandbox --registry-port P` with P taken: exit 2, one line naming the port, never "ready"."""
+    port = foreign_registry.rsplit(":", 1)[1]
+    result = subprocess.run(
+        [shutil.which("ci-ecs") or "ci-ecs", "sandbox", "--port", "0", "--registry-port", port],
+        capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CI_ECS_SANDBOX_")},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot start the ECR registry on 127.0.0.1:{port}: the port is in use"), line
+    assert "sandbox ready" not in result.stdout
+
+
+def test_registry_that_is_not_ours_is_never_ready(foreign_registry: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The port taken between the check and the registry's bind: the registry that answers there is another one
+    (no identity header of this start), so start() waits for its own, which cannot bind: RegistryPortError."""
+    port = int(foreign_registry.rsplit(":", 1)[1])
+    monkeypatch.setattr(registry_module, "_check_port_free", lambda host, port: None)
+    process = RegistryProcess(require_tool("docker-registry"), port=port)
+    started = time.monotonic()
+    with pytest.raises(RegistryPortError, match=f"127.0.0.1:{port}: the port is in use"):
+        process.start(timeout=15)
+    assert time.monotonic() - started < 10  # told when its registry exits, not at the timeout
+    assert process.workdir is None  # stopped, storage removed
+
+
+def test_registry_ends_with_a_killed_sandbox(tmp_path: Path) -> None:
+    """SIGKILL the sandbox: its registry (and the guard between them) are gone within seconds."""
+    require_tool("docker-registry")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ci_ecs.sandbox", "--port", "0"], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CI_ECS_SANDBOX_")},
+    )
+    try:
+        address = None
+        assert process.stdout is not None
+        for line in process.stdout:
+            if match := re.match(r"ECR registry: (\S+)", line):
+                address = match.group(1)
+            if line.startswith("sandbox ready"):
+                break
+        assert address is not None, "the sandbox printed no registry address"
+        children = _descendants(process.pid)
+        programs = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] for pid in children]
+        assert any(program.endswith(b"docker-registry") for program in programs), programs
+        assert RegistryClient(address).ping()
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    try:
+        wait_for(lambda: not any(_alive(pid) for pid in children), timeout=8, what="the registry to end")
+        assert not RegistryClient(address).ping()
+    finally:
+        for pid in children:  # not left running when the assertion fails
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_stop_ends_registry_and_guard() -> None:
+    process = RegistryProcess(require_tool("docker-registry"))
+    client = process.start()
+    assert process.process is not None
+    children = _descendants(process.process.pid)
+    assert client.ping() and children
+    process.stop()
+    assert process.process.returncode is not None
+    assert not any(_alive(pid) for pid in children)
+    assert not client.ping()

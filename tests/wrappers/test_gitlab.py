@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,6 +36,31 @@ pytestmark = pytest.mark.wrappers
 TEMPLATE = REPO / "gitlab" / "deploy-to-ecs.gitlab-ci.yml"
 PIPELINE = REPO / "tests" / "wrappers" / "gitlab" / ".gitlab-ci.yml"
 FORGED = "6.6.6.6"
+# A service whose image is built from the checkout (`build.context: .`) and pushed to the sandbox's ECR.
+BUILD_CONFIG = """\
+region: us-east-1
+cluster: gitlab-build
+repository: {name: wrappers-context}
+image:
+  tag: context-1
+  build: {context: ., dockerfile: context.Dockerfile}
+task:
+  family: context
+  cpu: "256"
+  memory: "512"
+  network_mode: awsvpc
+  requires_compatibilities: [FARGATE]
+  execution_role_arn: arn:aws:iam::123456789012:role/ecsTaskExecutionRole
+  containers:
+    - name: web
+      port_mappings: [{container_port: 80}]
+service:
+  name: context
+  desired_count: 1
+  launch_type: FARGATE
+  assign_public_ip: true
+deploy: {timeout: 120, max_poll_interval: 1}
+"""
 
 
 @dataclass
@@ -51,6 +79,11 @@ def _project(sandbox: SandboxProcess, base: Path, pipeline: str) -> Project:
     write_config(repo, "gitlab", "broken", name="broken.yml")
     write_config(repo, "gitlab-secrets", "secrets", name="secrets.yml")
     write_config(repo, "gitlab-docs", "api", name="ci-ecs.yml")
+    (repo / "build.yml").write_text(BUILD_CONFIG)
+    (repo / "context.Dockerfile").write_text("FROM scratch\nCOPY . /context/\n")
+    # What a project's .dockerignore usually leaves out (and gitlab-ci-local's own state, which GitLab keeps
+    # elsewhere): what remains is the checkout and whatever the job put into it.
+    (repo / ".dockerignore").write_text(".git\n.gitlab-ci-local\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@ci-ecs.invalid"]
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "pipeline"], cwd=repo, check=True)
@@ -151,11 +184,53 @@ def test_oidc_token_only(project: Project, sandbox: SandboxProcess) -> None:
 def _assert_no_secret(project: Project, log: str) -> None:
     # gitlab-ci-local keeps the variables it was given (the test's inputs) in its own state: not ci-ecs' output.
     texts = leftover_texts(project.repo, project.repo.parent / "repo.tmp", Path(project.env["HOME"]),
-                           skip=("/.gitlab-ci-local/variables", "/.gitlab-ci-local/scripts/", "/.ci-ecs-venv/"))
+                           skip=("/.gitlab-ci-local/variables", "/.gitlab-ci-local/scripts/"))
     for where, text in [("log", log), *texts]:
         for name, value in SECRETS.items():
             assert value not in text, f"{name} is in {where}"
     assert not list(project.repo.parent.rglob("web-identity-token")), "the OIDC token file was left behind"
+
+
+def test_install_url_password_with_at_sign_is_masked_whole(project: Project, sandbox: SandboxProcess) -> None:
+    """A job token holding `@`: the log shows `***@host`, never the part after the password's own `@`."""
+    secret_tail = "TAILOFTHEJOBTOKEN"
+    url = f"git+https://gitlab-ci-token:tok3n@{secret_tail}@127.0.0.1:1/my-group/ci-ecs.git@v0.1.0"
+    proc = _run(project, sandbox, "install-url", RUN_INSTALL_URL="yes", CI_ECS_INSTALL=url)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "ci-ecs: installing git+https://***@127.0.0.1:1/my-group/ci-ecs.git@v0.1.0 into" in log, log[-4000:]
+    assert "ci-ecs: installing ci-ecs failed" in log
+    assert secret_tail not in log and "tok3n" not in log
+
+
+@pytest.mark.docker
+def test_build_context_gets_no_venv_or_dotenv(project: Project, sandbox: SandboxProcess,
+                                              docker_env: dict[str, str], docker_client: Any) -> None:
+    """`build.context: .` sends the checkout to the Docker engine: the job's virtualenv and dotenv live outside
+    it (the dotenv report is copied in once ci-ecs has ended, and a later job still reads it)."""
+    if sandbox.registry is None:
+        pytest.skip("the sandbox has no ECR registry (docker-registry is not installed)")
+    (project.repo / "ci-ecs.env").write_text("CI_ECS_PUBLIC_IPS=left-by-an-earlier-run\n")
+    proc = _run(project, sandbox, "build-context", RUN_BUILD_CONTEXT="yes", **docker_env)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    values = dict(line.split("=", 1) for line in _dotenv(project, "build-context").splitlines())
+    assert values["CI_ECS_IMAGE_URI"].startswith(f"{sandbox.registry}/wrappers-context@sha256:"), values
+    assert values["CI_ECS_PUBLIC_IPS"].startswith("203.0.113."), values
+    # What the engine got as context is in the image (context.Dockerfile copies all of it to /context).
+    container = docker_client.containers.create(f"{sandbox.registry}/wrappers-context:context-1", command=["/none"])
+    try:
+        stream, _ = container.get_archive("/context")
+        with tempfile.TemporaryFile() as archive:
+            for chunk in stream:
+                archive.write(chunk)
+            archive.seek(0)
+            names = tarfile.open(fileobj=archive).getnames()
+    finally:
+        container.remove()
+    assert "context/build.yml" in names  # the checkout is there
+    assert not [n for n in names if n.endswith("/pyvenv.cfg")], "a virtualenv was in the build context"
+    assert "context/ci-ecs.env" not in names, "a dotenv report was in the build context"
 
 
 def test_no_default_install_without_a_repository(project: Project, sandbox: SandboxProcess) -> None:

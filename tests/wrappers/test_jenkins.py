@@ -229,6 +229,17 @@ def test_failed_install_fails_with_the_reason(tmp_path: Path, sandbox: SandboxPr
     assert "no-such-project" in report["error"]
 
 
+def test_install_url_password_with_at_sign_is_masked_whole(tmp_path: Path, sandbox: SandboxProcess) -> None:
+    """A password holding `@` in `install`: the log and the error show `***@host`, never the password's tail."""
+    secret_tail = "TAILOFTHEPASSWORD"
+    url = f"git+https://jenkins:pa55@{secret_tail}@127.0.0.1:1/my-group/ci-ecs.git@v0.1.0"
+    report = run_step(tmp_path, sandbox, {"install": url, "python": _python()})
+    assert report["error"].startswith("deployToEcs: installing ci-ecs failed: "), report["error"]
+    assert "deployToEcs: installing git+https://***@127.0.0.1:1/my-group/ci-ecs.git@v0.1.0 into" in report["log"]
+    for text in (report["log"], report["error"]):
+        assert secret_tail not in text and "pa55" not in text
+
+
 def test_documented_example_runs_as_written(tmp_path: Path, sandbox: SandboxProcess) -> None:
     """docs/wrappers.md's deployToEcs call; the library's repository (env.CI_ECS_REPOSITORY) is a local clone."""
     call = docs_block("### Use it", "groovy").split("deployToEcs(", 1)[1].split(")", 1)[0]
