@@ -41,6 +41,8 @@ import groovy.transform.Field
     wait: null,
     // Seconds to wait for the deployment before failing with exit code 4 (ci-ecs default: 900).
     timeout: null,
+    // Blue/green, canary, linear: 'completed' (wait until SUCCESSFUL, ci-ecs default) or 'traffic-shifted'.
+    waitUntil: null,
     // Roll back to the previous task definition when the deployment fails (true/false).
     rollback: null,
     // Start a new deployment even when nothing changed (true/false).
@@ -88,6 +90,7 @@ import groovy.transform.Field
     keepNullValueKeys: 'CI_ECS_KEEP_NULL_VALUE_KEYS',
     wait: 'CI_ECS_WAIT',
     timeout: 'CI_ECS_TIMEOUT',
+    waitUntil: 'CI_ECS_WAIT_UNTIL',
     rollback: 'CI_ECS_ROLLBACK',
     forceNewDeployment: 'CI_ECS_FORCE_NEW_DEPLOYMENT',
     dryRun: 'CI_ECS_DRY_RUN',

@@ -27,6 +27,8 @@ import groovy.transform.Field
     // Instead of the config's task section: a task definition file in the workspace, a family in ECS, or
     // 'family:revision' / an ARN (run as is).
     taskDefinition: null,
+    // The family whose latest ACTIVE revision is the base (aws-actions render's name; same as a family above).
+    taskDefinitionFamily: null,
     // Keep null values in a task definition file (true/false; default false drops them).
     keepNullValueKeys: null,
     // The command for the container, one string split like a shell splits words (never evaluated), e.g.
@@ -73,6 +75,7 @@ import groovy.transform.Field
     image: 'CI_ECS_IMAGE',
     tag: 'CI_ECS_IMAGE_TAG',
     taskDefinition: 'CI_ECS_TASK_DEFINITION',
+    taskDefinitionFamily: 'CI_ECS_TASK_DEFINITION_FAMILY',
     keepNullValueKeys: 'CI_ECS_KEEP_NULL_VALUE_KEYS',
     command: 'CI_ECS_COMMAND',
     containerName: 'CI_ECS_CONTAINER_NAME',

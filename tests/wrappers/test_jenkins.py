@@ -291,6 +291,36 @@ def test_every_parameter_has_a_comment_and_a_doc_entry() -> None:
         assert f"<code>{key}</code>" in help_text, f"{key} is not in deployToEcs.txt"
 
 
+# Variables a step's own script reads (how it installs ci-ecs), not `ci-ecs` itself.
+STEP_ONLY_VARIABLES = {"CI_ECS_INSTALL", "CI_ECS_PYTHON"}
+# Options of the command a step deliberately does not offer, and why.
+NOT_A_STEP_PARAMETER = {"output_format": "the step always reads ci-ecs' JSON result (--output json)"}
+
+
+@pytest.mark.parametrize(("step", "command"), [("deployToEcs", "deploy"), ("runEcsTask", "run-task")])
+def test_step_variables_match_the_cli_options(step: str, command: str) -> None:
+    """Issue 24: the steps' CI_ECS_* names are not copied by hand without a check. Each variable a step sets is
+    one `ci-ecs COMMAND` reads (else its parameter would silently do nothing), and each option of the command is
+    a step parameter (else a Jenkins user cannot reach it), unless listed above with the reason."""
+    from ci_ecs.cli import main
+
+    text = (REPO / "jenkins" / "vars" / f"{step}.groovy").read_text()
+    block = text.split("ENV_NAMES = [", 1)[1].split("\n]", 1)[0]
+    env_names = dict(re.findall(r"^\s*(\w+): '(CI_ECS_\w+)',?\s*$", block, re.MULTILINE))
+    assert len(env_names) == len([line for line in block.splitlines() if line.strip()]), block
+    options = {param.name: [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
+               for param in main.commands[command].params}
+    read_by_cli = {name for names in options.values() for name in names}
+    for parameter, variable in env_names.items():
+        assert variable in read_by_cli | STEP_ONLY_VARIABLES, \
+            f"{step}.{parameter} sets {variable}, which `ci-ecs {command}` does not read"
+    for option, variables in options.items():
+        assert set(variables) & set(env_names.values()) or option in NOT_A_STEP_PARAMETER, \
+            f"`ci-ecs {command}` option {option} ({', '.join(variables)}) has no {step} parameter"
+    defaults = text.split("DEFAULTS = [", 1)[1].split("\n]", 1)[0]
+    assert set(re.findall(r"^\s*(\w+):", defaults, re.MULTILINE)) >= set(env_names), "a mapped name with no default"
+
+
 def test_groovy_lint_clean(tmp_path: Path) -> None:
     lint = npm_tool("npm-groovy-lint")
     proc = subprocess.run(
