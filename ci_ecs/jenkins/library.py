@@ -9,6 +9,10 @@ even when a script fails). Values reach the script as base64 JSON: nothing is pa
 The API it uses: pipeline-groovy-lib's GlobalLibraries.get()/getLibraries()/setLibraries() (setLibraries
 saves), LibraryConfiguration(name, retriever) with defaultVersion, SCMSourceRetriever(scm) with libraryPath
 (SCMBasedRetriever, normalised to end in '/'), and the Git plugin's GitSCMSource(remote) with credentialsId.
+Only those four fields are ci-ecs's: an existing library keeps every other field (implicit, allowVersionOverride,
+includeInChangesets, cachingConfiguration, the retriever's clone, the source's traits such as clone options, and
+fields of plugin versions ci-ecs does not know), set on the same objects, or copied field by field when a new
+repository needs new objects (their constructors take the remote and the retriever).
 """
 
 from __future__ import annotations
@@ -25,10 +29,31 @@ LIBRARY_LINE = re.compile(r"^ci-ecs-library=(created|updated|unchanged)\s*$", re
 _SCRIPT = """\
 // Sent by `ci-ecs jenkins setup`: make the global pipeline library point at a repository and version.
 import groovy.json.JsonSlurperClassic
+import java.lang.reflect.Field
+import java.lang.reflect.Modifier
 import jenkins.plugins.git.GitSCMSource
 import org.jenkinsci.plugins.workflow.libs.GlobalLibraries
 import org.jenkinsci.plugins.workflow.libs.LibraryConfiguration
 import org.jenkinsci.plugins.workflow.libs.SCMSourceRetriever
+
+// Every field of `from` that `to` has (declared by a class of `to` that `from` is also an instance of), except
+// constructor arguments (final) and what is not saved (static, transient): what ci-ecs does not manage, including
+// fields of plugin versions it has never seen.
+void copyFields(Object from, Object to) {
+    for (Class type = to.getClass(); type != null && type != Object; type = type.superclass) {
+        if (!type.isInstance(from)) {
+            continue
+        }
+        for (Field field : type.declaredFields) {
+            int modifiers = field.modifiers
+            if (!(Modifier.isStatic(modifiers) || Modifier.isFinal(modifiers) || Modifier.isTransient(modifiers)
+                  || field.synthetic)) {
+                field.accessible = true
+                field.set(to, field.get(from))
+            }
+        }
+    }
+}
 
 Map wanted = (Map) new JsonSlurperClassic().parseText(new String('%(payload)s'.decodeBase64(), 'UTF-8'))
 GlobalLibraries globalLibraries = GlobalLibraries.get()
@@ -36,11 +61,11 @@ List<LibraryConfiguration> libraries = new ArrayList<LibraryConfiguration>(globa
 int index = libraries.findIndexOf { LibraryConfiguration library -> library.name == wanted.name }
 Map desired = [remote: wanted.remote, credentialsId: wanted.credentialsId ?: null,
                defaultVersion: wanted.version, libraryPath: wanted.libraryPath]
+LibraryConfiguration existing = index >= 0 ? libraries[index] : null
+def retriever = existing?.retriever
+def scm = retriever instanceof SCMSourceRetriever ? retriever.scm : null
 String action = 'created'
-if (index >= 0) {
-    LibraryConfiguration existing = libraries[index]
-    def retriever = existing.retriever
-    def scm = retriever instanceof SCMSourceRetriever ? retriever.scm : null
+if (existing != null) {
     Map current = [remote: scm instanceof GitSCMSource ? scm.remote : null,
                    credentialsId: scm instanceof GitSCMSource ? (scm.credentialsId ?: null) : null,
                    defaultVersion: existing.defaultVersion,
@@ -48,22 +73,37 @@ if (index >= 0) {
     action = current == desired ? 'unchanged' : 'updated'
 }
 if (wanted.apply && action != 'unchanged') {
-    GitSCMSource source = new GitSCMSource((String) wanted.remote)
-    source.credentialsId = (String) desired.credentialsId
-    SCMSourceRetriever retriever = new SCMSourceRetriever(source)
-    retriever.libraryPath = (String) wanted.libraryPath
-    LibraryConfiguration library = new LibraryConfiguration((String) wanted.name, retriever)
-    library.defaultVersion = (String) wanted.version
-    if (index >= 0) {
-        // What ci-ecs does not manage stays as it was.
-        library.implicit = libraries[index].implicit
-        library.allowVersionOverride = libraries[index].allowVersionOverride
-        library.includeInChangesets = libraries[index].includeInChangesets
-        libraries[index] = library
+    if (scm instanceof GitSCMSource && scm.remote == wanted.remote) {
+        // The same repository: the managed fields change on the objects Jenkins has, so every other field of
+        // the library, its retriever and its source (caching, clone, traits, ...) stays as it is.
+        scm.credentialsId = (String) desired.credentialsId
+        retriever.libraryPath = (String) wanted.libraryPath
+        existing.defaultVersion = (String) wanted.version
     } else {
-        libraries << library
+        // Another repository: GitSCMSource's remote, the retriever's source and the library's retriever are
+        // constructor arguments, so these are new objects, with every other field copied from the old ones.
+        GitSCMSource source = new GitSCMSource((String) wanted.remote)
+        if (scm != null) {
+            copyFields(scm, source)
+        }
+        source.credentialsId = (String) desired.credentialsId
+        SCMSourceRetriever newRetriever = new SCMSourceRetriever(source)
+        if (retriever != null) {
+            copyFields(retriever, newRetriever)
+        }
+        newRetriever.libraryPath = (String) wanted.libraryPath
+        LibraryConfiguration library = new LibraryConfiguration((String) wanted.name, newRetriever)
+        if (existing != null) {
+            copyFields(existing, library)
+        }
+        library.defaultVersion = (String) wanted.version
+        if (index >= 0) {
+            libraries[index] = library
+        } else {
+            libraries << library
+        }
     }
-    globalLibraries.libraries = libraries
+    globalLibraries.libraries = libraries  // saves
 }
 println "ci-ecs-library=${action}"
 """

@@ -27,7 +27,9 @@ global library it names, cloned with git from the repository and version the lib
 under tests/jenkins/pipeline.groovy, whose library steps (deployToEcs) run in jenkins/test/harness.groovy:
 `sh` runs the real ci-ecs against the sandbox, and that output is the console. The script console runs the
 posted Groovy with `groovy` against stand-in classes of the Jenkins API it uses (tests/jenkins/stubs/:
-GlobalLibraries, LibraryConfiguration, SCMSourceRetriever, GitSCMSource) whose state is a JSON file; like
+pipeline-groovy-lib's GlobalLibraries, LibraryConfiguration, LibraryCachingConfiguration, SCMSourceRetriever,
+the Git plugin's GitSCMSource with its traits and clone options), each with the fields its plugin's source
+defines, saved as Jenkins saves them (XStream, org.jenkinsci.plugins.workflow.libs.GlobalLibraries.xml); like
 Jenkins it answers 200 with the script's output, a failure's stack trace included.
 Not covered: anything else Jenkins does (views, nodes, plugins, SCM jobs, permissions beyond the token).
 """
@@ -176,7 +178,7 @@ class StandInJenkins:
         self.queue: dict[int, QueueItem] = {}
         self.next_queue_id = 1
         self.lock = threading.RLock()
-        self.libraries_file = root / "libraries.json"
+        self.libraries_file = root / "org.jenkinsci.plugins.workflow.libs.GlobalLibraries.xml"
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for the tests
         self.script_outputs: list[str] = []
         self.server: ThreadingHTTPServer | None = None
@@ -340,8 +342,7 @@ class StandInJenkins:
             self._append(build, "ERROR: the stand-in runs Jenkinsfiles that load one library with @Library\n")
             return None
         name = match.group(1)
-        libraries = json.loads(self.libraries_file.read_text()) if self.libraries_file.exists() else []
-        library = next((lib for lib in libraries if lib["name"] == name), None)
+        library = next((lib for lib in self.libraries() if lib["name"] == name), None)
         if library is None:
             self._append(build, f"ERROR: No library named {name} found\n")
             return None
@@ -417,8 +418,23 @@ class StandInJenkins:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def libraries(self) -> list[dict[str, Any]]:
-        """The global libraries as the script console left them."""
-        return json.loads(self.libraries_file.read_text()) if self.libraries_file.exists() else []
+        """The global libraries as the script console left them: what a build needs to load one, and the flags."""
+        if not self.libraries_file.exists():
+            return []
+        found = []
+        for node in ET.fromstring(self.libraries_file.read_text()).findall(
+                "libraries/org.jenkinsci.plugins.workflow.libs.LibraryConfiguration"):
+            def flag(name: str, default: bool, node: ET.Element = node) -> bool:
+                return (node.findtext(name) or str(default).lower()) == "true"
+
+            found.append({"name": node.findtext("name"), "defaultVersion": node.findtext("defaultVersion"),
+                          "remote": node.findtext("retriever/scm/remote"),
+                          "credentialsId": node.findtext("retriever/scm/credentialsId"),
+                          "libraryPath": node.findtext("retriever/libraryPath"),
+                          "implicit": flag("implicit", False),
+                          "allowVersionOverride": flag("allowVersionOverride", True),
+                          "includeInChangesets": flag("includeInChangesets", True)})
+        return found
 
 
 class _Handler(BaseHTTPRequestHandler):

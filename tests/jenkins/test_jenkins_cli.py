@@ -70,6 +70,120 @@ def test_setup_twice_second_unchanged(controller: StandInJenkins, library_repo: 
     assert controller.libraries()[0]["credentialsId"] == "aws-other"
 
 
+# A Jenkins that already has the library, saved as Jenkins saves it (XStream; element names are the fields of
+# pipeline-groovy-lib's and the Git plugin's classes), with every field set away from its default, and a second
+# library ci-ecs has nothing to do with.
+EXISTING_LIBRARIES = """\
+<?xml version='1.1' encoding='UTF-8'?>
+<org.jenkinsci.plugins.workflow.libs.GlobalLibraries>
+  <libraries>
+    <org.jenkinsci.plugins.workflow.libs.LibraryConfiguration>
+      <name>ci-ecs</name>
+      <retriever class="org.jenkinsci.plugins.workflow.libs.SCMSourceRetriever">
+        <clone>true</clone>
+        <libraryPath>jenkins/</libraryPath>
+        <scm class="jenkins.plugins.git.GitSCMSource">
+          <id>4d2b5a1e-7f3c-4f0e-9a53-0c1f2e6b7a10</id>
+          <remote>{remote}</remote>
+          <credentialsId>old-credentials</credentialsId>
+          <traits>
+            <jenkins.plugins.git.traits.BranchDiscoveryTrait/>
+            <jenkins.plugins.git.traits.CloneOptionTrait>
+              <extension class="hudson.plugins.git.extensions.impl.CloneOption">
+                <shallow>true</shallow>
+                <noTags>true</noTags>
+                <reference>/var/cache/git/ci-ecs.git</reference>
+                <timeout>20</timeout>
+                <depth>3</depth>
+                <honorRefspec>true</honorRefspec>
+              </extension>
+            </jenkins.plugins.git.traits.CloneOptionTrait>
+          </traits>
+        </scm>
+      </retriever>
+      <defaultVersion>v0.0.9</defaultVersion>
+      <implicit>true</implicit>
+      <allowVersionOverride>false</allowVersionOverride>
+      <allowBRANCH_NAME>true</allowBRANCH_NAME>
+      <allowBRANCH_NAME_PR>true</allowBRANCH_NAME_PR>
+      <traceBRANCH_NAME>true</traceBRANCH_NAME>
+      <includeInChangesets>false</includeInChangesets>
+      <cachingConfiguration>
+        <refreshTimeMinutes>60</refreshTimeMinutes>
+        <excludedVersionsStr>main</excludedVersionsStr>
+        <includedVersionsStr>v0.1.0</includedVersionsStr>
+      </cachingConfiguration>
+    </org.jenkinsci.plugins.workflow.libs.LibraryConfiguration>
+    <org.jenkinsci.plugins.workflow.libs.LibraryConfiguration>
+      <name>team-steps</name>
+      <retriever class="org.jenkinsci.plugins.workflow.libs.SCMSourceRetriever">
+        <clone>false</clone>
+        <scm class="jenkins.plugins.git.GitSCMSource">
+          <id>team</id>
+          <remote>https://git.example.com/team/steps.git</remote>
+          <traits/>
+        </scm>
+      </retriever>
+      <defaultVersion>main</defaultVersion>
+      <implicit>true</implicit>
+      <allowVersionOverride>true</allowVersionOverride>
+      <allowBRANCH_NAME>false</allowBRANCH_NAME>
+      <allowBRANCH_NAME_PR>false</allowBRANCH_NAME_PR>
+      <traceBRANCH_NAME>false</traceBRANCH_NAME>
+      <includeInChangesets>true</includeInChangesets>
+    </org.jenkinsci.plugins.workflow.libs.LibraryConfiguration>
+  </libraries>
+</org.jenkinsci.plugins.workflow.libs.GlobalLibraries>
+"""
+# The elements `setup` manages (under the library `ci-ecs`, the first one).
+LIBRARY = "libraries/org.jenkinsci.plugins.workflow.libs.LibraryConfiguration[0]"
+MANAGED = {f"{LIBRARY}/defaultVersion", f"{LIBRARY}/retriever/libraryPath", f"{LIBRARY}/retriever/scm/credentialsId"}
+
+
+def _leaves(xml: str) -> dict[str, str]:
+    """path -> text of every element without children (`a/b[1]/c`; siblings of one name are numbered)."""
+    found: dict[str, str] = {}
+
+    def walk(node: ET.Element, path: str) -> None:
+        children = list(node)
+        if not children:
+            found[path] = (node.text or "").strip()
+        counts: dict[str, int] = {}
+        for child in children:
+            same = [c for c in children if c.tag == child.tag]
+            index = counts.get(child.tag, 0)
+            counts[child.tag] = index + 1
+            walk(child, f"{path}/{child.tag}[{index}]" if len(same) > 1 else f"{path}/{child.tag}")
+
+    walk(ET.fromstring(xml), "")
+    return {path.lstrip("/"): text for path, text in found.items()}
+
+
+def test_setup_changes_only_the_fields_it_manages(controller: StandInJenkins, library_repo: str,
+                                                  tmp_path: Path) -> None:
+    """Issue 23: an existing library keeps every field `setup` does not manage (implicit, caching, clone, the
+    source's id and clone options, flags of plugin versions ci-ecs has never heard of, other libraries)."""
+    controller.libraries_file.write_text(EXISTING_LIBRARIES.format(remote=library_repo))
+    before = _leaves(controller.libraries_file.read_text())
+    config = write_config(tmp_path, "jenkins-keep", "keep-web")
+    assert setup_job(controller, config, "deploy-keep", library_repo)["library"] == "updated"
+    after = _leaves(controller.libraries_file.read_text())
+    assert {k: v for k, v in after.items() if k not in MANAGED} == {k: v for k, v in before.items()
+                                                                      if k not in MANAGED}
+    assert (after[f"{LIBRARY}/defaultVersion"], after[f"{LIBRARY}/retriever/scm/credentialsId"]) == \
+        (LIBRARY_VERSION, "aws-deploy")
+
+    # Another repository: new source and retriever objects (their constructors take it), the rest copied over.
+    moved = f"{library_repo}-moved"
+    run = ci_ecs("jenkins", "setup", "-c", str(config), "--job", "deploy-keep", "--library-repo", moved,
+                 "--credentials-id", "aws-deploy", "--install", "", "--output", "json", jenkins=controller)
+    assert run.code == 0 and run.json["library"] == "updated", run.stderr
+    moved_leaves = _leaves(controller.libraries_file.read_text())
+    remote = f"{LIBRARY}/retriever/scm/remote"
+    assert moved_leaves[remote] == moved
+    assert {k: v for k, v in moved_leaves.items() if k != remote} == {k: v for k, v in after.items() if k != remote}
+
+
 def test_print_and_dry_run_change_nothing(controller: StandInJenkins, library_repo: str, tmp_path: Path) -> None:
     config = write_config(tmp_path, "jenkins-print", "print-web")
     printed = ci_ecs("jenkins", "setup", "-c", str(config), "--job", "deploy-print", "--library-repo",

@@ -1,23 +1,36 @@
 package org.jenkinsci.plugins.workflow.libs
 
-import jenkins.plugins.git.GitSCMSource
-
 /**
- * Stand-in for pipeline-groovy-lib's LibraryConfiguration(name, retriever): defaultVersion (trimmed, empty =
- * null), implicit (false), allowVersionOverride (true), includeInChangesets (true), as the plugin defaults them.
+ * Stand-in for pipeline-groovy-lib's LibraryConfiguration(name, retriever), its fields as the plugin's source
+ * defines them (master, 5cc6888): defaultVersion (trimmed, empty = null), implicit (false),
+ * allowVersionOverride (true), includeInChangesets (true), cachingConfiguration (null); plus allowBRANCH_NAME,
+ * allowBRANCH_NAME_PR and traceBRANCH_NAME (false) of the plugin's JENKINS-69731 branch (a937477..bcba445), as a
+ * controller running that build has them: fields ci-ecs has never heard of, which must survive it all the same.
  */
 class LibraryConfiguration {
 
-    final String name
-    final LibraryRetriever retriever
+    private final String name
+    private final LibraryRetriever retriever
     private String defaultVersion
-    boolean implicit = false
-    boolean allowVersionOverride = true
-    boolean includeInChangesets = true
+    private boolean implicit
+    private boolean allowVersionOverride = true
+    private boolean allowBRANCH_NAME = false
+    private boolean allowBRANCH_NAME_PR = false
+    private boolean traceBRANCH_NAME = false
+    private boolean includeInChangesets = true
+    private LibraryCachingConfiguration cachingConfiguration = null
 
     LibraryConfiguration(String name, LibraryRetriever retriever) {
-        this.name = name
+        this.name = name?.trim() ?: null
         this.retriever = retriever
+    }
+
+    String getName() {
+        return name
+    }
+
+    LibraryRetriever getRetriever() {
+        return retriever
     }
 
     String getDefaultVersion() {
@@ -28,26 +41,36 @@ class LibraryConfiguration {
         defaultVersion = value?.trim() ?: null
     }
 
-    /** The stand-in controller's view of the library (what it needs to load it into a build). */
-    Map toState() {
-        SCMSourceRetriever scmRetriever = (SCMSourceRetriever) retriever
-        return [name: name, defaultVersion: defaultVersion, implicit: implicit,
-                allowVersionOverride: allowVersionOverride, includeInChangesets: includeInChangesets,
-                remote: scmRetriever.scm.remote, credentialsId: scmRetriever.scm.credentialsId,
-                libraryPath: scmRetriever.libraryPath]
+    boolean isImplicit() {
+        return implicit
     }
 
-    static LibraryConfiguration fromState(Map state) {
-        GitSCMSource source = new GitSCMSource((String) state.remote)
-        source.credentialsId = (String) state.credentialsId
-        SCMSourceRetriever scmRetriever = new SCMSourceRetriever(source)
-        scmRetriever.libraryPath = (String) state.libraryPath
-        LibraryConfiguration library = new LibraryConfiguration((String) state.name, scmRetriever)
-        library.defaultVersion = (String) state.defaultVersion
-        library.implicit = state.implicit
-        library.allowVersionOverride = state.allowVersionOverride
-        library.includeInChangesets = state.includeInChangesets
-        return library
+    void setImplicit(boolean implicit) {
+        this.implicit = implicit
+    }
+
+    boolean isAllowVersionOverride() {
+        return allowVersionOverride
+    }
+
+    void setAllowVersionOverride(boolean allowVersionOverride) {
+        this.allowVersionOverride = allowVersionOverride
+    }
+
+    boolean getIncludeInChangesets() {
+        return includeInChangesets
+    }
+
+    void setIncludeInChangesets(boolean includeInChangesets) {
+        this.includeInChangesets = includeInChangesets
+    }
+
+    LibraryCachingConfiguration getCachingConfiguration() {
+        return cachingConfiguration
+    }
+
+    void setCachingConfiguration(LibraryCachingConfiguration cachingConfiguration) {
+        this.cachingConfiguration = cachingConfiguration
     }
 
 }

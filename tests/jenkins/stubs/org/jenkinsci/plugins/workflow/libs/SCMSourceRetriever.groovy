@@ -1,27 +1,18 @@
 package org.jenkinsci.plugins.workflow.libs
 
-import jenkins.plugins.git.GitSCMSource
+import jenkins.scm.api.SCMSource
 
-/**
- * Stand-in for pipeline-groovy-lib's SCMSourceRetriever(SCMSource): getScm(), and SCMBasedRetriever's
- * libraryPath, which setLibraryPath trims (empty = null) and ends with '/', as the plugin does.
- */
-class SCMSourceRetriever extends LibraryRetriever {
+/** Stand-in for pipeline-groovy-lib's SCMSourceRetriever(SCMSource scm): the source is a constructor argument. */
+class SCMSourceRetriever extends SCMBasedRetriever {
 
-    final GitSCMSource scm
-    private String libraryPath
+    private final SCMSource scm
 
-    SCMSourceRetriever(GitSCMSource scm) {
+    SCMSourceRetriever(SCMSource scm) {
         this.scm = scm
     }
 
-    String getLibraryPath() {
-        return libraryPath
-    }
-
-    void setLibraryPath(String value) {
-        String trimmed = value?.trim() ?: null
-        libraryPath = trimmed != null && !trimmed.endsWith('/') ? trimmed + '/' : trimmed
+    SCMSource getScm() {
+        return scm
     }
 
 }
