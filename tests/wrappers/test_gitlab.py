@@ -225,7 +225,8 @@ def test_build_context_gets_no_venv_or_dotenv(project: Project, sandbox: Sandbox
             for chunk in stream:
                 archive.write(chunk)
             archive.seek(0)
-            names = tarfile.open(fileobj=archive).getnames()
+            with tarfile.open(fileobj=archive) as tar:
+                names = tar.getnames()
     finally:
         container.remove()
     assert "context/build.yml" in names  # the checkout is there
