@@ -688,8 +688,8 @@ def jenkins_setup(config_path: str, job: str, folder: str | None, library_repo: 
 @jenkins_connection_options
 def jenkins_run(job: str, params: tuple[str, ...], follow: bool, timeout: float | None, poll_interval: float,
                 url: str | None, user: str | None, token: str | None, output_format: str, debug: bool) -> None:
-    """Trigger JOB, stream its console, and exit 0 for SUCCESS, 1 for FAILURE/UNSTABLE, 4 on --timeout,
-    130/143 when cancelled (the build is aborted)."""
+    """Trigger JOB, stream its console, and exit 0 for SUCCESS, 1 for FAILURE, UNSTABLE, NOT_BUILT or ABORTED
+    in Jenkins, 4 on --timeout, 130/143 when cancelled (the build is aborted)."""
     with _command(output_format, debug):
         import json
 

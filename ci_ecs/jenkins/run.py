@@ -4,7 +4,13 @@ with the build's result.
 Jenkins' REST API: POST job/NAME/buildWithParameters answers 201 with the queue item's URL (Location);
 queue/item/N/api/json gets `executable` (the build's number and URL) once an executor takes it; the build's
 logText/progressiveText?start=OFFSET returns the console from a byte offset, with X-Text-Size (the next offset)
-and X-More-Data while the build runs; POST job/NAME/N/stop aborts it.
+and X-More-Data while the build runs; POST job/NAME/N/stop aborts it. Jenkins forgets a queue item 5 minutes
+after it left the queue (Queue.leftItems; then 404): the build is then found by its `queueId` among the job's
+builds. POST queue/cancelItem?id=N answers 204 for a waiting item, 500 for one that has already left the queue
+(its build is stopped instead) and 404 for an unknown one (Queue.doCancelItem).
+
+A build ends SUCCESS (exit 0), or UNSTABLE, FAILURE, NOT_BUILT or ABORTED (by someone else; exit 1 with a line
+saying what the result means for the deploy); see RESULT_MEANINGS.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ from ci_ecs.jenkins.connection import (
     jenkins_errors,
 )
 from ci_ecs.redact import redact
+
+# What each result other than SUCCESS says about the deploy (hudson.model.Result), for the one-line error.
+RESULT_MEANINGS = {
+    "UNSTABLE": "a step marked the build unstable (e.g. failing tests or the `unstable` step); treated as a failure",
+    "FAILURE": "a step failed",
+    "NOT_BUILT": "Jenkins did not run the build's steps (e.g. skipped, or superseded by a newer build)",
+    "ABORTED": "the build was aborted in Jenkins (by a user, a timeout step or a newer build)",
+}
 
 
 @dataclass
@@ -77,27 +91,52 @@ class _Deadline:
         return self.end is not None and time.monotonic() >= self.end
 
 
-def _wait_for_build(jenkins: Any, queue_item: Any, state: RunState, deadline: _Deadline, poll: float) -> Any:
-    from jenkinsapi.custom_exceptions import NotBuiltYet
+def _build_number_for(jenkins: Any, job: Any, queue_id: int) -> int | None:
+    """The number of the job's build that queue item `queue_id` became (its `queueId`), or None."""
+    url = f"{job.baseurl.rstrip('/')}/api/json"
+    with jenkins_errors(url, "list the job's builds"):
+        response = jenkins.requester.get_url(url, params={"tree": "builds[number,queueId]"})
+    check_response(response, url, "list the job's builds")
+    for row in response.json().get("builds") or []:
+        if row.get("queueId") == queue_id:
+            return int(row["number"])
+    return None
 
+
+def _attach_build(job: Any, number: int, state: RunState) -> Any:
+    with jenkins_errors(job.baseurl, f"read build #{number}"):
+        build = job.get_build(number)
+    state.number = number
+    state.url = build.get_build_url() if build._data else build.baseurl
+    return build
+
+
+def _wait_for_build(jenkins: Any, job: Any, queue_item: Any, state: RunState, deadline: _Deadline,
+                    poll: float) -> Any:
+    url = f"{queue_item.baseurl.rstrip('/')}/api/json"
+    why = "unknown"
     while True:
-        with jenkins_errors(queue_item.baseurl, "read the queue item"):
-            queue_item.poll()
-            if queue_item._data.get("cancelled"):
-                raise JenkinsError(f"the queue item of {state.job} was cancelled in Jenkins before it started")
-            try:
-                number = queue_item.get_build_number()
-            except NotBuiltYet:
-                number = None
-            if number is not None:
-                build = queue_item.get_build()
-                state.number = number
-                state.url = build.get_build_url() if build._data else build.baseurl
-                return build
+        with jenkins_errors(url, "read the queue item"):
+            response = jenkins.requester.get_url(url)
+        if response.status_code == 404:
+            # Left the queue longer ago than Jenkins remembers (5 minutes): the build says which item it was.
+            number = _build_number_for(jenkins, job, queue_item.queue_id)
+            if number is None:
+                raise JenkinsError(f"the queue item of {state.job} is gone from Jenkins' queue and no build of "
+                                   f"{state.job} came from it (queue id {queue_item.queue_id})")
+            return _attach_build(job, number, state)
+        check_response(response, url, "read the queue item")
+        data = response.json()
+        if data.get("cancelled"):
+            raise JenkinsError(f"the queue item of {state.job} was cancelled in Jenkins before it started")
+        executable = data.get("executable") or {}
+        if executable.get("number") is not None:
+            return _attach_build(job, int(executable["number"]), state)
+        why = data.get("why") or why
         if deadline.expired():
             state.result = None
             raise JenkinsTimeoutError(f"{state.job} was still in the queue after {deadline.timeout:g}s "
-                                      f"(why: {escape_control(str(queue_item.why or 'unknown'))}); it stays queued")
+                                      f"(why: {escape_control(str(why))}); it stays queued")
         time.sleep(poll)
 
 
@@ -146,18 +185,31 @@ def _finish(build: Any, state: RunState, deadline: _Deadline, poll: float) -> No
         time.sleep(poll)
 
 
-def _abort(jenkins: Any, queue_item: Any, build: Any, state: RunState) -> str:
-    """Abort what this run started: the build (POST stop) or, still queued, the queue item (cancelItem)."""
+def _stop(jenkins: Any, build_url: str, state: RunState) -> str:
+    url = f"{build_url.rstrip('/')}/stop"
+    response = jenkins.requester.post_url(url, data="", allow_redirects=False)
+    check_response(response, url, "abort the build", ok=(200, 302, 303))
+    return f"aborted build #{state.number} of {state.job}"
+
+
+def _abort(jenkins: Any, job: Any, queue_item: Any, build: Any, state: RunState) -> str:
+    """Abort what this run started: the build (POST stop) or, still queued, the queue item (cancelItem); an item
+    that left the queue meanwhile (500, or 404 once forgotten) has become a build, which is stopped."""
     try:
         if build is not None:
-            url = f"{build.baseurl}/stop"
-            response = jenkins.requester.post_url(url, data="", allow_redirects=False)
-            check_response(response, url, "abort the build", ok=(200, 302, 303))
-            return f"aborted build #{state.number} of {state.job}"
+            return _stop(jenkins, build.baseurl, state)
         if queue_item is not None:
             url = f"{jenkins.baseurl}/queue/cancelItem"
             response = jenkins.requester.post_url(url, params={"id": queue_item.queue_id}, data="",
                                                   allow_redirects=False)
+            if response.status_code in (404, 500):
+                for _ in range(10):  # the build appears in the job's list a moment after the item left
+                    number = _build_number_for(jenkins, job, queue_item.queue_id)
+                    if number is not None:
+                        state.number = number
+                        state.url = f"{job.baseurl.rstrip('/')}/{number}/"
+                        return _stop(jenkins, state.url, state) + " (it had just left the queue)"
+                    time.sleep(0.2)
             check_response(response, url, "cancel the queue item", ok=(200, 204, 302, 303))
             return f"cancelled the queued build of {state.job}"
     except Exception as exc:  # the cancel itself must be reported, whatever stops the abort
@@ -190,7 +242,7 @@ def run_job(jenkins: Any, job_name: str, params: dict[str, str], *, follow: bool
             queue_item = job.invoke(build_params=params)
         state.queue_url = queue_item.baseurl
         echo(f"queued {job_name}: {queue_item.baseurl}")
-        build = _wait_for_build(jenkins, queue_item, state, deadline, poll)
+        build = _wait_for_build(jenkins, job, queue_item, state, deadline, poll)
         echo(f"started build #{state.number}: {state.url}")
         if not follow:
             return state
@@ -202,16 +254,21 @@ def run_job(jenkins: Any, job_name: str, params: dict[str, str], *, follow: bool
     except (KeyboardInterrupt, DeployCancelledError) as exc:
         code = exc.exit_code if isinstance(exc, DeployCancelledError) else 130
         signal_name = "SIGTERM" if code == 143 else "SIGINT"
-        done = _abort(jenkins, queue_item, build, state)
-        state.result = "ABORTED" if build is not None else None
+        done = _abort(jenkins, job, queue_item, build, state)
+        state.result = "ABORTED" if build is not None or state.number is not None else None
         error = DeployCancelledError(f"cancelled ({signal_name}): {done}", code)
         error.result = state.as_json()
         raise error from None
     state.deploy = find_deploy_result(state.console_lines)
     if state.result != "SUCCESS":
         reason = (state.deploy or {}).get("error")
-        failed = JenkinsError(f"build #{state.number} of {job_name} finished {state.result}"
-                              + (f": {reason}" if reason else "") + f" ({state.url})")
+        if not reason:
+            meaning = RESULT_MEANINGS.get(str(state.result), "Jenkins reported it")
+            deployed = (state.deploy or {}).get("taskDefinitionArn")
+            reason = meaning + (f"; the deploy step finished ({deployed})" if deployed else
+                                "; the deploy step did not report a result" if state.deploy is None else "")
+        failed = JenkinsError(f"build #{state.number} of {job_name} finished {state.result}: {reason} "
+                              f"({state.url})")
         failed.result = state.as_json()
         raise failed
     return state

@@ -14,9 +14,12 @@ endpoints jenkinsapi calls for `ci-ecs jenkins setup` and `ci-ecs jenkins run`:
     POST /createItem?name=N, /job/F/createItem  a job from config.xml (400 when the name is taken)
     GET/POST /job/X/config.xml                  the job's config, kept as posted (Jenkins re-serialises it)
     POST /job/X/buildWithParameters, /build     201 + Location: /queue/item/N/
-    GET  /queue/item/N/api/python|json          WaitingItem, then LeftItem with `executable`
-    POST /queue/cancelItem?id=N
-    GET  /job/X/N/api/python|json               the build: building, result, duration, url
+    GET  /queue/item/N/api/python|json          WaitingItem, then LeftItem with `executable` (or `cancelled`),
+                                                404 once Jenkins forgets the left item (Queue.leftItems: 5 minutes)
+    POST /queue/cancelItem?id=N                 Queue.doCancelItem: 204 for a waiting item, 500 "Could not cancel
+                                                run" for one that has left the queue, 404 for an unknown id
+    GET  /job/X/N/api/python|json               the build: building, result (SUCCESS, UNSTABLE, FAILURE,
+                                                NOT_BUILT, ABORTED), duration, url, queueId
     GET  /job/X/N/logText/progressiveText       the console from ?start=, X-Text-Size, X-More-Data
     POST /job/X/N/stop                          aborts the build (302 to it)
     POST /scriptText                            runs the posted script (see below)
@@ -65,6 +68,9 @@ RUN_CLASS = "org.jenkinsci.plugins.workflow.job.WorkflowRun"
 FOLDER_CLASS = "com.cloudbees.hudson.plugins.folder.Folder"
 CRUMB_FIELD = "Jenkins-Crumb"
 QUIET_PERIOD = 0.3  # seconds a queue item waits before an executor takes it (the client must poll the queue)
+LEFT_ITEM_SECONDS = 300.0  # Jenkins' Queue.leftItems cache: a left item answers for 5 minutes after it left
+# pipeline.groovy's exit code -> the build's result (what currentBuild.result and `unstable` made it).
+RESULTS = {0: "SUCCESS", 1: "FAILURE", 2: "UNSTABLE", 3: "NOT_BUILT"}
 
 
 def python_literal(value: Any) -> str:
@@ -159,6 +165,7 @@ class QueueItem:
     since: float = field(default_factory=time.time)
     build: int | None = None
     cancelled: bool = False
+    left: float | None = None  # when it left the queue (started or cancelled)
 
 
 class StandInJenkins:
@@ -183,6 +190,8 @@ class StandInJenkins:
         self.script_outputs: list[str] = []
         self.server: ThreadingHTTPServer | None = None
         self.url = ""
+        self.quiet_period = QUIET_PERIOD
+        self.left_item_seconds = LEFT_ITEM_SECONDS
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> StandInJenkins:
@@ -217,7 +226,8 @@ class StandInJenkins:
             color = "notbuilt"
         else:
             finished = next((b for b in reversed(job.builds) if not b.building), None)
-            base = {"SUCCESS": "blue", "FAILURE": "red", "UNSTABLE": "yellow", "ABORTED": "aborted"}.get(
+            base = {"SUCCESS": "blue", "FAILURE": "red", "UNSTABLE": "yellow", "ABORTED": "aborted",
+                    "NOT_BUILT": "notbuilt"}.get(
                 finished.result if finished and finished.result else "", "notbuilt")
             color = base + ("_anime" if last.building else "")
         return {"_class": JOB_CLASS, "name": name.split("/")[-1], "url": self.job_url(name), "color": color}
@@ -250,7 +260,8 @@ class StandInJenkins:
             return None
         return {"_class": RUN_CLASS, "number": build.number, "url": f"{self.job_url(job.name)}{build.number}/"}
 
-    def job_data(self, job: Job) -> dict[str, Any]:
+    def job_data(self, job: Job, deep: bool = False) -> dict[str, Any]:
+        """The job; `deep` (a `tree` asked for): its builds as whole objects, so a tree can reach their fields."""
         definitions = self.parameter_definitions(job)
         prop = {"_class": "hudson.model.ParametersDefinitionProperty", "parameterDefinitions": definitions}
         builds = list(reversed(job.builds))  # newest first, as Jenkins lists them
@@ -262,7 +273,7 @@ class StandInJenkins:
             "fullDisplayName": job.name.replace("/", " » "), "description": root.findtext("description"),
             "buildable": True, "concurrentBuild": True, "nextBuildNumber": job.next_number,
             "actions": [prop] if definitions else [{}], "property": [prop] if definitions else [],
-            "builds": [self._build_ref(job, b) for b in builds],
+            "builds": [self.build_data(job, b) if deep else self._build_ref(job, b) for b in builds],
             "firstBuild": self._build_ref(job, job.builds[0] if job.builds else None),
             "lastBuild": self._build_ref(job, builds[0] if builds else None),
             "lastCompletedBuild": self._build_ref(job, completed[0] if completed else None),
@@ -317,18 +328,19 @@ class StandInJenkins:
         item = QueueItem(self.next_queue_id, job.name, values)
         self.next_queue_id += 1
         self.queue[item.id] = item
-        threading.Timer(QUIET_PERIOD, self._start, args=(item,)).start()
+        threading.Timer(self.quiet_period, self._start, args=(item,)).start()
         return item
 
     def _start(self, item: QueueItem) -> None:
         with self.lock:
-            if item.cancelled:
+            if item.cancelled or item.build is not None:  # cancelled, or started already
                 return
             job = self.jobs[item.job]
             build = Build(job.next_number, item.id, dict(item.params))
             job.next_number += 1
             job.builds.append(build)
             item.build = build.number
+            item.left = time.time()
         threading.Thread(target=self._run, args=(job, build), daemon=True).start()
 
     def _append(self, build: Build, text: str | bytes) -> None:
@@ -386,7 +398,7 @@ class StandInJenkins:
                 for line in process.stdout:
                     self._append(build, line)
                 code = process.wait()
-                result = "ABORTED" if build.aborted else ("SUCCESS" if code == 0 else "FAILURE")
+                result = "ABORTED" if build.aborted else RESULTS.get(code, "FAILURE")
         finally:
             if build.aborted:
                 result = "ABORTED"
@@ -416,6 +428,13 @@ class StandInJenkins:
             return output
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def queue_item(self, item_id: int) -> QueueItem | None:
+        """The item, while Jenkins still knows it: waiting, or left less than left_item_seconds ago."""
+        item = self.queue.get(item_id)
+        if item is None or (item.left is not None and time.time() - item.left >= self.left_item_seconds):
+            return None
+        return item
 
     def libraries(self) -> list[dict[str, Any]]:
         """The global libraries as the script console left them: what a build needs to load one, and the flags."""
@@ -507,7 +526,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._api({"_class": "hudson.security.csrf.DefaultCrumbIssuer", "crumb": jenkins.crumb,
                                       "crumbRequestField": CRUMB_FIELD}, rest[2], query)
                 if rest[:2] == ["queue", "item"] and len(rest) == 5 and rest[3] == "api":
-                    item = jenkins.queue.get(int(rest[2]))
+                    item = jenkins.queue_item(int(rest[2]))
                     if item is None:
                         return self._send(404, "Not Found")
                     return self._api(jenkins.queue_data(item), rest[4], query)
@@ -519,7 +538,7 @@ class _Handler(BaseHTTPRequestHandler):
             if job is None:
                 return self._send(404, "Not Found")
             if rest[:1] == ["api"]:
-                return self._api(jenkins.job_data(job), rest[1], query)
+                return self._api(jenkins.job_data(job, deep="tree" in query), rest[1], query)
             if rest == ["config.xml"]:
                 return self._send(200, job.config_xml, "application/xml")
             if rest and rest[0].isdigit():
@@ -569,11 +588,14 @@ class _Handler(BaseHTTPRequestHandler):
                 jenkins.jobs[full] = Job(full, body.decode())
                 return self._send(200)
             if not name and rest == ["queue", "cancelItem"]:
-                item = jenkins.queue.get(int(query.get("id", ["0"])[0]))
+                item_id = int(query.get("id", ["0"])[0])
+                item = jenkins.queue_item(item_id)
                 if item is None:
-                    return self._send(404, "Not Found")
-                if item.build is None:
-                    item.cancelled = True
+                    return self._send(404, f"Provided id ({item_id}) not found")
+                if item.left is not None:  # a LeftItem: Item.cancel returns false
+                    return self._send(500, f"Could not cancel run for id {item_id}")
+                item.cancelled = True
+                item.left = time.time()
                 return self._send(204)
             job = jenkins.jobs.get(name)
             if job is None:

@@ -5,10 +5,11 @@
 //
 // SCENARIO.json: {"jenkinsfile": path, "vars": dir, "harness": path, "workspace": dir, "params": {...},
 //                 "env": {...}, "credentials": {...}}
-// Bound, as Pipeline behaves: pipeline/agent/stages/stage/steps/script blocks, echo, writeFile, error, params,
-// env, and every vars/NAME.groovy step (run in the harness). `@Library(...) _` lines were resolved by the
-// controller (it checked the library out to `vars`), so they are dropped here. Everything goes to stderr, which
-// the controller serves as the console; exit code 0 = SUCCESS, 1 = FAILURE.
+// Bound, as Pipeline behaves: pipeline/agent/stages/stage/steps/script blocks, echo, writeFile, error, unstable,
+// params, env, currentBuild.result, and every vars/NAME.groovy step (run in the harness). `@Library(...) _` lines
+// were resolved by the controller (it checked the library out to `vars`), so they are dropped here. Everything
+// goes to stderr, which the controller serves as the console; the exit code is the build's result: 0 SUCCESS,
+// 1 FAILURE, 2 UNSTABLE, 3 NOT_BUILT.
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurperClassic
 
@@ -17,6 +18,21 @@ class PipelineAbort extends RuntimeException {
 
     PipelineAbort(String message) {
         super(message)
+    }
+
+}
+
+/** currentBuild (RunWrapper): `result` is the result so far; setting it only ever makes it worse (Run.setResult). */
+class CurrentBuild {
+
+    // hudson.model.Result, best first.
+    static final List<String> ORDER = ['SUCCESS', 'UNSTABLE', 'FAILURE', 'NOT_BUILT', 'ABORTED']
+    String result
+
+    void setResult(String value) {
+        if (result == null || ORDER.indexOf(value) > ORDER.indexOf(result)) {
+            this.@result = value
+        }
     }
 
 }
@@ -33,6 +49,9 @@ String text = new File((String) scenario.jenkinsfile).text.readLines().collect {
 }.join('\n')
 
 Binding binding = new Binding()
+CurrentBuild currentBuild = new CurrentBuild()
+binding.currentBuild = currentBuild
+Closure worsen = { String result -> currentBuild.result = result }
 binding.params = scenario.params ?: [:]
 binding.env = scenario.env ?: [:]
 binding.any = 'any'
@@ -54,6 +73,11 @@ binding.echo = { Object message -> console(message) }
 binding.error = { String message ->
     console("ERROR: ${message}")
     throw new PipelineAbort(message)
+}
+// The `unstable` step: a warning in the console, the build UNSTABLE, the steps go on.
+binding.unstable = { String message ->
+    console("WARNING: ${message}")
+    worsen('UNSTABLE')
 }
 binding.writeFile = { Map options ->
     new File(workspace, (String) options.file).setText((String) options.text, 'UTF-8')
@@ -79,13 +103,12 @@ new File((String) scenario.vars).eachFileMatch(~/.*\.groovy/) { File file ->
     }
 }
 
-int status = 0
 try {
     new GroovyShell(binding).evaluate(text, 'Jenkinsfile')
 } catch (PipelineAbort abort) {
-    status = 1
+    worsen('FAILURE')
 } catch (Exception exception) {
     console("ERROR: ${exception}")
-    status = 1
+    worsen('FAILURE')
 }
-System.exit(status)
+System.exit([SUCCESS: 0, FAILURE: 1, UNSTABLE: 2, NOT_BUILT: 3][currentBuild.result ?: 'SUCCESS'])

@@ -20,13 +20,15 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
+import requests
 
 from tests.wrappers.conftest import CONFIG_YAML, SandboxProcess, write_config
 
 from .conftest import LIBRARY_VERSION, TOKEN, USER, ci_ecs
-from .controller import StandInJenkins
+from .controller import Job, StandInJenkins
 
 pytestmark = pytest.mark.wrappers
 
@@ -365,3 +367,120 @@ def test_bad_usage_exit_2(tmp_path: Path) -> None:
     build.write_text(config.read_text() + "image: {tag: '1', build: {context: .}}\n")
     refused = ci_ecs("jenkins", "setup", "-c", str(build), "--job", "j", "--library-repo", "r", "--print")
     assert refused.code == 2 and "image.build: the Jenkins job has no checkout" in refused.stderr
+
+
+def _add_job(jenkins: StandInJenkins, name: str, steps: str) -> None:
+    """A Pipeline job whose one stage runs `steps` (loads the library like the deploy jobs, deploys nothing)."""
+    script = ("@Library('ci-ecs') _\n\npipeline {\n    agent any\n    stages {\n        stage('Check') {\n"
+              f"            steps {{\n                {steps}\n            }}\n        }}\n    }}\n}}\n")
+    config = ("<?xml version='1.1' encoding='UTF-8'?>\n<flow-definition><description>checks</description>"
+              "<properties/><definition class='org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition'>"
+              f"<script>{escape(script)}</script><sandbox>true</sandbox></definition></flow-definition>")
+    with jenkins.lock:
+        jenkins.jobs.setdefault(name, Job(name, config))
+
+
+@pytest.mark.parametrize(("steps", "result", "meaning"), [
+    ("unstable('smoke test: 1 of 3 checks failed')", "UNSTABLE", "a step marked the build unstable"),
+    ("script { currentBuild.result = 'NOT_BUILT' }", "NOT_BUILT", "Jenkins did not run the build's steps"),
+], ids=["unstable", "not-built"])
+def test_unstable_and_not_built_exit_1_saying_what_they_mean(deploy_jobs: tuple[StandInJenkins, str], steps: str,
+                                                             result: str, meaning: str) -> None:
+    jenkins, _ = deploy_jobs
+    name = f"check-{result.lower()}"
+    _add_job(jenkins, name, steps)
+    run = ci_ecs("jenkins", "run", "--job", name, "--output", "json", "--poll-interval", "0.2", jenkins=jenkins)
+    assert run.code == 1, run.stderr
+    assert run.json["result"] == result and jenkins.jobs[name].builds[-1].result == result
+    number = run.json["number"]
+    assert run.json["error"] == (f"build #{number} of {name} finished {result}: {meaning}"
+                                 f"{RESULT_DETAIL[result]}; the deploy step did not report a result "
+                                 f"({jenkins.url}job/{name}/{number}/)")
+    assert f"Finished: {result}" in run.stderr
+
+
+RESULT_DETAIL = {"UNSTABLE": " (e.g. failing tests or the `unstable` step); treated as a failure",
+                 "NOT_BUILT": " (e.g. skipped, or superseded by a newer build)"}
+
+
+def test_queue_item_forgotten_after_it_left_is_found_by_its_build(deploy_jobs: tuple[StandInJenkins, str]) -> None:
+    """Jenkins forgets a left queue item (404) after a while: `run` finds the build by its queueId."""
+    jenkins, _ = deploy_jobs
+    _add_job(jenkins, "check-ok", "echo 'all good'")
+    jenkins.left_item_seconds = 0  # forgotten the moment it leaves (Jenkins: 5 minutes)
+    try:
+        run = ci_ecs("jenkins", "run", "--job", "check-ok", "--output", "json", "--poll-interval", "0.8",
+                     jenkins=jenkins)
+    finally:
+        jenkins.left_item_seconds = 300
+    assert run.code == 0, run.stderr
+    assert run.json["result"] == "SUCCESS" and "all good" in run.stderr
+    assert any(path == "/queue/item/{}/api/json".format(jenkins.jobs["check-ok"].builds[-1].queue_id)
+               for _, path in jenkins.requests)
+
+
+def _run_in_background(jenkins: StandInJenkins, job: str, poll: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "JENKINS_"))}
+    env.update({"JENKINS_URL": jenkins.url, "JENKINS_USER": USER, "JENKINS_API_TOKEN": TOKEN,
+                "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"})
+    return subprocess.Popen(["ci-ecs", "jenkins", "run", "--job", job, "--poll-interval", poll], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _queued(jenkins: StandInJenkins, job: str, before: set[int]) -> object:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with jenkins.lock:
+            items = [i for i in jenkins.queue.values() if i.job == job and i.id not in before]
+        if items:
+            time.sleep(0.5)  # `run` has read it once
+            return items[0]
+        time.sleep(0.1)
+    pytest.fail(f"{job} was never queued")
+
+
+def test_queue_item_cancelled_in_jenkins_exit_1(deploy_jobs: tuple[StandInJenkins, str]) -> None:
+    jenkins, _ = deploy_jobs
+    _add_job(jenkins, "check-ok", "echo 'all good'")
+    jenkins.quiet_period = 30
+    try:
+        before = set(jenkins.queue)
+        proc = _run_in_background(jenkins, "check-ok", "0.2")
+        item = _queued(jenkins, "check-ok", before)
+        auth = (USER, TOKEN)
+        crumb = requests.get(f"{jenkins.url}crumbIssuer/api/json", auth=auth, timeout=10).json()["crumb"]
+        cancel = requests.post(f"{jenkins.url}queue/cancelItem", params={"id": item.id},  # type: ignore[attr-defined]
+                               auth=auth, headers={"Jenkins-Crumb": crumb}, timeout=10)
+        assert cancel.status_code == 204  # Queue.doCancelItem
+        again = requests.post(f"{jenkins.url}queue/cancelItem", params={"id": item.id},  # type: ignore[attr-defined]
+                              auth=auth, headers={"Jenkins-Crumb": crumb}, timeout=10)
+        assert again.status_code == 500  # a LeftItem cannot be cancelled
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        jenkins.quiet_period = 0.3
+    assert proc.returncode == 1, stderr
+    assert "error: the queue item of check-ok was cancelled in Jenkins before it started" in stderr
+
+
+def test_sigterm_as_the_item_leaves_the_queue_stops_its_build(deploy_jobs: tuple[StandInJenkins, str]) -> None:
+    """The cancel meets an item that has just become a build (cancelItem: 500): the build is stopped instead."""
+    jenkins, _ = deploy_jobs
+    _add_job(jenkins, "check-slow", "script { Thread.sleep(30000) }")
+    jenkins.quiet_period = 60
+    try:
+        before = set(jenkins.queue)
+        proc = _run_in_background(jenkins, "check-slow", "20")  # reads the queue once, then sleeps
+        item = _queued(jenkins, "check-slow", before)
+        jenkins._start(item)  # type: ignore[arg-type]  # an executor takes it while `run` sleeps
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        jenkins.quiet_period = 0.3
+    assert proc.returncode == 143, stderr
+    build = jenkins.jobs["check-slow"].builds[-1]
+    assert f"aborted build #{build.number} of check-slow (it had just left the queue)" in stderr
+    deadline = time.monotonic() + 30
+    while build.result is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert build.result == "ABORTED"
