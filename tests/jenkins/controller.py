@@ -39,6 +39,7 @@ Not covered: anything else Jenkins does (views, nodes, plugins, SCM jobs, permis
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
@@ -71,6 +72,24 @@ QUIET_PERIOD = 0.3  # seconds a queue item waits before an executor takes it (th
 LEFT_ITEM_SECONDS = 300.0  # Jenkins' Queue.leftItems cache: a left item answers for 5 minutes after it left
 # pipeline.groovy's exit code -> the build's result (what currentBuild.result and `unstable` made it).
 RESULTS = {0: "SUCCESS", 1: "FAILURE", 2: "UNSTABLE", 3: "NOT_BUILT"}
+
+
+_compiled_stubs: dict[str, Path] = {}
+_compile_lock = threading.Lock()
+
+
+def compiled_stubs(groovy: str, java_home: str) -> Path:
+    """The stub classes compiled once per test process (groovyc), so a script console call only starts a JVM."""
+    with _compile_lock:
+        if groovy not in _compiled_stubs:
+            target = Path(tempfile.mkdtemp(prefix="jenkins-stubs-"))
+            atexit.register(shutil.rmtree, target, True)
+            groovyc = str(Path(groovy).with_name("groovyc"))
+            sources = sorted(str(path) for path in STUBS.rglob("*.groovy"))
+            subprocess.run([groovyc, "-d", str(target), *sources], check=True, capture_output=True, timeout=300,
+                           env={**os.environ, "JAVA_HOME": java_home})
+            _compiled_stubs[groovy] = target
+        return _compiled_stubs[groovy]
 
 
 def python_literal(value: Any) -> str:
@@ -195,6 +214,7 @@ class StandInJenkins:
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> StandInJenkins:
+        compiled_stubs(self.groovy, self.java_home)  # before the first request: a script call only runs
         controller = self
 
         class Handler(_Handler):
@@ -420,7 +440,8 @@ class StandInJenkins:
         try:
             path = scratch / "script.groovy"
             path.write_text(script)
-            proc = subprocess.run([self.groovy, "-cp", str(STUBS), str(path)], capture_output=True, text=True,
+            classes = compiled_stubs(self.groovy, self.java_home)
+            proc = subprocess.run([self.groovy, "-cp", str(classes), str(path)], capture_output=True, text=True,
                                   env={**os.environ, "JAVA_HOME": self.java_home,
                                        "JAVA_OPTS": f"-Dstandin.libraries={self.libraries_file}"}, timeout=120)
             output = proc.stdout + proc.stderr

@@ -101,7 +101,10 @@ def project(sandbox: SandboxProcess, tmp_path_factory: pytest.TempPathFactory) -
 def _run(project: Project, sandbox: SandboxProcess, *args: str, aws: bool = True,
          **variables: str) -> subprocess.CompletedProcess[str]:
     base = {**sandbox.env()} if aws else {"AWS_ENDPOINT_URL": sandbox.endpoint_url, "AWS_REGION": sandbox.region}
-    variables = {**base, "TEST_PYTHON": shutil.which("python3") or "python3", **variables}
+    # One virtualenv outside the checkout for the module's jobs (the template reuses a CI_ECS_VENV it is given
+    # while the install is the same); CI_ECS_VENV="" gives a job the template's default, its own temporary one.
+    variables = {**base, "TEST_PYTHON": shutil.which("python3") or "python3",
+                 "CI_ECS_VENV": str(project.repo.parent / "ci-ecs-venv"), **variables}
     # The template names an image (python:3.12); here every job runs in the shell instead.
     command = [project.tool, "--force-shell-executor", "--no-color", *args]
     for name, value in variables.items():
@@ -211,12 +214,13 @@ def test_build_context_gets_no_venv_or_dotenv(project: Project, sandbox: Sandbox
     if sandbox.registry is None:
         pytest.skip("the sandbox has no ECR registry (docker-registry is not installed)")
     (project.repo / "ci-ecs.env").write_text("CI_ECS_PUBLIC_IPS=left-by-an-earlier-run\n")
-    proc = _run(project, sandbox, "build-context", RUN_BUILD_CONTEXT="yes", **docker_env)
+    proc = _run(project, sandbox, "build-context", RUN_BUILD_CONTEXT="yes", CI_ECS_VENV="", **docker_env)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     values = dict(line.split("=", 1) for line in _dotenv(project, "build-context").splitlines())
     assert values["CI_ECS_IMAGE_URI"].startswith(f"{sandbox.registry}/wrappers-context@sha256:"), values
     assert values["CI_ECS_PUBLIC_IPS"].startswith("203.0.113."), values
+    assert re.search(r"ci-ecs: installing \. into \S+\.tmp/ci-ecs-\d+/venv ", log), log[-4000:]  # the default
     # What the engine got as context is in the image (context.Dockerfile copies all of it to /context).
     container = docker_client.containers.create(f"{sandbox.registry}/wrappers-context:context-1", command=["/none"])
     try:
