@@ -47,6 +47,8 @@ import groovy.transform.Field
     rollback: null,
     // Start a new deployment even when nothing changed (true/false).
     forceNewDeployment: null,
+    // Create the service when it does not exist although the config has no service section (true/false).
+    create: null,
     // Describe and diff only; write nothing to AWS (true/false).
     dryRun: null,
     // Probe the deployed service over HTTP after the deployment (true/false; default: the config's `verify`).
@@ -93,6 +95,7 @@ import groovy.transform.Field
     waitUntil: 'CI_ECS_WAIT_UNTIL',
     rollback: 'CI_ECS_ROLLBACK',
     forceNewDeployment: 'CI_ECS_FORCE_NEW_DEPLOYMENT',
+    create: 'CI_ECS_CREATE',
     dryRun: 'CI_ECS_DRY_RUN',
     verify: 'CI_ECS_VERIFY',
     region: 'CI_ECS_REGION',
