@@ -364,7 +364,7 @@ def test_bad_usage_exit_2(tmp_path: Path) -> None:
     bad_job = ci_ecs("jenkins", "setup", "-c", str(config), "--job", "a/b", "--library-repo", "r", "--print")
     assert bad_job.code == 2 and "--job: 'a/b' is not a Jenkins item name" in bad_job.stderr
     build = tmp_path / "build.yml"
-    build.write_text(config.read_text() + "image: {tag: '1', build: {context: .}}\n")
+    build.write_text(config.read_text() + "repository: {name: web}\nimage: {tag: '1', build: {context: .}}\n")
     refused = ci_ecs("jenkins", "setup", "-c", str(build), "--job", "j", "--library-repo", "r", "--print")
     assert refused.code == 2 and "image.build: the Jenkins job has no checkout" in refused.stderr
 
