@@ -519,14 +519,19 @@ def _context_minimal(sandbox: Sandbox | None, resources: Resources, folder: Path
     (folder / "ci-ecs.yml").write_text(_config_block("Use it").text)
 
 
-def _reference_config(resources: Resources) -> dict[str, Any]:
-    return runnable_config(_config_block("Configuration"), resources, "reference")
+def _repository_config() -> dict[str, Any]:
+    """The README's minimal config with a repository (`hello`, whose images `resources` pushed) instead of an
+    image in the container: what a tag (`image.tag`, `--tag`) names."""
+    config = yaml.safe_load(_config_block("Use it").text)
+    config["repository"] = {"name": "hello"}
+    config["task"]["execution_role_arn"] = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"  # ECR on Fargate
+    del config["task"]["containers"][0]["image"]
+    return dict(config)
 
 
-def _context_reference(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
-    """The README's reference config (section Configuration: a repository, image.tag) as ci-ecs.yml, for
-    commands that give `--tag "$GIT_COMMIT"`: the image of that commit is in ECR (`resources`)."""
-    (folder / "ci-ecs.yml").write_text(yaml.safe_dump(_reference_config(resources), sort_keys=False))
+def _context_repository(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
+    """_repository_config as ci-ecs.yml."""
+    (folder / "ci-ecs.yml").write_text(yaml.safe_dump(_repository_config(), sort_keys=False))
 
 
 def _register_until(sandbox: Sandbox, family: str, revision: int, definition: dict[str, Any]) -> None:
@@ -557,10 +562,10 @@ def _context_task_definitions(sandbox: Sandbox | None, resources: Resources, fol
 
 
 def _context_after_deploy(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
-    """The reference config, its family registered up to hello:41 (the revision the block deploys), and
+    """The minimal config, its family registered up to hello:41 (the revision the block deploys), and
     run-task.yml (MAPPED_LINES)."""
-    _context_reference(sandbox, resources, folder)
-    config = _reference_config(resources)
+    _context_minimal(sandbox, resources, folder)
+    config = yaml.safe_load(_config_block("Use it").text)
     container = config["task"]["containers"][0]
     if sandbox is not None:
         _register_until(sandbox, "hello", 41, {
@@ -573,7 +578,7 @@ def _context_after_deploy(sandbox: Sandbox | None, resources: Resources, folder:
 
 # The files a command block reads (`-c ci-ecs.yml`, `taskdef.json`), keyed by the block's first line.
 SH_CONTEXT = {
-    "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'": _context_reference,
+    "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'": _context_minimal,
     "# A migration before the deploy: exit 0 only when every essential container exited 0.": _context_after_deploy,
     "ci-ecs deploy --task-definition taskdef.json --container-name web": _context_task_definitions,
     "ci-ecs iam-policy -c ci-ecs.yml --account-id 123456789012 > policy.json": _context_minimal,
@@ -646,7 +651,7 @@ def run_python(sandbox: Sandbox, resources: Resources, block: Block,
     if OWN_SANDBOX in block.text:
         env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
     else:
-        _context_reference(None, resources, folder)  # `load_config("ci-ecs.yml", {"image.tag": ...})`
+        _context_repository(None, resources, folder)  # `load_config("ci-ecs.yml", {"image.tag": ...})`
     (folder / "example.py").write_text(block.text)
     return subprocess.run([sys.executable, "example.py"], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -655,7 +660,7 @@ def run_python(sandbox: Sandbox, resources: Resources, block: Block,
 def python_keys(block: Block) -> set[tuple[str, ...]]:
     if OWN_SANDBOX in block.text:
         return set()
-    return config_keys_of(merged_config(_config_block("Configuration"), "reference"))
+    return config_keys_of(_repository_config())
 
 
 @pytest.mark.parametrize("block", blocks_of("json-result"))
