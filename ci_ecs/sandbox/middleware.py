@@ -124,7 +124,7 @@ def error_response(service: str, fault: str, region: str = "") -> tuple[str, lis
         status, json_code, query_code = "500 Internal Server Error", "InternalFailure", "InternalFailure"
         message = "The request processing has failed because of an unknown error (ci-ecs sandbox)."
     else:
-        status, json_code, query_code = "503 Service Unavailable", "ServiceUnavailableException", "ServiceUnavailable"
+        status, json_code, query_code = "503 Service Unavailable", "ServiceUnavailable", "ServiceUnavailable"
         message = "Service Unavailable (injected by the ci-ecs sandbox)"
     if service in QUERY_SERVICES:
         if QUERY_PROTOCOL_XML_ROOT.get(service) == "Response":
@@ -153,9 +153,17 @@ class SandboxMiddleware:
     (``validate_responses``), the check of every response against botocore's model."""
 
     def __init__(
-        self, app: WSGIApp, injector: FaultInjector, lock: threading.RLock, validate_responses: bool = False
+        self,
+        app: WSGIApp,
+        injector: FaultInjector,
+        lock: threading.RLock,
+        validate_responses: bool = False,
+        violations_file: str | None = None,
     ) -> None:
+        """``violations_file``: append each violation found in test mode to this file, one line
+        each (how a sandbox in a child process tells the tests what it found)."""
         self.app = app
+        self.violations_file = violations_file
         self.injector = injector
         self.lock = lock
         self.validate_responses = validate_responses
@@ -228,6 +236,9 @@ class SandboxMiddleware:
     def _violation(self, text: str) -> None:
         with self._log_lock:
             self.violations.append(text)
+            if self.violations_file:
+                with open(self.violations_file, "a", encoding="utf-8") as out:
+                    out.write(text.replace("\n", " ") + "\n")
 
     def take_violations(self) -> list[str]:
         """The response-shape violations found since the last call (test mode), and forget them."""

@@ -34,6 +34,7 @@ DUMMY_SECRET_KEY = "testing"  # noqa: S105 - moto accepts any credentials
 _start_lock = threading.Lock()
 _UNSET: Any = object()
 VALIDATE_RESPONSES_ENV = "CI_ECS_SANDBOX_VALIDATE_RESPONSES"
+VIOLATIONS_FILE_ENV = "CI_ECS_SANDBOX_VIOLATIONS_FILE"
 MINUTE_SECONDS_ENV = "CI_ECS_SANDBOX_MINUTE_SECONDS"
 
 
@@ -67,10 +68,13 @@ class Sandbox:
         runtime: str | None = None,
         docker_host: str | None = None,
         minute_seconds: float | None = None,
+        violations_file: str | None = None,
     ) -> None:
         """``validate_responses`` (test mode; default: the CI_ECS_SANDBOX_VALIDATE_RESPONSES
         environment variable) checks every response against botocore's output shape for its
-        operation; ``take_violations()`` returns what it found.
+        operation; ``take_violations()`` returns what it found, and each is also appended to
+        ``violations_file`` (default: the CI_ECS_SANDBOX_VIOLATIONS_FILE environment variable), one
+        line each: how a sandbox in a child process reports to the tests.
 
         ``runtime`` is "simulated" (tasks are state only) or "docker" (tasks are real containers
         on the engine at ``docker_host``, else DOCKER_HOST or the default socket); default: the
@@ -84,6 +88,7 @@ class Sandbox:
         if validate_responses is None:
             validate_responses = os.environ.get(VALIDATE_RESPONSES_ENV, "").lower() in ("1", "true", "yes")
         self.validate_responses = validate_responses
+        self.violations_file = violations_file or os.environ.get(VIOLATIONS_FILE_ENV) or None
         self.runtime = runtime_name(runtime)
         # How long a bake-time / hook-timeout minute lasts (default: the environment, else 60 s).
         self.minute_seconds = float(minute_seconds if minute_seconds is not None
@@ -131,7 +136,9 @@ class Sandbox:
             # moto has no ECR Public: the sandbox serves it in front of moto (ecr_public.py).
             app = EcrPublicRouter(DomainDispatcherApplication(create_backend_app),
                                   EcrPublicService(rt.registry, lambda: self.endpoint_url))
-            self._middleware = SandboxMiddleware(app, self.injector, rt.lock, self.validate_responses)
+            self._middleware = SandboxMiddleware(
+                app, self.injector, rt.lock, self.validate_responses, self.violations_file
+            )
             self._server = make_server(
                 self.host, self.port, self._middleware, threaded=True, request_handler=_QuietHandler
             )

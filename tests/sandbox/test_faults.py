@@ -73,7 +73,7 @@ def test_5xx_on_an_operation_has_no_side_effect(aws: Aws) -> None:
             family="five-xx", containerDefinitions=[{"name": "web", "image": "nginx", "memory": 128}]
         )
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-    assert caught.value.response["Error"]["Code"] == "ServiceUnavailableException"
+    assert caught.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert aws.ecs.list_task_definitions(familyPrefix="five-xx")["taskDefinitionArns"] == []
     faulted = [(d.operation, d.status, d.fault) for d in aws.sb.request_details if d.fault]
     assert faulted[-1] == ("RegisterTaskDefinition", 503, "5xx")

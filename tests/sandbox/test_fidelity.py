@@ -51,7 +51,8 @@ def test_responses_are_checked_against_botocores_model() -> None:
     violations = middleware.take_violations()
     assert any("services[0].runningCount: expected integer" in v for v in violations), violations
     assert any("services[0].launchType: 'LAMBDA' is not one of" in v for v in violations), violations
-    good = _middleware({"services": [{"serviceName": "web", "runningCount": 2, "launchType": "FARGATE"}]})
+    good = _middleware({"services": [{"serviceName": "web", "runningCount": 2, "launchType": "FARGATE"}],
+                        "failures": []})
     _call(good, "DescribeServices")
     assert good.take_violations() == []
 
