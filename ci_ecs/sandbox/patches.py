@@ -7,9 +7,12 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
   - ``EC2ContainerServiceResponse.create_service``: moto drops deploymentConfiguration,
     placement and a few other parameters; the wrapper stores them on the Service and replaces
     moto's static deployment with a live one (``scheduler.initialise_service``).
-  - ``EC2ContainerServiceResponse.register_task_definition``: ECS's Fargate rules moto lacks
-    (``taskdef_rules``) refuse the request first; "0.25 vCPU" / "0.5GB" are stored as ECS
+  - ``EC2ContainerServiceResponse.register_task_definition``: ECS's rules moto lacks
+    (``taskdef_rules``: Fargate, limits, container references; ``tag_rules``) refuse the request
+    first; "0.25 vCPU" / "0.5GB" are stored as ECS
     converts them.
+  - ``EC2ContainerServiceResponse.create_service`` / ``update_service``: ``service_rules`` refuse
+    what ECS refuses (quota on tasks, placement, capacity providers, network, load balancers, tags).
   - ``EC2ContainerServiceBackend.update_service``: moto never creates a deployment and sets
     runningCount = desiredCount; the wrapper keeps the deployments, resolves the task
     definition to an ARN and starts a new PRIMARY deployment when ECS would.
@@ -61,13 +64,14 @@ from moto.ec2.utils import generate_dns_from_ip
 from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend
 from moto.ecr.responses import ECRResponse
-from moto.ecs.exceptions import EcsClientException
+from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from . import deployments as service_deployments
-from . import ecr, network, runtime, scheduler, taskdef_rules
+from . import ecr, network, runtime, scheduler, service_rules, taskdef_rules
 from .registry import RegistryError
+from .tag_rules import check_tags
 
 
 class ServiceNotActiveException(ServiceException):
@@ -149,7 +153,8 @@ _PATCHES.append(staticmethod(_resource_requirements))
 
 @_wrap(EC2ContainerServiceResponse, "create_service")
 def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
-    if _rt() is not None:  # ECS refuses bad strategy settings before creating anything
+    if _rt() is not None:  # ECS refuses bad requests before creating anything
+        service_rules.check_create(dict(self._get_params()), self.ecs_backend)
         controller = (self._get_param("deploymentController") or {}).get("type") or "ECS"
         configuration = self._get_param("deploymentConfiguration") or {}
         service_deployments.validate(configuration, self._get_param("loadBalancers"), controller)
@@ -169,14 +174,13 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
 def _register_task_definition_response(self: EC2ContainerServiceResponse) -> ActionResult:
     rt = _rt()
     if rt is not None:
-        params = {
-            key: self._get_param(key)
-            for key in ("containerDefinitions", "requiresCompatibilities", "networkMode", "cpu", "memory")
-        }
-        params["executionRoleArn"] = self._get_param("executionRoleArn")
-        refused = taskdef_rules.check(params, rt.registry)
+        params = dict(self._get_params())
+        refused = taskdef_rules.check_limits(params, len(self.body or b"")) or taskdef_rules.check(params, rt.registry)
         if refused:
             raise EcsClientException(refused)  # before moto registers anything, as ECS does
+        tags_refused = check_tags(params.get("tags"))
+        if tags_refused:
+            raise InvalidParameterException(tags_refused)
     result: ActionResult = _original(EC2ContainerServiceResponse, "register_task_definition")(self)
     if rt is not None:
         # ECS stores "0.25 vCPU" / "0.5GB" converted to CPU units and MiB.
@@ -185,6 +189,14 @@ def _register_task_definition_response(self: EC2ContainerServiceResponse) -> Act
             task_definition.cpu = str(taskdef_rules.cpu_units(task_definition.cpu))
         if task_definition.memory is not None and taskdef_rules.memory_mib(task_definition.memory) is not None:
             task_definition.memory = str(taskdef_rules.memory_mib(task_definition.memory))
+    return result
+
+
+@_wrap(EC2ContainerServiceResponse, "update_service")
+def _update_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
+    if _rt() is not None:  # ECS refuses bad requests before changing anything
+        service_rules.check_update(dict(self._get_params()), self.ecs_backend)
+    result: ActionResult = _original(EC2ContainerServiceResponse, "update_service")(self)
     return result
 
 

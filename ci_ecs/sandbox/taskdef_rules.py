@@ -15,10 +15,15 @@ Each message is ECS's own wording (ClientException, HTTP 400), as AWS returns it
     valid pairs are the table in the RegisterTaskDefinition API reference (``memory``);
   - "When networkMode=awsvpc, the host ports and container ports in port mappings must match."
     (aws/amazon-ecs-cli#1014, pulumi/pulumi-awsx#935).
+
+``check_limits`` holds the limits and cross-references ECS refuses whatever the launch type, each
+with its source next to it. Where no ECS wording is on record the message is the sandbox's own
+(the error code, ClientException, is what ECS answers for an invalid task definition).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -104,3 +109,111 @@ def check(params: dict[str, Any], registry: RegistryClient | None) -> str | None
                 if host not in (None, 0) and host != mapping.get("containerPort"):
                     return "When networkMode=awsvpc, the host ports and container ports in port mappings must match."
     return None
+
+
+# Amazon ECS service quotas ("Containers per task definition: 10, not adjustable"); ECS answers
+# "Too many containers." (aws/amazon-ecs-cli#184, #951).
+MAX_CONTAINERS = 10
+# Amazon ECS service quotas ("Task definition max size: 64 KiB"); ECS answers "Actual length:
+# '66420'. Max allowed length is '65536' bytes." (awsdocs/amazon-ecs-developer-guide#149).
+MAX_TASK_DEFINITION_BYTES = 65536
+# ContainerDefinition.stopTimeout (ECS API reference): "For tasks using the Fargate launch type,
+# the max stop timeout value is 120 seconds."
+FARGATE_MAX_STOP_TIMEOUT = 120
+
+
+def check_limits(params: dict[str, Any], request_bytes: int | None = None) -> str | None:
+    """ECS's ClientException message for a RegisterTaskDefinition request over ECS's limits or
+    with broken references between its containers, else None. ``params`` are the request's
+    members (camelCase), ``request_bytes`` the size of the request body as sent."""
+    size = request_bytes if request_bytes is not None else len(json.dumps(params, separators=(",", ":")))
+    if size > MAX_TASK_DEFINITION_BYTES:
+        return f"Actual length: '{size}'. Max allowed length is '{MAX_TASK_DEFINITION_BYTES}' bytes."
+    containers = [c for c in params.get("containerDefinitions") or [] if isinstance(c, dict)]
+    if len(containers) > MAX_CONTAINERS:
+        return "Too many containers."
+    if not containers:
+        # "Container list cannot be empty." (awsdocs/aws-cloudformation-user-guide#454)
+        return "Container list cannot be empty."
+    names = [str(c.get("name") or "") for c in containers]
+    for name in names:
+        if names.count(name) > 1:
+            # Containers are named by links, dependsOn and load balancers: ContainerDefinition.name
+            # identifies one container of the task definition (ECS API reference).
+            return f"Duplicate container name '{name}': container names must be unique within a task definition."
+    if not any(c.get("essential", True) is not False for c in containers):
+        # ContainerDefinition.essential (ECS API reference): "All tasks must have at least one
+        # essential container."
+        return "A task definition must have at least one essential container."
+    for container in containers:
+        for dependency in container.get("dependsOn") or []:
+            target = (dependency or {}).get("containerName")
+            if target not in names:
+                # ContainerDependency.containerName (ECS API reference): "The name of a container."
+                # of this task definition.
+                return (f"Container '{container.get('name')}' depends on container '{target}', "
+                        "which is not in the task definition.")
+            if target == container.get("name"):
+                return f"Container '{target}' cannot depend on itself."
+    problem = _check_environment(containers)
+    if problem:
+        return problem
+    problem = _check_resources(params, containers)
+    if problem:
+        return problem
+    if "FARGATE" in (params.get("requiresCompatibilities") or []):
+        for container in containers:
+            if container.get("privileged"):
+                # ContainerDefinition.privileged (ECS API reference): "This parameter is not
+                # supported for Windows containers or tasks run on Fargate."
+                return (f"Privileged mode is not supported on Fargate (container '{container.get('name')}' "
+                        "sets privileged).")
+            stop = container.get("stopTimeout")
+            if isinstance(stop, int) and stop > FARGATE_MAX_STOP_TIMEOUT:
+                return (f"Invalid stopTimeout {stop} for container '{container.get('name')}': on Fargate the "
+                        f"maximum stop timeout is {FARGATE_MAX_STOP_TIMEOUT} seconds.")
+    return None
+
+
+def _check_environment(containers: list[dict[str, Any]]) -> str | None:
+    """Environment variable names no container can receive: empty, or holding '=' or NUL. A
+    process environment is a list of NAME=value strings ended by NUL (POSIX, XBD chapter 8,
+    "Environment Variables"), so such a name cannot reach the container; the Docker Engine API
+    refuses the container ("invalid environment variable"), so ECS could never start the task."""
+    for container in containers:
+        for variable in container.get("environment") or []:
+            name = str((variable or {}).get("name") or "")
+            if not name or "=" in name or "\0" in name:
+                return (f"Invalid environment variable name {name[:40]!r} in container '{container.get('name')}': "
+                        "a name must be non-empty and contain neither '=' nor NUL.")
+    return None
+
+
+def _check_resources(params: dict[str, Any], containers: list[dict[str, Any]]) -> str | None:
+    """Container memory and cpu within the task's. ContainerDefinition.memory (ECS API
+    reference): "The total amount of memory reserved for all containers within a task must be lower
+    than the task memory value, if one is specified."; ECS's wording for cpu: "The sum of all
+    container 'cpu' values cannot be greater than the value of the task 'cpu'."
+    (klothoplatform/klotho#892)."""
+    task_memory = memory_mib(params["memory"]) if params.get("memory") not in (None, "") else None
+    if task_memory is not None:
+        for container in containers:
+            memory = container.get("memory")
+            if isinstance(memory, int) and memory > task_memory:
+                return (f"Invalid 'memory' setting for container '{container.get('name')}': {memory} MiB is more "
+                        f"than the task's memory, {task_memory} MiB.")
+        reserved = sum(_reserved_memory(c) for c in containers)
+        if reserved > task_memory:
+            return (f"The sum of all container 'memory' reservations ({reserved} MiB) cannot be greater than the "
+                    f"value of the task 'memory' ({task_memory} MiB).")
+    task_cpu = cpu_units(params["cpu"]) if params.get("cpu") not in (None, "") else None
+    if task_cpu is not None:
+        total = sum(c.get("cpu") or 0 for c in containers if isinstance(c.get("cpu") or 0, int))
+        if total > task_cpu:
+            return "The sum of all container 'cpu' values cannot be greater than the value of the task 'cpu'."
+    return None
+
+
+def _reserved_memory(container: dict[str, Any]) -> int:
+    value = container.get("memoryReservation") or container.get("memory") or 0
+    return value if isinstance(value, int) else 0
