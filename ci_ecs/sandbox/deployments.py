@@ -218,8 +218,9 @@ class ServiceDeployment:
 
             status = "TRIGGERED" if self.breaker_triggered else (
                 "MONITORING_COMPLETE" if self.status == "SUCCESSFUL" else "MONITORING")
+            threshold = circuit_breaker_threshold(self.counts["requested"], breaker)
             out["deploymentCircuitBreaker"] = {"status": status, "failureCount": self.breaker_failures,
-                                               "threshold": circuit_breaker_threshold(self.counts["requested"])}
+                                               "threshold": threshold}
         if self.alarms:
             out["alarms"] = copy.deepcopy(self.alarms)
         if self.hooks:

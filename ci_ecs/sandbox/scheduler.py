@@ -42,6 +42,7 @@ DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
     "minimumHealthyPercent": 100,
 }
 LIVE_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
+HEALTH_STOP_REASON = "Task failed container health checks"  # ECS's stoppedReason
 
 
 def new_deployment_id() -> str:
@@ -49,13 +50,29 @@ def new_deployment_id() -> str:
     return f"ecs-svc/{mock_random.randint(10**18, 10**19 - 1)}"
 
 
-def circuit_breaker_threshold(desired_count: int) -> int:
-    """AWS's failure threshold: half the desired count, at least 3, at most 200.
+def circuit_breaker_threshold(desired_count: int, breaker: dict[str, Any] | None = None) -> int:
+    """The circuit breaker's failure threshold for a desired count and the breaker's
+    ``thresholdConfiguration`` (ECS API reference, ThresholdConfiguration / ThresholdType): COUNT
+    uses ``value`` as is; BOUNDED_PERCENT (the default, value 50) is value % of the desired count,
+    at least 3 and at most 200; UNBOUNDED_PERCENT the same without the 3-to-200 bounds.
 
     >>> [circuit_breaker_threshold(n) for n in (1, 6, 7, 1000)]
     [3, 3, 4, 200]
+    >>> circuit_breaker_threshold(10, {"thresholdConfiguration": {"type": "COUNT", "value": 1}})
+    1
+    >>> circuit_breaker_threshold(1000, {"thresholdConfiguration": {"type": "UNBOUNDED_PERCENT", "value": 50}})
+    500
     """
-    return min(200, max(3, math.ceil(0.5 * desired_count)))
+    threshold = (breaker or {}).get("thresholdConfiguration") or {}
+    kind = threshold.get("type") or "BOUNDED_PERCENT"
+    value = threshold.get("value")
+    value = 50 if value is None else int(value)
+    if kind == "COUNT":
+        return value
+    computed = math.ceil(value * desired_count / 100)
+    if kind == "UNBOUNDED_PERCENT":
+        return computed
+    return min(200, max(3, computed))
 
 
 def rolling_bounds(desired: int, config: dict[str, Any]) -> tuple[int, int]:
@@ -340,7 +357,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     deployments = {d["id"]: d for d in service.deployments}
     breaker = deployment_configuration(service).get("deploymentCircuitBreaker") or {}
     for task in tasks:
-        outcome = advance_task(task, rt)
+        outcome = advance_task(task, rt) or _stop_if_unhealthy(service, task, rt)
         deployment = deployments.get(task.sb_deployment)
         if outcome is None or deployment is None:
             continue
@@ -422,6 +439,27 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     strategies.finish(service, tasks, rt)
 
 
+def _stop_if_unhealthy(service: MotoService, task: MotoTask, rt: Runtime) -> str | None:
+    """Stop a service's RUNNING task whose container health checks made it UNHEALTHY, unless the
+    service's health check grace period since the task started is still running: "failed" then.
+
+    ECS API reference, HealthCheck: "if the task reports as unhealthy then the task will be
+    stopped and the service scheduler will replace it"; CreateService.healthCheckGracePeriodSeconds:
+    "The period of time, in seconds, that the Amazon ECS service scheduler ignores unhealthy
+    Elastic Load Balancing, VPC Lattice, and container health checks after a task has first
+    started." A RunTask task carries on (it is not a service's).
+    """
+    if task.last_status != "RUNNING" or task.desired_status != "RUNNING" or task.health_status != "UNHEALTHY":
+        return None
+    grace = int(getattr(service, "health_check_grace_period_seconds", None) or 0)
+    started = getattr(task, "sb_running_since", None)
+    if grace and started is not None and rt.now() - started < grace:
+        return None
+    request_stop(task, HEALTH_STOP_REASON, "ServiceSchedulerInitiated", rt)
+    task.sb_failed = True
+    return "failed"
+
+
 def _stop_tasks(service: MotoService, tasks: list[MotoTask], deployment_id: str, rt: Runtime) -> None:
     if not tasks:
         return
@@ -439,7 +477,7 @@ def _check_circuit_breaker(
     breaker = config.get("deploymentCircuitBreaker") or {}
     if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
         return
-    if primary["failedTasks"] < circuit_breaker_threshold(service.desired_count):
+    if primary["failedTasks"] < circuit_breaker_threshold(service.desired_count, breaker):
         return
     state = _sb(service)
     primary["rolloutState"] = "FAILED"

@@ -21,7 +21,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +272,33 @@ def test_failing_health_check_replaces_the_task_and_counts(aws: Aws, busybox_ima
     replacement = wait_for(lambda: [t for t in aws.tasks(cluster, "sick") if t["taskArn"] != stopped["taskArn"]],
                            timeout=30, what="a replacement task")
     assert replacement
+    aws.ecs.update_service(cluster=cluster, service="sick", desiredCount=0)
+
+
+def test_health_check_grace_period_holds_off_the_stop(aws: Aws, busybox_image: str) -> None:
+    cluster = aws.cluster()
+    task_definition = _register(aws, "sick-graced", [{
+        "name": "app",
+        "image": busybox_image,
+        "essential": True,
+        "command": ["/bin/busybox", "sleep", "300"],
+        "healthCheck": {"command": ["CMD-SHELL", "exit 1"], "interval": 2, "timeout": 1, "retries": 1},
+        "stopTimeout": 1,
+    }])
+    aws.ecs.create_service(
+        cluster=cluster, serviceName="sick", taskDefinition=task_definition, desiredCount=1, launchType="FARGATE",
+        healthCheckGracePeriodSeconds=8, networkConfiguration={"awsvpcConfiguration": {"subnets": [aws.subnet()]}},
+    )
+
+    def stopped_unhealthy() -> list[dict[str, Any]]:
+        tasks = aws.tasks(cluster, "sick", desired_status="STOPPED")
+        return [t for t in tasks if t.get("stoppedReason") == "Task failed container health checks"]
+
+    wait_for(lambda: [t for t in aws.tasks(cluster, "sick") if t["healthStatus"] == "UNHEALTHY"], timeout=60,
+             interval=0.5, what="an UNHEALTHY task")
+    (stopped, *_) = wait_for(stopped_unhealthy, timeout=60, interval=0.5, what="a task stopped as unhealthy")
+    # UNHEALTHY after ~2 s, stopped only once the 8 s grace period since it started was over.
+    assert stopped["stoppingAt"] - stopped["startedAt"] >= timedelta(seconds=8)
     aws.ecs.update_service(cluster=cluster, service="sick", desiredCount=0)
 
 

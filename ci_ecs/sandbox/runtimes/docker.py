@@ -40,7 +40,6 @@ from ..lifecycle import finish_stop, mark_stopping, utcnow
 from ..runtime import Runtime
 from . import RuntimeUnavailableError, TaskRuntime
 from .docker_task import (
-    HEALTH_STOP_REASON,
     MAX_LOG_LINES,
     ContainerSpec,
     TaskRun,
@@ -330,18 +329,13 @@ class DockerRuntime(TaskRuntime):
             task.started_at = utcnow()
             task.connectivity = "CONNECTED"
             task.connectivity_at = task.started_at
-        if task.last_status == "RUNNING" and task.desired_status == "RUNNING":
-            if task.health_status == "UNHEALTHY" and task.sb_service_uid is not None:
-                # A service's task that fails its container health checks is stopped and replaced
-                # (API reference, HealthCheck: "if the task reports as unhealthy then the task will
-                # be stopped and the service scheduler will replace it"); a RunTask task carries on.
-                mark_stopping(task, HEALTH_STOP_REASON, "ServiceSchedulerInitiated")
-                run.stop.set()
-                task.sb_failed = True
-                outcome = "failed"
-            elif not task.sb_ready and (not run.has_health_checks or task.health_status == "HEALTHY"):
-                task.sb_ready = True
-                outcome = "running"
+            task.sb_running_since = rt.now()  # the health check grace period counts from here
+        # An UNHEALTHY service task is stopped by the scheduler once the service's health check
+        # grace period is over (scheduler._stop_if_unhealthy); a RunTask task carries on.
+        if (task.last_status == "RUNNING" and task.desired_status == "RUNNING" and not task.sb_ready
+                and (not run.has_health_checks or task.health_status == "HEALTHY")):
+            task.sb_ready = True
+            outcome = "running"
         if run.phase == "STOPPED":
             self._copy_containers(task, run)
             finish_stop(task, exit_code=None)

@@ -28,7 +28,6 @@ DEFAULT_STOP_TIMEOUT = 30
 HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
 POLL_SECONDS = 0.25
 MAX_LOG_LINES = 10_000  # kept per container for ``logs()``; CloudWatch Logs gets every line
-HEALTH_STOP_REASON = "Task failed container health checks"
 
 
 @dataclass

@@ -9,6 +9,9 @@ A one-off task (started by RunTask, not by a service) runs no command here, so i
 ever: its containers exit 0 after ``ONE_OFF_RUN_SECONDS`` of RUNNING (the crash labels give another code or
 time), and the task stops as ECS stops a task whose essential container exited ("Essential container in task
 exited", stopCode EssentialContainerExited; ECS API reference, Task.stopCode).
+
+A container with a health check reports HEALTHY (or, with ``HEALTH_LABEL`` UNHEALTHY, UNHEALTHY)
+``HEALTH_AFTER_LABEL`` seconds after it starts; until then UNKNOWN, as ECS reports it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ CRASH_LABEL = "ci-ecs.sandbox/exit-code"
 CRASH_AFTER_LABEL = "ci-ecs.sandbox/exit-after-seconds"
 # How long a one-off task's containers run before they exit 0 (a migration or a job that succeeds).
 ONE_OFF_RUN_SECONDS = 2.0
+# A container with a ``healthCheck`` reports UNKNOWN when it starts, then the result of its
+# checks after HEALTH_AFTER_LABEL seconds (default: the sandbox's task start time): HEALTHY, or
+# UNHEALTHY when HEALTH_LABEL says so (an app whose health check fails).
+HEALTH_LABEL = "ci-ecs.sandbox/health-status"
+HEALTH_AFTER_LABEL = "ci-ecs.sandbox/health-after-seconds"
 
 MotoTask = Any
 
@@ -50,7 +58,8 @@ class SimulatedRuntime(TaskRuntime):
         by_name = {d.get("name"): d for d in task_definition.container_definitions}
         one_off = getattr(task, "sb_service_uid", None) is None  # RunTask's, not a service's
         for container in task.containers:
-            labels = (by_name.get(container.name) or {}).get("dockerLabels") or {}
+            definition = by_name.get(container.name) or {}
+            labels = definition.get("dockerLabels") or {}
             container.sb_exit_code = _int_label(labels.get(CRASH_LABEL))
             after = labels.get(CRASH_AFTER_LABEL)
             container.sb_exit_after = float(after) if after not in (None, "") else 0.0
@@ -58,6 +67,11 @@ class SimulatedRuntime(TaskRuntime):
                 container.sb_exit_code = 0
                 if after in (None, ""):
                     container.sb_exit_after = ONE_OFF_RUN_SECONDS
+            container.sb_health_check = bool(definition.get("healthCheck"))
+            status = str(labels.get(HEALTH_LABEL) or "HEALTHY").upper()
+            container.sb_health_result = "UNHEALTHY" if status == "UNHEALTHY" else "HEALTHY"
+            health_after = labels.get(HEALTH_AFTER_LABEL)
+            container.sb_health_after = float(health_after) if health_after not in (None, "") else task.sb_start_seconds
         task.sb_stop_at = None
         task.sb_pull_error = None
         task.sb_pull_checked = False
@@ -129,7 +143,6 @@ class SimulatedRuntime(TaskRuntime):
                 container.last_status = "RUNNING"
                 container.runtime_id = f"{task.id}-{uuid.uuid4().hex[:10]}"
             task.sb_running_since = now
-            task.sb_ready = True  # no health checks here: RUNNING is ready
             just_started = True
         if task.last_status == "RUNNING":
             for container in task.containers:
@@ -151,7 +164,44 @@ class SimulatedRuntime(TaskRuntime):
                         return None  # a one-off task that did its work: stopped, not failed
                     task.sb_failed = True
                     return "failed"
-        return "running" if just_started else None
+            self._health(task, now)
+            if not task.sb_ready and task.health_status in _READY_HEALTH[_has_health_checks(task)]:
+                # A task is ready (it counts as healthy for the rollout and the circuit breaker)
+                # once RUNNING and, when its essential containers have health checks, HEALTHY.
+                task.sb_ready = True
+                return "running"
+        return "running" if just_started and task.sb_ready else None
+
+    def _health(self, task: MotoTask, now: float) -> None:
+        """Container and task healthStatus: UNKNOWN until the first check result, as ECS reports."""
+        for container in task.containers:
+            if not getattr(container, "sb_health_check", False) or container.last_status != "RUNNING":
+                continue
+            if now - task.sb_running_since >= container.sb_health_after:
+                container.health_status = container.sb_health_result
+        task.health_status = task_health_status(task.containers)
+
+
+# Task health statuses at which a RUNNING task is ready: any without health checks, else HEALTHY.
+_READY_HEALTH = {False: ("UNKNOWN", "HEALTHY", "UNHEALTHY"), True: ("HEALTHY",)}
+
+
+def _has_health_checks(task: MotoTask) -> bool:
+    return any(getattr(c, "sb_health_check", False) and c.sb_essential for c in task.containers)
+
+
+def task_health_status(containers: list[Any]) -> str:
+    """ECS's task healthStatus from its essential containers with health checks (ECS API
+    reference, Task.healthStatus): UNHEALTHY if any is, UNKNOWN while any is being evaluated or
+    when none has a health check, else HEALTHY."""
+    checked = [c.health_status for c in containers if getattr(c, "sb_health_check", False) and c.sb_essential]
+    if not checked:
+        return "UNKNOWN"
+    if "UNHEALTHY" in checked:
+        return "UNHEALTHY"
+    if "UNKNOWN" in checked:
+        return "UNKNOWN"
+    return "HEALTHY"
 
 
 def _first_pull_error(rt: Runtime, images: list[str], account_id: str, region: str) -> str | None:

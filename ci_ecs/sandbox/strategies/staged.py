@@ -237,7 +237,8 @@ def _failure(backend: Any, service: Any, primary: dict[str, Any], record: Servic
         _roll_back(service, primary, record, "Service deployment rolled back by a lifecycle hook.", rt)
         return True
     breaker = record.configuration.get("deploymentCircuitBreaker") or {}
-    if breaker.get("enable") and primary["failedTasks"] >= scheduler.circuit_breaker_threshold(service.desired_count):
+    threshold = scheduler.circuit_breaker_threshold(service.desired_count, breaker)
+    if breaker.get("enable") and primary["failedTasks"] >= threshold:
         reason = "ECS deployment circuit breaker: tasks failed to start."
         if breaker.get("rollback"):
             _roll_back(service, primary, record, reason, rt)
