@@ -143,8 +143,19 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             self.registry_port = self.test_registry.port
             return RegistryClient(self.test_registry.address)
 
-    with LoggingSandbox(port=0, task_start_seconds=0.3) as sb:
+    # Test mode: every response is checked against botocore's model (check_sandbox_responses).
+    with LoggingSandbox(port=0, task_start_seconds=0.3, validate_responses=True) as sb:
         yield sb
+
+
+@pytest.fixture(autouse=True)
+def check_sandbox_responses(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which the sandbox answered something botocore's model refuses."""
+    yield
+    if "sandbox" in request.fixturenames:
+        violations = request.getfixturevalue("sandbox").take_violations()
+        if violations:
+            pytest.fail("sandbox responses that botocore's model refuses:\n" + "\n".join(violations[:20]))
 
 
 _SHIM = """#!/bin/sh

@@ -15,6 +15,7 @@ import pytest
 from ci_ecs import __version__
 from tests.conftest import Run
 from tests.wrappers.conftest import JAVA_HOME, REPO, SandboxProcess, child_env, require_tool
+from tests.wrappers.conftest import check_sandbox_responses as check_sandbox_responses  # noqa: F401 - autouse
 from tests.wrappers.conftest import sandbox as sandbox  # noqa: F401 - the session fixture, shared
 
 from .controller import StandInJenkins

@@ -111,6 +111,18 @@ class SandboxProcess:
     process: subprocess.Popen[str]
     region: str = "us-east-1"
     output: list[str] = field(default_factory=list)
+    violations_file: Path | None = None  # the sandbox's response-check findings, one a line
+    _violations_read: int = 0
+
+    def take_violations(self) -> list[str]:
+        """Responses the sandbox found botocore's model refuses since the last call."""
+        if self.violations_file is None or not self.violations_file.exists():
+            return []
+        with self.violations_file.open(encoding="utf-8") as found:
+            found.seek(self._violations_read)
+            text = found.read()
+            self._violations_read = found.tell()
+        return [line for line in text.splitlines() if line]
 
     def env(self) -> dict[str, str]:
         """What a child process needs to use the sandbox (dummy credentials)."""
@@ -139,11 +151,15 @@ class SandboxProcess:
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[SandboxProcess]:
-    """The real sandbox (moto + scheduler + registry) on a free port, for the whole session."""
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    """The real sandbox (moto + scheduler + registry) on a free port, for the whole session, in test
+    mode: every response is checked against botocore's model and what fails is written to a file
+    (``check_sandbox_responses`` fails the test that caused it)."""
     if not shutil.which("docker-registry") and os.environ.get("CI_ECS_REQUIRE_ALL"):
         pytest.fail("docker-registry is required (the sandbox's ECR); CI_ECS_REQUIRE_ALL is set")
+    violations = tmp_path_factory.mktemp("sandbox-responses") / "violations.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
+    env.update(CI_ECS_SANDBOX_VALIDATE_RESPONSES="1", CI_ECS_SANDBOX_VIOLATIONS_FILE=str(violations))
     process = subprocess.Popen(
         [sys.executable, "-m", "ci_ecs.sandbox", "--port", "0", "--task-start-seconds", "0.3"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO,
@@ -166,7 +182,7 @@ def sandbox() -> Iterator[SandboxProcess]:
     if endpoint is None or process.poll() is not None:
         process.kill()
         pytest.fail("the sandbox did not start:\n" + "\n".join(output))
-    sb = SandboxProcess(endpoint, registry, process, output=output)
+    sb = SandboxProcess(endpoint, registry, process, output=output, violations_file=violations)
     if registry is None and os.environ.get("CI_ECS_REQUIRE_ALL"):
         pytest.fail("the sandbox has no ECR registry:\n" + "\n".join(output))
     try:
@@ -178,6 +194,17 @@ def sandbox() -> Iterator[SandboxProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(autouse=True)
+def check_sandbox_responses(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which the sandbox answered something botocore's model refuses."""
+    yield
+    if "sandbox" in request.fixturenames:
+        sb: SandboxProcess = request.getfixturevalue("sandbox")
+        violations = sb.take_violations()
+        if violations:
+            pytest.fail("sandbox responses that botocore's model refuses:\n" + "\n".join(violations[:20]))
 
 
 @pytest.fixture
