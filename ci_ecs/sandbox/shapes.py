@@ -6,7 +6,8 @@ Java). For JSON protocols the checker walks the raw JSON over the operation's ou
 no member the shape does not have (at any depth), required members present, every value of the
 model's type, enum values in the enum, numbers, lengths and list sizes within the model's
 min/max, no ``null``. Other protocols (query, ec2, rest-xml) are parsed with botocore's parser
-for the protocol and the parsed value walked (types, enums, required members). Errors must name
+for the protocol and the parsed value walked (types, enums, required members); query and EC2
+answers are also walked as XML for elements the shape does not have. Errors must name
 an error the operation models or a common AWS error.
 """
 
@@ -18,6 +19,7 @@ import datetime
 import functools
 import json
 from typing import Any
+from xml.etree import ElementTree
 
 import botocore.session
 from botocore import parsers
@@ -143,7 +145,58 @@ def check_response(
     if model.output_shape is None:
         return []
     _walk(model.output_shape, parsed, operation, problems)
+    if protocol in ("query", "ec2"):
+        _check_xml_members(model.output_shape, protocol, body, operation, problems)
     return problems[:_MAX_PROBLEMS]
+
+
+def _check_xml_members(output: Shape, protocol: str, body: bytes, path: str, problems: list[str]) -> None:
+    """Elements the output shape does not have, at every depth, in a query / EC2 protocol answer
+    (botocore's parser drops them silently)."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return  # botocore parsed it, so this does not happen
+    node: ElementTree.Element | None = root
+    if protocol == "query":
+        wrapper = output.serialization.get("resultWrapper")
+        node = next((c for c in root if _tag(c) == wrapper), None) if wrapper else None
+        for child in root:
+            if _tag(child) not in (wrapper, "ResponseMetadata"):
+                problems.append(f"{path}.{_tag(child)}: not an element of the answer")
+    if node is not None:
+        _walk_xml(output, node, path, problems, top=True)
+
+
+def _tag(element: ElementTree.Element) -> str:
+    return element.tag.rsplit("}", 1)[-1]
+
+
+def _xml_key(name: str, member: Shape) -> str:
+    if member.type_name == "list" and member.serialization.get("flattened"):
+        return str(member.member.serialization.get("name") or name)
+    return str(member.serialization.get("name") or name)
+
+
+def _walk_xml(shape: Shape, element: ElementTree.Element, path: str, problems: list[str], top: bool = False) -> None:
+    if len(problems) >= _MAX_PROBLEMS:
+        return
+    if shape.type_name == "structure":
+        members = {_xml_key(name, member): (name, member) for name, member in shape.members.items()}
+        for child in element:
+            key = _tag(child)
+            if key in members:
+                name, member = members[key]
+                _walk_xml(member, child, f"{path}.{name}", problems)
+            elif not (top and key in ("requestId", "ResponseMetadata")):
+                problems.append(f"{path}.{key}: not a member of {shape.name}")
+    elif shape.type_name == "list" and not shape.serialization.get("flattened"):
+        item = str(shape.member.serialization.get("name") or "member")
+        for index, child in enumerate(element):
+            if _tag(child) != item:
+                problems.append(f"{path}[{index}]: list element <{_tag(child)}>, not <{item}>")
+            else:
+                _walk_xml(shape.member, child, f"{path}[{index}]", problems)
 
 
 def _protocol(model: OperationModel, headers: list[tuple[str, str]]) -> str:

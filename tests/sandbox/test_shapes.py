@@ -103,3 +103,32 @@ def test_query_protocol_errors_are_checked_against_the_model() -> None:
     wrong = body.replace(b"TargetGroupNotFound", b"TargetGroupMissing")
     problems = shapes.check_response("elasticloadbalancing", "DescribeTargetGroups", 400, headers, wrong)
     assert problems and "'TargetGroupMissing'" in problems[0]
+
+
+EC2_SUBNETS = (
+    b'<DescribeSubnetsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>1</requestId>'
+    b"<subnetSet><item><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId>{extra}</item></subnetSet>"
+    b"</DescribeSubnetsResponse>"
+)
+
+
+def test_ec2_answers_are_checked_for_unknown_elements() -> None:
+    headers = [("Content-Type", "text/xml")]
+    good = EC2_SUBNETS.replace(b"{extra}", b"<availabilityZone>us-east-1a</availabilityZone>")
+    assert shapes.check_response("ec2", "DescribeSubnets", 200, headers, good) == []
+    bad = EC2_SUBNETS.replace(b"{extra}", b"<availabiltyZone>us-east-1a</availabiltyZone>")
+    problems = shapes.check_response("ec2", "DescribeSubnets", 200, headers, bad)
+    assert problems == ["DescribeSubnets.Subnets[0].availabiltyZone: not a member of Subnet"]
+    wrong_item = EC2_SUBNETS.replace(b"<item>", b"<member>").replace(b"</item>", b"</member>").replace(b"{extra}", b"")
+    assert "list element <member>, not <item>" in shapes.check_response(
+        "ec2", "DescribeSubnets", 200, headers, wrong_item)[0]
+
+
+def test_query_answers_are_checked_for_unknown_elements() -> None:
+    body = (b"<DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups><member>"
+            b"<TargetGroupArn>arn</TargetGroupArn><TargetTyp>ip</TargetTyp></member></TargetGroups>"
+            b"</DescribeTargetGroupsResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>"
+            b"</DescribeTargetGroupsResponse>")
+    problems = shapes.check_response("elasticloadbalancing", "DescribeTargetGroups", 200,
+                                     [("Content-Type", "text/xml")], body)
+    assert problems == ["DescribeTargetGroups.TargetGroups[0].TargetTyp: not a member of TargetGroup"]
