@@ -34,6 +34,8 @@ from ci_ecs.redact import register_secret
 if TYPE_CHECKING:
     import botocore.session
 
+    from ci_ecs.config import Config
+
 # Error codes that mean "who you are or what you may do", not "what you asked for" (exit 3).
 CREDENTIAL_ERROR_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
@@ -410,6 +412,12 @@ class AwsSettings:
     endpoint_url: str | None = None
     assume_role_arn: str | None = None
     max_attempts: int = 8
+
+
+def aws_settings(config: Config) -> AwsSettings:
+    """The client factory settings a config asks for."""
+    return AwsSettings(region=config.region, profile=config.profile, endpoint_url=config.endpoint_url,
+                       assume_role_arn=config.assume_role_arn, max_attempts=config.max_attempts)
 
 
 class ClientFactory:

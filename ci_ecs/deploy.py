@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci_ecs.aws import AwsSettings, ClientFactory
+from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
 from ci_ecs.config import Config, ServiceEntry, VerifyConfig
 from ci_ecs.diff import Change
@@ -137,12 +137,6 @@ class DeployResult:
     def as_json(self) -> dict[str, Any]:
         """The JSON object `--output json` prints."""
         return asdict(self)
-
-
-def aws_settings(config: Config) -> AwsSettings:
-    """The client factory settings a config asks for."""
-    return AwsSettings(region=config.region, profile=config.profile, endpoint_url=config.endpoint_url,
-                       assume_role_arn=config.assume_role_arn, max_attempts=config.max_attempts)
 
 
 def _check_rendered(config: Config, target: ServiceEntry, definition: dict[str, Any], *, with_service: bool) -> None:

@@ -13,9 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ci_ecs.aws import ClientFactory
+from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.config import Config, ServiceEntry
-from ci_ecs.deploy import aws_settings
 from ci_ecs.ecs import EcsGateway, revision_of
 from ci_ecs.errors import ConfigError
 from ci_ecs.taskdef import read_task_file

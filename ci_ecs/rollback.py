@@ -29,9 +29,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ci_ecs.aws import ClientFactory
+from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.config import Config, ImageConfig, ServiceEntry, TaskConfig
-from ci_ecs.deploy import Deployer, aws_settings
+from ci_ecs.deploy import Deployer
 from ci_ecs.ecs import SERVICE_DEPLOYMENT_API_MISSING, EcsGateway, revision_of
 from ci_ecs.errors import AwsError, CiEcsError, ConfigError
 

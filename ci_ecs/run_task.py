@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci_ecs.aws import ClientFactory
+from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import ensure_cluster
 from ci_ecs.config import Config, RunTaskSettings, ServiceConfig, ServiceEntry
-from ci_ecs.deploy import Deployer, aws_settings
+from ci_ecs.deploy import Deployer
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import CiEcsError, ConfigError, DeployCancelledError, DeploymentFailedError, DeployTimeoutError
 from ci_ecs.logs import tail

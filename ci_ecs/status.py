@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ci_ecs.aws import ClientFactory
+from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.config import Config
-from ci_ecs.deploy import aws_settings
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
 from ci_ecs.network import load_balancer_dns, service_port, task_addresses

@@ -14,9 +14,8 @@ from pathlib import Path
 
 
 def main(path: str) -> int:
-    from ci_ecs.aws import ClientFactory
+    from ci_ecs.aws import ClientFactory, aws_settings
     from ci_ecs.config import load_config
-    from ci_ecs.deploy import aws_settings
     from ci_ecs.errors import CiEcsError
     from ci_ecs.image import push_image
     from ci_ecs.output import ProgressHandler
