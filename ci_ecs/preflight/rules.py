@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ci_ecs.config import FARGATE_MEMORY, ServiceConfig, TaskConfig, cpu_units, memory_mib
+from ci_ecs.config import ServiceConfig, TaskConfig, cpu_units, fargate_size_problem, memory_mib
 from ci_ecs.errors import ConfigError
 from ci_ecs.imageref import is_private_ecr
 from ci_ecs.preflight import raise_problems
@@ -142,9 +142,10 @@ def check_definition(definition: dict[str, Any], task: TaskConfig, *, prefix: st
 
 def _fargate_problems(definition: dict[str, Any], network_mode: str, keys: Keys, *, units_ok: bool
                       ) -> list[ConfigError]:
-    # The config's own Fargate rules (config.TaskConfig), for a native file too. RegisterTaskDefinition
-    # refuses these ("Fargate only supports network mode 'awsvpc'.", "Fargate requires that 'cpu' be
-    # defined at the task level.", "No Fargate configuration exists for given values ...").
+    # The config's own Fargate rules (config.TaskConfig; the cpu/memory table: config.values), for a native
+    # file too. RegisterTaskDefinition refuses these ("Fargate only supports network mode 'awsvpc'.",
+    # "Fargate requires that 'cpu' be defined at the task level.", "No Fargate configuration exists for
+    # given values ...").
     problems = []
     if network_mode != "awsvpc":
         key, source = keys.task_field("network_mode")
@@ -157,16 +158,10 @@ def _fargate_problems(definition: dict[str, Any], network_mode: str, keys: Keys,
             problems.append(_fail(f"FARGATE requires task-level {name}", key, source))
     if missing or not units_ok:
         return problems
-    cpu, memory = cpu_units(str(definition["cpu"])), memory_mib(str(definition["memory"]))
-    allowed = FARGATE_MEMORY.get(cpu)
-    if allowed is None:
-        key, source = keys.task_field("cpu")
-        problems.append(_fail(f"FARGATE does not accept cpu {cpu} (one of "
-                              f"{', '.join(str(c) for c in FARGATE_MEMORY)})", key, source))
-    elif memory not in allowed:
-        key, source = keys.task_field("memory")
-        problems.append(_fail(f"FARGATE cpu {cpu} does not accept memory {memory} (from {allowed[0]} to "
-                              f"{allowed[-1]} in steps of {allowed[1] - allowed[0]})", key, source))
+    problem = fargate_size_problem(cpu_units(str(definition["cpu"])), memory_mib(str(definition["memory"])))
+    if problem:
+        key, source = keys.task_field(problem[0])
+        problems.append(_fail(problem[1], key, source))
     return problems
 
 
