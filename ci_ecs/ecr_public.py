@@ -4,7 +4,7 @@ ECR Public is its own API (`ecr-public`), served from us-east-1 only: ci-ecs cal
 config's `region` says (the cluster, service and tasks stay in `region`). Its images are at
 `public.ecr.aws/<registry alias>/<name>` (the repositoryUri DescribeRepositories gives) and anyone can pull
 them without credentials, so a Fargate task needs no execution role to pull one. A public repository has
-no tag mutability, scan-on-push, lifecycle policy or encryption setting (config.py refuses those keys);
+no tag mutability, scan-on-push, lifecycle policy or encryption setting (ci_ecs.config refuses those keys);
 what it has is catalog data shown in the Amazon ECR Public Gallery, compared and written only when the
 configured fields differ.
 """

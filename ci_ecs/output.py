@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -223,18 +224,28 @@ def plan_text(result: dict[str, Any]) -> str:
 
 
 def emit(result: dict[str, Any], fmt: str, *, stdout: IO[str] | None = None, plan: bool = False,
-         dotenv_path: str | None = None) -> None:
-    """Print the result in `fmt` (text|json|github|gitlab), writing the CI files those formats imply."""
+         dotenv_path: str | None = None, lines: Callable[[dict[str, Any]], list[str]] | None = None,
+         names: dict[str, str] | None = None) -> None:
+    """Print the result in `fmt` (text|json|github|gitlab), writing the CI files those formats imply.
+
+    Every command's result goes through here. A command with a result of its own gives `lines` (its text view
+    of the masked result, one line each, none printed when there are none; default: the deploy's summary, or
+    the plan with `plan`) and `names` (its result keys -> output names in $GITHUB_OUTPUT and the dotenv;
+    default: the deploy's).
+    """
     stdout = stdout or sys.stdout
     if fmt == "json":
         stdout.write(json.dumps(masked(result, escape=False), sort_keys=False, default=str) + "\n")
         return
     result = masked(result)  # stdout, $GITHUB_OUTPUT, the summary, the dotenv: one line per value, no secret
-    stdout.write((plan_text(result) if plan else text_summary(result)) + "\n")
+    if lines is not None:
+        stdout.write("".join(f"{line}\n" for line in lines(result)))
+    else:
+        stdout.write((plan_text(result) if plan else text_summary(result)) + "\n")
     if fmt == "github":
-        write_github(result)
+        write_github(result, names=names)
     elif fmt == "gitlab":
-        write_dotenv(result, dotenv_path or os.environ.get("CI_ECS_DOTENV", "ci-ecs.env"))
+        write_dotenv(result, dotenv_path or os.environ.get("CI_ECS_DOTENV", "ci-ecs.env"), names=names)
 
 
 class ProgressHandler(logging.Handler):

@@ -180,7 +180,7 @@ class Results:
     startup: list[dict[str, float]] = field(default_factory=list)  # per run: interpreter, imports
 
 
-# What `ci-ecs push` imports before it calls image.push_image (ci_ecs/cli.py's push command).
+# What `ci-ecs push` imports before it calls image.push_image (ci_ecs/cli/publish.py's push command).
 PUSH_IMPORTS = "import ci_ecs.cli, ci_ecs.config, ci_ecs.deploy, ci_ecs.image, ci_ecs.aws"
 
 

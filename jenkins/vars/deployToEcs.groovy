@@ -77,7 +77,7 @@ import groovy.transform.Field
     debug: null,
 ]
 
-// Parameter -> the CI_ECS_* variable `ci-ecs deploy` reads it from (ci_ecs/cli.py).
+// Parameter -> the CI_ECS_* variable `ci-ecs deploy` reads it from (ci_ecs/cli/options.py).
 @Field final Map ENV_NAMES = [
     config: 'CI_ECS_CONFIG',
     cluster: 'CI_ECS_CLUSTER',

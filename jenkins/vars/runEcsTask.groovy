@@ -67,7 +67,7 @@ import groovy.transform.Field
     debug: null,
 ]
 
-// Parameter -> the CI_ECS_* variable `ci-ecs run-task` reads it from (ci_ecs/cli.py).
+// Parameter -> the CI_ECS_* variable `ci-ecs run-task` reads it from (ci_ecs/cli/options.py, ci_ecs/cli/run_task.py).
 @Field final Map ENV_NAMES = [
     config: 'CI_ECS_CONFIG',
     cluster: 'CI_ECS_CLUSTER',
