@@ -95,8 +95,8 @@ def _first_error(exc: ValidationError, data: Any) -> tuple[tuple[Any, ...], str]
 def no_config_file(path: Path, problem: str) -> str:
     """The message for a missing default config file whose absence flags and variables did not make up for.
 
-    >>> no_config_file(Path("ci-ecs.yml"), "service.name: is required")[:47]
-    'config file ci-ecs.yml not found (looked for /'
+    >>> no_config_file(Path("ci-ecs.yml"), "service.name: is required")[:45]
+    'config file ci-ecs.yml not found (looked for '
     """
     return (f"config file {path} not found (looked for {path.absolute()}); give -c/--config or CI_ECS_CONFIG, "
             f"or describe the deploy with flags (--cluster, --service, --task-definition, --image): {problem}")
