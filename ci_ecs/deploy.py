@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
 from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
+from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error
 from ci_ecs.service import (
     ServiceResult,
     create_params,
@@ -93,50 +94,6 @@ def _placeholder(config: Config) -> str:
     return _PUBLIC_PLACEHOLDER_IMAGE if config.repository and config.repository.public else _PLACEHOLDER_IMAGE
 
 
-@dataclass
-class DeployResult:
-    """The outcome of a deploy; `as_json()` is the `--output json` contract (design.md)."""
-
-    cluster: str
-    service: str
-    serviceArn: str | None = None  # noqa: N815 - the JSON contract's names
-    serviceAction: str = "unchanged"  # noqa: N815
-    taskDefinitionArn: str | None = None  # noqa: N815
-    taskDefinitionRegistered: bool = False  # noqa: N815
-    imageUri: str | None = None  # noqa: N815
-    imageDigest: str | None = None  # noqa: N815
-    imagePushed: bool = False  # noqa: N815
-    deploymentId: str | None = None  # noqa: N815
-    rolloutState: str | None = None  # noqa: N815
-    # Blue/green, canary and linear deployments, followed through ECS's service-deployment API.
-    serviceDeploymentArn: str | None = None  # noqa: N815
-    serviceDeploymentStatus: str | None = None  # noqa: N815
-    lifecycleStage: str | None = None  # noqa: N815
-    publicIps: list[str] = field(default_factory=list)  # noqa: N815
-    privateIps: list[str] = field(default_factory=list)  # noqa: N815
-    loadBalancerDns: str | None = None  # noqa: N815
-    serviceUrl: str | None = None  # noqa: N815
-    # With `verify`: {"ok": bool, "checks": [{"url", "status", "ms", "error"}]}; None when nothing was probed.
-    verify: dict[str, Any] | None = None
-    durationSeconds: float = 0.0  # noqa: N815
-    apiCalls: dict[str, int] = field(default_factory=dict)  # noqa: N815
-    dryRun: bool = False  # noqa: N815
-    changed: bool = False
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    # After a failure: the task definition the service was rolled back to (by ci-ecs, or by ECS's circuit breaker:
-    # then it may still be under way); None when nothing was rolled back.
-    rolledBackTo: str | None = None  # noqa: N815
-    # Things that went wrong after the rollout succeeded (e.g. the address lookup); the deploy still succeeded.
-    warnings: list[str] = field(default_factory=list)
-    # With plan: exactly what CreateService/UpdateService would be sent ({"UpdateService": {...}}).
-    request: dict[str, Any] | None = None
-    # With a `services:` list: each service's own result (the fields above then sum them up).
-    services: list[dict[str, Any]] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The JSON object `--output json` prints."""
-        return asdict(self)
 
 
 def _check_rendered(config: Config, target: ServiceEntry, definition: dict[str, Any], *, with_service: bool) -> None:
@@ -239,43 +196,6 @@ def _bound_port(task: dict[str, Any], mapping: dict[str, Any]) -> int | None:
 def _describe_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]:
     # Environment values that look like secrets never reach the printed diff.
     return [mask_secrets({"resource": name, **change.as_dict()}) for name, changes in groups for change in changes]
-
-
-@dataclass
-class RegisterResult:
-    """The outcome of `ci-ecs register` (its `--output json` object)."""
-
-    taskDefinitionArn: str | None = None  # noqa: N815 - the JSON contract's names
-    taskDefinitionRegistered: bool = False  # noqa: N815
-    family: str | None = None
-    revision: int | None = None
-    imageUri: str | None = None  # noqa: N815
-    imageDigest: str | None = None  # noqa: N815
-    imagePushed: bool = False  # noqa: N815
-    dryRun: bool = False  # noqa: N815
-    changed: bool = False
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    durationSeconds: float = 0.0  # noqa: N815
-    apiCalls: dict[str, int] = field(default_factory=dict)  # noqa: N815
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    # With a `services:` list: each entry's task definition (the fields above then name them all).
-    taskDefinitions: list[dict[str, Any]] | None = None  # noqa: N815
-
-    def as_json(self) -> dict[str, Any]:
-        """The JSON object `register --output json` prints."""
-        return asdict(self)
-
-    def summary_lines(self) -> list[str]:
-        """A few human lines for stdout."""
-        state = "registered" if self.taskDefinitionRegistered else "unchanged"
-        if self.dryRun and self.taskDefinitionRegistered:
-            state = "would be registered"
-        lines = [f"task definition: {self.taskDefinitionArn} ({state})"]
-        if self.imageUri:
-            lines.append(f"image: {self.imageUri}{' (pushed)' if self.imagePushed else ''}")
-        lines.extend(f"warning: {warning}" for warning in self.warnings)
-        return lines
 
 
 @dataclass
@@ -661,38 +581,12 @@ class Deployer:
         total = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run,
                              imageUri=shared.image.uri, imageDigest=shared.image.digest,
                              imagePushed=shared.image.pushed)
-        actions = {r.serviceAction for r in results}
-        total.serviceAction = next((a for a in ("created", "updated") if a in actions), "unchanged")
-        total.taskDefinitionRegistered = any(r.taskDefinitionRegistered for r in results)
-        states = {r.rolloutState for r in results}
-        total.rolloutState = states.pop() if len(states) == 1 else "MIXED"
-        total.publicIps = sorted({ip for r in results for ip in r.publicIps})
-        total.privateIps = sorted({ip for r in results for ip in r.privateIps})
-        total.changed = any(r.changed for r in results)
-        total.changes = [{**c, "service": r.service} for r in results for c in r.changes]
-        total.warnings = [f"{r.service}: {w}" for r in results for w in r.warnings]
-        total.services = [r.as_json() for r in results]
-        verified = [r.verify for r in results if r.verify is not None]
-        if verified:
-            total.verify = {"ok": all(v["ok"] for v in verified) and len(verified) == len(results),
-                            "checks": [check for v in verified for check in v["checks"]]}
+        combine(total, results)
         if errors:
-            message = "; ".join(f"{n}: {errors[n].message}" for n in names if n in errors)
-            total.error = message
+            total.error = "; ".join(f"{n}: {errors[n].message}" for n in names if n in errors)
             result = self._finish(total, shared.started)
             log.error("%d of %d services did not deploy", len(errors), len(names))
-            if all(isinstance(e, DeployTimeoutError) for e in errors.values()):
-                raise DeployTimeoutError(message, result=result)
-            failures = {n: e for n, e in errors.items() if isinstance(e, DeploymentFailedError)}
-            error = DeploymentFailedError(
-                message, result=result,
-                stopped_reasons=[f"{n}: {r}" for n, e in failures.items() for r in e.stopped_reasons],
-                events=[f"{n}: {event}" for n, e in failures.items() for event in e.events],
-                log_tails=[tail for e in failures.values() for tail in e.log_tails])
-            codes = {e.exit_code for e in errors.values()}
-            if len(codes) == 1 and not results:
-                error.exit_code = codes.pop()  # e.g. every service refused with AccessDenied: exit 3
-            raise error
+            raise combined_error(total.error, names, errors, result, any_result=bool(results))
         self._finish(total, shared.started)
         return total
 
