@@ -16,7 +16,7 @@ from typing import Any
 
 from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
-from ci_ecs.config import Config, ServiceEntry, VerifyConfig
+from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.diff import Change
 from ci_ecs.ecs import BatchingEcsGateway, EcsGateway
 from ci_ecs.errors import (
@@ -62,7 +62,7 @@ from ci_ecs.taskdef import (
     mask_secrets,
     render,
 )
-from ci_ecs.verify import Check, Target, VerifyResult, load_balancer_port, verify_targets
+from ci_ecs.verify import check_port, verify_deployment
 from ci_ecs.wait import (
     ServiceDeploymentUnavailable,
     StoppedTasks,
@@ -116,7 +116,7 @@ def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -
                 continue
             definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
             try:
-                _check_verify(config, target, definition, placeholder)
+                check_port(config, target, definition, placeholder)
             except ConfigError as exc:
                 problems.append(exc)
     raise_problems(problems)
@@ -153,44 +153,10 @@ def _network_mode(definition: dict[str, Any]) -> str | None:
     return str(mode) if mode else None
 
 
-def _image_port_mapping(definition: dict[str, Any], image_uri: str | None) -> dict[str, Any] | None:
-    """The first port mapping of the container(s) running the deployed image, else of any container."""
-    containers = definition.get("containerDefinitions", [])
-    ordered = [c for c in containers if image_uri and c.get("image") == image_uri] + containers
-    for container in ordered:
-        for mapping in container.get("portMappings", []):
-            if mapping.get("containerPort") or mapping.get("hostPort"):
-                return {"container": container.get("name"), **mapping}
-    return None
-
-
-def _check_verify(config: Config, target: ServiceEntry, definition: dict[str, Any], image_uri: str | None) -> None:
-    """A `verify` needs a port: its own, the load balancer's, or a port mapping of the image container."""
-    verify = config.verify_for(target)
-    if verify is None or verify.port or target.service.load_balancers:
-        return
-    if _image_port_mapping(definition, image_uri) is None:
-        index = next((i for i, entry in enumerate(config.services) if entry is target), None)
-        prefix = "" if index is None else f"services[{index}]."
-        raise ConfigError("no port to probe: the task definition has no port mapping (set verify.port, or "
-                          "--no-verify)", key=f"{prefix}verify.port")
-
-
 def _health_checked(definition: dict[str, Any]) -> bool:
     """Whether the task's health comes from container health checks: a task is HEALTHY once all its essential
     containers are, and UNKNOWN when none has a health check (API reference, Task.healthStatus)."""
     return any(c.get("healthCheck") for c in definition.get("containerDefinitions", []) if c.get("essential", True))
-
-
-def _bound_port(task: dict[str, Any], mapping: dict[str, Any]) -> int | None:
-    """The host port ECS bound the mapping's container port to in this task (bridge mode's dynamic ports)."""
-    for container in task.get("containers", []):
-        if mapping and container.get("name") != mapping.get("container"):
-            continue
-        for binding in container.get("networkBindings", []):
-            if binding.get("containerPort") == mapping.get("containerPort") and binding.get("hostPort"):
-                return int(binding["hostPort"])
-    return None
 
 
 def _describe_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]:
@@ -680,7 +646,8 @@ class Deployer:
         if verify is not None and not config.deploy.wait:
             result.warnings.append("verify skipped: the deployment was not waited for (--no-wait)")
         elif verify is not None:
-            checked, probed = self._verify(verify, definition, shared.image.uri, addresses, deployment_id)
+            checked, probed = verify_deployment(verify, definition, shared.image.uri, addresses, deployment_id,
+                                                sleep=self._sleep)
             result.verify = checked.as_json()
             if not checked.ok:
                 result.rolloutState = "FAILED"
@@ -690,32 +657,6 @@ class Deployer:
                                     outcome, result, tail_tasks=tail_tasks)
             log.info("verify: %d check(s) passed (%s)", len(checked.checks),
                      ", ".join(f"{c.url} {c.status} in {c.ms} ms" for c in checked.checks[:3]))
-
-    def _verify(self, verify: VerifyConfig, definition: dict[str, Any], image_uri: str | None,
-                addresses: Addresses | None, deployment_id: str) -> tuple[VerifyResult, list[dict[str, Any]]]:
-        """Probe our deployment's running tasks (or the load balancer); the result and the tasks probed.
-
-        Each task on its public IP, else its private IP (as ECS reports them); the load balancer's DNS name
-        instead when the service has one. A task without an address is a failed check, not a skip.
-        """
-        if addresses is None:
-            return VerifyResult(False, [Check("", error="the tasks' addresses could not be looked up (see "
-                                                        "warnings)")]), []
-        tasks = [t for t in addresses.tasks if t.get("startedBy") == deployment_id]
-        mapping = _image_port_mapping(definition, image_uri) or {}
-        port = verify.port or mapping.get("hostPort") or mapping.get("containerPort")
-        if addresses.load_balancer_dns:
-            log.info("verify: probing the load balancer %s", addresses.load_balancer_dns)
-            return verify_targets([Target(addresses.load_balancer_dns, label="load balancer")], verify,
-                                  load_balancer_port(verify), sleep=self._sleep), tasks
-        targets = []
-        for task in tasks:
-            arn = str(task.get("taskArn"))
-            public, private = addresses.by_task.get(arn, (None, None))
-            targets.append(Target(public or private, task=arn, label=f"task {arn.rsplit('/', 1)[-1]}",
-                                  port=None if verify.port else _bound_port(task, mapping)))
-        log.info("verify: probing %d task(s) of deployment %s", len(targets), deployment_id)
-        return verify_targets(targets, verify, port, sleep=self._sleep), tasks
 
     def _log_tails(self, shared: _Shared, tasks: list[dict[str, Any]]) -> list[LogTail]:
         """The last `deploy.log_lines` lines of the tasks' essential containers (never fails the deploy)."""

@@ -21,10 +21,11 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from ci_ecs.config import VerifyConfig, status_ranges
-from ci_ecs.errors import escape_control
+from ci_ecs.config import Config, ServiceEntry, VerifyConfig, status_ranges
+from ci_ecs.errors import ConfigError, escape_control
+from ci_ecs.network import Addresses
 
 log = logging.getLogger(__name__)
 
@@ -204,16 +205,48 @@ def probe(url: str, host: str, settings: VerifyConfig, *, task: str | None = Non
     return check
 
 
+class CheckType(Protocol):
+    """One kind of access check (HTTP today): where a target is probed and one probe of it.
+
+    `verify_targets` owns the schedule (retries until `within`, at most MAX_WORKERS at once) and the
+    unreachable-address rule; a check type only says how to reach a target and what its answer means.
+    """
+
+    def where(self, host: str, port: int | None) -> str:
+        """What a probe of `host` on `port` is reported as (the check's `url`)."""
+
+    def probe(self, where: str, host: str, *, task: str | None) -> Check:
+        """One attempt; `Check.wrong_body` marks an answer that retrying will not change."""
+
+
+@dataclass
+class HttpCheck:
+    """`verify:` over HTTP(S): `settings.scheme`, `path`, `status` and `body` (see `probe`)."""
+
+    settings: VerifyConfig
+
+    def where(self, host: str, port: int | None) -> str:
+        """The probe's URL."""
+        return url_for(self.settings.scheme, host, port, self.settings.path)
+
+    def probe(self, where: str, host: str, *, task: str | None) -> Check:
+        """One request to the URL."""
+        return probe(where, host, self.settings, task=task)
+
+
 def verify_targets(targets: list[Target], settings: VerifyConfig, port: int | None, *,
                    clock: Callable[[], float] = time.monotonic,
-                   sleep: Callable[[float], None] = time.sleep) -> VerifyResult:
+                   sleep: Callable[[float], None] = time.sleep, kind: CheckType | None = None) -> VerifyResult:
     """Probe every target until each passed once or `settings.within` seconds passed.
+
+    `kind`: the check type (HttpCheck(settings) unless given).
 
     Targets without a reachable address fail at once; the others are retried (about once a second)
     until they pass. The result keeps each target's passing check, or its last failing one.
     """
     if not targets:
         return VerifyResult(False, [Check("", error="no running task of the deployment to verify")])
+    kind = kind or HttpCheck(settings)
     deadline = clock() + settings.within
     done: dict[int, Check] = {}
     pending: dict[int, str] = {}
@@ -222,16 +255,16 @@ def verify_targets(targets: list[Target], settings: VerifyConfig, port: int | No
             unreachable_reason(target.host)
         if reason or not target.host:
             where = target.host or target.label or target.task or "?"
-            done[index] = Check(url_for(settings.scheme, target.host, target.port or port, settings.path)
+            done[index] = Check(kind.where(target.host, target.port or port)
                                 if target.host else f"(task {where})", error=reason, task=target.task)
         else:
-            pending[index] = url_for(settings.scheme, target.host, target.port or port, settings.path)
+            pending[index] = kind.where(target.host, target.port or port)
     last: dict[int, Check] = {}
     shown = ""
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(pending)))) as pool:
         while pending:
             started = clock()
-            futures = {i: pool.submit(probe, url, str(targets[i].host), settings, task=targets[i].task)
+            futures = {i: pool.submit(kind.probe, url, str(targets[i].host), task=targets[i].task)
                        for i, url in pending.items()}
             for index, future in futures.items():
                 check = future.result()
@@ -261,3 +294,67 @@ def load_balancer_port(settings: VerifyConfig) -> int:
     """The port a load balancer is probed on: `verify.port`, else the scheme's default."""
     return settings.port or (443 if settings.scheme == "https" else 80)
 
+
+
+def image_port_mapping(definition: dict[str, Any], image_uri: str | None) -> dict[str, Any] | None:
+    """The first port mapping of the container(s) running the deployed image, else of any container."""
+    containers = definition.get("containerDefinitions", [])
+    ordered = [c for c in containers if image_uri and c.get("image") == image_uri] + containers
+    for container in ordered:
+        for mapping in container.get("portMappings", []):
+            if mapping.get("containerPort") or mapping.get("hostPort"):
+                return {"container": container.get("name"), **mapping}
+    return None
+
+
+def check_port(config: Config, target: ServiceEntry, definition: dict[str, Any], image_uri: str | None) -> None:
+    """A `verify` needs a port: its own, the load balancer's, or a port mapping of the image container."""
+    verify = config.verify_for(target)
+    if verify is None or verify.port or target.service.load_balancers:
+        return
+    if image_port_mapping(definition, image_uri) is None:
+        index = next((i for i, entry in enumerate(config.services) if entry is target), None)
+        prefix = "" if index is None else f"services[{index}]."
+        raise ConfigError("no port to probe: the task definition has no port mapping (set verify.port, or "
+                          "--no-verify)", key=f"{prefix}verify.port")
+
+
+def bound_port(task: dict[str, Any], mapping: dict[str, Any]) -> int | None:
+    """The host port ECS bound the mapping's container port to in this task (bridge mode's dynamic ports)."""
+    for container in task.get("containers", []):
+        if mapping and container.get("name") != mapping.get("container"):
+            continue
+        for binding in container.get("networkBindings", []):
+            if binding.get("containerPort") == mapping.get("containerPort") and binding.get("hostPort"):
+                return int(binding["hostPort"])
+    return None
+
+
+def verify_deployment(verify: VerifyConfig, definition: dict[str, Any], image_uri: str | None,
+                      addresses: Addresses | None, deployment_id: str, *,
+                      sleep: Callable[[float], None] = time.sleep) -> tuple[VerifyResult, list[dict[str, Any]]]:
+    """Probe our deployment's running tasks (or the load balancer); the result and the tasks probed.
+
+    Target selection: each task started by `deployment_id` on its public IP, else its private IP (as ECS
+    reports them), on `verify.port`, else the port ECS bound the image container's mapping to (bridge mode),
+    else the mapping's host or container port; the load balancer's DNS name instead when the service has
+    one. A task without an address is a failed check, not a skip.
+    """
+    if addresses is None:
+        return VerifyResult(False, [Check("", error="the tasks' addresses could not be looked up (see "
+                                                    "warnings)")]), []
+    tasks = [t for t in addresses.tasks if t.get("startedBy") == deployment_id]
+    mapping = image_port_mapping(definition, image_uri) or {}
+    port = verify.port or mapping.get("hostPort") or mapping.get("containerPort")
+    if addresses.load_balancer_dns:
+        log.info("verify: probing the load balancer %s", addresses.load_balancer_dns)
+        return verify_targets([Target(addresses.load_balancer_dns, label="load balancer")], verify,
+                              load_balancer_port(verify), sleep=sleep), tasks
+    targets = []
+    for task in tasks:
+        arn = str(task.get("taskArn"))
+        public, private = addresses.by_task.get(arn, (None, None))
+        targets.append(Target(public or private, task=arn, label=f"task {arn.rsplit('/', 1)[-1]}",
+                              port=None if verify.port else bound_port(task, mapping)))
+    log.info("verify: probing %d task(s) of deployment %s", len(targets), deployment_id)
+    return verify_targets(targets, verify, port, sleep=sleep), tasks
