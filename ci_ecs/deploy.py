@@ -24,10 +24,8 @@ from ci_ecs.errors import (
     CiEcsError,
     ConfigError,
     DeployCancelledError,
-    DeploymentFailedError,
-    DeployTimeoutError,
-    ServiceDeletedError,
 )
+from ci_ecs.follow import Follower
 from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
@@ -46,7 +44,6 @@ from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error
 from ci_ecs.service import (
-    ServiceResult,
     create_params,
     desired_service,
     ensure_service,
@@ -64,19 +61,9 @@ from ci_ecs.taskdef import (
 )
 from ci_ecs.verify import check_port, verify_deployment
 from ci_ecs.wait import (
-    ServiceDeploymentUnavailable,
     StoppedTasks,
     WaitOutcome,
-    describe_or_none,
-    describe_service_deployment,
-    describe_stop,
-    find_deployment,
-    find_service_deployment,
-    follow_service_deployment,
-    gone_status,
-    strategy_of,
     verify_stable,
-    wait_for_deployment,
 )
 
 log = logging.getLogger(__name__)
@@ -604,13 +591,14 @@ class Deployer:
             return
 
         deployment_id = outcome.deployment_id
-        settled = outcome.action == "unchanged" and self._settled(outcome.service, deployment_id)
+        follower = self._follower(shared, cluster)
+        settled = outcome.action == "unchanged" and Follower.settled(outcome.service, deployment_id)
         service = outcome.service
         stopped = StoppedTasks(ecs, cluster, name, deployment_id)
         if outcome.action == "unchanged" and config.deploy.wait and not settled:
             stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
         if config.deploy.wait and not settled:
-            final = self._follow(shared, name, deployment_id, outcome, stopped, result)
+            final = follower.follow(name, deployment_id, outcome, stopped, result)
             result.rolloutState = "COMPLETED" if final.state == "COMPLETED" else "IN_PROGRESS"
             if final.state == "TRAFFIC_SHIFTED":
                 result.warnings.append(f"production traffic has moved; the bake is still running "
@@ -635,7 +623,7 @@ class Deployer:
                                    timeout=max(1.0, shared.remaining(config.deploy.timeout)))
             if stable.state != "COMPLETED":
                 result.rolloutState = stable.state
-                raise self._failure(shared, name, stable, outcome, result, stopped=stopped)
+                raise follower.failure(name, stable, outcome, result, stopped=stopped)
         if addresses:
             result.publicIps, result.privateIps = addresses.public_ips, addresses.private_ips
             result.loadBalancerDns = addresses.load_balancer_dns
@@ -653,7 +641,7 @@ class Deployer:
                 result.rolloutState = "FAILED"
                 failed = set(checked.failed_tasks())
                 tail_tasks = [t for t in probed if t.get("taskArn") in failed] or probed
-                raise self._failure(shared, name, WaitOutcome("FAILED", deployment_id, service, checked.message()),
+                raise follower.failure(name, WaitOutcome("FAILED", deployment_id, service, checked.message()),
                                     outcome, result, tail_tasks=tail_tasks)
             log.info("verify: %d check(s) passed (%s)", len(checked.checks),
                      ", ".join(f"{c.url} {c.status} in {c.ms} ms" for c in checked.checks[:3]))
@@ -703,261 +691,10 @@ class Deployer:
             return self.factory.client("elbv2")
         return None
 
-    @staticmethod
-    def _settled(service: dict[str, Any], deployment_id: str) -> bool:
-        """True when the service already runs only this deployment, complete (an unchanged re-run)."""
-        deployments = service.get("deployments", [])
-        if len(deployments) != 1 or deployments[0].get("id") != deployment_id:
-            return False
-        only = deployments[0]
-        return only.get("rolloutState") in ("COMPLETED", None) and \
-            only.get("runningCount") == only.get("desiredCount") and service.get("status") == "ACTIVE"
-
-    @staticmethod
-    def _circuit_breaker(service: dict[str, Any]) -> tuple[bool, bool]:
-        breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
-        return bool(breaker.get("enable")), bool(breaker.get("rollback"))
-
-    def _follow(self, shared: _Shared, name: str, deployment_id: str, outcome: ServiceResult,
-                stopped: StoppedTasks, result: DeployResult) -> WaitOutcome:
-        config = self.config
-        breaker, breaker_rollback = self._circuit_breaker(outcome.service)
-        remaining = shared.remaining(config.deploy.timeout)
-        log.info("waiting for deployment %s of %s (timeout %d s)", deployment_id, name, max(0, int(remaining)))
-        arn = self._service_deployment_arn(shared, result.cluster, name, deployment_id, outcome)
-        if arn:
-            try:
-                return self._follow_service_deployment(shared, name, deployment_id, arn, outcome, stopped, result)
-            except ServiceDeploymentUnavailable as exc:
-                result.serviceDeploymentArn = None
-                if exc.error is None:
-                    log.debug("%s: looking for ours", exc.reason)
-                    ours = find_deployment(outcome.service, deployment_id) or {}
-                    found = find_service_deployment(shared.ecs, result.cluster, name, ours)
-                    if found:
-                        return self._follow_service_deployment(shared, name, deployment_id, found, outcome, stopped,
-                                                               result, check_age=False)
-                    log.debug("following deployment %s by its id", deployment_id)
-                elif strategy_of(outcome.service) != "ROLLING":
-                    raise exc.error from None
-                else:
-                    # A rolling deployment can be followed by its id as well: a deploy policy without
-                    # ecs:DescribeServiceDeployments keeps working, and the result says what to add.
-                    result.warnings.append(f"service deployment not followed ({exc.error.code}): following "
-                                           f"deployment {deployment_id} by its id; `ci-ecs iam-policy` lists "
-                                           "ecs:DescribeServiceDeployments")
-                    log.warning("%s", result.warnings[-1])
-        try:
-            waited = wait_for_deployment(shared.ecs, result.cluster, name, deployment_id,
-                                         timeout=max(1.0, remaining), max_interval=config.deploy.max_poll_interval,
-                                         started_at=shared.started, circuit_breaker=breaker,
-                                         breaker_rollback=breaker_rollback,
-                                         previous_task_definition=outcome.previous_task_definition,
-                                         timeout_label=config.deploy.timeout, sleep=self._sleep, stopped=stopped)
-        except DeployTimeoutError as exc:
-            result.rolloutState = "IN_PROGRESS"
-            exc.result = self._finish(result, shared.started)
-            raise
-        if waited.state == "COMPLETED":
-            log.info("deployment %s of %s completed", waited.deployment_id, name)
-            return waited
-        result.rolloutState = waited.state
-        raise self._failure(shared, name, waited, outcome, result, stopped=stopped)
-
-    @staticmethod
-    def _service_deployment_arn(shared: _Shared, cluster: str, name: str, deployment_id: str,
-                                outcome: ServiceResult) -> str | None:
-        """The service deployment to follow (every strategy, ROLLING included), or None to follow the ECS
-        deployment by its id.
-
-        CreateService/UpdateService/DescribeServices name the service's current service deployment
-        (Service.currentServiceDeployment, API reference): no extra call. It is ours when our call started a
-        deployment, or when an unchanged re-run follows the service's own deployment still IN_PROGRESS. A
-        desired-count change alone starts no service deployment: its scaling is followed by deployment id.
-        Endpoints without the service-deployment API leave the field out; a blue/green, canary or linear
-        deployment is then looked up with ListServiceDeployments, a rolling one followed by its id.
-        """
-        service = outcome.service
-        ours = find_deployment(service, deployment_id)
-        started = outcome.started_deployment or (
-            outcome.action == "unchanged" and (ours or {}).get("rolloutState") == "IN_PROGRESS")
-        if not started or ours is None:
-            return None
-        current = service.get("currentServiceDeployment")
-        if current:
-            return str(current)
-        if strategy_of(service) != "ROLLING":
-            return find_service_deployment(shared.ecs, cluster, name, ours)
-        log.debug("the service names no current service deployment (an endpoint without the service-deployment "
-                  "API): following deployment %s by its id", deployment_id)
-        return None
-
-    def _follow_service_deployment(self, shared: _Shared, name: str, deployment_id: str, arn: str,
-                                   outcome: ServiceResult, stopped: StoppedTasks,
-                                   result: DeployResult, *, check_age: bool = True) -> WaitOutcome:
-        """Follow a service deployment (any strategy) through the service-deployment API."""
-        config = self.config
-        result.serviceDeploymentArn = arn
-        ours = find_deployment(outcome.service, deployment_id) or {}
-        log.info("following service deployment %s (%s)", arn.rsplit("/", 1)[-1],
-                 "until production traffic has moved" if config.deploy.wait_until == "traffic-shifted"
-                 else "until it is SUCCESSFUL")
-        try:
-            waited = follow_service_deployment(shared.ecs, result.cluster, name, deployment_id, arn,
-                                               timeout=max(1.0, shared.remaining(config.deploy.timeout)),
-                                               wait_until=config.deploy.wait_until,
-                                               max_interval=config.deploy.max_poll_interval,
-                                               started_at=shared.started, timeout_label=config.deploy.timeout,
-                                               stopped=stopped, sleep=self._sleep,
-                                               created_after=ours.get("createdAt") if check_age else None)
-        except DeployTimeoutError as exc:
-            result.rolloutState = "IN_PROGRESS"
-            last = describe_service_deployment(shared.ecs, arn)
-            result.serviceDeploymentStatus, result.lifecycleStage = last.get("status"), last.get("lifecycleStage")
-            exc.result = self._finish(result, shared.started)
-            raise
-        sd = waited.service_deployment or {}
-        result.serviceDeploymentStatus, result.lifecycleStage = sd.get("status"), sd.get("lifecycleStage")
-        if waited.state in ("COMPLETED", "TRAFFIC_SHIFTED"):
-            return waited
-        result.rolloutState = waited.state
-        raise self._failure(shared, name, waited, outcome, result, stopped=stopped)
-
-    def _failure(self, shared: _Shared, name: str, waited: WaitOutcome, outcome: ServiceResult,
-                 result: DeployResult, *, stopped: StoppedTasks | None = None,
-                 tail_tasks: list[dict[str, Any]] | None = None) -> DeploymentFailedError:
-        """The error for a failed deployment, after rolling back when that is wanted.
-
-        It carries the log tails of the tasks whose stopped reasons it shows (from `stopped`), or of
-        `tail_tasks` (the tasks a failed verify probed).
-        """
-        if waited.state == "DELETED":
-            # Nothing to roll back: ECS refuses UpdateService on a DRAINING or INACTIVE service
-            # (ServiceNotActiveException), and someone meant it to go.
-            return ServiceDeletedError(
-                waited.reason, service=name, status=waited.service_status or "MISSING",
-                deployment_id=waited.deployment_id, stopped_reasons=waited.stopped_reasons, events=waited.events,
-                result=self._finish(result, shared.started))
-        breaker, breaker_rollback = self._circuit_breaker(outcome.service)
-        lines = [waited.reason]
-        rolled_back_to = None
-        if waited.state == "ROLLED_BACK":
-            rolled_back_to = (primary_deployment(waited.service) or {}).get("taskDefinition") or None
-        elif (waited.ecs_rolling_back or (waited.state == "FAILED" and waited.ecs_failed and breaker
-                                           and breaker_rollback)) and outcome.action == "created":
-            # A service's first deployment has no earlier one to go back to: ECS's circuit breaker rolls back
-            # "to the last deployment that completed" (developer guide, deployment circuit breaker), and there
-            # is none. Say what happened, not a rollback.
-            lines.append("nothing to roll back to: the service was created by this deploy")
-        elif waited.ecs_rolling_back:
-            # ECS started the rollback (circuit breaker, alarm or StopServiceDeployment): not ours to start.
-            rolled_back_to = outcome.previous_task_definition
-            lines.append(f"ECS rolls the service back (service deployment "
-                         f"{(waited.service_deployment or {}).get('status')})")
-        elif waited.state == "FAILED" and waited.ecs_failed and breaker and breaker_rollback:
-            rolled_back_to = outcome.previous_task_definition
-            lines.append("ECS's circuit breaker rolls back the service")
-        elif waited.state == "FAILED":
-            ecs_rolls_back = breaker_rollback and waited.ecs_failed
-            rolled_back_to = self._roll_back(shared, name, outcome, ecs_rolls_back, lines,
-                                             ours={str(outcome.deployment_id), waited.deployment_id}, result=result)
-        result.rolledBackTo = rolled_back_to
-        if tail_tasks is None and stopped is not None:
-            shown = set(waited.stopped_reasons)
-            tail_tasks = list({t.get("taskArn"): t for t in stopped.tasks if describe_stop(t) in shown}.values())
-        return DeploymentFailedError(
-            "; ".join(line for line in lines if line), deployment_id=waited.deployment_id,
-            stopped_reasons=waited.stopped_reasons, events=waited.events, rolled_back_to=rolled_back_to,
-            result=self._finish(result, shared.started), log_tails=self._log_tails(shared, tail_tasks or []))
-
-    def _roll_back(self, shared: _Shared, name: str, outcome: ServiceResult, ecs_rolls_back: bool,
-                   lines: list[str], *, ours: set[str] | None = None, result: DeployResult | None = None
-                   ) -> str | None:
-        """Put the service back on the revision it ran before this deploy, unless someone else moved it since.
-
-        `ours`: the ids of this deploy's deployment (and of a same-definition deployment it followed). The
-        service is rolled back only while it still runs what this deploy deployed: its taskDefinition is ours
-        and its PRIMARY deployment is ours. UpdateService has no condition to make it conditional (no expected
-        revision or token among its parameters, ECS API reference), so the check is a DescribeServices right
-        before it, and the UpdateService answer is checked for a deployment that slipped in between.
-        """
-        config = self.config
-        cluster = _cluster_name(config)
-        previous = outcome.previous_task_definition
-        wanted = config.deploy.rollback if config.deploy.rollback is not None else not ecs_rolls_back
-        if not wanted:
-            lines.append("not rolled back (--no-rollback)")
-            return None
-        if outcome.action == "created":
-            lines.append("nothing to roll back to: the service was created by this deploy")
-            return None
-        current = outcome.service.get("taskDefinition")
-        if not previous or previous == current:
-            # A re-run that changed nothing (or only counts and settings) has no other revision to go back to.
-            lines.append(f"not rolled back: this deploy did not change the service's task definition "
-                         f"({current or 'unknown'})")
-            return None
-        seen: set[str] = set()
-        if ours is not None:
-            now = describe_or_none(shared.ecs, cluster, name)
-            moved = self._moved_since(name, now, ours, str(current), previous)
-            if moved == "back":
-                lines.append(f"the service already runs {previous} again (rolled back)")
-                return previous
-            if moved:
-                lines.append(f"not rolled back: {moved}")
-                if result is not None:
-                    result.warnings.append(f"not rolled back: {moved}")
-                return None
-            seen = {str(d.get("id")) for d in (now or {}).get("deployments", [])}
-        log.warning("rolling back service %s to %s", name, previous)
-        updated = shared.ecs.update_service({"cluster": cluster, "service": name, "taskDefinition": previous})
-        if ours is not None:
-            slipped = [d for d in updated.get("deployments", []) if d.get("status") != "PRIMARY"
-                       and str(d.get("id")) not in seen]
-            if slipped and result is not None:
-                # Someone's UpdateService landed between our DescribeServices and ours: say so, do not fight it.
-                result.warnings.append(
-                    f"deployment {slipped[0].get('id')} ({slipped[0].get('taskDefinition')}) was started by someone "
-                    f"else right before the rollback and was replaced by it")
-                log.warning("%s", result.warnings[-1])
-        back = primary_deployment(updated)
-        remaining = shared.remaining(config.deploy.timeout)
-        if back and back.get("id") and remaining > 0:
-            breaker, _ = self._circuit_breaker(updated)
-            back_arn = updated.get("currentServiceDeployment")  # the rollback's own service deployment
-            try:
-                if back_arn:
-                    waited = follow_service_deployment(shared.ecs, cluster, name, str(back["id"]), str(back_arn),
-                                                       timeout=remaining, max_interval=config.deploy.max_poll_interval,
-                                                       sleep=self._sleep)
-                else:
-                    waited = wait_for_deployment(shared.ecs, cluster, name, str(back["id"]), timeout=remaining,
-                                                 max_interval=config.deploy.max_poll_interval,
-                                                 circuit_breaker=breaker, sleep=self._sleep)
-                lines.append(f"rolled back to {previous} ({waited.state.lower()})")
-            except DeployTimeoutError:
-                lines.append(f"rolling back to {previous}: not finished within the deploy's timeout")
-        else:
-            lines.append(f"rolling back to {previous}: started, not waited for (the deploy's timeout is spent)")
-        return previous
-
-    @staticmethod
-    def _moved_since(name: str, service: dict[str, Any] | None, ours: set[str], deployed: str,
-                     previous: str) -> str | None:
-        """Why the service no longer runs what this deploy deployed (someone else moved it), "back" when it runs
-        the previous revision again (ECS's rollback, or someone's), or None when it is still ours to roll back."""
-        gone = gone_status(service)
-        if service is None or gone is not None:
-            return f"service {name} is {gone} (being deleted)"
-        primary = primary_deployment(service) or {}
-        running = service.get("taskDefinition")
-        if running == previous and primary.get("taskDefinition") == previous:
-            return "back"
-        if running == deployed and primary.get("id") in ours:
-            return None
-        return (f"service {name} now runs deployment {primary.get('id')} ({primary.get('taskDefinition') or running}), "
-                "started by someone else after this deploy; left as it is")
+    def _follower(self, shared: _Shared, cluster: str) -> Follower:
+        return Follower(self.config, shared.ecs, cluster, started=shared.started, remaining=shared.remaining,
+                        sleep=self._sleep, finish=lambda result: self._finish(result, shared.started),
+                        log_tails=lambda tasks: self._log_tails(shared, tasks))
 
     def _finish(self, result: DeployResult, started: float) -> dict[str, Any]:
         result.durationSeconds = round(time.time() - started, 3)
