@@ -44,6 +44,7 @@ from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error
 from ci_ecs.service import (
+    ServiceResult,
     create_params,
     desired_service,
     ensure_service,
@@ -61,9 +62,7 @@ from ci_ecs.taskdef import (
 )
 from ci_ecs.verify import check_port, verify_deployment
 from ci_ecs.wait import (
-    StoppedTasks,
     WaitOutcome,
-    verify_stable,
 )
 
 log = logging.getLogger(__name__)
@@ -138,12 +137,6 @@ def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[Servic
 def _network_mode(definition: dict[str, Any]) -> str | None:
     mode = definition.get("networkMode")
     return str(mode) if mode else None
-
-
-def _health_checked(definition: dict[str, Any]) -> bool:
-    """Whether the task's health comes from container health checks: a task is HEALTHY once all its essential
-    containers are, and UNKNOWN when none has a health check (API reference, Task.healthStatus)."""
-    return any(c.get("healthCheck") for c in definition.get("containerDefinitions", []) if c.get("essential", True))
 
 
 def _describe_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]:
@@ -559,6 +552,19 @@ class Deployer:
         return result
 
     def _deploy_into(self, result: DeployResult, shared: _Shared, target: ServiceEntry) -> None:
+        """Register, create or update (`_apply`), then follow the rollout, look up the addresses and verify."""
+        definition, outcome = self._apply(result, shared, target)
+        if self.dry_run or not outcome.deployment_id:
+            return
+        follower = self._follower(shared, result.cluster)
+        deployment_id, service, addresses = follower.rollout(
+            outcome, result, definition, lambda described: self._addresses(shared.ecs, described, result))
+        self._report(result, shared, target, follower, definition, outcome, deployment_id, service, addresses)
+
+    def _apply(self, result: DeployResult, shared: _Shared, target: ServiceEntry
+               ) -> tuple[dict[str, Any], ServiceResult]:
+        """The act step of one service: its task definition registered and its service created or updated
+        when they differ from what ECS has (dry run: nothing sent), recorded in `result`."""
         config, ecs = self.config, shared.ecs
         cluster, name = result.cluster, result.service
         definition, taskdef = self._task_definition(shared, target)
@@ -587,43 +593,13 @@ class Deployer:
         result.changed = bool(result.changes) or outcome.action != "unchanged"
         primary = primary_deployment(outcome.service)
         result.rolloutState = (primary or {}).get("rolloutState")
-        if self.dry_run or not outcome.deployment_id:
-            return
+        return definition, outcome
 
-        deployment_id = outcome.deployment_id
-        follower = self._follower(shared, cluster)
-        settled = outcome.action == "unchanged" and Follower.settled(outcome.service, deployment_id)
-        service = outcome.service
-        stopped = StoppedTasks(ecs, cluster, name, deployment_id)
-        if outcome.action == "unchanged" and config.deploy.wait and not settled:
-            stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
-        if config.deploy.wait and not settled:
-            final = follower.follow(name, deployment_id, outcome, stopped, result)
-            result.rolloutState = "COMPLETED" if final.state == "COMPLETED" else "IN_PROGRESS"
-            if final.state == "TRAFFIC_SHIFTED":
-                result.warnings.append(f"production traffic has moved; the bake is still running "
-                                       f"(lifecycle stage {result.lifecycleStage}): ECS finishes the deployment")
-            deployment_id, service = final.deployment_id, final.service
-            result.deploymentId = deployment_id
-        addresses = self._addresses(ecs, service, result)
-        seen_at = time.time()  # the tasks were described (HEALTHY or not) by now
-        running_since = addresses.newest_start(deployment_id) if addresses else None
-        # A settled service whose newest task is younger than the stable window may be crash-looping (ECS
-        # replaced a task that exited): watch it too. Tasks up for longer cost no call.
-        young = running_since is not None and time.time() - running_since < config.deploy.stable_seconds
-        if config.deploy.wait and (not settled or young):
-            if settled:
-                stopped.baseline()
-            # Each task is watched from when it was first seen HEALTHY (RUNNING without container health checks).
-            stable = verify_stable(ecs, cluster, name, deployment_id, stable_seconds=config.deploy.stable_seconds,
-                                   running_since=running_since, completed=service, stopped=stopped,
-                                   started_at=shared.started, sleep=self._sleep,
-                                   tasks=addresses.tasks if addresses else None,
-                                   health_checked=_health_checked(definition), seen_at=seen_at,
-                                   timeout=max(1.0, shared.remaining(config.deploy.timeout)))
-            if stable.state != "COMPLETED":
-                result.rolloutState = stable.state
-                raise follower.failure(name, stable, outcome, result, stopped=stopped)
+    def _report(self, result: DeployResult, shared: _Shared, target: ServiceEntry, follower: Follower,
+                definition: dict[str, Any], outcome: ServiceResult, deployment_id: str, service: dict[str, Any],
+                addresses: Addresses | None) -> None:
+        """After the rollout: the addresses into `result`, then `verify` (a failed check is the failure verdict)."""
+        config, name = self.config, result.service
         if addresses:
             result.publicIps, result.privateIps = addresses.public_ips, addresses.private_ips
             result.loadBalancerDns = addresses.load_balancer_dns
@@ -642,7 +618,7 @@ class Deployer:
                 failed = set(checked.failed_tasks())
                 tail_tasks = [t for t in probed if t.get("taskArn") in failed] or probed
                 raise follower.failure(name, WaitOutcome("FAILED", deployment_id, service, checked.message()),
-                                    outcome, result, tail_tasks=tail_tasks)
+                                       outcome, result, tail_tasks=tail_tasks)
             log.info("verify: %d check(s) passed (%s)", len(checked.checks),
                      ", ".join(f"{c.url} {c.status} in {c.ms} ms" for c in checked.checks[:3]))
 

@@ -10,12 +10,14 @@ DeploymentFailedError and rolls back when that is wanted.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import DeploymentFailedError, DeployTimeoutError, ServiceDeletedError
+from ci_ecs.network import Addresses
 from ci_ecs.results import DeployResult
 from ci_ecs.service import ServiceResult, primary_deployment
 from ci_ecs.tails import LogTail
@@ -31,10 +33,17 @@ from ci_ecs.wait import (
     follow_service_deployment,
     gone_status,
     strategy_of,
+    verify_stable,
     wait_for_deployment,
 )
 
 log = logging.getLogger(__name__)
+
+
+def health_checked(definition: dict[str, Any]) -> bool:
+    """Whether the task's health comes from container health checks: a task is HEALTHY once all its essential
+    containers are, and UNKNOWN when none has a health check (API reference, Task.healthStatus)."""
+    return any(c.get("healthCheck") for c in definition.get("containerDefinitions", []) if c.get("essential", True))
 
 
 class Follower:
@@ -57,6 +66,51 @@ class Follower:
         self._sleep = sleep
         self.finish = finish
         self.log_tails = log_tails
+
+    def rollout(self, outcome: ServiceResult, result: DeployResult, definition: dict[str, Any],
+                addresses_of: Callable[[dict[str, Any]], Addresses | None]
+                ) -> tuple[str, dict[str, Any], Addresses | None]:
+        """Follow the deployment `outcome` started (or the service's own, unfinished one) to its end, then
+        watch the stable window; the deployment followed, the service as last described and its addresses.
+
+        Raises the failure verdict (DeploymentFailedError, after a rollback when wanted) or DeployTimeoutError.
+        A service already settled is watched only while its newest task is younger than the stable window.
+        """
+        config, ecs, cluster, name = self.config, self.ecs, self.cluster, result.service
+        deployment_id = str(outcome.deployment_id)
+        settled = outcome.action == "unchanged" and self.settled(outcome.service, deployment_id)
+        service = outcome.service
+        stopped = StoppedTasks(ecs, cluster, name, deployment_id)
+        if outcome.action == "unchanged" and config.deploy.wait and not settled:
+            stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
+        if config.deploy.wait and not settled:
+            final = self.follow(name, deployment_id, outcome, stopped, result)
+            result.rolloutState = "COMPLETED" if final.state == "COMPLETED" else "IN_PROGRESS"
+            if final.state == "TRAFFIC_SHIFTED":
+                result.warnings.append(f"production traffic has moved; the bake is still running "
+                                       f"(lifecycle stage {result.lifecycleStage}): ECS finishes the deployment")
+            deployment_id, service = final.deployment_id, final.service
+            result.deploymentId = deployment_id
+        addresses = addresses_of(service)
+        seen_at = time.time()  # the tasks were described (HEALTHY or not) by now
+        running_since = addresses.newest_start(deployment_id) if addresses else None
+        # A settled service whose newest task is younger than the stable window may be crash-looping (ECS
+        # replaced a task that exited): watch it too. Tasks up for longer cost no call.
+        young = running_since is not None and time.time() - running_since < config.deploy.stable_seconds
+        if config.deploy.wait and (not settled or young):
+            if settled:
+                stopped.baseline()
+            # Each task is watched from when it was first seen HEALTHY (RUNNING without container health checks).
+            stable = verify_stable(ecs, cluster, name, deployment_id, stable_seconds=config.deploy.stable_seconds,
+                                   running_since=running_since, completed=service, stopped=stopped,
+                                   started_at=self.started, sleep=self._sleep,
+                                   tasks=addresses.tasks if addresses else None,
+                                   health_checked=health_checked(definition), seen_at=seen_at,
+                                   timeout=max(1.0, self.remaining(config.deploy.timeout)))
+            if stable.state != "COMPLETED":
+                result.rolloutState = stable.state
+                raise self.failure(name, stable, outcome, result, stopped=stopped)
+        return deployment_id, service, addresses
 
     @staticmethod
     def settled(service: dict[str, Any], deployment_id: str) -> bool:
