@@ -30,27 +30,21 @@ from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, pr
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.preflight import (
-    PLACEHOLDER_TASK_DEFINITION,
-    config_problems,
-    definition_problems,
     raise_problems,
-    service_request_problems,
     target_prefix,
-    with_prefix,
 )
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
-from ci_ecs.preflight.references import PlannedService, check_references
+from ci_ecs.preflight.plan import check_config, check_rendered, check_requests, refuse_other_controllers
+from ci_ecs.preflight.plan import placeholder_image as _placeholder
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error
 from ci_ecs.service import (
     ServiceResult,
-    create_params,
     desired_service,
     ensure_service,
     primary_deployment,
     refuse_missing_services,
-    update_plan,
 )
 from ci_ecs.tails import LogTail, essential_tails
 from ci_ecs.taskdef import (
@@ -60,78 +54,16 @@ from ci_ecs.taskdef import (
     mask_secrets,
     render,
 )
-from ci_ecs.verify import check_port, verify_deployment
+from ci_ecs.verify import verify_deployment
 from ci_ecs.wait import (
     WaitOutcome,
 )
 
 log = logging.getLogger(__name__)
 
-# Stands in for an ECR image not known yet, so a config can be rendered and checked before any AWS call.
-_PLACEHOLDER_IMAGE = "000000000000.dkr.ecr.us-east-1.amazonaws.com/placeholder:validate"
-# A public repository's stand-in (ECR Public: pulled without credentials, so no execution role is implied).
-_PUBLIC_PLACEHOLDER_IMAGE = "public.ecr.aws/placeholder/placeholder:validate"
 # The services and task families described before the image step are used as they are when that step took
 # less than this (no build or push): otherwise they are described again, right before the update.
 _DESCRIBED_FRESH_SECONDS = 10.0
-
-
-def _placeholder(config: Config) -> str:
-    return _PUBLIC_PLACEHOLDER_IMAGE if config.repository and config.repository.public else _PLACEHOLDER_IMAGE
-
-
-
-
-def _check_rendered(config: Config, target: ServiceEntry, definition: dict[str, Any], *, with_service: bool) -> None:
-    """The pre-flight of one rendered task definition (with its service's rules unless `ci-ecs register`)."""
-    raise_problems(definition_problems(definition, target.task, prefix=target_prefix(config, target),
-                                       service=target.service if with_service else None))
-
-
-def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -> None:
-    """Everything that can be checked without AWS (ci_ecs.preflight.config_problems, and `verify`'s port).
-
-    A `task.definition` in ECS is checked once it has been read (it needs AWS). Raises a PreflightError
-    (exit 2) carrying every problem, before any AWS call.
-    """
-    placeholder = config.image_uri or (_placeholder(config) if config.repository else None)
-    problems = config_problems(config, base_dir, with_service=with_service, image=placeholder)
-    if with_service and not problems:
-        for target in config.targets():
-            if target.task.definition:
-                continue
-            definition = render(target.task, placeholder, base_dir=base_dir, region=config.region)
-            try:
-                check_port(config, target, definition, placeholder)
-            except ConfigError as exc:
-                problems.append(exc)
-    raise_problems(problems)
-
-
-def refuse_other_controllers(ecs: EcsGateway, cluster: str, targets: list[ServiceEntry], *,
-                             described: dict[str, dict[str, Any]] | None = None) -> None:
-    """ConfigError (exit 2) for a service whose deployments ECS does not run itself: checked before anything
-    is pushed or registered.
-
-    DeploymentController (ECS API reference): with CODE_DEPLOY, "the service's deployments are managed by
-    AWS CodeDeploy" (UpdateService may then change only desiredCount, deploymentConfiguration, health check
-    grace period ...; a new task definition goes through a CodeDeploy deployment); with EXTERNAL, through
-    task sets (CreateTaskSet). ci-ecs follows ECS's own deployments only. `described`: the services as just
-    described (by name), so they are not described again.
-    """
-    for target in targets:
-        name = str(target.service.name)
-        current = described.get(name) if described is not None else ecs.describe_service(cluster, name)
-        if current is None or current.get("status") == "INACTIVE":
-            continue
-        controller = str((current.get("deploymentController") or {}).get("type") or "ECS")
-        if controller == "CODE_DEPLOY":
-            raise ConfigError(f"service {name} in cluster {cluster} uses the CODE_DEPLOY deployment controller: "
-                              "ci-ecs does not drive CodeDeploy deployments (yet); nothing was pushed or registered")
-        if controller == "EXTERNAL":
-            raise ConfigError(f"service {name} in cluster {cluster} uses the EXTERNAL deployment controller "
-                              "(task sets): ci-ecs deploys ECS-controlled services only; nothing was pushed or "
-                              "registered")
 
 
 def _network_mode(definition: dict[str, Any]) -> str | None:
@@ -240,7 +172,9 @@ class Deployer:
                 # Before anything is written: a service ECS does not deploy itself is refused.
                 refuse_other_controllers(ecs, cluster, config.targets(), described=described)
             # The requests this deploy will send, checked after the reads and before the first write.
-            self._preflight_requests(cluster, config.targets())
+            check_requests(config, self.base_dir, self.factory, cluster, config.targets(), services=self._services,
+                           definitions=self._definitions, default_subnets=self._default_subnets,
+                           cluster_providers=self.cluster_providers)
             cluster_created, cluster_changes = self._cluster(ecs, cluster, exists, described_cluster)
             resolver = TagResolver(self.factory, config.image.pin)
             image = self._image(resolver)
@@ -309,70 +243,6 @@ class Deployer:
             self._latest = {family: future.result() for family, future in latest.items()}
         self._services = {name: (found or {}).get(name) for name in names}
         return found
-
-    def _planned_definition(self, target: ServiceEntry, image: str | None) -> dict[str, Any]:
-        """The target's RegisterTaskDefinition input as the deploy will render it, with `image`."""
-        task = target.task
-        base = self._definitions.get(id(task)) if task.definition else None
-        if base is not None and task.pinned_revision():
-            return base_definition(base)
-        if base is not None:  # as _read_definitions renders it
-            placeholder = self.config.image_uri or _placeholder(self.config)
-            return render(task, placeholder, base_dir=self.base_dir, region=self.config.region, base=base,
-                          images={name: placeholder for name in task.images})
-        return render(task, image, base_dir=self.base_dir, region=self.config.region)
-
-    def _preflight_requests(self, cluster: str, targets: list[ServiceEntry]) -> None:
-        """The pre-flight of what this deploy will send, after the describes and before its first write.
-
-        Each task definition as rendered (a placeholder image: the real one is not known yet) and the
-        CreateService or UpdateService input exactly as `ensure_service` would send it (a placeholder task
-        definition ARN). Raises a PreflightError (exit 2) carrying every problem; nothing is written.
-        """
-        config = self.config
-        placeholder = config.image_uri or (_placeholder(config) if config.repository else None)
-        problems: list[ConfigError] = []
-        planned: list[PlannedService] = []
-        for target in targets:
-            prefix = target_prefix(config, target)
-            name = str(target.service.name)
-            try:
-                definition = self._planned_definition(target, placeholder)
-            except ConfigError as exc:
-                problems.append(with_prefix(exc, prefix))
-                continue
-            if not target.task.pinned_revision():
-                problems.extend(definition_problems(definition, target.task, prefix=prefix, service=target.service))
-            current = (self._services or {}).get(name)
-            if current is not None and current.get("status") == "DRAINING":
-                continue  # ensure_service refuses it (ServiceStateError) before sending anything
-            spec = desired_service(target.service, task_definition=PLACEHOLDER_TASK_DEFINITION)
-            mode = str(definition["networkMode"]) if definition.get("networkMode") else None
-            creating = current is None or current.get("status") == "INACTIVE"
-            try:
-                if creating or current is None:
-                    operation = "CreateService"
-                    request = create_params(spec, cluster=cluster, name=name, network_mode=mode,
-                                            default_subnets=self._default_subnets,
-                                            launch_type=inferred_launch_type(definition, target.service))
-                else:
-                    operation = "UpdateService"
-                    _, request = update_plan(spec, current, network_mode=mode, service_name=name)
-                    request.update({"cluster": cluster, "service": name})
-                    if config.deploy.force_new_deployment:
-                        request["forceNewDeployment"] = True
-            except ConfigError as exc:  # e.g. no subnets to create the service in
-                problems.append(with_prefix(exc, prefix))
-                continue
-            problems.extend(service_request_problems(operation, request, target.task, prefix=prefix,
-                                                     definition=definition,
-                                                     tasks_quota=config.deploy.tasks_per_service_quota))
-            planned.append(PlannedService(key_prefix=prefix, definition=definition, request=request,
-                                          creating=creating, current=None if creating else current))
-        # The references ECS resolves (subnets, security groups, target groups, capacity providers), with reads.
-        problems.extend(check_references(self.factory, cluster=cluster, cluster_providers=self.cluster_providers,
-                                         services=planned))
-        raise_problems(problems)
 
     def _image(self, resolver: TagResolver) -> ResolvedImage:
         """The deployed image: `--image` (a tag in ECR resolved to its digest), else the config's repository."""
@@ -459,7 +329,7 @@ class Deployer:
                 images = {name: placeholder for name in task.images}
                 definition = render(task, placeholder, base_dir=self.base_dir, region=config.region,
                                     base=described, images=images)
-                _check_rendered(config, target, definition, with_service=with_service)
+                check_rendered(config, target, definition, with_service=with_service)
             self._definitions[id(target.task)] = described
 
     def _task_definition(self, shared: _Shared, target: ServiceEntry, *, with_service: bool = True
@@ -486,7 +356,7 @@ class Deployer:
         # The size again with the real image (a digest reference is longer than the placeholder): pure, cheap.
         raise_problems(size_problems(definition, Keys(task, target_prefix(self.config, target))))
         if base is not None or not with_service:
-            _check_rendered(self.config, target, definition, with_service=with_service)
+            check_rendered(self.config, target, definition, with_service=with_service)
         if base is not None:
             return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run, current=base)
         if with_service and definition.get("family") in self._latest:
