@@ -285,6 +285,67 @@ def _rolled_back(ours: dict[str, Any] | None, last_seen: dict[str, Any] | None, 
             and primary_definition == previous_task_definition)
 
 
+class Poll:
+    """The schedule every follower shares (by deployment id, or through the service-deployment API): the first
+    sleep, when stopped tasks are listed, the failure count logged, the progress line, the timeout and the
+    adaptive sleep between polls. Each follower reads its own API and decides its own verdict.
+    """
+
+    def __init__(self, stopped: StoppedTasks, *, timeout: float, max_interval: float,
+                 timeout_label: float | None, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.stopped = stopped
+        self.timeout = timeout
+        self.max_interval = max_interval
+        self.label = int(timeout_label or timeout)  # the timeout as the user set it, for the message
+        self.clock = clock
+        self._sleep = sleep
+        self.begin = clock()
+        self.polls = 0
+        self.counted_failures = 0
+        self.last_progress = ""
+        # (running, pending, failed) at the last poll, and when stopped tasks were last listed.
+        self.last_counts: tuple[int, int, int] | None = None
+        self.stopped_listed = -math.inf
+
+    def first_sleep(self) -> None:
+        """The caller has just created/updated (and so described) the service: nothing to see before a poll."""
+        self._sleep(min(MIN_POLL_SECONDS, self.timeout))
+
+    def list_stopped(self, counts: tuple[int, int, int], *, now: bool) -> None:
+        """ListTasks(STOPPED) only when a stop may have happened: fewer running, more pending, more failed,
+        `now` (the deployment ending either way), or the bound elapsed. A stopped task stays listed for about
+        an hour, so a stop the counts hid is still found at the next listing (at the latest before success)."""
+        last = self.last_counts
+        if (last is None or counts[0] < last[0] or counts[1] > last[1] or counts[2] > last[2] or now
+                or self.clock() - self.stopped_listed >= STOPPED_POLL_BOUND_SECONDS):
+            self.stopped.poll()
+            self.stopped_listed = self.clock()
+        self.last_counts = counts
+
+    def note_failures(self, deployment_id: str, failures: list[dict[str, Any]], failed_count: int) -> None:
+        """Log the stopped tasks once their count grew."""
+        if failed_count > self.counted_failures:
+            self.counted_failures = failed_count
+            reasons = self.stopped.reasons(failures or self.stopped.failures(before_baseline=True))
+            log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, self.counted_failures,
+                        reasons[0] if reasons else "")
+
+    def progress(self, what: str, progress: str) -> None:
+        """Log the progress line when it changed (a line per change in a CI log, not per poll)."""
+        if progress != self.last_progress:
+            log.info("%s: %s", what, progress, extra={"live": True})
+            self.last_progress = progress
+
+    def sleep(self, deployment_id: str, timed_out: str, *, near_end: bool) -> None:
+        """Raise DeployTimeoutError (`timed_out` its message, naming `label`) once the timeout passed, else sleep
+        until the next poll: sooner `near_end`, backing off otherwise (`adaptive_interval`)."""
+        elapsed = self.clock() - self.begin
+        if elapsed >= self.timeout:
+            raise DeployTimeoutError(timed_out, deployment_id=deployment_id)
+        interval = adaptive_interval(elapsed, self.max_interval, near_end=near_end, polls=self.polls)
+        self._sleep(min(interval, max(0.0, self.timeout - elapsed)))
+
+
 def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
                         timeout: float, max_interval: float = 15.0, started_at: float | None = None,
                         circuit_breaker: bool = False, breaker_rollback: bool = False,
@@ -299,22 +360,16 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
     themselves: without a circuit breaker ECS retries failing tasks forever, and with one it stops
     counting once a task ran, so a task that crashes after RUNNING is seen only this way.
     """
-    begin = clock()
     wall_start = started_at if started_at is not None else time.time()
-    last_progress = ""
     last_seen: dict[str, Any] | None = None
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
-    counted_failures = 0
-    polls = 0
-    # (running, pending, failedTasks) at the last poll, and when stopped tasks were last listed.
-    last_counts: tuple[int, int, int] | None = None
-    stopped_listed = -math.inf
+    poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
+                sleep=sleep)
     ecs.expect(service=service_name)
-    # The caller has just created/updated (and so described) the service: nothing to see before a poll.
-    sleep(min(MIN_POLL_SECONDS, timeout))
+    poll.first_sleep()
     while True:
         described = describe_or_none(ecs, cluster, service_name)
-        polls += 1
+        poll.polls += 1
         gone = gone_status(described)
         if gone is not None:
             return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
@@ -331,17 +386,8 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
             last_seen = None
             continue
         if ours is None or ours.get("status") != "PRIMARY":
-            primary = primary_deployment(service) or {}
-            rolled_back = _rolled_back(ours, last_seen, primary, previous_task_definition, breaker_rollback)
-            state = "ROLLED_BACK" if rolled_back else "SUPERSEDED"
-            reason = (f"deployment {deployment_id} failed and ECS's circuit breaker rolled the service back to "
-                      f"{primary.get('taskDefinition')}"
-                      if rolled_back else
-                      f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
-                      f"({primary.get('taskDefinition')}), started by someone else")
-            stopped.poll()
-            return WaitOutcome(state, deployment_id, service, reason, stopped.reasons(),
-                               _events(service, wall_start), ecs_failed=rolled_back)
+            return _replaced(service, ours, last_seen, deployment_id, stopped, wall_start,
+                             previous_task_definition, breaker_rollback)
         last_seen = ours
         desired = int(ours.get("desiredCount", 0))
         running = int(ours.get("runningCount", 0))
@@ -350,16 +396,7 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         others = [d for d in service.get("deployments", []) if d.get("id") != deployment_id]
         ecs_failed = int(ours.get("failedTasks") or 0)
         complete = running == desired and not others and rollout in ("COMPLETED", None)
-        # ListTasks(STOPPED) only when a stop may have happened: fewer running, more pending, more failed,
-        # the deployment ending either way, or the bound elapsed. A stopped task stays listed for about an
-        # hour, so a stop the counts hid is still found at the next listing (at the latest before success).
-        counts = (running, pending, ecs_failed)
-        if (last_counts is None or running < last_counts[0] or pending > last_counts[1]
-                or ecs_failed > last_counts[2] or complete or rollout == "FAILED"
-                or clock() - stopped_listed >= STOPPED_POLL_BOUND_SECONDS):
-            stopped.poll()
-            stopped_listed = clock()
-        last_counts = counts
+        poll.list_stopped((running, pending, ecs_failed), now=complete or rollout == "FAILED")
         failures = stopped.failures()
         if rollout == "FAILED":
             return WaitOutcome("FAILED", deployment_id, service,
@@ -369,15 +406,11 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         # ECS's own count of tasks that never reached RUNNING (Deployment.failedTasks) is exact until a task
         # runs; the stopped tasks seen since we started watching cover what it stops counting after that.
         failed_count = max(len(failures), ecs_failed)
-        if failed_count > counted_failures:
-            counted_failures = failed_count
-            reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
-            log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
-                        reasons[0] if reasons else "")
+        poll.note_failures(deployment_id, failures, failed_count)
         # Checked at every poll: a task that stops after running counts even when ECS's own count is higher.
         if ours_to_count(failures, ecs_failed, circuit_breaker=circuit_breaker) >= failure_threshold(desired):
             return WaitOutcome("FAILED", deployment_id, service,
-                               f"{counted_failures} tasks failed to start or stopped (threshold "
+                               f"{poll.counted_failures} tasks failed to start or stopped (threshold "
                                f"{failure_threshold(desired)})",
                                stopped.reasons(failures or stopped.failures(before_baseline=True)),
                                _events(service, wall_start))
@@ -387,18 +420,28 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
         progress = f"{running}/{desired} running, {pending} pending"
         if others:
             progress += f", {sum(int(d.get('runningCount', 0)) for d in others)} old still running"
-        if progress != last_progress:
-            log.info("deployment %s: %s", deployment_id, progress, extra={"live": True})
-            last_progress = progress
-        elapsed = clock() - begin
-        if elapsed >= timeout:
-            raise DeployTimeoutError(f"deployment {deployment_id} of service {service_name} not finished after "
-                                     f"{int(timeout_label or timeout)} s ({progress}, rolloutState {rollout})",
-                                     deployment_id=deployment_id)
+        poll.progress(f"deployment {deployment_id}", progress)
         near_end = (running >= desired and pending == 0 and bool(others)) or \
             (circuit_breaker and failed_count + 1 >= failure_threshold(desired))
-        interval = adaptive_interval(elapsed, max_interval, near_end=near_end, polls=polls)
-        sleep(min(interval, max(0.0, timeout - elapsed)))
+        poll.sleep(deployment_id, f"deployment {deployment_id} of service {service_name} not finished after "
+                   f"{poll.label} s ({progress}, rolloutState {rollout})", near_end=near_end)
+
+
+def _replaced(service: dict[str, Any], ours: dict[str, Any] | None, last_seen: dict[str, Any] | None,
+              deployment_id: str, stopped: StoppedTasks, wall_start: float, previous_task_definition: str | None,
+              breaker_rollback: bool) -> WaitOutcome:
+    """Our deployment is no longer PRIMARY: ECS's circuit breaker rolled it back, or someone replaced it."""
+    primary = primary_deployment(service) or {}
+    rolled_back = _rolled_back(ours, last_seen, primary, previous_task_definition, breaker_rollback)
+    state = "ROLLED_BACK" if rolled_back else "SUPERSEDED"
+    reason = (f"deployment {deployment_id} failed and ECS's circuit breaker rolled the service back to "
+              f"{primary.get('taskDefinition')}"
+              if rolled_back else
+              f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
+              f"({primary.get('taskDefinition')}), started by someone else")
+    stopped.poll()
+    return WaitOutcome(state, deployment_id, service, reason, stopped.reasons(),
+                       _events(service, wall_start), ecs_failed=rolled_back)
 
 
 def window_start(task: dict[str, Any], *, health_checked: bool, seen_at: float) -> float | None:
@@ -652,128 +695,165 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     canary or linear rollback (traffic moving back to the blue revision, still running) is followed to
     ROLLBACK_SUCCESSFUL / ROLLBACK_FAILED so the result says where the service is.
     """
-    begin = clock()
     wall_start = started_at if started_at is not None else time.time()
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
-    last_progress = ""
-    polls = 0
-    counted_failures = 0
-    last_counts: tuple[int, int, int] | None = None
-    stopped_listed = -math.inf
+    poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
+                sleep=sleep)
     ecs.expect(service=service_name, service_deployment=arn)  # its last describes are batched too
-    sleep(min(MIN_POLL_SECONDS, timeout))
+    poll.first_sleep()
     while True:
-        try:
-            sd = describe_service_deployment(ecs, arn)
-        except AwsError as err:
-            if polls == 0 and (err.code in SERVICE_DEPLOYMENT_API_MISSING or err.code in _DENIED):
-                raise ServiceDeploymentUnavailable(err.message, err) from err
-            raise
-        if not sd:
-            # ECS deletes a service's service deployments with the service (developer guide, "View service
-            # history using Amazon ECS service deployments"): DescribeServiceDeployments then answers a MISSING
-            # failure. The service's own status says whether it is gone.
-            described = describe_or_none(ecs, cluster, service_name)
-            gone = gone_status(described)
-            if gone is not None:
-                return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
-            if polls == 0:  # the caller looks for ours another way, or follows the deployment by its id
-                raise ServiceDeploymentUnavailable(f"service deployment {arn} is not known to ECS")
-            raise AwsError(f"describe service deployment {arn}", "MISSING",
-                           f"ECS no longer knows it, while service {service_name} is ACTIVE")
-        if polls == 0 and _older(sd.get("createdAt"), created_after):
-            # Not the one our deployment started (an endpoint whose answer named the previous one).
-            raise ServiceDeploymentUnavailable(f"service deployment {arn} was created before deployment "
-                                               f"{deployment_id}")
-        polls += 1
-        status, stage = sd.get("status"), sd.get("lifecycleStage")
+        sd = _read_service_deployment(ecs, cluster, service_name, deployment_id, arn, first=poll.polls == 0,
+                                      created_after=created_after, stopped=stopped, wall_start=wall_start)
+        if isinstance(sd, WaitOutcome):
+            return sd  # the service was deleted
+        poll.polls += 1
+        status = sd.get("status")
         strategy = strategy_of(sd)
-        target = sd.get("targetServiceRevision") or {}
-        requested = int(target.get("requestedTaskCount") or 0)
-        running = int(target.get("runningTaskCount") or 0)
-        pending = int(target.get("pendingTaskCount") or 0)
+        requested, running, pending = _target_counts(sd)
         breaker = sd.get("deploymentCircuitBreaker") or {}
         ecs_failed = int(breaker.get("failureCount") or 0)
         final = status in SERVICE_DEPLOYMENT_FINAL_FAILURES or status == "SUCCESSFUL"
-        # ListTasks(STOPPED) only when a stop may have happened (see wait_for_deployment), and before a verdict.
-        counts = (running, pending, ecs_failed)
-        if (last_counts is None or running < last_counts[0] or pending > last_counts[1]
-                or ecs_failed > last_counts[2] or final or status in _ROLLING_BACK
-                or clock() - stopped_listed >= STOPPED_POLL_BOUND_SECONDS):
-            stopped.poll()
-            stopped_listed = clock()
-        last_counts = counts
-        if status == "SUCCESSFUL" or (wait_until == "traffic-shifted" and status == "IN_PROGRESS"
-                                      and stage in TRAFFIC_SHIFTED_STAGES):
-            service = ecs.describe_service(cluster, service_name) or {}
-            stopped.baseline(poll=False)  # the stable window counts what stops after SUCCESSFUL
-            state = "COMPLETED" if status == "SUCCESSFUL" else "TRAFFIC_SHIFTED"
-            return WaitOutcome(state, deployment_id, service, service_deployment=sd)
-        if status == "STOPPED":
-            verdict, service, newer = _stopped_verdict(ecs, cluster, service_name, deployment_id, sd)
-            if verdict == "FOLLOW" and newer is not None and service.get("currentServiceDeployment"):
-                log.info("deployment %s was replaced by %s of the same task definition; following it",
-                         deployment_id, newer)
-                deployment_id, arn = newer, str(service["currentServiceDeployment"])
-                stopped.follow(newer)
-                last_counts = None
-                continue
-            if verdict == "SUPERSEDED":
-                primary = primary_deployment(service) or {}
-                return WaitOutcome("SUPERSEDED", deployment_id, service,
-                                   f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
-                                   f"({primary.get('taskDefinition')}), started by someone else",
-                                   stopped.reasons(), _events(service, wall_start), service_deployment=sd)
-            return WaitOutcome("FAILED", deployment_id, service, _failure_reason(arn, sd),
-                               stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
-                               ecs_failed=True, service_deployment=sd)
-        if status in SERVICE_DEPLOYMENT_FINAL_FAILURES or (status in _ROLLING_BACK and strategy == "ROLLING"):
-            service = ecs.describe_service(cluster, service_name) or {}
-            state = "ROLLED_BACK" if status == "ROLLBACK_SUCCESSFUL" else "FAILED"
-            return WaitOutcome(state, deployment_id, service, _failure_reason(arn, sd),
-                               stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
-                               ecs_failed=True, service_deployment=sd,
-                               ecs_rolling_back=status in _ROLLING_BACK)
+        # ListTasks(STOPPED) only when a stop may have happened (see Poll.list_stopped), and before a verdict.
+        poll.list_stopped((running, pending, ecs_failed), now=final or status in _ROLLING_BACK)
+        ended = _ended(ecs, cluster, service_name, deployment_id, arn, sd, stopped, wall_start, wait_until)
+        if isinstance(ended, WaitOutcome):
+            return ended
+        if ended is not None:  # a deployment of the same task definition replaced ours: follow it
+            deployment_id, arn = ended
+            poll.last_counts = None
+            continue
         failures = stopped.failures()
         failed_count = max(len(failures), ecs_failed)
         breaker_on = breaker.get("status") not in (None, "DISABLED")
-        if failed_count > counted_failures and status not in _ROLLING_BACK:
-            counted_failures = failed_count
-            reasons = stopped.reasons(failures or stopped.failures(before_baseline=True))
-            log.warning("deployment %s: %d task(s) stopped; latest %s", deployment_id, counted_failures,
-                        reasons[0] if reasons else "")
+        counting = bool(requested) and status not in _ROLLING_BACK  # ECS's rollback's own stops are not ours
+        if status not in _ROLLING_BACK:
+            poll.note_failures(deployment_id, failures, failed_count)
         # Checked at every poll: a task that stops after running counts even when ECS's own count is higher.
-        if requested and status not in _ROLLING_BACK and \
-                ours_to_count(failures, ecs_failed, circuit_breaker=breaker_on) >= failure_threshold(requested):
+        if counting and ours_to_count(failures, ecs_failed, circuit_breaker=breaker_on) >= failure_threshold(requested):
             service = ecs.describe_service(cluster, service_name) or {}
             return WaitOutcome("FAILED", deployment_id, service,
-                               f"{counted_failures} tasks failed to start or stopped (threshold "
+                               f"{poll.counted_failures} tasks failed to start or stopped (threshold "
                                f"{failure_threshold(requested)})",
                                stopped.reasons(failures or stopped.failures(before_baseline=True)),
                                _events(service, wall_start), service_deployment=sd)
         old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
-        progress = f"{status}{f', stage {stage}' if stage else ''}, {running}/{requested} running, {pending} pending"
-        if old_running:
-            progress += f", {old_running} old still running"
-        if target.get("requestedProductionTrafficWeight") is not None:
-            progress += f", {target['requestedProductionTrafficWeight']:g}% of production traffic"
         hook = paused_hook(sd)
-        if hook:
-            progress += f"; waiting for lifecycle hook {hook.get('hookId')} (ci-ecs continue)"
-        if progress != last_progress:
-            log.info("service deployment %s: %s", arn.rsplit("/", 1)[-1], progress, extra={"live": True})
-            last_progress = progress
-        elapsed = clock() - begin
-        if elapsed >= timeout:
-            raise DeployTimeoutError(f"service deployment {arn} of service {service_name} not finished after "
-                                     f"{int(timeout_label or timeout)} s (status {status}, lifecycle stage "
-                                     f"{stage or '-'}, {running}/{requested} running" +
-                                     ("; a lifecycle hook awaits `ci-ecs continue`" if hook else "") + ")",
-                                     deployment_id=deployment_id)
+        poll.progress(f"service deployment {arn.rsplit('/', 1)[-1]}", _progress(sd, old_running, hook))
         # A rolling deployment is about to end when its tasks all run and old ones drain (or one more failure
         # trips the threshold): poll sooner. Blue/green, canary and linear wait out bake times: back off.
         near_end = strategy == "ROLLING" and (
             (requested and running >= requested and pending == 0 and old_running > 0)
             or (breaker_on and requested > 0 and failed_count + 1 >= failure_threshold(requested)))
-        interval = adaptive_interval(elapsed, max_interval, near_end=bool(near_end), polls=polls)
-        sleep(min(interval, max(0.0, timeout - elapsed)))
+        poll.sleep(deployment_id, _timed_out(arn, service_name, poll.label, sd, hook), near_end=bool(near_end))
+
+
+def _read_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
+                             first: bool, created_after: Any, stopped: StoppedTasks, wall_start: float
+                             ) -> dict[str, Any] | WaitOutcome:
+    """One DescribeServiceDeployments of `arn`; the DELETED outcome when the service was deleted meanwhile.
+
+    At the first poll (`first`), a refused call (no such API here, or not allowed), an ARN ECS does not know
+    or a service deployment created well before `created_after` raise ServiceDeploymentUnavailable (the
+    caller finds ours another way, or follows the deployment by its id); later, an unknown ARN on an ACTIVE
+    service is an AwsError.
+    """
+    try:
+        sd = describe_service_deployment(ecs, arn)
+    except AwsError as err:
+        if first and (err.code in SERVICE_DEPLOYMENT_API_MISSING or err.code in _DENIED):
+            raise ServiceDeploymentUnavailable(err.message, err) from err
+        raise
+    if not sd:
+        # ECS deletes a service's service deployments with the service (developer guide, "View service
+        # history using Amazon ECS service deployments"): DescribeServiceDeployments then answers a MISSING
+        # failure. The service's own status says whether it is gone.
+        described = describe_or_none(ecs, cluster, service_name)
+        gone = gone_status(described)
+        if gone is not None:
+            return deleted_outcome(deployment_id, service_name, described, gone, stopped, wall_start)
+        if first:  # the caller looks for ours another way, or follows the deployment by its id
+            raise ServiceDeploymentUnavailable(f"service deployment {arn} is not known to ECS")
+        raise AwsError(f"describe service deployment {arn}", "MISSING",
+                       f"ECS no longer knows it, while service {service_name} is ACTIVE")
+    if first and _older(sd.get("createdAt"), created_after):
+        # Not the one our deployment started (an endpoint whose answer named the previous one).
+        raise ServiceDeploymentUnavailable(f"service deployment {arn} was created before deployment "
+                                           f"{deployment_id}")
+    return sd
+
+
+def _ended(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, sd: dict[str, Any],
+           stopped: StoppedTasks, wall_start: float, wait_until: str) -> WaitOutcome | tuple[str, str] | None:
+    """The outcome when ECS ended the service deployment (or production traffic moved, with
+    `traffic-shifted`); the (deployment id, ARN) to follow instead; None while it goes on.
+
+    ROLLBACK_REQUESTED / ROLLBACK_IN_PROGRESS end a ROLLING deployment's wait at once; a blue/green, canary or
+    linear rollback is followed to its end (see follow_service_deployment).
+    """
+    status, stage = sd.get("status"), sd.get("lifecycleStage")
+    if status == "SUCCESSFUL" or (wait_until == "traffic-shifted" and status == "IN_PROGRESS"
+                                  and stage in TRAFFIC_SHIFTED_STAGES):
+        service = ecs.describe_service(cluster, service_name) or {}
+        stopped.baseline(poll=False)  # the stable window counts what stops after SUCCESSFUL
+        state = "COMPLETED" if status == "SUCCESSFUL" else "TRAFFIC_SHIFTED"
+        return WaitOutcome(state, deployment_id, service, service_deployment=sd)
+    if status == "STOPPED":
+        return _stopped_outcome(ecs, cluster, service_name, deployment_id, arn, sd, stopped, wall_start)
+    if status in SERVICE_DEPLOYMENT_FINAL_FAILURES or (status in _ROLLING_BACK and strategy_of(sd) == "ROLLING"):
+        service = ecs.describe_service(cluster, service_name) or {}
+        state = "ROLLED_BACK" if status == "ROLLBACK_SUCCESSFUL" else "FAILED"
+        return WaitOutcome(state, deployment_id, service, _failure_reason(arn, sd),
+                           stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
+                           ecs_failed=True, service_deployment=sd, ecs_rolling_back=status in _ROLLING_BACK)
+    return None
+
+
+def _stopped_outcome(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str,
+                     sd: dict[str, Any], stopped: StoppedTasks, wall_start: float) -> WaitOutcome | tuple[str, str]:
+    """A STOPPED service deployment: the outcome (SUPERSEDED or FAILED, `_stopped_verdict`), or the
+    (deployment id, service deployment ARN) to follow instead (a deployment of the same task definition)."""
+    verdict, service, newer = _stopped_verdict(ecs, cluster, service_name, deployment_id, sd)
+    if verdict == "FOLLOW" and newer is not None and service.get("currentServiceDeployment"):
+        log.info("deployment %s was replaced by %s of the same task definition; following it",
+                 deployment_id, newer)
+        stopped.follow(newer)
+        return newer, str(service["currentServiceDeployment"])
+    if verdict == "SUPERSEDED":
+        primary = primary_deployment(service) or {}
+        return WaitOutcome("SUPERSEDED", deployment_id, service,
+                           f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
+                           f"({primary.get('taskDefinition')}), started by someone else",
+                           stopped.reasons(), _events(service, wall_start), service_deployment=sd)
+    return WaitOutcome("FAILED", deployment_id, service, _failure_reason(arn, sd),
+                       stopped.reasons(stopped.failures(before_baseline=True)), _events(service, wall_start),
+                       ecs_failed=True, service_deployment=sd)
+
+
+def _timed_out(arn: str, service_name: str, label: int, sd: dict[str, Any], hook: dict[str, Any] | None) -> str:
+    """The timeout's message: where the service deployment stands, and a paused hook."""
+    requested, running, _ = _target_counts(sd)
+    return (f"service deployment {arn} of service {service_name} not finished after {label} s (status "
+            f"{sd.get('status')}, lifecycle stage {sd.get('lifecycleStage') or '-'}, {running}/{requested} running"
+            + ("; a lifecycle hook awaits `ci-ecs continue`" if hook else "") + ")")
+
+
+def _target_counts(sd: dict[str, Any]) -> tuple[int, int, int]:
+    """The target revision's requested, running and pending task counts (ServiceDeployment.targetServiceRevision)."""
+    target = sd.get("targetServiceRevision") or {}
+    return (int(target.get("requestedTaskCount") or 0), int(target.get("runningTaskCount") or 0),
+            int(target.get("pendingTaskCount") or 0))
+
+
+def _progress(sd: dict[str, Any], old_running: int, hook: dict[str, Any] | None) -> str:
+    """A service deployment's progress line: status, stage, task counts, traffic weight, a paused hook."""
+    status, stage = sd.get("status"), sd.get("lifecycleStage")
+    target = sd.get("targetServiceRevision") or {}
+    requested, running, pending = _target_counts(sd)
+    progress = f"{status}{f', stage {stage}' if stage else ''}, {running}/{requested} running, {pending} pending"
+    if old_running:
+        progress += f", {old_running} old still running"
+    if target.get("requestedProductionTrafficWeight") is not None:
+        progress += f", {target['requestedProductionTrafficWeight']:g}% of production traffic"
+    if hook:
+        progress += f"; waiting for lifecycle hook {hook.get('hookId')} (ci-ecs continue)"
+    return progress
