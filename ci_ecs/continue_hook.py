@@ -13,7 +13,7 @@ from ci_ecs.aws import ClientFactory, aws_errors, aws_settings
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError, ServiceStateError
-from ci_ecs.wait import describe_service_deployment, paused_hook
+from ci_ecs.service_deployments import describe_service_deployment, paused_hook
 
 IN_FLIGHT = ["PENDING", "IN_PROGRESS"]
 

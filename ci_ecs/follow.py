@@ -1,8 +1,9 @@
 """Following a deployment once it was started: which deployment to follow and its fallbacks, the failure
 verdict and the rollback policy.
 
-The poll loops themselves are in ci_ecs.wait (`follow_service_deployment` through ECS's service-deployment
-API, `wait_for_deployment` by deployment id, `verify_stable` for the stable window); `Follower` picks one,
+The poll loops themselves share ci_ecs.wait.Poll: `follow_service_deployment` (ci_ecs.service_deployments)
+through ECS's service-deployment API, `wait_for_deployment` by deployment id, `verify_stable` for the stable
+window (ci_ecs.wait); `Follower` picks one,
 falls back when the service-deployment API is not there (or not allowed), turns what it saw into a
 DeploymentFailedError and rolls back when that is wanted.
 """
@@ -20,17 +21,19 @@ from ci_ecs.errors import DeploymentFailedError, DeployTimeoutError, ServiceDele
 from ci_ecs.network import Addresses
 from ci_ecs.results import DeployResult
 from ci_ecs.service import ServiceResult, primary_deployment
+from ci_ecs.service_deployments import (
+    ServiceDeploymentUnavailable,
+    describe_service_deployment,
+    find_service_deployment,
+    follow_service_deployment,
+)
 from ci_ecs.tails import LogTail
 from ci_ecs.wait import (
-    ServiceDeploymentUnavailable,
     StoppedTasks,
     WaitOutcome,
     describe_or_none,
-    describe_service_deployment,
     describe_stop,
     find_deployment,
-    find_service_deployment,
-    follow_service_deployment,
     gone_status,
     strategy_of,
     verify_stable,
