@@ -127,11 +127,14 @@ class Follower:
 
     @staticmethod
     def circuit_breaker(service: dict[str, Any]) -> tuple[bool, bool]:
+        """(enabled, rollback) of the service's deployment circuit breaker."""
         breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
         return bool(breaker.get("enable")), bool(breaker.get("rollback"))
 
     def follow(self, name: str, deployment_id: str, outcome: ServiceResult,
-                stopped: StoppedTasks, result: DeployResult) -> WaitOutcome:
+               stopped: StoppedTasks, result: DeployResult) -> WaitOutcome:
+        """Follow our deployment to its end: through its service deployment when ECS names one (falling back to
+        ListServiceDeployments, then to the deployment id), else by deployment id. Raises the failure verdict."""
         config = self.config
         breaker, breaker_rollback = self.circuit_breaker(outcome.service)
         remaining = self.remaining(config.deploy.timeout)
@@ -235,8 +238,8 @@ class Follower:
         raise self.failure(name, waited, outcome, result, stopped=stopped)
 
     def failure(self, name: str, waited: WaitOutcome, outcome: ServiceResult,
-                 result: DeployResult, *, stopped: StoppedTasks | None = None,
-                 tail_tasks: list[dict[str, Any]] | None = None) -> DeploymentFailedError:
+                result: DeployResult, *, stopped: StoppedTasks | None = None,
+                tail_tasks: list[dict[str, Any]] | None = None) -> DeploymentFailedError:
         """The error for a failed deployment, after rolling back when that is wanted.
 
         It carries the log tails of the tasks whose stopped reasons it shows (from `stopped`), or of
