@@ -37,6 +37,17 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
             runtime: str, minute_seconds: float | None) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
+        _serve(host, port, registry_port, task_start_seconds, throttle_rate, fail_operations, deny_operations,
+               runtime, minute_seconds)
+    except KeyboardInterrupt:  # Ctrl-C before the sandbox was ready: what it had started is stopped
+        click.echo("sandbox stopped before it was ready", err=True)
+        sys.exit(130)
+
+
+def _serve(host: str, port: int, registry_port: int, task_start_seconds: float | None,
+           throttle_rate: float | None, fail_operations: str | None, deny_operations: str | None,
+           runtime: str, minute_seconds: float | None) -> None:
+    try:
         from ci_ecs.sandbox import serve_forever
         from ci_ecs.sandbox.faults import Faults, parse_operations
         from ci_ecs.sandbox.registry import RegistryError

@@ -330,8 +330,9 @@ def serve_forever(
                 details.append(f"throttle rate {faults.throttle_rate:g}")
             if faults.error_5xx_operations:
                 details.append("5xx on " + ",".join(faults.error_5xx_operations))
-            echo("sandbox ready (" + ", ".join(details) + "); Ctrl-C to stop")
             try:
+                # Inside the try: a Ctrl-C sent as soon as the ready line is read (a script, a test) is a stop.
+                echo("sandbox ready (" + ", ".join(details) + "); Ctrl-C to stop")
                 while not stop.wait(0.5):
                     pass
             except KeyboardInterrupt:
