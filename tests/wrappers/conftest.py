@@ -221,6 +221,24 @@ def write_config(directory: Path, cluster: str, service: str, name: str = "ci-ec
     return path
 
 
+def write_tagged_config(directory: Path, sandbox: SandboxProcess, cluster: str, service: str, tag: str,
+                        name: str = "ci-ecs.yml") -> Path:
+    """A config whose image is `repository:` + the tag a pipeline passes (docs' `tag: env.GIT_COMMIT`): the
+    sandbox's ECR gets the repository and a tiny image at that tag, as an earlier build job would have pushed it."""
+    from tests.sandbox.conftest import push_image
+
+    assert sandbox.registry, "the sandbox has no registry (docker-registry is not installed)"
+    uri = sandbox.client("ecr").create_repository(repositoryName=service)["repository"]["repositoryUri"]
+    push_image(sandbox.registry, uri.split("/", 1)[1], tag)
+    text = CONFIG_YAML.format(cluster=cluster, service=service)
+    image_line = "      image: public.ecr.aws/nginx/nginx:1.27\n"
+    assert image_line in text
+    text = text.replace(image_line, "").replace("task:\n", f"repository: {{name: {service}}}\ntask:\n", 1)
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
 def child_env(sandbox: SandboxProcess, **extra: str) -> dict[str, str]:
     """The test process's environment without AWS/CI_ECS/CI variables, plus the sandbox's."""
     env = {k: v for k, v in os.environ.items()

@@ -32,6 +32,7 @@ from .conftest import (
     npm_tool,
     require_tool,
     write_config,
+    write_tagged_config,
 )
 
 pytestmark = pytest.mark.wrappers
@@ -249,7 +250,7 @@ def test_documented_example_runs_as_written(tmp_path: Path, sandbox: SandboxProc
     assert set(params) >= {"config", "cluster", "service", "region", "credentialsId"}, call
     repo = copy_repo(tmp_path / "ci-ecs")
     subprocess.run(["git", "tag", f"v{__version__}"], cwd=repo, check=True)
-    write_config(_workspace(tmp_path), "jenkins-docs", "docs")
+    write_tagged_config(_workspace(tmp_path), sandbox, "jenkins-docs", "docs", params["tag"])
     credentials = {params["credentialsId"]: {"accessKey": "testing", "secretKey": "testing"}}
     path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "ci-ecs").exists())
     report = run_step(tmp_path, sandbox, params, credentials=credentials,

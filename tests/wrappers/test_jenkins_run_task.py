@@ -22,7 +22,16 @@ import pytest
 
 from ci_ecs import __version__
 
-from .conftest import INJECTION, PWNED_FILES, REPO, SandboxProcess, copy_repo, docs_block, write_config
+from .conftest import (
+    INJECTION,
+    PWNED_FILES,
+    REPO,
+    SandboxProcess,
+    copy_repo,
+    docs_block,
+    write_config,
+    write_tagged_config,
+)
 from .test_jenkins import INTERNAL, SECRET_KEY, _python, _workspace, run_step
 
 pytestmark = pytest.mark.wrappers
@@ -127,7 +136,10 @@ def test_documented_example_runs_as_written(tmp_path: Path, sandbox: SandboxProc
     assert "deployToEcs(" in block.split("runEcsTask(", 1)[1]  # the migration comes before the deploy
     repo = copy_repo(tmp_path / "ci-ecs")
     subprocess.run(["git", "tag", f"v{__version__}"], cwd=repo, check=True)
-    write_task_config(_workspace(tmp_path), "jenkins-run-docs", "migrate-docs", exit_code=0, name=params["config"])
+    path = write_tagged_config(_workspace(tmp_path), sandbox, "jenkins-run-docs", "migrate-docs", params["tag"],
+                               name=params["config"])
+    ports = "      port_mappings: [{container_port: 80}]\n"
+    path.write_text(path.read_text().replace(ports, ports + '      docker_labels: {"ci-ecs.sandbox/exit-code": "0"}\n'))
     credentials = {params["credentialsId"]: {"accessKey": "testing", "secretKey": "testing"}}
     path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "ci-ecs").exists())
     report = run_step(tmp_path, sandbox, params, credentials=credentials, step="runEcsTask",
