@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ci_ecs.ecs import SERVICE_DEPLOYMENT_API_MISSING, EcsGateway
-from ci_ecs.errors import AwsError
+from ci_ecs.errors import AwsCallTimeoutError, AwsError, DeployTimeoutError
 from ci_ecs.service import primary_deployment
 from ci_ecs.wait import (
     Poll,
@@ -172,6 +172,22 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                 sleep=sleep)
     ecs.expect(service=service_name, service_deployment=arn)  # its last describes are batched too
     poll.first_sleep()
+    last_state: list[str] = []  # the timeout message of the last answer: where the deployment stood
+    try:
+        return _follow_polls(ecs, cluster, service_name, deployment_id, arn, poll, stopped, wall_start,
+                             wait_until, created_after, last_state)
+    except AwsCallTimeoutError:
+        # The run's deadline came while a poll's call was in flight (the client abandons it): the timeout still
+        # says where the service deployment stood at its last answer (lifecycle stage, a paused hook).
+        if not last_state:
+            raise
+        raise DeployTimeoutError(last_state[-1], deployment_id=deployment_id) from None
+
+
+def _follow_polls(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, poll: Poll,
+                  stopped: StoppedTasks, wall_start: float, wait_until: str, created_after: Any,
+                  last_state: list[str]) -> WaitOutcome:
+    """follow_service_deployment's poll loop; `last_state` gets each answer's timeout message."""
     while True:
         sd = _read_service_deployment(ecs, cluster, service_name, deployment_id, arn, first=poll.polls == 0,
                                       created_after=created_after, stopped=stopped, wall_start=wall_start)
@@ -215,7 +231,9 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
         near_end = strategy == "ROLLING" and (
             (requested and running >= requested and pending == 0 and old_running > 0)
             or (breaker_on and requested > 0 and failed_count + 1 >= failure_threshold(requested)))
-        poll.sleep(deployment_id, _timed_out(arn, service_name, poll.label, sd, hook), near_end=bool(near_end))
+        last_state.append(_timed_out(arn, service_name, poll.label, sd, hook))
+        del last_state[:-1]
+        poll.sleep(deployment_id, last_state[-1], near_end=bool(near_end))
 
 
 def _read_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
