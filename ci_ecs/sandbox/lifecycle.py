@@ -37,3 +37,16 @@ def finish_stop(task: Any, exit_code: int | None = 0) -> None:
             if container.exitCode is None and getattr(task, "started_at", None) is not None:
                 container.exitCode = exit_code
     network.release_task_eni(task)
+
+
+def task_health(checked: list[str]) -> str:
+    """ECS's task healthStatus from the health statuses of its essential containers that have health checks (ECS
+    API reference, Task.healthStatus): UNHEALTHY if any is, UNKNOWN while any is being evaluated or when none has a
+    health check, else HEALTHY. Both runtimes reduce their containers with this one rule."""
+    if not checked:
+        return "UNKNOWN"
+    if "UNHEALTHY" in checked:
+        return "UNHEALTHY"
+    if "UNKNOWN" in checked:
+        return "UNKNOWN"
+    return "HEALTHY"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from docker.errors import APIError, NotFound
 
-from .. import logs, secrets
+from .. import lifecycle, logs, secrets
 from ..runtime import Runtime
 
 if TYPE_CHECKING:
@@ -138,17 +138,8 @@ def engine_healthcheck(check: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_health(specs: list[ContainerSpec], states: dict[str, ContainerState]) -> str:
-    """ECS's task healthStatus from its essential containers with health checks (API reference,
-    Task.healthStatus): UNHEALTHY if any is, UNKNOWN while any is being evaluated or when none
-    has a health check, else HEALTHY."""
-    checked = [states[s.name].health for s in specs if s.essential and s.health_check]
-    if not checked:
-        return "UNKNOWN"
-    if "UNHEALTHY" in checked:
-        return "UNHEALTHY"
-    if "UNKNOWN" in checked:
-        return "UNKNOWN"
-    return "HEALTHY"
+    """ECS's task healthStatus (lifecycle.task_health) from its essential containers with health checks."""
+    return lifecycle.task_health([states[s.name].health for s in specs if s.essential and s.health_check])
 
 
 class TaskRun:

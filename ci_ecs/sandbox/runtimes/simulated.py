@@ -22,7 +22,7 @@ from typing import Any
 from moto.ecs import ecs_backends
 
 from .. import ecr
-from ..lifecycle import finish_stop, mark_stopping, utcnow
+from ..lifecycle import finish_stop, mark_stopping, task_health, utcnow
 from ..runtime import Runtime
 from . import TaskRuntime
 
@@ -191,17 +191,8 @@ def _has_health_checks(task: MotoTask) -> bool:
 
 
 def task_health_status(containers: list[Any]) -> str:
-    """ECS's task healthStatus from its essential containers with health checks (ECS API
-    reference, Task.healthStatus): UNHEALTHY if any is, UNKNOWN while any is being evaluated or
-    when none has a health check, else HEALTHY."""
-    checked = [c.health_status for c in containers if getattr(c, "sb_health_check", False) and c.sb_essential]
-    if not checked:
-        return "UNKNOWN"
-    if "UNHEALTHY" in checked:
-        return "UNHEALTHY"
-    if "UNKNOWN" in checked:
-        return "UNKNOWN"
-    return "HEALTHY"
+    """ECS's task healthStatus (lifecycle.task_health) from its essential containers with health checks."""
+    return task_health([c.health_status for c in containers if getattr(c, "sb_health_check", False) and c.sb_essential])
 
 
 def _first_pull_error(rt: Runtime, images: list[str], account_id: str, region: str) -> str | None:
