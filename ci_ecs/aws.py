@@ -342,15 +342,9 @@ def is_loopback(endpoint: str | None) -> bool:
     >>> is_loopback("http://127.0.0.1:4566"), is_loopback("https://ecs.us-east-1.amazonaws.com")
     (True, False)
     """
-    import ipaddress
+    from ci_ecs.imageref import is_loopback_host
 
-    host = urllib.parse.urlsplit(endpoint or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urllib.parse.urlsplit(endpoint or "").hostname or "")
 
 
 def region_check(session: Any, region: str) -> tuple[bool, str | None]:

@@ -96,3 +96,20 @@ def is_private_ecr(image: str) -> bool:
     except ValueError:
         return False
     return bool(domain and _PRIVATE_ECR.match(domain))
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for "localhost" and any loopback address (127.0.0.0/8, ::1), without brackets.
+
+    >>> is_loopback_host("127.45.0.2"), is_loopback_host("::1"), is_loopback_host("ecr.aws")
+    (True, True, False)
+    """
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+

@@ -10,7 +10,6 @@ in-memory auth file (see `registry_auth.authfile`), never its argv.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ import sys
 from collections import deque
 
 from ci_ecs.errors import ImageEngineError, ImageNotFoundError
-from ci_ecs.imageref import parse_image_ref
+from ci_ecs.imageref import is_loopback_host, parse_image_ref
 from ci_ecs.progress import EXISTS, SENT, WAITING, LayerProgress, human_bytes, live_display_wanted
 from ci_ecs.redact import redact
 from ci_ecs.registry_auth import RegistryLogin, authfile
@@ -59,13 +58,7 @@ def is_loopback_registry(reference: str) -> bool:
     if not domain:
         return False
     host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host.strip("[]"))
 
 
 def _tls(option: str, reference: str) -> list[str]:
