@@ -38,6 +38,7 @@ from ci_ecs.preflight.limits import size_problems
 from ci_ecs.preflight.plan import check_config, check_rendered, check_requests, refuse_other_controllers
 from ci_ecs.preflight.plan import placeholder_image as _placeholder
 from ci_ecs.preflight.rules import inferred_launch_type
+from ci_ecs.redact import mask_secrets
 from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error
 from ci_ecs.service import (
     ServiceResult,
@@ -47,11 +48,10 @@ from ci_ecs.service import (
     refuse_missing_services,
 )
 from ci_ecs.tails import LogTail, essential_tails
+from ci_ecs.task_files import base_definition
 from ci_ecs.taskdef import (
     TaskDefinitionResult,
-    base_definition,
     ensure_task_definition,
-    mask_secrets,
     render,
 )
 from ci_ecs.verify import verify_deployment

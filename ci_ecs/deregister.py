@@ -17,7 +17,7 @@ from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.ecs import EcsGateway, revision_of
 from ci_ecs.errors import ConfigError
-from ci_ecs.taskdef import read_task_file
+from ci_ecs.task_files import read_task_file
 
 log = logging.getLogger(__name__)
 

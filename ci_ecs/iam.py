@@ -8,7 +8,7 @@ from typing import Any
 
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.errors import ConfigError
-from ci_ecs.taskdef import read_task_file
+from ci_ecs.task_files import read_task_file
 
 ECR_REPOSITORY_ACTIONS = [
     "ecr:DescribeRepositories", "ecr:CreateRepository", "ecr:PutImageTagMutability",

@@ -107,6 +107,49 @@ def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
     return any(start <= position < end for start, end in spans)
 
 
+# Names and values of environment variables that are probably secrets: masked wherever ci-ecs prints
+# a task definition (plan's diff, the JSON result's changes, botocore's request bodies at --debug) and never logged.
+_SECRET_NAME = re.compile(r"(?i)(pass(word|wd|phrase)?|secret|token|api_?key|private_?key|credential|"
+                          r"(^|_)key$|auth|session|cookie|signature|dsn|connection_?string)")
+_SECRET_VALUE = re.compile(r"^(?=[^\s]*[A-Za-z])(?=[^\s]*[0-9])[A-Za-z0-9+/=_\-.~]{20,}$")
+_URL_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """Whether an environment variable probably holds a secret: by its name, or a value shaped like a key.
+
+    >>> looks_secret("DB_PASSWORD", "x"), looks_secret("GREETING", "hello world")
+    (True, False)
+    >>> looks_secret("X", "postgres://u:p4ss@db/app"), looks_secret("X", "AKIAabcdEFGH1234ijklMNOP")
+    (True, True)
+    """
+    return bool(_SECRET_NAME.search(name) or _SECRET_VALUE.match(value) or _URL_CREDENTIALS.match(value))
+
+
+def _mask_value(value: Any, path: str) -> Any:
+    secret_entry = re.search(r"\.environment\[([^\]]+)\](?:\.value)?$", path)
+    if secret_entry and isinstance(value, (str, dict)):
+        text = value.get("value", "") if isinstance(value, dict) else value
+        if looks_secret(secret_entry.group(1), str(text)):
+            return {**value, "value": MASK} if isinstance(value, dict) else MASK
+    if isinstance(value, dict):
+        if isinstance(value.get("name"), str) and isinstance(value.get("value"), str) \
+                and looks_secret(value["name"], value["value"]):
+            return {**value, "value": MASK}
+        return {k: _mask_value(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_value(v, path) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+def mask_secrets(change: dict[str, Any]) -> dict[str, Any]:
+    """A change (`Change.as_dict()`) with environment values that look like secrets replaced by `***`."""
+    path = str(change.get("path", ""))
+    return {k: (_mask_value(v, path) if k in ("old", "new") else v) for k, v in change.items()}
+
+
 def mask_secret_values(data: Any) -> Any:
     """`data` (parsed JSON) with the values of `{"name": N, "value": V}` entries that look secret replaced.
 
@@ -117,8 +160,6 @@ def mask_secret_values(data: Any) -> Any:
     ...                                     {"name": "GREETING", "value": "hello"}]})
     {'environment': [{'name': 'DB_PASSWORD', 'value': '***'}, {'name': 'GREETING', 'value': 'hello'}]}
     """
-    from ci_ecs.taskdef import looks_secret  # noqa: PLC0415 - only for --debug output: keeps the import light
-
     if isinstance(data, dict):
         if isinstance(data.get("name"), str) and isinstance(data.get("value"), str) \
                 and looks_secret(data["name"], data["value"]):

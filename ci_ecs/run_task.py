@@ -25,7 +25,7 @@ from ci_ecs.errors import CiEcsError, ConfigError, DeployCancelledError, Deploym
 from ci_ecs.logs import tail
 from ci_ecs.network import default_subnets
 from ci_ecs.preflight.rules import inferred_launch_type
-from ci_ecs.taskdef import read_task_file
+from ci_ecs.task_files import read_task_file
 from ci_ecs.wait import describe_stop, poll_interval
 
 log = logging.getLogger(__name__)

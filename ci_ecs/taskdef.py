@@ -4,68 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ci_ecs.config import TaskConfig, cpu_units, load_yaml_text, memory_mib, read_text_file
+from ci_ecs.config import TaskConfig, cpu_units, memory_mib
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import AwsUnavailableError, ConfigError
 from ci_ecs.imageref import is_image_placeholder, parse_image_ref
-from ci_ecs.redact import MASK, redact, register_secret
+from ci_ecs.redact import looks_secret, register_secret
+from ci_ecs.task_files import base_definition, drop_nulls, read_only_fields, read_task_file
 
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=1)
-def _ecs_model() -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model("ecs")
-
-
-def register_shape() -> Any:
-    """botocore's RegisterTaskDefinition input shape: what a task definition may send."""
-    shape = _ecs_model().operation_model("RegisterTaskDefinition").input_shape
-    if shape is None:  # never for the ECS model; keeps the type checker honest
-        raise RuntimeError("botocore's ECS model has no RegisterTaskDefinition input")
-    return shape
-
-
-@functools.lru_cache(maxsize=1)
-def read_only_fields() -> frozenset[str]:
-    """Members of DescribeTaskDefinition's taskDefinition that RegisterTaskDefinition does not take.
-
-    Taken from botocore's model, so a field ECS adds to describe output is dropped without a code change.
-    `tags` is the other way round (a register input, returned beside `taskDefinition`).
-    """
-    described = _ecs_model().operation_model("DescribeTaskDefinition").output_shape.members["taskDefinition"]
-    return frozenset(described.members) - frozenset(register_shape().members)
-
-
-def drop_nulls(value: Any) -> Any:
-    """Drop JSON nulls at every depth, as aws-actions/amazon-ecs-deploy-task-definition does by default.
-
-    Console exports and CodeDeploy templates carry `"healthCheck": null` and the like; ECS reads a
-    missing field and a null one the same, but botocore rejects None.
-
-    >>> drop_nulls({"a": None, "b": [1, None, {"c": None}]})
-    {'b': [1, {}]}
-    """
-    if isinstance(value, dict):
-        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [drop_nulls(v) for v in value if v is not None]
-    return value
-
-
 def _container_from_config(container: Any, image: str | None, region: str | None, *, key: str = "task.containers"
                            ) -> dict[str, Any]:
+    """One containerDefinitions entry from a concise config container (`key` its config key, for errors)."""
     definition: dict[str, Any] = {
         "name": container.name,
         "image": container.image or image,
@@ -86,149 +44,46 @@ def _container_from_config(container: Any, image: str | None, region: str | None
         "readonlyRootFilesystem": container.readonly_root_filesystem,
         "stopTimeout": container.stop_timeout,
     }
-    if container.health_check:
-        check = container.health_check
-        definition["healthCheck"] = {"command": check.command, "interval": check.interval,
-                                     "timeout": check.timeout, "retries": check.retries,
-                                     "startPeriod": check.start_period}
-    if container.logs:
-        options = {"awslogs-group": container.logs.group, "awslogs-stream-prefix": container.logs.stream_prefix}
-        if container.logs.region or region:
-            options["awslogs-region"] = str(container.logs.region or region)
-        if container.logs.create_group:
-            options["awslogs-create-group"] = "true"
-        definition["logConfiguration"] = {"logDriver": "awslogs", "options": options}
-    # `extra` carries the native fields ci-ecs does not model. One it does model, and sets here (the image
-    # above all: the JSON result names the image the task runs), would silently win over the config's own
-    # key or the flags (issue 22): exit 2 naming it instead.
+    # Only when set: a native `extra` field of the same name then keeps its place after the modelled ones.
+    parts = {"healthCheck": _health_check(container.health_check),
+             "logConfiguration": _log_configuration(container.logs, region)}
+    definition.update({name: part for name, part in parts.items() if part is not None})
+    return _with_extra(definition, container.extra, key)
+
+
+def _health_check(check: Any) -> dict[str, Any] | None:
+    """A container's healthCheck (`health_check`), None when it has none."""
+    if not check:
+        return None
+    return {"command": check.command, "interval": check.interval, "timeout": check.timeout,
+            "retries": check.retries, "startPeriod": check.start_period}
+
+
+def _log_configuration(logs: Any, region: str | None) -> dict[str, Any] | None:
+    """A container's awslogs logConfiguration (`logs`), None when it has none."""
+    if not logs:
+        return None
+    options = {"awslogs-group": logs.group, "awslogs-stream-prefix": logs.stream_prefix}
+    if logs.region or region:
+        options["awslogs-region"] = str(logs.region or region)
+    if logs.create_group:
+        options["awslogs-create-group"] = "true"
+    return {"logDriver": "awslogs", "options": options}
+
+
+def _with_extra(definition: dict[str, Any], extra: dict[str, Any], key: str) -> dict[str, Any]:
+    """`definition` (a rendered container) with `extra`, the native fields ci-ecs does not model.
+
+    One it does model, and sets here (the image above all: the JSON result names the image the task runs),
+    would silently win over the config's own key or the flags (issue 22): exit 2 naming it instead.
+    """
     modelled = strip_empty(definition)
-    clashes = sorted(name for name in container.extra if name in modelled or name in ("name", "image"))
+    clashes = sorted(name for name in extra if name in modelled or name in ("name", "image"))
     if clashes:
         raise ConfigError(f"{clashes[0]} is set by ci-ecs itself (the container's own key"
                           f"{' or --image' if clashes[0] == 'image' else ''}): remove it from extra",
                           key=f"{key}.extra.{clashes[0]}")
-    definition.update(container.extra)
-    return strip_empty(definition)
-
-
-def drop_empty_enums(value: Any, shape: Any) -> Any:
-    """Drop empty strings where the model allows only enum values (`"ipcMode": ""`, `"appProtocol": ""`).
-
-    Templates and console exports write "" for "not set"; aws-actions drops empty values before
-    registering, and for an enum field "" can mean nothing else (ECS has no empty enum value).
-    """
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        out = {}
-        for name, item in value.items():
-            member = shape.members.get(name)
-            if member is not None and item == "" and getattr(member, "enum", None):
-                continue
-            out[name] = drop_empty_enums(item, member) if member is not None else item
-        return out
-    if kind == "list" and isinstance(value, list):
-        return [drop_empty_enums(item, shape.member) for item in value
-                if not (item == "" and getattr(shape.member, "enum", None))]
-    return value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are unique: a repeated key is an error, not last-wins (as in YAML files)."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"key {key!r} appears twice in one object")
-        out[key] = value
-    return out
-
-
-def read_task_file(path: Path, *, keep_nulls: bool = False) -> dict[str, Any]:
-    """Read a native ECS task definition (JSON or YAML), unwrapping describe output's `taskDefinition`.
-
-    Fields ci-ecs does not model are kept as they are; read-only fields are dropped; null values are
-    dropped unless `keep_nulls` (`task.keep_null_value_keys`: then validation reports them).
-    """
-    # Size, encoding and YAML safety (bombs, recursive anchors, duplicate keys) as for the config file.
-    text = read_text_file(path, what="task definition file", key="task.file")
-    try:
-        data = (json.loads(text, object_pairs_hook=_unique_keys) if path.suffix == ".json"
-                else load_yaml_text(text, str(path), key="task.file"))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an over-long integer, a 10,000-deep [[[
-        raise ConfigError(f"invalid task definition: {exc}".splitlines()[0], key="task.file",
-                          source=str(path), line=getattr(exc, "lineno", None)) from None
-    if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
-        data = data["taskDefinition"]
-    if not keep_nulls:
-        data = drop_nulls(data)
-    if isinstance(data, dict):
-        data = drop_empty_enums(data, register_shape())
-    if not isinstance(data, dict) or not isinstance(data.get("containerDefinitions"), list):
-        raise ConfigError("a task definition needs containerDefinitions (a list)", key="task.file",
-                          source=str(path))
-    for index, container in enumerate(data["containerDefinitions"]):
-        if not isinstance(container, dict):
-            raise ConfigError(f"containerDefinitions[{index}] must be an object with name and image, "
-                              f"not {json.dumps(container)[:40]}", key="task.file", source=str(path))
-    for name in read_only_fields():
-        data.pop(name, None)
-    return data
-
-
-def base_definition(described: dict[str, Any]) -> dict[str, Any]:
-    """A revision DescribeTaskDefinition returned, as the RegisterTaskDefinition input it was made from.
-
-    Read-only members go; every other field (those ci-ecs does not model included) stays as ECS has it,
-    and so do the revision's tags (DescribeTaskDefinition with include=TAGS), so a new revision keeps them.
-    """
-    data = copy.deepcopy(described)
-    if isinstance(data.get("taskDefinition"), dict):
-        data = {**data["taskDefinition"], **({"tags": data["tags"]} if data.get("tags") else {})}
-    for name in read_only_fields():
-        data.pop(name, None)
-    return dict(drop_nulls(data))
-
-
-# Names and values of environment variables that are probably secrets: masked wherever ci-ecs prints
-# a task definition (plan's diff, the JSON result's changes) and never logged.
-_SECRET_NAME = re.compile(r"(?i)(pass(word|wd|phrase)?|secret|token|api_?key|private_?key|credential|"
-                          r"(^|_)key$|auth|session|cookie|signature|dsn|connection_?string)")
-_SECRET_VALUE = re.compile(r"^(?=[^\s]*[A-Za-z])(?=[^\s]*[0-9])[A-Za-z0-9+/=_\-.~]{20,}$")
-_URL_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
-
-
-def looks_secret(name: str, value: str) -> bool:
-    """Whether an environment variable probably holds a secret: by its name, or a value shaped like a key.
-
-    >>> looks_secret("DB_PASSWORD", "x"), looks_secret("GREETING", "hello world")
-    (True, False)
-    >>> looks_secret("X", "postgres://u:p4ss@db/app"), looks_secret("X", "AKIAabcdEFGH1234ijklMNOP")
-    (True, True)
-    """
-    return bool(_SECRET_NAME.search(name) or _SECRET_VALUE.match(value) or _URL_CREDENTIALS.match(value))
-
-
-def _mask_value(value: Any, path: str) -> Any:
-    secret_entry = re.search(r"\.environment\[([^\]]+)\](?:\.value)?$", path)
-    if secret_entry and isinstance(value, (str, dict)):
-        text = value.get("value", "") if isinstance(value, dict) else value
-        if looks_secret(secret_entry.group(1), str(text)):
-            return {**value, "value": MASK} if isinstance(value, dict) else MASK
-    if isinstance(value, dict):
-        if isinstance(value.get("name"), str) and isinstance(value.get("value"), str) \
-                and looks_secret(value["name"], value["value"]):
-            return {**value, "value": MASK}
-        return {k: _mask_value(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_value(v, path) for v in value]
-    if isinstance(value, str):
-        return redact(value)
-    return value
-
-
-def mask_secrets(change: dict[str, Any]) -> dict[str, Any]:
-    """A change (`Change.as_dict()`) with environment values that look like secrets replaced by `***`."""
-    path = str(change.get("path", ""))
-    return {k: (_mask_value(v, path) if k in ("old", "new") else v) for k, v in change.items()}
+    return strip_empty({**definition, **extra})
 
 
 def _image_containers(definitions: list[dict[str, Any]], wanted: list[str], image: str) -> list[str]:
@@ -361,42 +216,55 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
     >>> render(TaskConfig(family="f", containers=[{"name": "web"}]), "nginx:1")["containerDefinitions"]
     [{'name': 'web', 'image': 'nginx:1', 'essential': True}]
     """
-    wanted = list(task.image_containers)
     named = dict(task.images if images is None else images)
-    if task.file or base is not None:
-        if base is not None:
-            definition = base_definition(base)
-        elif task.file:
-            definition = read_task_file(base_dir / task.file, keep_nulls=task.keep_null_value_keys)
-        containers = definition["containerDefinitions"]
-        names = [str(c.get("name")) for c in containers]
-        _named_images(names, named)
-        imaged = []
-        if image:
-            imaged = [n for n in _image_containers(containers, wanted, image) if n not in named]
-            for name in imaged:
-                for container in containers:
-                    if container.get("name") == name:
-                        container["image"] = image
+    if base is not None:
+        return _render_native(task, base_definition(base), image, named)
+    if task.file:
+        return _render_native(task, read_task_file(base_dir / task.file, keep_nulls=task.keep_null_value_keys),
+                              image, named)
+    return _render_concise(task, image, named, region)
+
+
+def _render_native(task: TaskConfig, definition: dict[str, Any], image: str | None,
+                   named: dict[str, str]) -> dict[str, Any]:
+    """A native definition (a file, or the revision `task.definition` names) with the images, the environment
+    overrides and the config's task-level values set."""
+    wanted = list(task.image_containers)
+    containers = definition["containerDefinitions"]
+    names = [str(c.get("name")) for c in containers]
+    _named_images(names, named)
+    imaged = [n for n in _image_containers(containers, wanted, image) if n not in named] if image else []
+    for container in containers:
+        if container.get("name") in imaged:
+            container["image"] = image
+        if container.get("name") in named:
+            container["image"] = named[str(container.get("name"))]
+    if task.environment_overrides:
+        targets = _env_targets(names, wanted, imaged + [n for n in names if n in named])
         for container in containers:
-            if container.get("name") in named:
-                container["image"] = named[str(container.get("name"))]
-        if task.environment_overrides:
-            targets = _env_targets(names, wanted, imaged + [n for n in names if n in named])
-            for container in containers:
-                if container.get("name") in targets:
-                    _apply_environment(container, task.environment_overrides)
-        missing = [str(c.get("name")) for c in containers if is_image_placeholder(c.get("image"))]
-        if missing:
-            raise ConfigError(f"container {', '.join(missing)} has no image (give --image or image.tag)",
-                              key="task.file")
-        overlay = {"family": task.family, "cpu": task.cpu, "memory": task.memory,
-                   "networkMode": task.network_mode, "requiresCompatibilities": task.requires_compatibilities,
-                   "executionRoleArn": task.execution_role_arn, "taskRoleArn": task.task_role_arn}
-        definition.update(strip_empty(overlay))
-        if not definition.get("family"):
-            raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
-        return to_ecs_units(definition, task)
+            if container.get("name") in targets:
+                _apply_environment(container, task.environment_overrides)
+    missing = [str(c.get("name")) for c in containers if is_image_placeholder(c.get("image"))]
+    if missing:
+        raise ConfigError(f"container {', '.join(missing)} has no image (give --image or image.tag)",
+                          key="task.file")
+    definition.update(strip_empty(_task_overlay(task)))
+    if not definition.get("family"):
+        raise ConfigError("the task definition file has no family (set task.family)", key="task.family")
+    return to_ecs_units(definition, task)
+
+
+def _task_overlay(task: TaskConfig) -> dict[str, Any]:
+    """The task-level values the config sets over a native definition's."""
+    return {"family": task.family, "cpu": task.cpu, "memory": task.memory, "networkMode": task.network_mode,
+            "requiresCompatibilities": task.requires_compatibilities, "executionRoleArn": task.execution_role_arn,
+            "taskRoleArn": task.task_role_arn}
+
+
+def _render_concise(task: TaskConfig, image: str | None, named: dict[str, str],
+                    region: str | None) -> dict[str, Any]:
+    """The definition of a concise `task:` section: its containers, then the task level around them."""
+    wanted = list(task.image_containers)
     names = [c.name for c in task.containers]
     _named_images(names, named)
     image_targets = _concise_targets(task.model_copy(update={"containers": [
@@ -415,7 +283,13 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
         if container.name in env_targets:
             _apply_environment(rendered, task.environment_overrides)
         containers.append(rendered)
-    definition = {
+    return to_ecs_units(strip_empty(_task_level(task, containers)), task)
+
+
+def _task_level(task: TaskConfig, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The task-level members of a concise task's definition around its rendered `containers`; `volumes` go
+    as the config has them (ECS's own shape)."""
+    definition: dict[str, Any] = {
         "family": task.family,
         "taskRoleArn": task.task_role_arn,
         "executionRoleArn": task.execution_role_arn,
@@ -431,7 +305,7 @@ def render(task: TaskConfig, image: str | None, *, base_dir: Path = Path("."), r
                                          "operatingSystemFamily": task.runtime_platform.operating_system_family}
     if task.ephemeral_storage_gib:
         definition["ephemeralStorage"] = {"sizeInGiB": task.ephemeral_storage_gib}
-    return to_ecs_units(strip_empty(definition), task)
+    return definition
 
 
 def validate_registration(definition: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ from ci_ecs.preflight import (
 from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.service import create_params, desired_service, update_plan
-from ci_ecs.taskdef import base_definition, render
+from ci_ecs.task_files import base_definition
+from ci_ecs.taskdef import render
 from ci_ecs.verify import check_port
 
 # Stands in for an ECR image not known yet, so a config can be rendered and checked before any AWS call.

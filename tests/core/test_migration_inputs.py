@@ -16,7 +16,8 @@ from ci_ecs.aws import AwsSettings, ClientFactory
 from ci_ecs.cli import main
 from ci_ecs.config import load_config, split_names
 from ci_ecs.image import TagResolver
-from ci_ecs.taskdef import looks_secret, mask_secrets, render
+from ci_ecs.redact import looks_secret, mask_secrets
+from ci_ecs.taskdef import render
 from tests.core.helpers import config, write
 
 MANIFEST = json.dumps({

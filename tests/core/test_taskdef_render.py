@@ -11,7 +11,8 @@ import pytest
 from ci_ecs.config import TaskConfig
 from ci_ecs.errors import ConfigError
 from ci_ecs.imageref import is_image_placeholder, is_private_ecr
-from ci_ecs.taskdef import diff_task_definitions, normalise, read_only_fields, render, validate_registration
+from ci_ecs.task_files import read_only_fields
+from ci_ecs.taskdef import diff_task_definitions, normalise, render, validate_registration
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64
 
