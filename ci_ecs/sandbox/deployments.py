@@ -9,7 +9,7 @@ module holds the records and answers ListServiceDeployments, DescribeServiceDepl
 DescribeServiceRevisions, StopServiceDeployment and ContinueServiceDeployment, and refuses the
 CreateService/UpdateService deployment settings ECS refuses.
 
-Records live on the service's sandbox bookkeeping (``sb_state``), under the runtime lock.
+Records live on the service's sandbox bookkeeping (``sb_state``), under the sandbox lock.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ RegistrySnapshot = dict[str, tuple[Manifest, list[str]]]  # digest -> (manifest,
 
 
 def fetch_repository(name: str, registry: RegistryClient) -> RegistrySnapshot:
-    """What the registry holds for a repository (HTTP calls: made without the runtime lock)."""
+    """What the registry holds for a repository (HTTP calls: made without the sandbox lock)."""
     by_digest: RegistrySnapshot = {}
     for tag in registry.tags(name):
         manifest = registry.manifest(name, tag)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from moto.logs import logs_backends
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from .context import SandboxContext
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,9 @@ def target_for(definition: dict[str, Any], account_id: str, region: str) -> LogT
     )
 
 
-def check_group(target: LogTarget, rt: Runtime) -> str | None:
+def check_group(target: LogTarget, ctx: SandboxContext) -> str | None:
     """Create the group when asked to; ECS's stopped reason when it is missing, else None."""
-    with rt.lock:
+    with ctx.lock:
         backend = logs_backends[target.account_id][target.region]
         if target.group in backend.groups:
             return None
@@ -76,20 +76,20 @@ def check_group(target: LogTarget, rt: Runtime) -> str | None:
         return None
 
 
-def create_stream(target: LogTarget, stream: str, rt: Runtime) -> None:
+def create_stream(target: LogTarget, stream: str, ctx: SandboxContext) -> None:
     """Create the stream (ECS creates it as the container starts); a group deleted since is ignored."""
-    with rt.lock:
+    with ctx.lock:
         backend = logs_backends[target.account_id][target.region]
         group = backend.groups.get(target.group)
         if group is not None and stream not in group.streams:
             backend.create_log_stream(target.group, stream)
 
 
-def put_lines(target: LogTarget, stream: str, events: list[dict[str, Any]], rt: Runtime) -> None:
+def put_lines(target: LogTarget, stream: str, events: list[dict[str, Any]], ctx: SandboxContext) -> None:
     """Append events ({timestamp ms, message}) to the stream, in order."""
     if not events:
         return
-    with rt.lock:
+    with ctx.lock:
         backend = logs_backends[target.account_id][target.region]
         group = backend.groups.get(target.group)
         if group is None:
@@ -121,13 +121,18 @@ class LogFollower:
     awslogs target, into CloudWatch Logs. Ends when the container stops."""
 
     def __init__(
-        self, chunks: Iterable[bytes], target: LogTarget | None, stream: str, rt: Runtime, max_lines: int = 10_000
+        self,
+        chunks: Iterable[bytes],
+        target: LogTarget | None,
+        stream: str,
+        ctx: SandboxContext,
+        max_lines: int = 10_000,
     ) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=max_lines)
         self._chunks = chunks
         self._target = target
         self._stream = stream
-        self._rt = rt
+        self._ctx = ctx
         self._thread = threading.Thread(target=self._run, name=f"ci-ecs-sandbox-logs-{stream}", daemon=True)
 
     def start(self) -> None:
@@ -164,6 +169,6 @@ class LogFollower:
         if self._target is None or not batch:
             return
         try:
-            put_lines(self._target, self._stream, sorted(batch, key=lambda e: e["timestamp"]), self._rt)
+            put_lines(self._target, self._stream, sorted(batch, key=lambda e: e["timestamp"]), self._ctx)
         except Exception:  # noqa: BLE001 - lost log lines must not stop the task
             log.warning("sandbox: could not write logs to %s/%s", self._target.group, self._stream, exc_info=True)

@@ -45,8 +45,8 @@ EC2: ENIs are created by moto's ``Task`` and adjusted in ``network.py`` (``backe
     say) failed to place with an AttributeError. ECS places tasks in any VPC.
 
 The patches are installed when a Sandbox starts and removed when it stops. Request handlers
-run under the runtime lock (taken by the middleware), so they never race the scheduler; the
-registry's HTTP calls are made with the lock released (``Runtime.outside_lock``).
+run under the sandbox lock (taken by the middleware), so they never race the scheduler; the
+registry's HTTP calls are made with the lock released (``SandboxContext.outside_lock``).
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+from . import context, ecr, network, scheduler, service_rules, taskdef_rules
 from . import deployments as service_deployments
-from . import ecr, network, runtime, scheduler, service_rules, taskdef_rules
 from .registry import RegistryError
 from .tag_rules import check_tags
 
@@ -112,8 +112,8 @@ def _wrap(owner: type, name: str) -> Callable[[Callable[..., Any]], Callable[...
 _PATCHES: list[Any] = []  # functions, and staticmethod objects for static moto methods
 
 
-def _rt() -> runtime.Runtime | None:
-    return runtime.active()
+def _ctx() -> context.SandboxContext | None:
+    return context.active()
 
 
 # ------------------------------------------------------------------------------------- ECS
@@ -153,7 +153,7 @@ _PATCHES.append(staticmethod(_resource_requirements))
 
 @_wrap(EC2ContainerServiceResponse, "create_service")
 def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
-    if _rt() is not None:  # ECS refuses bad requests before creating anything
+    if _ctx() is not None:  # ECS refuses bad requests before creating anything
         service_rules.check_create(dict(self._get_params()), self.ecs_backend)
         controller = (self._get_param("deploymentController") or {}).get("type") or "ECS"
         configuration = self._get_param("deploymentConfiguration") or {}
@@ -164,7 +164,7 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
         value = self._get_param(param)
         if value is not None:
             setattr(service, attribute, value)
-    if _rt() is not None:
+    if _ctx() is not None:
         scheduler.initialise_service(service)
         service_deployments.record_new_deployments(service)
     return result
@@ -172,17 +172,17 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
 
 @_wrap(EC2ContainerServiceResponse, "register_task_definition")
 def _register_task_definition_response(self: EC2ContainerServiceResponse) -> ActionResult:
-    rt = _rt()
-    if rt is not None:
+    ctx = _ctx()
+    if ctx is not None:
         params = dict(self._get_params())
-        refused = taskdef_rules.check_limits(params, len(self.body or b"")) or taskdef_rules.check(params, rt.registry)
+        refused = taskdef_rules.check_limits(params, len(self.body or b"")) or taskdef_rules.check(params, ctx.registry)
         if refused:
             raise EcsClientException(refused)  # before moto registers anything, as ECS does
         tags_refused = check_tags(params.get("tags"))
         if tags_refused:
             raise InvalidParameterException(tags_refused)
     result: ActionResult = _original(EC2ContainerServiceResponse, "register_task_definition")(self)
-    if rt is not None:
+    if ctx is not None:
         # ECS stores "0.25 vCPU" / "0.5GB" converted to CPU units and MiB.
         task_definition: Any = result.result["taskDefinition"]  # type: ignore[index]
         if task_definition.cpu is not None and taskdef_rules.cpu_units(task_definition.cpu) is not None:
@@ -194,7 +194,7 @@ def _register_task_definition_response(self: EC2ContainerServiceResponse) -> Act
 
 @_wrap(EC2ContainerServiceResponse, "update_service")
 def _update_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
-    if _rt() is not None:  # ECS refuses bad requests before changing anything
+    if _ctx() is not None:  # ECS refuses bad requests before changing anything
         service_rules.check_update(dict(self._get_params()), self.ecs_backend)
     result: ActionResult = _original(EC2ContainerServiceResponse, "update_service")(self)
     return result
@@ -203,7 +203,7 @@ def _update_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
 @_wrap(EC2ContainerServiceBackend, "update_service")
 def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[str, Any]) -> Any:
     original = _original(EC2ContainerServiceBackend, "update_service")
-    if _rt() is None:
+    if _ctx() is None:
         return original(self, service_properties)
     props = dict(service_properties)
     name = str(props.get("service", "")).split("/")[-1]
@@ -252,7 +252,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
 @_wrap(EC2ContainerServiceBackend, "delete_service")
 def _delete_service(self: EC2ContainerServiceBackend, cluster_name: str, service_name: str, force: bool) -> Any:
     service: Any = _original(EC2ContainerServiceBackend, "delete_service")(self, cluster_name, service_name, force)
-    if _rt() is not None:
+    if _ctx() is not None:
         # ECS drains first: DRAINING while its tasks stop, INACTIVE after (see scheduler).
         service.status = "DRAINING"
         service.desired_count = 0
@@ -273,7 +273,7 @@ def _list_tasks(
     desiredStatus: str | None = None,  # noqa: N803 - moto's parameter name
 ) -> list[Any]:
     original = _original(EC2ContainerServiceBackend, "list_tasks")
-    if _rt() is None:
+    if _ctx() is None:
         return list(original(self, cluster_str, container_instance, family, started_by, service_name, desiredStatus))
     # ECS lists tasks whose desired status is RUNNING unless told otherwise.
     tasks = original(self, cluster_str, container_instance, family, started_by, None, desiredStatus or "RUNNING")
@@ -290,9 +290,9 @@ _RUN_TASK_NETWORK_INDEX = 7
 
 @_wrap(EC2ContainerServiceBackend, "run_task")
 def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Any]:
-    rt = _rt()
+    ctx = _ctx()
     original = _original(EC2ContainerServiceBackend, "run_task")
-    if rt is None:
+    if ctx is None:
         return list(original(self, *args, **kwargs))
     positional = list(args)
     if "networking_configuration" in kwargs:
@@ -301,7 +301,7 @@ def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> li
         positional[_RUN_TASK_NETWORK_INDEX] = _with_security_groups(self, positional[_RUN_TASK_NETWORK_INDEX])
     tasks = original(self, *positional, **kwargs)
     for task in tasks:
-        scheduler.prepare_task(task, self, rt)
+        scheduler.prepare_task(task, self, ctx)
     return list(tasks)
 
 
@@ -313,12 +313,12 @@ def _with_security_groups(backend: EC2ContainerServiceBackend, configuration: An
 
 @_wrap(EC2ContainerServiceBackend, "stop_task")
 def _stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Any:
-    rt = _rt()
+    ctx = _ctx()
     cluster = self._get_cluster(cluster_str)
     task_id = task_str.split("/")[-1]
     for arn, task in self.tasks.get(cluster.name, {}).items():
-        if rt is not None and arn.endswith(task_id) and getattr(task, "sb_created", None) is not None:
-            scheduler.request_stop(task, reason or "Task stopped by user", "UserInitiated", rt)
+        if ctx is not None and arn.endswith(task_id) and getattr(task, "sb_created", None) is not None:
+            scheduler.request_stop(task, reason or "Task stopped by user", "UserInitiated", ctx)
             return task
     return _original(EC2ContainerServiceBackend, "stop_task")(self, cluster_str, task_str, reason)
 
@@ -329,18 +329,18 @@ def _stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str
 @_wrap(ECRBackend, "create_repository")
 def _create_repository(self: ECRBackend, repository_name: str, *args: Any, **kwargs: Any) -> Any:
     repository = _original(ECRBackend, "create_repository")(self, repository_name, *args, **kwargs)
-    rt = _rt()
-    if rt is not None and rt.registry is not None:
-        repository.uri = f"{rt.registry.address}/{repository_name}"
+    ctx = _ctx()
+    if ctx is not None and ctx.registry is not None:
+        repository.uri = f"{ctx.registry.address}/{repository_name}"
     return repository
 
 
 def _sync(backend: ECRBackend, repository_name: str | None) -> None:
-    rt = _rt()
-    if rt is None or rt.registry is None or not repository_name or repository_name not in backend.repositories:
+    ctx = _ctx()
+    if ctx is None or ctx.registry is None or not repository_name or repository_name not in backend.repositories:
         return
-    with rt.outside_lock():  # registry HTTP calls must not hold up the scheduler and other requests
-        snapshot = ecr.fetch_repository(repository_name, rt.registry)
+    with ctx.outside_lock():  # registry HTTP calls must not hold up the scheduler and other requests
+        snapshot = ecr.fetch_repository(repository_name, ctx.registry)
     repository = backend.repositories.get(repository_name)  # re-read: it may have changed meanwhile
     if repository is not None:
         ecr.apply_snapshot(repository, snapshot)
@@ -382,13 +382,13 @@ def _put_image(
         if holders and holders[0].image_manifest != image_manifest:
             raise ecr.ImageTagAlreadyExistsException(repository_name, image_tag) from None
         raise
-    rt = _rt()
-    if rt is None or rt.registry is None:
+    ctx = _ctx()
+    if ctx is None or ctx.registry is None:
         return image
     media_type = image_manifest_mediatype or json.loads(image_manifest).get("mediaType", "")
     try:
-        with rt.outside_lock():
-            pushed = rt.registry.put_manifest(
+        with ctx.outside_lock():
+            pushed = ctx.registry.put_manifest(
                 repository_name, image_tag or image.get_image_digest(), image_manifest, media_type
             )
     except RegistryError as err:
@@ -409,12 +409,12 @@ def _batch_delete_image(self: ECRBackend, *args: Any, **kwargs: Any) -> Any:
     repository = self.repositories.get(repository_name or "")
     before = {i.get_image_digest() for i in repository.images} if repository else set()
     result = _original(ECRBackend, "batch_delete_image")(self, *args, **kwargs)
-    rt = _rt()
-    if rt is not None and rt.registry is not None and repository is not None and repository_name:
+    ctx = _ctx()
+    if ctx is not None and ctx.registry is not None and repository is not None and repository_name:
         after = {i.get_image_digest() for i in repository.images}
-        with rt.outside_lock():
+        with ctx.outside_lock():
             for gone in before - after:
-                rt.registry.delete_manifest(repository_name, gone)
+                ctx.registry.delete_manifest(repository_name, gone)
         # distribution 2.8 cannot remove one tag of several: such a tag comes back on the next sync.
         _sync(self, repository_name)
     return result
@@ -423,8 +423,8 @@ def _batch_delete_image(self: ECRBackend, *args: Any, **kwargs: Any) -> Any:
 @_wrap(ECRResponse, "get_authorization_token")
 def _get_authorization_token(self: ECRResponse) -> ActionResult:
     registry_ids = self._get_param("registryIds") or [self.current_account]
-    rt = _rt()
-    registry = rt.registry if rt is not None else None
+    ctx = _ctx()
+    registry = ctx.registry if ctx is not None else None
     return ActionResult({"authorizationData": ecr.authorization_data(registry_ids, self.region, registry)})
 
 

@@ -24,8 +24,8 @@ from moto.ecs.models import Container, EC2ContainerServiceBackend, Task
 from moto.moto_api._internal import mock_random
 
 from . import network, strategies
+from .context import SandboxContext
 from .lifecycle import utcnow
-from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def refresh_counts(service: MotoService, tasks: list[MotoTask]) -> None:
 # --------------------------------------------------------------------------- tasks
 
 
-def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtime) -> None:
+def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, ctx: SandboxContext) -> None:
     """Turn a task moto just created into one the scheduler drives from PROVISIONING.
 
     moto creates tasks already RUNNING and advances them on each DescribeTasks (its
@@ -222,9 +222,9 @@ def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtim
     task.sb_service_uid = getattr(task, "sb_service_uid", None)
     task.last_status = "PROVISIONING"
     task.desired_status = "RUNNING"
-    now = rt.now()
+    now = ctx.now()
     task.sb_created = now
-    task.sb_start_seconds = rt.task_start_seconds
+    task.sb_start_seconds = ctx.task_start_seconds
     task.sb_ready = False
     task.sb_failed = False
     task.sb_deployment = getattr(task, "sb_deployment", None)
@@ -241,18 +241,18 @@ def prepare_task(task: MotoTask, backend: EC2ContainerServiceBackend, rt: Runtim
         task.capacity_provider_name = "FARGATE"
         task.platform_version = task.platform_version or "1.4.0"
         task.platform_family = "Linux"
-    address = rt.tasks.task_address(task, task_definition)
+    address = ctx.task_runtime.task_address(task, task_definition)
     network.configure_task_eni(task, getattr(task, "network_configuration", None), address)
     if task.attachments:
         subnet = next((d["value"] for d in task.attachments[0]["details"] if d["name"] == "subnetId"), None)
         if subnet:
             ec2 = network.ec2_backends[task._account_id][task.region_name]
             task.availability_zone = ec2.get_subnet(subnet).availability_zone
-    _build_containers(task, task_definition, rt)
-    rt.tasks.prepare(task, task_definition, rt)
+    _build_containers(task, task_definition, ctx)
+    ctx.task_runtime.prepare(task, task_definition, ctx)
 
 
-def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None:
+def _build_containers(task: MotoTask, task_definition: Any, ctx: SandboxContext) -> None:
     """One container per definition (moto makes one for the first only)."""
     containers = []
     overrides = {c.get("name"): c for c in (task.overrides or {}).get("containerOverrides", []) or []}
@@ -282,18 +282,18 @@ def _build_containers(task: MotoTask, task_definition: Any, rt: Runtime) -> None
     task.containers = containers
 
 
-def request_stop(task: MotoTask, reason: str, stop_code: str, rt: Runtime) -> None:
+def request_stop(task: MotoTask, reason: str, stop_code: str, ctx: SandboxContext) -> None:
     """Ask a task to stop (the task runtime stops its containers); desiredStatus STOPPED now."""
-    rt.tasks.request_stop(task, reason, stop_code, rt)
+    ctx.task_runtime.request_stop(task, reason, stop_code, ctx)
 
 
-def advance_task(task: MotoTask, rt: Runtime) -> str | None:
+def advance_task(task: MotoTask, ctx: SandboxContext) -> str | None:
     """Move a task along its lifecycle (``TaskRuntime.advance``): "failed", "running" or None."""
-    return rt.tasks.advance(task, rt)
+    return ctx.task_runtime.advance(task, ctx)
 
 
 def launch_task(
-    backend: EC2ContainerServiceBackend, service: MotoService, deployment: dict[str, Any], rt: Runtime
+    backend: EC2ContainerServiceBackend, service: MotoService, deployment: dict[str, Any], ctx: SandboxContext
 ) -> MotoTask:
     """Start one task of a deployment, the way the ECS service scheduler does."""
     cluster = backend._get_cluster(service.cluster_name)
@@ -320,7 +320,7 @@ def launch_task(
     task.sb_service_uid = _sb(service)["uid"]
     task.sb_deployment = deployment["id"]
     backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-    prepare_task(task, backend, rt)
+    prepare_task(task, backend, ctx)
     return task
 
 
@@ -347,7 +347,7 @@ def _spread(network_configuration: dict[str, Any], tasks: list[MotoTask]) -> dic
 # --------------------------------------------------------------------------- reconcile
 
 
-def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService, rt: Runtime) -> None:
+def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService, ctx: SandboxContext) -> None:
     """One scheduler step for one service."""
     if service.deployment_controller.get("type", "ECS") != "ECS" or not service.deployments:
         return
@@ -357,7 +357,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     deployments = {d["id"]: d for d in service.deployments}
     breaker = deployment_configuration(service).get("deploymentCircuitBreaker") or {}
     for task in tasks:
-        outcome = advance_task(task, rt) or _stop_if_unhealthy(service, task, rt)
+        outcome = advance_task(task, ctx) or _stop_if_unhealthy(service, task, ctx)
         deployment = deployments.get(task.sb_deployment)
         if outcome is None or deployment is None:
             continue
@@ -375,7 +375,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
 
     live = [t for t in tasks if t.desired_status == "RUNNING" and t.last_status in LIVE_STATES]
     if service.status != "ACTIVE":
-        _stop_tasks(service, live, service.deployments[0]["id"], rt)
+        _stop_tasks(service, live, service.deployments[0]["id"], ctx)
         if service.status == "DRAINING" and all(t.last_status == "STOPPED" for t in tasks):
             service.status = "INACTIVE"
         refresh_counts(service, tasks)
@@ -384,12 +384,12 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     primary = _primary(service)
     if primary is None:
         return
-    if strategies.advance(backend, service, primary, tasks, live, rt):  # BLUE_GREEN, CANARY, LINEAR
+    if strategies.advance(backend, service, primary, tasks, live, ctx):  # BLUE_GREEN, CANARY, LINEAR
         refresh_counts(service, tasks)
-        strategies.finish(service, tasks, rt)
+        strategies.finish(service, tasks, ctx)
         return
     config = deployment_configuration(service)
-    _check_circuit_breaker(service, primary, config, live, rt)
+    _check_circuit_breaker(service, primary, config, live, ctx)
     primary = _primary(service) or primary
 
     desired = service.desired_count
@@ -403,7 +403,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     excess = len(primary_live) - desired
     if excess > 0:
         victims = sorted(primary_live, key=lambda t: (t.last_status == "RUNNING", t.sb_created), reverse=False)
-        _stop_tasks(service, victims[:excess], primary["id"], rt)
+        _stop_tasks(service, victims[:excess], primary["id"], ctx)
         primary_live = [t for t in primary_live if t not in victims[:excess]]
 
     # Start the primary's missing tasks within maximumPercent (stopping tasks still count).
@@ -413,7 +413,7 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
         started = []
         for _ in range(max(0, min(room, need))):
             try:
-                started.append(launch_task(backend, service, primary, rt))
+                started.append(launch_task(backend, service, primary, ctx))
             except Exception as err:  # noqa: BLE001 - ECS reports placement failures as events
                 message = f"(service {service.name}) was unable to place a task. Reason: {err}."
                 if not service.events or service.events[0]["message"] != message:
@@ -432,14 +432,14 @@ def reconcile_service(backend: EC2ContainerServiceBackend, service: MotoService,
     # for them before it stops old tasks.
     healthy = sum(1 for t in live if t.last_status == "RUNNING" and t.sb_ready)
     can_stop = max(0, healthy - minimum)
-    _stop_tasks(service, old_not_running + old_running[:can_stop], primary["id"], rt)
+    _stop_tasks(service, old_not_running + old_running[:can_stop], primary["id"], ctx)
 
     refresh_counts(service, tasks)
     _check_completion(service, primary, tasks, state)
-    strategies.finish(service, tasks, rt)
+    strategies.finish(service, tasks, ctx)
 
 
-def _stop_if_unhealthy(service: MotoService, task: MotoTask, rt: Runtime) -> str | None:
+def _stop_if_unhealthy(service: MotoService, task: MotoTask, ctx: SandboxContext) -> str | None:
     """Stop a service's RUNNING task whose container health checks made it UNHEALTHY, unless the
     service's health check grace period since the task started is still running: "failed" then.
 
@@ -453,26 +453,26 @@ def _stop_if_unhealthy(service: MotoService, task: MotoTask, rt: Runtime) -> str
         return None
     grace = int(getattr(service, "health_check_grace_period_seconds", None) or 0)
     started = getattr(task, "sb_running_since", None)
-    if grace and started is not None and rt.now() - started < grace:
+    if grace and started is not None and ctx.now() - started < grace:
         return None
-    request_stop(task, HEALTH_STOP_REASON, "ServiceSchedulerInitiated", rt)
+    request_stop(task, HEALTH_STOP_REASON, "ServiceSchedulerInitiated", ctx)
     task.sb_failed = True
     return "failed"
 
 
-def _stop_tasks(service: MotoService, tasks: list[MotoTask], deployment_id: str, rt: Runtime) -> None:
+def _stop_tasks(service: MotoService, tasks: list[MotoTask], deployment_id: str, ctx: SandboxContext) -> None:
     if not tasks:
         return
     for task in tasks:
         request_stop(
-            task, f"Scaling activity initiated by (deployment {deployment_id})", "ServiceSchedulerInitiated", rt
+            task, f"Scaling activity initiated by (deployment {deployment_id})", "ServiceSchedulerInitiated", ctx
         )
     ids = " ".join(f"(task {_short(t)})" for t in tasks)
     add_event(service, f"(service {service.name}) has stopped {len(tasks)} running tasks: {ids}.")
 
 
 def _check_circuit_breaker(
-    service: MotoService, primary: dict[str, Any], config: dict[str, Any], live: list[MotoTask], rt: Runtime
+    service: MotoService, primary: dict[str, Any], config: dict[str, Any], live: list[MotoTask], ctx: SandboxContext
 ) -> None:
     breaker = config.get("deploymentCircuitBreaker") or {}
     if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
@@ -502,7 +502,7 @@ def _check_circuit_breaker(
         # A failed deployment without rollback stops launching; its unstarted tasks go away.
         state["halted"].add(primary["id"])
         mine = [t for t in live if t.sb_deployment == primary["id"] and t.last_status != "RUNNING"]
-        _stop_tasks(service, mine, primary["id"], rt)
+        _stop_tasks(service, mine, primary["id"], ctx)
 
 
 def _check_completion(
@@ -533,7 +533,7 @@ def _check_completion(
     state["steady"] = steady
 
 
-def reconcile_standalone(backend: EC2ContainerServiceBackend, rt: Runtime) -> None:
+def reconcile_standalone(backend: EC2ContainerServiceBackend, ctx: SandboxContext) -> None:
     """Tasks no live service drives (RunTask, or a service replaced by a new one of the same
     name): advance their lifecycle; prune old STOPPED tasks."""
     service_uids = {_sb(s)["uid"] for s in backend.services.values()}
@@ -541,7 +541,7 @@ def reconcile_standalone(backend: EC2ContainerServiceBackend, rt: Runtime) -> No
         for task in list(tasks.values()):
             uid = getattr(task, "sb_service_uid", None)
             if getattr(task, "sb_created", None) is not None and uid not in service_uids:
-                advance_task(task, rt)
+                advance_task(task, ctx)
         stopped = [arn for arn, t in tasks.items() if t.last_status == "STOPPED"]
         if len(stopped) > MAX_STOPPED_TASKS_PER_CLUSTER:
             for arn in stopped[: len(stopped) - MAX_STOPPED_TASKS_PER_CLUSTER]:
@@ -559,26 +559,26 @@ def update_cluster_counts(backend: EC2ContainerServiceBackend) -> None:
         )
 
 
-def tick(rt: Runtime) -> None:
+def tick(ctx: SandboxContext) -> None:
     """One pass over every account and region moto has an ECS backend for."""
-    rt.tasks.sync(rt)
-    with rt.lock:
+    ctx.task_runtime.sync(ctx)
+    with ctx.lock:
         for _account, regions in list(ecs_backends.items()):
             for _region, backend in list(regions.items()):
                 for service in list(backend.services.values()):
                     try:
-                        reconcile_service(backend, service, rt)
+                        reconcile_service(backend, service, ctx)
                     except Exception:  # noqa: BLE001 - one broken service must not stop the others
                         log.exception("sandbox scheduler: service %s", service.name)
-                reconcile_standalone(backend, rt)
+                reconcile_standalone(backend, ctx)
                 update_cluster_counts(backend)
 
 
 class Scheduler:
     """A daemon thread calling ``tick`` every ``interval`` seconds until stopped."""
 
-    def __init__(self, rt: Runtime, interval: float = 0.1) -> None:
-        self.rt = rt
+    def __init__(self, ctx: SandboxContext, interval: float = 0.1) -> None:
+        self.ctx = ctx
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -591,7 +591,7 @@ class Scheduler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                tick(self.rt)
+                tick(self.ctx)
             except Exception:  # noqa: BLE001 - keep the scheduler alive whatever moto raises
                 log.exception("sandbox scheduler tick failed")
 

@@ -1,5 +1,5 @@
 """Container ``secrets`` resolved the way ECS does, from the sandbox's own Secrets Manager and
-SSM Parameter Store (moto's backends, read under the runtime lock).
+SSM Parameter Store (moto's backends, read under the sandbox lock).
 
 ``valueFrom`` forms (ECS developer guide, "Pass sensitive data to an Amazon ECS container"):
 - Secrets Manager: ``arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME[:json-key:version-stage:version-id]``

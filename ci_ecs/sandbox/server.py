@@ -18,12 +18,12 @@ from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import patches, runtime
+from . import context, patches
+from .context import DEFAULT_TASK_START_SECONDS, SandboxContext
 from .ecr_public import EcrPublicRouter, EcrPublicService
 from .faults import FaultInjector, Faults
 from .middleware import Call, CallDetail, SandboxMiddleware
 from .registry import RegistryClient, RegistryProcess, find_program
-from .runtime import DEFAULT_TASK_START_SECONDS, Runtime
 from .runtimes import TaskRuntime, create_runtime, runtime_name
 from .scheduler import Scheduler
 
@@ -102,7 +102,7 @@ class Sandbox:
         self._task_start_seconds = task_start_seconds
         self.injector = FaultInjector(faults)
         self.registry_note = ""
-        self._rt: Runtime | None = None
+        self._ctx: SandboxContext | None = None
         self._server: BaseWSGIServer | None = None
         self._server_thread: threading.Thread | None = None
         self._scheduler: Scheduler | None = None
@@ -113,31 +113,31 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Start the registry (when installed), the HTTP server and the scheduler."""
         with _start_lock:
-            if runtime.ACTIVE is not None:
+            if context.ACTIVE is not None:
                 raise RuntimeError("a ci-ecs sandbox is already running in this process (moto's state is global)")
-            tasks = create_runtime(self.runtime, self.docker_host)
-            tasks.open()  # first: a docker runtime without an engine fails before anything starts
-            self.task_runtime = tasks
+            task_runtime = create_runtime(self.runtime, self.docker_host)
+            task_runtime.open()  # first: a docker runtime without an engine fails before anything starts
+            self.task_runtime = task_runtime
             try:
                 registry = self._start_registry()
             except BaseException:
-                tasks.close()
+                task_runtime.close()
                 self.task_runtime = None
                 raise
-            rt = Runtime(
-                region=self.region, task_start_seconds=self._task_start_seconds, registry=registry, tasks=tasks,
-                minute_seconds=self.minute_seconds,
+            ctx = SandboxContext(
+                region=self.region, task_runtime=task_runtime, task_start_seconds=self._task_start_seconds,
+                registry=registry, minute_seconds=self.minute_seconds,
             )
-            runtime.ACTIVE = rt
-            self._rt = rt
+            context.ACTIVE = ctx
+            self._ctx = ctx
         try:
             moto_api_backend.reset()  # a fresh account: no leftovers from an earlier sandbox or mock
             patches.install()
             # moto has no ECR Public: the sandbox serves it in front of moto (ecr_public.py).
             app = EcrPublicRouter(DomainDispatcherApplication(create_backend_app),
-                                  EcrPublicService(rt.registry, lambda: self.endpoint_url))
+                                  EcrPublicService(ctx.registry, lambda: self.endpoint_url))
             self._middleware = SandboxMiddleware(
-                app, self.injector, rt.lock, self.validate_responses, self.violations_file
+                app, self.injector, ctx.lock, self.validate_responses, self.violations_file
             )
             self._server = make_server(
                 self.host, self.port, self._middleware, threaded=True, request_handler=_QuietHandler
@@ -147,7 +147,7 @@ class Sandbox:
                 target=self._server.serve_forever, name="ci-ecs-sandbox-http", daemon=True
             )
             self._server_thread.start()
-            self._scheduler = Scheduler(rt, interval=min(0.1, max(0.02, rt.task_start_seconds / 5)))
+            self._scheduler = Scheduler(ctx, interval=min(0.1, max(0.02, ctx.task_start_seconds / 5)))
             self._scheduler.start()
         except BaseException:
             self.stop()
@@ -188,10 +188,10 @@ class Sandbox:
             self._registry_process.stop()
             self._registry_process = None
         with _start_lock:
-            if self._rt is not None and runtime.ACTIVE is self._rt:
+            if self._ctx is not None and context.ACTIVE is self._ctx:
                 patches.uninstall()
-                runtime.ACTIVE = None
-            self._rt = None
+                context.ACTIVE = None
+            self._ctx = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -208,8 +208,8 @@ class Sandbox:
     @property
     def registry(self) -> str | None:
         """``127.0.0.1:PORT`` of the ECR data plane, or None when there is no registry."""
-        rt = self._rt
-        return rt.registry.address if rt is not None and rt.registry is not None else None
+        ctx = self._ctx
+        return ctx.registry.address if ctx is not None and ctx.registry is not None else None
 
     @property
     def request_log(self) -> list[Call]:
@@ -239,7 +239,7 @@ class Sandbox:
     @property
     def task_start_seconds(self) -> float:
         """Seconds from PROVISIONING to RUNNING for tasks started from now on."""
-        return self._rt.task_start_seconds if self._rt else self._task_start_seconds
+        return self._ctx.task_start_seconds if self._ctx else self._task_start_seconds
 
     def set_faults(
         self,
@@ -265,8 +265,8 @@ class Sandbox:
         if task_start_seconds is not _UNSET:
             changes["task_start_seconds"] = float(task_start_seconds)
             self._task_start_seconds = float(task_start_seconds)
-            if self._rt is not None:
-                self._rt.task_start_seconds = float(task_start_seconds)
+            if self._ctx is not None:
+                self._ctx.task_start_seconds = float(task_start_seconds)
         faults = self.injector.faults.with_changes(**changes)
         self.injector.configure(faults)
         return faults

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from ci_ecs.sandbox import context
 from ci_ecs.sandbox import registry as registry_module
-from ci_ecs.sandbox import runtime
 from ci_ecs.sandbox.registry import RegistryClient, RegistryPortError, RegistryProcess
 
 from .conftest import Aws, image_parts, push_image, require_registry, require_tool, wait_for
@@ -205,7 +205,7 @@ def test_moto_ecr_host_names_count_as_the_sandbox_ecr(aws: Aws) -> None:
 
 def test_registry_calls_are_made_outside_the_runtime_lock(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = require_registry(aws.sb)
-    rt = runtime.active()
+    rt = context.active()
     assert rt is not None and rt.registry is not None
     held: list[tuple[str, bool]] = []
     client = rt.registry

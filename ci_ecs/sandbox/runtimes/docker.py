@@ -10,7 +10,7 @@
   address is the task ENI's public IP when assignPublicIp is ENABLED, so anything reading the
   public IP the ECS way can connect to it. bridge/host tasks publish hostPort there too (a
   dynamic one when hostPort is 0) and report it in ``networkBindings``.
-- A task runs in a thread of its own (``TaskRun``), never under the runtime lock: secrets, the
+- A task runs in a thread of its own (``TaskRun``), never under the sandbox lock: secrets, the
   awslogs group, image pulls, container start in dependsOn order, health and exit codes, stop
   with stopTimeout. The scheduler reads what the thread saw in ``advance`` (under the lock).
 
@@ -36,9 +36,9 @@ from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.utils import kwargs_from_env
 
 from .. import ecr, logs
+from ..context import SandboxContext
 from ..lifecycle import finish_stop, mark_stopping, utcnow
-from ..runtime import Runtime
-from . import RuntimeUnavailableError, TaskRuntime
+from .base import RuntimeUnavailableError, TaskRuntime
 from .docker_task import (
     MAX_LOG_LINES,
     ContainerSpec,
@@ -247,10 +247,10 @@ class DockerRuntime(TaskRuntime):
         container_id = run.ids[spec.name]
         stream = spec.log_target.stream(spec.name, run.task_id, container_id) if spec.log_target else ""
         if spec.log_target is not None:
-            logs.create_stream(spec.log_target, stream, run.rt)
+            logs.create_stream(spec.log_target, stream, run.ctx)
         self.client.api.start(container_id)
         chunks = self._log_client.logs(container_id, stream=True, follow=True, timestamps=True)
-        follower = logs.LogFollower(chunks, spec.log_target, stream, run.rt, max_lines=MAX_LOG_LINES)
+        follower = logs.LogFollower(chunks, spec.log_target, stream, run.ctx, max_lines=MAX_LOG_LINES)
         run.followers[spec.name] = follower
         follower.start()
 
@@ -286,20 +286,20 @@ class DockerRuntime(TaskRuntime):
                 return address
         return None
 
-    def prepare(self, task: MotoTask, task_definition: Any, rt: Runtime) -> None:
+    def prepare(self, task: MotoTask, task_definition: Any, ctx: SandboxContext) -> None:
         """Start the task's thread (it pulls and starts the containers)."""
-        self._registry = rt.registry
+        self._registry = ctx.registry
         overrides = {c.get("name"): c for c in ((task.overrides or {}).get("containerOverrides") or [])}
         specs = [
             container_spec(d, task_definition, overrides.get(d.get("name")) or {}, task._account_id, task.region_name)
             for d in task_definition.container_definitions
         ]
         run = TaskRun(self, task.task_arn, task.id, task.cluster_name, task._account_id, task.region_name, specs,
-                      self._addresses.get(task.task_arn), int_or_none(task_definition.cpu), rt)
+                      self._addresses.get(task.task_arn), int_or_none(task_definition.cpu), ctx)
         self._runs[task.task_arn] = run
         run.start()
 
-    def request_stop(self, task: MotoTask, reason: str, stop_code: str, rt: Runtime) -> None:
+    def request_stop(self, task: MotoTask, reason: str, stop_code: str, ctx: SandboxContext) -> None:
         """desiredStatus STOPPED now; the task's thread stops its containers."""
         mark_stopping(task, reason, stop_code)
         run = self._runs.get(task.task_arn)
@@ -308,7 +308,7 @@ class DockerRuntime(TaskRuntime):
         elif task.last_status != "STOPPED":
             finish_stop(task, exit_code=None)
 
-    def advance(self, task: MotoTask, rt: Runtime) -> str | None:
+    def advance(self, task: MotoTask, ctx: SandboxContext) -> str | None:
         """Copy what the task's thread saw into moto's task (see ``TaskRuntime.advance``)."""
         run = self._runs.get(task.task_arn)
         if task.last_status == "STOPPED" or run is None:
@@ -329,7 +329,7 @@ class DockerRuntime(TaskRuntime):
             task.started_at = utcnow()
             task.connectivity = "CONNECTED"
             task.connectivity_at = task.started_at
-            task.sb_running_since = rt.now()  # the health check grace period counts from here
+            task.sb_running_since = ctx.now()  # the health check grace period counts from here
         # An UNHEALTHY service task is stopped by the scheduler once the service's health check
         # grace period is over (scheduler._stop_if_unhealthy); a RunTask task carries on.
         if (task.last_status == "RUNNING" and task.desired_status == "RUNNING" and not task.sb_ready

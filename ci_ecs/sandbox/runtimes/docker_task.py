@@ -1,7 +1,7 @@
 """One docker-runtime task: its containers' specs and states, and the thread that runs them
 (secrets → awslogs group → images → containers in dependsOn order → watch → stop → remove).
 
-The thread never holds the runtime lock while it talks to the engine; it takes the lock only
+The thread never holds the sandbox lock while it talks to the engine; it takes the lock only
 to read moto's Secrets Manager / SSM / CloudWatch Logs models. ``DockerRuntime.advance`` copies
 what it saw (``phase``, ``failure``, ``states``) into moto's task under the lock.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from docker.errors import APIError, NotFound
 
 from .. import lifecycle, logs, secrets
-from ..runtime import Runtime
+from ..context import SandboxContext
 
 if TYPE_CHECKING:
     from .docker import DockerRuntime
@@ -147,7 +147,7 @@ class TaskRun:
 
     def __init__(self, engine: DockerRuntime, task_arn: str, task_id: str, cluster: str, account_id: str,
                  region: str, specs: list[ContainerSpec], address: str | None, task_cpu: int | None,
-                 rt: Runtime) -> None:
+                 ctx: SandboxContext) -> None:
         self.engine = engine
         self.task_arn = task_arn
         self.task_id = task_id
@@ -157,7 +157,7 @@ class TaskRun:
         self.specs = specs
         self.address = address
         self.task_cpu = task_cpu
-        self.rt = rt
+        self.ctx = ctx
         self.phase = "PROVISIONING"  # → PENDING → RUNNING → STOPPED
         self.failure: tuple[str, str] | None = None  # (stoppedReason, stopCode) of the task's own failure
         self.states = {spec.name: ContainerState() for spec in specs}
@@ -203,7 +203,7 @@ class TaskRun:
             return
         for spec in self.specs:
             if spec.log_target is not None:
-                problem = logs.check_group(spec.log_target, self.rt)
+                problem = logs.check_group(spec.log_target, self.ctx)
                 if problem:
                     self._fail(problem, "TaskFailedToStart")
                     return
@@ -231,7 +231,7 @@ class TaskRun:
 
     def _environments(self) -> dict[str, dict[str, str]] | None:
         environments: dict[str, dict[str, str]] = {}
-        with self.rt.lock:  # moto's Secrets Manager / SSM models
+        with self.ctx.lock:  # moto's Secrets Manager / SSM models
             for spec in self.specs:
                 try:
                     values = secrets.resolve(spec.secrets, self.account_id, self.region)

@@ -22,9 +22,9 @@ from typing import Any
 from moto.ecs import ecs_backends
 
 from .. import ecr
+from ..context import SandboxContext
 from ..lifecycle import finish_stop, mark_stopping, task_health, utcnow
-from ..runtime import Runtime
-from . import TaskRuntime
+from .base import TaskRuntime
 
 CRASH_LABEL = "ci-ecs.sandbox/exit-code"
 CRASH_AFTER_LABEL = "ci-ecs.sandbox/exit-after-seconds"
@@ -53,7 +53,7 @@ class SimulatedRuntime(TaskRuntime):
 
     name = "simulated"
 
-    def prepare(self, task: MotoTask, task_definition: Any, rt: Runtime) -> None:
+    def prepare(self, task: MotoTask, task_definition: Any, ctx: SandboxContext) -> None:
         """Read the crash labels; the pull check runs on the next tick, outside the lock."""
         by_name = {d.get("name"): d for d in task_definition.container_definitions}
         one_off = getattr(task, "sb_service_uid", None) is None  # RunTask's, not a service's
@@ -76,9 +76,9 @@ class SimulatedRuntime(TaskRuntime):
         task.sb_pull_error = None
         task.sb_pull_checked = False
 
-    def sync(self, rt: Runtime) -> None:
+    def sync(self, ctx: SandboxContext) -> None:
         """Decide whether new tasks' images can be pulled, asking the registry without the lock."""
-        with rt.lock:
+        with ctx.lock:
             pending: list[tuple[MotoTask, list[str], str, str]] = [
                 (task, [str(c.image or "") for c in task.containers], str(task._account_id), str(task.region_name))
                 for regions in list(ecs_backends.values())
@@ -87,24 +87,24 @@ class SimulatedRuntime(TaskRuntime):
                 for task in list(tasks.values())
                 if getattr(task, "sb_pull_checked", True) is False
             ]
-            if rt.registry is None:  # moto's ECR models answer: read them under the lock
-                _store_pull_results([(t, _first_pull_error(rt, images, a, r)) for t, images, a, r in pending])
+            if ctx.registry is None:  # moto's ECR models answer: read them under the lock
+                _store_pull_results([(t, _first_pull_error(ctx, images, a, r)) for t, images, a, r in pending])
                 return
         if pending:
-            results = [(t, _first_pull_error(rt, images, a, r)) for t, images, a, r in pending]
-            with rt.lock:
+            results = [(t, _first_pull_error(ctx, images, a, r)) for t, images, a, r in pending]
+            with ctx.lock:
                 _store_pull_results(results)
 
-    def request_stop(self, task: MotoTask, reason: str, stop_code: str, rt: Runtime) -> None:
+    def request_stop(self, task: MotoTask, reason: str, stop_code: str, ctx: SandboxContext) -> None:
         """desiredStatus STOPPED now, lastStatus STOPPED after a short drain."""
         if task.desired_status == "STOPPED" and task.sb_stop_at is not None:
             return
         task.stopping_at = None  # a new stop request: ECS stamps it now
         mark_stopping(task, reason, stop_code)
         # Stopping a task takes a moment in ECS too; half the start time keeps tests fast.
-        task.sb_stop_at = rt.now() + max(0.05, task.sb_start_seconds / 2)
+        task.sb_stop_at = ctx.now() + max(0.05, task.sb_start_seconds / 2)
 
-    def advance(self, task: MotoTask, rt: Runtime) -> str | None:
+    def advance(self, task: MotoTask, ctx: SandboxContext) -> str | None:
         """PROVISIONING → PENDING → RUNNING on the task's timer; crash labels; timed stops.
 
         A container that exits as it starts (``exit-after-seconds`` 0) fails without ever being
@@ -112,7 +112,7 @@ class SimulatedRuntime(TaskRuntime):
         """
         if task.last_status == "STOPPED":
             return None
-        now = rt.now()
+        now = ctx.now()
         if task.sb_stop_at is not None:
             if now >= task.sb_stop_at:
                 finish_stop(task)
@@ -195,9 +195,9 @@ def task_health_status(containers: list[Any]) -> str:
     return task_health([c.health_status for c in containers if getattr(c, "sb_health_check", False) and c.sb_essential])
 
 
-def _first_pull_error(rt: Runtime, images: list[str], account_id: str, region: str) -> str | None:
+def _first_pull_error(ctx: SandboxContext, images: list[str], account_id: str, region: str) -> str | None:
     for image in images:
-        error = ecr.pull_error(image, account_id, region, rt.registry)
+        error = ecr.pull_error(image, account_id, region, ctx.registry)
         if error:
             return error
     return None

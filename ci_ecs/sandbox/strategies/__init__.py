@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import deployments
-from ..runtime import Runtime
+from ..context import SandboxContext
 from . import blue_green, canary, linear, rolling, staged
 
 TRAFFIC_PLANS = {
@@ -26,7 +26,7 @@ def begin(service: Any) -> None:
 
 
 def advance(
-    backend: Any, service: Any, primary: dict[str, Any], tasks: list[Any], live: list[Any], rt: Runtime
+    backend: Any, service: Any, primary: dict[str, Any], tasks: list[Any], live: list[Any], ctx: SandboxContext
 ) -> bool:
     """Advance the primary deployment when its strategy is not ROLLING; True when the strategy
     drove the service this step (the scheduler's rolling update then does nothing)."""
@@ -34,11 +34,11 @@ def advance(
     if record is None or record.final or record.strategy not in TRAFFIC_PLANS:
         return False
     steps = TRAFFIC_PLANS[record.strategy](record.configuration)
-    staged.advance(backend, service, primary, record, steps, tasks, live, rt)
+    staged.advance(backend, service, primary, record, steps, tasks, live, ctx)
     return True
 
 
-def finish(service: Any, tasks: list[Any], rt: Runtime) -> None:
+def finish(service: Any, tasks: list[Any], ctx: SandboxContext) -> None:
     """After the step: rolling deployments' statuses from the scheduler's state; rollbacks of
     staged deployments that have finished."""
     for record in deployments.records(service):
@@ -47,4 +47,4 @@ def finish(service: Any, tasks: list[Any], rt: Runtime) -> None:
         if record.strategy in TRAFFIC_PLANS:
             staged.finish_rollback(service, record, tasks)
         else:
-            rolling.sync(service, record, tasks, rt)
+            rolling.sync(service, record, tasks, ctx)

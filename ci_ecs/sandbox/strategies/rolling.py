@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import deployments, scheduler
+from ..context import SandboxContext
 from ..lifecycle import utcnow
-from ..runtime import Runtime
 
 
-def sync(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], rt: Runtime) -> None:
+def sync(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], ctx: SandboxContext) -> None:
     """Bring one rolling service deployment's status and counts up to date."""
     state = scheduler._sb(service)
     by_id = {d["id"]: d for d in service.deployments}

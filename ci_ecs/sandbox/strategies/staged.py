@@ -18,9 +18,9 @@ from datetime import timedelta
 from typing import Any
 
 from .. import deployments, scheduler
+from ..context import SandboxContext
 from ..deployments import ServiceDeployment
 from ..lifecycle import utcnow
-from ..runtime import Runtime
 from . import traffic
 
 STAGES = (
@@ -47,27 +47,27 @@ def advance(
     steps: list[tuple[float, float]],
     tasks: list[Any],
     live: list[Any],
-    rt: Runtime,
+    ctx: SandboxContext,
 ) -> None:
     """One scheduler step of a staged deployment."""
-    now = rt.now()
+    now = ctx.now()
     if record.status == "PENDING":
         record.set_status("IN_PROGRESS")
         record.stage_since = now
         record.traffic = traffic.plan(service, first_deployment=not record.sources)
     green = [t for t in live if t.sb_deployment == primary["id"]]
     _count(service, record, primary, tasks)
-    if _failure(backend, service, primary, record, rt):
+    if _failure(backend, service, primary, record, ctx):
         return
     if record.stage_index >= SCALE_UP:
-        _scale_green(backend, service, primary, green, rt)
+        _scale_green(backend, service, primary, green, ctx)
     for _ in range(len(STAGES)):  # stages without work or hooks pass in the same step
         if record.final or record.status != "IN_PROGRESS":
             return
-        if not _stage(backend, service, primary, record, steps, tasks, rt):
+        if not _stage(backend, service, primary, record, steps, tasks, ctx):
             return
         record.stage_index += 1
-        record.stage_since = rt.now()
+        record.stage_since = ctx.now()
         record.stage_work_done = False
         if record.stage_index >= len(STAGES):
             _complete(service, primary, record)
@@ -88,14 +88,14 @@ def _count(service: Any, record: ServiceDeployment, primary: dict[str, Any], tas
         record.source_counts[revision.arn] = counts(deployment_id)
 
 
-def _scale_green(backend: Any, service: Any, primary: dict[str, Any], green: list[Any], rt: Runtime) -> None:
+def _scale_green(backend: Any, service: Any, primary: dict[str, Any], green: list[Any], ctx: SandboxContext) -> None:
     """The full green set (desiredCount tasks) beside blue; failed tasks are replaced."""
     if primary["id"] in scheduler._sb(service)["halted"]:
         return
     started = []
     for _ in range(max(0, service.desired_count - len(green))):
         try:
-            started.append(scheduler.launch_task(backend, service, primary, rt))
+            started.append(scheduler.launch_task(backend, service, primary, ctx))
         except Exception as err:  # noqa: BLE001 - ECS reports placement failures as events
             scheduler.add_event(service, f"(service {service.name}) was unable to place a task. Reason: {err}.")
             primary["failedTasks"] += 1
@@ -120,13 +120,13 @@ def _stage(
     record: ServiceDeployment,
     steps: list[tuple[float, float]],
     tasks: list[Any],
-    rt: Runtime,
+    ctx: SandboxContext,
 ) -> bool:
     """Do the current stage's work and hooks; True when the stage is finished."""
     stage = STAGES[record.stage_index]
     record.set_stage(stage)
-    now = rt.now()
-    minute = rt.minute_seconds
+    now = ctx.now()
+    minute = ctx.minute_seconds
     if not record.stage_work_done:
         if stage == "SCALE_UP":
             if _ready(tasks, primary["id"]) < service.desired_count:
@@ -140,7 +140,7 @@ def _stage(
                 # DeploymentLifecycleHook.lifecycleStages); ServiceDeployment.lifecycleStage has no such value, so
                 # the deployment reports PRODUCTION_TRAFFIC_SHIFT while those hooks run. Run once, before the first
                 # step (ECS runs them before every step of a canary or linear shift: not modelled here).
-                if not _hooks_done(service, primary, record, "PRE_PRODUCTION_TRAFFIC_SHIFT", rt):
+                if not _hooks_done(service, primary, record, "PRE_PRODUCTION_TRAFFIC_SHIFT", ctx):
                     return False
                 _apply_step(service, record, steps, now)
             weight, bake = steps[record.step]
@@ -158,11 +158,11 @@ def _stage(
             blue = [t for t in tasks if t.sb_deployment != primary["id"] and t.last_status != "STOPPED"]
             running_blue = [t for t in blue if t.desired_status == "RUNNING"]
             if running_blue:
-                scheduler._stop_tasks(service, running_blue, primary["id"], rt)
+                scheduler._stop_tasks(service, running_blue, primary["id"], ctx)
             if blue:
                 return False
         record.stage_work_done = True
-    return _hooks_done(service, primary, record, stage, rt)
+    return _hooks_done(service, primary, record, stage, ctx)
 
 
 def _apply_step(service: Any, record: ServiceDeployment, steps: list[tuple[float, float]], now: float) -> None:
@@ -172,7 +172,9 @@ def _apply_step(service: Any, record: ServiceDeployment, steps: list[tuple[float
     traffic.shift(service, record.traffic, record.production_weight, record.test_weight)
 
 
-def _hooks_done(service: Any, primary: dict[str, Any], record: ServiceDeployment, stage: str, rt: Runtime) -> bool:
+def _hooks_done(
+    service: Any, primary: dict[str, Any], record: ServiceDeployment, stage: str, ctx: SandboxContext
+) -> bool:
     hooks = [
         (index, hook) for index, hook in enumerate(record.configuration.get("lifecycleHooks") or [])
         if stage in (hook.get("lifecycleStages") or [])
@@ -192,13 +194,13 @@ def _hooks_done(service: Any, primary: dict[str, Any], record: ServiceDeployment
                 "expiresAt": utcnow() + timedelta(seconds=minutes * 60),
                 "timeoutAction": timeout.get("action") or DEFAULT_TIMEOUT_ACTION,
                 "sb_key": key,
-                "sb_expires": rt.now() + minutes * rt.minute_seconds,
+                "sb_expires": ctx.now() + minutes * ctx.minute_seconds,
             }
             if hook.get("hookTargetArn"):
                 detail["targetArn"] = hook["hookTargetArn"]
             record.hooks.append(detail)
             record.updated_at = utcnow()
-        if detail["status"] == "AWAITING_ACTION" and rt.now() >= detail["sb_expires"]:
+        if detail["status"] == "AWAITING_ACTION" and ctx.now() >= detail["sb_expires"]:
             detail["status"] = "TIMED_OUT"
             if detail["timeoutAction"] == "ROLLBACK":
                 record.pending_action = "ROLLBACK"
@@ -223,27 +225,29 @@ def _alarms_in_alarm(service: Any, record: ServiceDeployment) -> list[str]:
     ]
 
 
-def _failure(backend: Any, service: Any, primary: dict[str, Any], record: ServiceDeployment, rt: Runtime) -> bool:
+def _failure(
+    backend: Any, service: Any, primary: dict[str, Any], record: ServiceDeployment, ctx: SandboxContext
+) -> bool:
     """Roll back (or stop) for the reasons ECS does; True when it did."""
     request, record.stop_request = record.stop_request, None
     if request == "ABORT":
-        _stop(service, primary, record, "Service deployment stopped by StopServiceDeployment.", rt)
+        _stop(service, primary, record, "Service deployment stopped by StopServiceDeployment.", ctx)
         return True
     if request == "ROLLBACK":
-        _roll_back(service, primary, record, "Service deployment rolled back by StopServiceDeployment.", rt)
+        _roll_back(service, primary, record, "Service deployment rolled back by StopServiceDeployment.", ctx)
         return True
     if record.pending_action == "ROLLBACK":
         record.pending_action = None
-        _roll_back(service, primary, record, "Service deployment rolled back by a lifecycle hook.", rt)
+        _roll_back(service, primary, record, "Service deployment rolled back by a lifecycle hook.", ctx)
         return True
     breaker = record.configuration.get("deploymentCircuitBreaker") or {}
     threshold = scheduler.circuit_breaker_threshold(service.desired_count, breaker)
     if breaker.get("enable") and primary["failedTasks"] >= threshold:
         reason = "ECS deployment circuit breaker: tasks failed to start."
         if breaker.get("rollback"):
-            _roll_back(service, primary, record, reason, rt)
+            _roll_back(service, primary, record, reason, ctx)
         else:
-            _stop(service, primary, record, reason, rt)
+            _stop(service, primary, record, reason, ctx)
         return True
     if record.stage_index >= SCALE_UP:
         firing = _alarms_in_alarm(service, record)
@@ -251,24 +255,24 @@ def _failure(backend: Any, service: Any, primary: dict[str, Any], record: Servic
             record.alarms = {**(record.alarms or {}), "status": "TRIGGERED", "triggeredAlarmNames": firing}
             reason = f"Service deployment failed: CloudWatch alarm(s) {', '.join(firing)} in ALARM."
             if (record.configuration.get("alarms") or {}).get("rollback"):
-                _roll_back(service, primary, record, reason, rt)
+                _roll_back(service, primary, record, reason, ctx)
             else:
-                _stop(service, primary, record, reason, rt)
+                _stop(service, primary, record, reason, ctx)
             return True
     return False
 
 
-def _green_tasks(service: Any, primary: dict[str, Any], rt: Runtime) -> None:
+def _green_tasks(service: Any, primary: dict[str, Any], ctx: SandboxContext) -> None:
     backend = scheduler.ecs_backends[service._account_id][service.region_name]
     green = [
         t for t in scheduler.service_tasks(backend, service)
         if t.sb_deployment == primary["id"] and t.desired_status == "RUNNING"
     ]
     if green:
-        scheduler._stop_tasks(service, green, primary["id"], rt)
+        scheduler._stop_tasks(service, green, primary["id"], ctx)
 
 
-def _stop(service: Any, primary: dict[str, Any], record: ServiceDeployment, reason: str, rt: Runtime) -> None:
+def _stop(service: Any, primary: dict[str, Any], record: ServiceDeployment, reason: str, ctx: SandboxContext) -> None:
     primary["rolloutState"] = "FAILED"
     primary["rolloutStateReason"] = reason
     primary["updatedAt"] = utcnow()
@@ -276,7 +280,9 @@ def _stop(service: Any, primary: dict[str, Any], record: ServiceDeployment, reas
     record.set_status("STOPPED", reason)
 
 
-def _roll_back(service: Any, primary: dict[str, Any], record: ServiceDeployment, reason: str, rt: Runtime) -> None:
+def _roll_back(
+    service: Any, primary: dict[str, Any], record: ServiceDeployment, reason: str, ctx: SandboxContext
+) -> None:
     """Traffic back to blue, green stopped, blue's deployment PRIMARY again."""
     blue = next((d for d in service.deployments if d["id"] != primary["id"]), None)
     record.rollback = {
@@ -289,12 +295,12 @@ def _roll_back(service: Any, primary: dict[str, Any], record: ServiceDeployment,
     primary["updatedAt"] = utcnow()
     if blue is None:
         scheduler._sb(service)["halted"].add(primary["id"])
-        _green_tasks(service, primary, rt)
+        _green_tasks(service, primary, ctx)
         record.set_status("ROLLBACK_FAILED", reason)
         return
     record.production_weight = record.test_weight = 0.0
     traffic.shift(service, record.traffic, 0.0, 0.0)
-    _green_tasks(service, primary, rt)
+    _green_tasks(service, primary, ctx)
     service.deployments[:] = [d for d in service.deployments if d["id"] != primary["id"]]
     blue["status"] = "PRIMARY"
     blue["updatedAt"] = utcnow()

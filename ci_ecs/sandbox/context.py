@@ -1,4 +1,10 @@
-"""State shared by the sandbox's parts: the lock, the timing settings and the registry.
+"""The running sandbox's context, shared by its parts: the lock, the clock, the timing settings,
+the registry client and the task runtime.
+
+``SandboxContext`` is not a runtime: it is what every part
+of one running sandbox needs to act (the scheduler, the moto patches, the strategies and the
+task runtimes themselves). The state it guards lives on moto's models, not here. The server
+builds it and passes the task runtime in (``runtimes.create_runtime``).
 
 moto keeps its backends in process-wide dictionaries, and the patches in ``patches.py`` are
 process-wide too, so only one sandbox can run in a process at a time; ``ACTIVE`` points at it.
@@ -13,19 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .runtimes import TaskRuntime
-
 if TYPE_CHECKING:
     from .registry import RegistryClient
+    from .runtimes.base import TaskRuntime
 
 DEFAULT_TASK_START_SECONDS = 1.0
 
 
 @dataclass
-class Runtime:
+class SandboxContext:
     """Everything the moto patches and the scheduler need to know about the running sandbox.
 
-    ``tasks`` is the task runtime (``runtimes``): simulated, or real containers.
+    ``task_runtime`` is the task runtime (``runtimes``): simulated, or real containers; the
+    server chooses it (``Sandbox(runtime=...)``) and passes it in.
 
     ``lock`` serialises every change to moto's backends: the middleware holds it while moto
     serves an ECS/ECR/EC2 request and the scheduler holds it for each tick (moto's models are
@@ -33,9 +39,9 @@ class Runtime:
     """
 
     region: str
+    task_runtime: TaskRuntime
     task_start_seconds: float = DEFAULT_TASK_START_SECONDS
     registry: RegistryClient | None = None
-    tasks: TaskRuntime = field(default_factory=lambda: _simulated())
     minute_seconds: float = 60.0  # how long a bake-time minute lasts (--minute-seconds)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -66,15 +72,9 @@ class Runtime:
             lock._acquire_restore(state)
 
 
-def _simulated() -> TaskRuntime:
-    from .runtimes.simulated import SimulatedRuntime
-
-    return SimulatedRuntime()
+ACTIVE: SandboxContext | None = None
 
 
-ACTIVE: Runtime | None = None
-
-
-def active() -> Runtime | None:
-    """The running sandbox's runtime, or None when no sandbox runs in this process."""
+def active() -> SandboxContext | None:
+    """The running sandbox's context, or None when no sandbox runs in this process."""
     return ACTIVE
