@@ -9,7 +9,7 @@ module holds the records and answers ListServiceDeployments, DescribeServiceDepl
 DescribeServiceRevisions, StopServiceDeployment and ContinueServiceDeployment, and refuses the
 CreateService/UpdateService deployment settings ECS refuses.
 
-Records live on the service's sandbox bookkeeping (``sb_state``), under the sandbox lock.
+Records live on the service's sandbox bookkeeping (``service_state.deployment_records``), under the sandbox lock.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 from moto.core.exceptions import ServiceException
 from moto.ecs.exceptions import InvalidParameterException
 
+from . import service_state
 from .lifecycle import utcnow
 
 MotoService = Any
@@ -214,11 +215,9 @@ class ServiceDeployment:
         if not breaker.get("enable"):
             out["deploymentCircuitBreaker"] = {"status": "DISABLED"}
         else:
-            from .scheduler import circuit_breaker_threshold  # noqa: PLC0415 - scheduler imports this module
-
             status = "TRIGGERED" if self.breaker_triggered else (
                 "MONITORING_COMPLETE" if self.status == "SUCCESSFUL" else "MONITORING")
-            threshold = circuit_breaker_threshold(self.counts["requested"], breaker)
+            threshold = service_state.circuit_breaker_threshold(self.counts["requested"], breaker)
             out["deploymentCircuitBreaker"] = {"status": status, "failureCount": self.breaker_failures,
                                                "threshold": threshold}
         if self.alarms:
@@ -232,10 +231,7 @@ class ServiceDeployment:
 
 
 def _records(service: MotoService) -> list[ServiceDeployment]:
-    from . import scheduler  # noqa: PLC0415 - scheduler imports the strategies, which import this
-
-    records: list[ServiceDeployment] = scheduler._sb(service).setdefault("service_deployments", [])
-    return records
+    return service_state.deployment_records(service)
 
 
 def records(service: MotoService) -> list[ServiceDeployment]:
@@ -276,18 +272,16 @@ def _new_revision(service: MotoService, deployment: dict[str, Any]) -> Revision:
 def record_new_deployments(service: MotoService) -> None:
     """Give every ECS deployment the scheduler started a service deployment (rollbacks the
     circuit breaker starts belong to the deployment they roll back, as in ECS)."""
-    from . import scheduler  # noqa: PLC0415
-
     if service.status != "ACTIVE":  # a deleted service's service deployments are gone (`forget`)
         return
-    state = scheduler._sb(service)
+    state = service_state.sb_state(service)
     known = {r.deployment_id for r in _records(service)}
     for deployment in reversed(service.deployments):
         if deployment["id"] in known or deployment["id"] in state["rollbacks"]:
             continue
         if deployment["status"] != "PRIMARY":
             continue
-        configuration = scheduler.deployment_configuration(service)
+        configuration = service_state.deployment_configuration(service)
         strategy = str(configuration.get("strategy") or "ROLLING")
         sources = [r for r in _records(service) if r.status == "SUCCESSFUL"][:1]
         revision = _new_revision(service, deployment)
@@ -320,24 +314,6 @@ def record_new_deployments(service: MotoService) -> None:
         # Service.currentServiceDeployment (API reference): the ARN of the service's current service deployment,
         # in the CreateService/UpdateService response as in DescribeServices.
         service.current_service_deployment = record.arn
-
-
-def current_revisions(service: MotoService) -> list[dict[str, Any]]:
-    """Service.currentServiceRevisions: the revisions the service's deployments run, with their task counts
-    (ServiceCurrentRevisionSummary). A circuit-breaker rollback runs the revision it rolls back to."""
-    out = []
-    for deployment in service.deployments:
-        record = for_deployment(service, deployment["id"])
-        if record is None:
-            record = next((r for r in _records(service) if r.rollback_deployment_id == deployment["id"]), None)
-            arn = (record.rollback or {}).get("serviceRevisionArn") if record else None
-        else:
-            arn = record.target.arn
-        if arn:
-            out.append({"arn": arn, "requestedTaskCount": int(deployment["desiredCount"]),
-                        "runningTaskCount": int(deployment["runningCount"]),
-                        "pendingTaskCount": int(deployment["pendingCount"])})
-    return out
 
 
 def _short_id() -> str:

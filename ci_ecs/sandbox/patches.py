@@ -68,7 +68,7 @@ from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from . import context, ecr, network, scheduler, service_rules, taskdef_rules
+from . import context, ecr, network, scheduler, service_rules, service_state, task_control, taskdef_rules
 from . import deployments as service_deployments
 from .registry import RegistryError
 from .tag_rules import check_tags
@@ -214,7 +214,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         "task_definition": service.task_definition,
         "network_configuration": copy.deepcopy(service.network_configuration),
         "platform_version": service.platform_version,
-        "deployment_configuration": dict(scheduler.deployment_configuration(service)),
+        "deployment_configuration": dict(service_state.deployment_configuration(service)),
     }
     deployments = service.deployments
     task_definition = (
@@ -243,9 +243,9 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         or (new_network is not None and new_network != before["network_configuration"])
         or (new_platform is not None and new_platform != before["platform_version"])
     ):
-        scheduler.start_deployment(service)
+        service_state.start_deployment(service)
         service_deployments.record_new_deployments(service)
-    scheduler.refresh_counts(service, scheduler.service_tasks(self, service))
+    service_state.refresh_counts(service, service_state.service_tasks(self, service))
     return result
 
 
@@ -301,7 +301,7 @@ def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> li
         positional[_RUN_TASK_NETWORK_INDEX] = _with_security_groups(self, positional[_RUN_TASK_NETWORK_INDEX])
     tasks = original(self, *positional, **kwargs)
     for task in tasks:
-        scheduler.prepare_task(task, self, ctx)
+        task_control.prepare_task(task, self, ctx)
     return list(tasks)
 
 
@@ -318,7 +318,7 @@ def _stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str
     task_id = task_str.split("/")[-1]
     for arn, task in self.tasks.get(cluster.name, {}).items():
         if ctx is not None and arn.endswith(task_id) and getattr(task, "sb_created", None) is not None:
-            scheduler.request_stop(task, reason or "Task stopped by user", "UserInitiated", ctx)
+            task_control.request_stop(task, reason or "Task stopped by user", "UserInitiated", ctx)
             return task
     return _original(EC2ContainerServiceBackend, "stop_task")(self, cluster_str, task_str, reason)
 

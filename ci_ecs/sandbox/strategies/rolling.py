@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import deployments, scheduler
+from .. import deployments, service_state
 from ..context import SandboxContext
 from ..lifecycle import utcnow
 
 
 def sync(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], ctx: SandboxContext) -> None:
     """Bring one rolling service deployment's status and counts up to date."""
-    state = scheduler._sb(service)
+    state = service_state.sb_state(service)
     by_id = {d["id"]: d for d in service.deployments}
     deployment = by_id.get(record.deployment_id)
     if record.stop_request and deployment is not None and deployment["rolloutState"] == "IN_PROGRESS":
@@ -78,7 +78,7 @@ def _stop(
     last_completed = state["last_completed"]
     if request == "ROLLBACK" and last_completed:
         service.task_definition = last_completed[1]
-        rollback = scheduler.start_deployment(service)
+        rollback = service_state.start_deployment(service)
         state["rollbacks"].add(rollback["id"])
         _rolling_back(record, rollback["id"], "Service deployment rolled back by StopServiceDeployment.", service)
     else:

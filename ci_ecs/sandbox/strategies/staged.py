@@ -17,7 +17,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from .. import deployments, scheduler
+from moto.ecs import ecs_backends
+
+from .. import deployments, service_state, task_control
 from ..context import SandboxContext
 from ..deployments import ServiceDeployment
 from ..lifecycle import utcnow
@@ -90,19 +92,19 @@ def _count(service: Any, record: ServiceDeployment, primary: dict[str, Any], tas
 
 def _scale_green(backend: Any, service: Any, primary: dict[str, Any], green: list[Any], ctx: SandboxContext) -> None:
     """The full green set (desiredCount tasks) beside blue; failed tasks are replaced."""
-    if primary["id"] in scheduler._sb(service)["halted"]:
+    if primary["id"] in service_state.sb_state(service)["halted"]:
         return
     started = []
     for _ in range(max(0, service.desired_count - len(green))):
         try:
-            started.append(scheduler.launch_task(backend, service, primary, ctx))
+            started.append(task_control.launch_task(backend, service, primary, ctx))
         except Exception as err:  # noqa: BLE001 - ECS reports placement failures as events
-            scheduler.add_event(service, f"(service {service.name}) was unable to place a task. Reason: {err}.")
+            service_state.add_event(service, f"(service {service.name}) was unable to place a task. Reason: {err}.")
             primary["failedTasks"] += 1
             break
     if started:
         ids = " ".join(f"(task {t.id})" for t in started)
-        scheduler.add_event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
+        service_state.add_event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
 
 
 def _ready(tasks: list[Any], deployment_id: str) -> int:
@@ -158,7 +160,7 @@ def _stage(
             blue = [t for t in tasks if t.sb_deployment != primary["id"] and t.last_status != "STOPPED"]
             running_blue = [t for t in blue if t.desired_status == "RUNNING"]
             if running_blue:
-                scheduler._stop_tasks(service, running_blue, primary["id"], ctx)
+                task_control.stop_tasks(service, running_blue, primary["id"], ctx)
             if blue:
                 return False
         record.stage_work_done = True
@@ -241,7 +243,7 @@ def _failure(
         _roll_back(service, primary, record, "Service deployment rolled back by a lifecycle hook.", ctx)
         return True
     breaker = record.configuration.get("deploymentCircuitBreaker") or {}
-    threshold = scheduler.circuit_breaker_threshold(service.desired_count, breaker)
+    threshold = service_state.circuit_breaker_threshold(service.desired_count, breaker)
     if breaker.get("enable") and primary["failedTasks"] >= threshold:
         reason = "ECS deployment circuit breaker: tasks failed to start."
         if breaker.get("rollback"):
@@ -263,20 +265,20 @@ def _failure(
 
 
 def _green_tasks(service: Any, primary: dict[str, Any], ctx: SandboxContext) -> None:
-    backend = scheduler.ecs_backends[service._account_id][service.region_name]
+    backend = ecs_backends[service._account_id][service.region_name]
     green = [
-        t for t in scheduler.service_tasks(backend, service)
+        t for t in service_state.service_tasks(backend, service)
         if t.sb_deployment == primary["id"] and t.desired_status == "RUNNING"
     ]
     if green:
-        scheduler._stop_tasks(service, green, primary["id"], ctx)
+        task_control.stop_tasks(service, green, primary["id"], ctx)
 
 
 def _stop(service: Any, primary: dict[str, Any], record: ServiceDeployment, reason: str, ctx: SandboxContext) -> None:
     primary["rolloutState"] = "FAILED"
     primary["rolloutStateReason"] = reason
     primary["updatedAt"] = utcnow()
-    scheduler._sb(service)["halted"].add(primary["id"])
+    service_state.sb_state(service)["halted"].add(primary["id"])
     record.set_status("STOPPED", reason)
 
 
@@ -294,7 +296,7 @@ def _roll_back(
     primary["rolloutStateReason"] = reason
     primary["updatedAt"] = utcnow()
     if blue is None:
-        scheduler._sb(service)["halted"].add(primary["id"])
+        service_state.sb_state(service)["halted"].add(primary["id"])
         _green_tasks(service, primary, ctx)
         record.set_status("ROLLBACK_FAILED", reason)
         return
@@ -306,7 +308,7 @@ def _roll_back(
     blue["updatedAt"] = utcnow()
     service.task_definition = blue["taskDefinition"]
     record.set_status("ROLLBACK_IN_PROGRESS", reason)
-    scheduler.add_event(
+    service_state.add_event(
         service, f"(service {service.name}) (deployment {primary['id']}) deployment failed: rolling back."
     )
 
@@ -321,7 +323,7 @@ def finish_rollback(service: Any, record: ServiceDeployment, tasks: list[Any]) -
 
 
 def _complete(service: Any, primary: dict[str, Any], record: ServiceDeployment) -> None:
-    state = scheduler._sb(service)
+    state = service_state.sb_state(service)
     primary["rolloutState"] = "COMPLETED"
     primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
     primary["updatedAt"] = utcnow()
@@ -330,4 +332,4 @@ def _complete(service: Any, primary: dict[str, Any], record: ServiceDeployment) 
     if record.alarms and record.alarms.get("status") == "MONITORING":
         record.alarms["status"] = "MONITORING_COMPLETE"
     record.set_status("SUCCESSFUL")
-    scheduler.add_event(service, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
+    service_state.add_event(service, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
