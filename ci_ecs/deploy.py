@@ -29,14 +29,11 @@ from ci_ecs.follow import Follower
 from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
-from ci_ecs.preflight import (
-    raise_problems,
-    target_prefix,
-)
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
 from ci_ecs.preflight.plan import check_config, check_rendered, check_requests, refuse_other_controllers
 from ci_ecs.preflight.plan import placeholder_image as _placeholder
+from ci_ecs.preflight.problems import raise_problems, target_prefix
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.redact import mask_secrets
 from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error

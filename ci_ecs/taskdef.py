@@ -314,8 +314,8 @@ def validate_registration(definition: dict[str, Any]) -> None:
     The pre-flight's model check (ci_ecs.preflight.model): a typo in a native file ("unknown member") becomes
     a ConfigError (a PreflightError carrying every problem).
     """
-    from ci_ecs.preflight import raise_problems
-    from ci_ecs.preflight.model import check_params
+    from ci_ecs.preflight.model import check_params  # botocore's model is loaded when a definition is checked
+    from ci_ecs.preflight.problems import raise_problems
 
     raise_problems(check_params("RegisterTaskDefinition", definition, lambda path: ("task", None)))
 

@@ -1,5 +1,6 @@
 """The pre-flight of a deploy that needs its config only, or the services as described: everything checked
-before the first write (ci_ecs.preflight has the rules; this module applies them to what the deploy will send).
+before the first write (ci_ecs.preflight.checks applies the rules to each request; this module to what the
+deploy will send).
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from ci_ecs.aws import ClientFactory
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
-from ci_ecs.preflight import (
+from ci_ecs.preflight.checks import (
     PLACEHOLDER_TASK_DEFINITION,
     config_problems,
     definition_problems,
-    raise_problems,
     service_request_problems,
-    target_prefix,
-    with_prefix,
 )
+from ci_ecs.preflight.problems import raise_problems, target_prefix, with_prefix
 from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.service import create_params, desired_service, update_plan
@@ -46,7 +45,7 @@ def check_rendered(config: Config, target: ServiceEntry, definition: dict[str, A
 
 
 def check_config(config: Config, base_dir: Path, *, with_service: bool = True) -> None:
-    """Everything that can be checked without AWS (ci_ecs.preflight.config_problems, and `verify`'s port).
+    """Everything that can be checked without AWS (ci_ecs.preflight.checks.config_problems, and `verify`'s port).
 
     A `task.definition` in ECS is checked once it has been read (it needs AWS). Raises a PreflightError
     (exit 2) carrying every problem, before any AWS call.

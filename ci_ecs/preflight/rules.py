@@ -16,9 +16,9 @@ from typing import Any
 from ci_ecs.config import ServiceConfig, TaskConfig, cpu_units, fargate_size_problem, memory_mib
 from ci_ecs.errors import ConfigError
 from ci_ecs.imageref import is_private_ecr
-from ci_ecs.preflight import raise_problems
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.model import check_params, input_shape
+from ci_ecs.preflight.problems import raise_problems
 
 # RegisterTaskDefinition `family` and ContainerDefinition `name`: "Up to 255 letters (uppercase and
 # lowercase), numbers, underscores, and hyphens are allowed." (ECS API reference)
@@ -299,6 +299,6 @@ def check_target(definition: dict[str, Any], service: ServiceConfig, task: TaskC
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ci_ecs.preflight.PreflightError: service.assign_public_ip: assign_public_ip needs the awsvpc network mode ...
+    ci_ecs.preflight.problems.PreflightError: service.assign_public_ip: assign_public_ip needs the awsvpc ...
     """
     raise_problems(target_problems(definition, service, task, prefix=prefix))
