@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_ecs.config import ServiceConfig
+from ci_ecs.config.api import member_shape, to_api
+from ci_ecs.config.service import API_STRUCTURES
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError, ServiceStateError
@@ -50,6 +52,8 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     `desiredCount` is left out when unset, so an update keeps what an autoscaler chose.
 
     >>> from ci_ecs.config import ServiceConfig
+from ci_ecs.config.api import member_shape, to_api
+from ci_ecs.config.service import API_STRUCTURES
     >>> spec = desired_service(ServiceConfig(name="s", desired_count=2, security_groups=["sg-1"]),
     ...                        task_definition="f:1")
     >>> spec.fields, spec.network
@@ -87,8 +91,17 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     if service.maximum_percent is not None:
         deployment["maximumPercent"] = service.maximum_percent
     if service.circuit_breaker is not None:
-        deployment["deploymentCircuitBreaker"] = {"enable": service.circuit_breaker.enable,
-                                                  "rollback": service.circuit_breaker.rollback}
+        breaker = service.circuit_breaker
+        threshold = breaker.threshold_configuration
+        deployment["deploymentCircuitBreaker"] = strip_empty({
+            "enable": breaker.enable, "rollback": breaker.rollback,
+            "thresholdConfiguration": {"type": threshold.type, "value": threshold.value} if threshold else None,
+            "resetOnHealthyTask": breaker.reset_on_healthy_task})
+    if service.early_success_criteria is not None:
+        early = service.early_success_criteria
+        deployment["earlySuccessCriteria"] = strip_empty({
+            "enable": early.enable, "healthyPercent": early.healthy_percent,
+            "sourceServiceRevisionCleanup": early.source_service_revision_cleanup})
     deployment.update(_strategy_settings(service))
     if deployment:
         spec["deploymentConfiguration"] = deployment
@@ -99,6 +112,12 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     if service.tags:
         # A null value asks for the key's removal: nothing to set on a new service. (ServiceSpec.tags has them all.)
         spec["tags"] = [{"key": k, "value": v} for k, v in service.tags.items() if v is not None]
+    if service.availability_zone_rebalancing is not None:
+        spec["availabilityZoneRebalancing"] = service.availability_zone_rebalancing
+    for name, member in API_STRUCTURES.items():
+        value = getattr(service, name)
+        if value is not None:  # [] clears a list member; None leaves it as the service has it
+            spec[member] = to_api(value, member_shape("CreateService", member))
     network: dict[str, Any] = {}
     if service.subnets:
         network["subnets"] = sorted(service.subnets)
@@ -150,6 +169,8 @@ def _strategy_settings(service: ServiceConfig) -> dict[str, Any]:
     """deploymentConfiguration's strategy members the config sets (issue 10's rule: only those).
 
     >>> from ci_ecs.config import ServiceConfig
+from ci_ecs.config.api import member_shape, to_api
+from ci_ecs.config.service import API_STRUCTURES
     >>> _strategy_settings(ServiceConfig(strategy="CANARY", canary={"percent": 10}, load_balancers=[{
     ...     "target_group_arn": "tg", "container_name": "web", "container_port": 80, "advanced": {
     ...     "alternate_target_group_arn": "tg2", "production_listener_rule": "r", "role_arn": "role"}}]))
@@ -225,8 +246,53 @@ def _merge(current: Any, wanted: Any) -> Any:
     return copy.deepcopy(wanted)
 
 
+# Members DescribeServices reports on each deployment rather than on the service (Deployment shape of the ECS API
+# reference: serviceConnectConfiguration, volumeConfigurations, vpcLatticeConfigurations): the PRIMARY one's.
+_DEPLOYMENT_MEMBERS = ("serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations")
+# Members only a service revision reports (ServiceRevision shape: gatewayConnectors, monitoring; Service has
+# neither): read with DescribeServiceRevisions (`with_revision`) when the config sets one.
+REVISION_MEMBERS = ("gatewayConnectors", "monitoring")
+# Where `with_revision` puts the service's current service revision in a described service (not an ECS member).
+_REVISION = "_currentServiceRevision"
+
+
+def with_revision(ecs: EcsGateway, spec: ServiceSpec, current: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`current` with its current service revision beside it, when the config sets a member only a revision
+    reports (REVISION_MEMBERS) and the service has one: one DescribeServiceRevisions call, else none.
+
+    While a deployment runs the service has several current revisions: the newest is the one its members were
+    last set on.
+    """
+    if current is None or _REVISION in current or not any(m in spec.fields for m in REVISION_MEMBERS):
+        return current
+    arns = sorted(str(r["arn"]) for r in current.get("currentServiceRevisions") or [] if r.get("arn"))
+    if not arns:
+        return current
+    revisions = ecs.describe_service_revisions(arns)
+    newest = max(revisions, key=lambda r: str(r.get("createdAt") or ""), default={})
+    return {**current, _REVISION: newest}
+
+
+def _overlay(have: Any, want: Any) -> Any:
+    """`want` laid over `have`, lists of the same length item by item: what ECS echoes beyond what the config
+    sets (its defaults filled in) is not a difference."""
+    if isinstance(have, dict) and isinstance(want, dict):
+        return {**have, **{k: _overlay(have.get(k), v) for k, v in want.items()}}
+    if isinstance(have, list) and isinstance(want, list) and len(have) == len(want):
+        return [_overlay(h, w) for h, w in zip(have, want, strict=True)]
+    return copy.deepcopy(want)
+
+
 def _comparable_current(key: str, current: dict[str, Any]) -> Any:
     have = current.get(key)
+    if key == "availabilityZoneRebalancing" and have is None:
+        # UpdateService availabilityZoneRebalancing (ECS API reference): "If the service never had an
+        # AvailabilityZoneRebalancing value set, Amazon ECS treats this as DISABLED."
+        return "DISABLED"
+    if key in _DEPLOYMENT_MEMBERS and have is None:
+        have = (primary_deployment(current) or {}).get(key)
+    if key in REVISION_MEMBERS and have is None:
+        have = (current.get(_REVISION) or {}).get(key)
     if key == "capacityProviderStrategy":
         return [{"capacityProvider": c.get("capacityProvider"), "weight": c.get("weight", 0),
                  "base": c.get("base", 0)} for c in have or []]
@@ -252,7 +318,8 @@ def update_plan(spec: ServiceSpec, current: dict[str, Any], *, network_mode: str
             continue  # tags are CreateService-only here; ci-ecs does not retag an existing service
         have = _comparable_current(key, current)
         want = _merge(have, value) if key == "deploymentConfiguration" else value
-        found = diff_values(have, want, key)
+        compared = _overlay(have, want) if key in (*_DEPLOYMENT_MEMBERS, *REVISION_MEMBERS) else want
+        found = diff_values(have, compared, key)
         if found:
             changes.extend(found)
             params[key] = want
@@ -316,6 +383,7 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
     """
     if current is _DESCRIBE:
         current = ecs.describe_service(cluster, name)
+    current = with_revision(ecs, spec, current)
     if current is not None and current.get("status") == "DRAINING":
         raise ServiceStateError(f"service {name} in cluster {cluster} is DRAINING (being deleted); "
                                 "wait until it is INACTIVE, then deploy again", cluster=cluster, service=name)

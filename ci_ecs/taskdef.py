@@ -43,12 +43,22 @@ def _container_from_config(container: Any, image: str | None, region: str | None
         "dockerLabels": container.docker_labels,
         "readonlyRootFilesystem": container.readonly_root_filesystem,
         "stopTimeout": container.stop_timeout,
+        "versionConsistency": container.version_consistency,
     }
     # Only when set: a native `extra` field of the same name then keeps its place after the modelled ones.
-    parts = {"healthCheck": _health_check(container.health_check),
+    parts = {"restartPolicy": _restart_policy(container.restart_policy),
+             "healthCheck": _health_check(container.health_check),
              "logConfiguration": _log_configuration(container.logs, region)}
     definition.update({name: part for name, part in parts.items() if part is not None})
     return _with_extra(definition, container.extra, key)
+
+
+def _restart_policy(policy: Any) -> dict[str, Any] | None:
+    """A container's restartPolicy (`restart_policy`), None when it has none."""
+    if not policy:
+        return None
+    return {"enabled": policy.enabled, "ignoredExitCodes": policy.ignored_exit_codes,
+            "restartAttemptPeriod": policy.restart_attempt_period}
 
 
 def _health_check(check: Any) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from ci_ecs.config.service import (
     CapacityProvider,
     CircuitBreaker,
     DeploymentAlarms,
+    EarlySuccessCriteria,
     LifecycleHook,
     LinearConfig,
     LoadBalancer,
@@ -36,9 +37,19 @@ from ci_ecs.config.service import (
     PlacementConstraint,
     PlacementStrategy,
     ServiceConfig,
+    ThresholdConfiguration,
     lifecycle_hook_stages,
+    model_enum,
 )
-from ci_ecs.config.task import ContainerConfig, HealthCheck, LogConfig, PortMapping, RuntimePlatform, TaskConfig
+from ci_ecs.config.task import (
+    ContainerConfig,
+    HealthCheck,
+    LogConfig,
+    PortMapping,
+    RestartPolicy,
+    RuntimePlatform,
+    TaskConfig,
+)
 from ci_ecs.config.values import (
     DEFAULT_CONFIG_FILE,
     ENV_NAME,
@@ -56,10 +67,10 @@ __all__ = [
     "DEFAULT_CONFIG_FILE", "ENV_NAME", "FARGATE_MEMORY", "MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_FILE_BYTES",
     "PRIVATE_ONLY_REPOSITORY_KEYS", "TASK_DEFINITION_REF", "BuildConfig", "CanaryConfig", "CapacityProvider",
     "CatalogConfig", "CircuitBreaker", "Config", "ContainerConfig", "DeploySettings", "DeploymentAlarms",
-    "Encryption", "HealthCheck", "ImageConfig", "LifecycleHook", "LinearConfig", "LoadBalancer",
-    "LoadBalancerAdvanced", "LogConfig", "PlacementConstraint", "PlacementStrategy", "PortMapping",
-    "RepositoryConfig", "RunTaskSettings", "RuntimePlatform", "ServiceConfig", "ServiceEntry", "TaskConfig",
-    "VerifyConfig", "cpu_units", "fargate_size_problem", "is_http_url", "is_task_definition_ref",
-    "lifecycle_hook_stages", "load_config", "load_yaml_text", "memory_mib", "no_config_file", "read_text_file",
-    "split_names", "status_ranges",
+    "EarlySuccessCriteria", "Encryption", "HealthCheck", "ImageConfig", "LifecycleHook", "LinearConfig",
+    "LoadBalancer", "LoadBalancerAdvanced", "LogConfig", "PlacementConstraint", "PlacementStrategy",
+    "PortMapping", "RepositoryConfig", "RestartPolicy", "RunTaskSettings", "RuntimePlatform", "ServiceConfig",
+    "ServiceEntry", "TaskConfig", "ThresholdConfiguration", "VerifyConfig", "cpu_units", "fargate_size_problem",
+    "is_http_url", "is_task_definition_ref", "lifecycle_hook_stages", "load_config", "load_yaml_text",
+    "memory_mib", "model_enum", "no_config_file", "read_text_file", "split_names", "status_ranges",
 ]

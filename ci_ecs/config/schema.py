@@ -108,7 +108,7 @@ def status_ranges(text: str) -> list[tuple[int, int]]:
 class RunTaskSettings(StrictModel):
     """`run_task:` how `ci-ecs run-task` places its task, over the service's own settings (same keys)."""
 
-    launch_type: Literal["FARGATE", "EC2", "EXTERNAL"] | None = None
+    launch_type: Literal["FARGATE", "EC2", "EXTERNAL", "MANAGED_INSTANCES"] | None = None
     capacity_provider_strategy: list[CapacityProvider] = Field(default_factory=list)
     platform_version: str | None = None
     subnets: list[str] = Field(default_factory=list)

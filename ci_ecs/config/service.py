@@ -5,10 +5,16 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from ci_ecs.config.api import member_shape, to_api
 from ci_ecs.config.base import StrictModel
 from ci_ecs.config.values import NAME_255
+
+# ServiceConfig keys that are ECS request structures in snake_case -> the CreateService/UpdateService member.
+API_STRUCTURES = {"service_connect": "serviceConnectConfiguration", "vpc_lattice": "vpcLatticeConfigurations",
+                  "volume_configurations": "volumeConfigurations", "gateway_connectors": "gatewayConnectors",
+                  "monitoring": "monitoring"}
 
 
 class LoadBalancerAdvanced(StrictModel):
@@ -44,9 +50,52 @@ class PlacementConstraint(StrictModel):
     expression: str | None = None
 
 
+class ThresholdConfiguration(StrictModel):
+    """The circuit breaker's failure threshold (ECS API reference, ThresholdConfiguration: `type` COUNT uses
+    `value` as the threshold, BOUNDED_PERCENT and UNBOUNDED_PERCENT multiply it by the desired count; both
+    members are required). The type's values come from botocore's model (ThresholdType) at run time."""
+
+    type: str
+    value: int = Field(ge=0, le=2**31 - 1)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        known = model_enum("ThresholdType")
+        if value not in known:
+            raise ValueError(f"{value!r} is not a threshold type ECS knows ({', '.join(known)})")
+        return value
+
+
 class CircuitBreaker(StrictModel):
     enable: bool = True
     rollback: bool = True
+    # DeploymentCircuitBreaker.thresholdConfiguration / resetOnHealthyTask (ECS API reference); unset: ECS's
+    # defaults (BOUNDED_PERCENT 50), or what the service has.
+    threshold_configuration: ThresholdConfiguration | None = None
+    reset_on_healthy_task: bool | None = None
+
+
+class EarlySuccessCriteria(StrictModel):
+    """`service.early_success_criteria` (ECS API reference, DeploymentEarlySuccessCriteria): a rolling
+    deployment is successful once `healthy_percent` of the desired count is healthy on the new revision; the old
+    revision's tasks are removed before that (BLOCKING) or after it (DEFERRED)."""
+
+    enable: bool = True
+    healthy_percent: int | None = Field(default=None, ge=0, le=100)
+    source_service_revision_cleanup: Literal["BLOCKING", "DEFERRED"] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> EarlySuccessCriteria:
+        # DeploymentEarlySuccessCriteria.enable: "When set to true, Amazon ECS monitors the deployment to meet
+        # early success criteria. You must also specify healthyPercent and sourceServiceRevisionCleanup."
+        if self.enable:
+            missing = [name for name in ("healthy_percent", "source_service_revision_cleanup")
+                       if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"enable: true needs {' and '.join(missing)} (ECS requires healthyPercent and "
+                                 "sourceServiceRevisionCleanup with it)")
+        return self
 
 
 # Ranges from the ECS API reference: DeploymentConfiguration.bakeTimeInMinutes, CanaryConfiguration
@@ -82,6 +131,16 @@ class DeploymentAlarms(StrictModel):
     names: list[str] = Field(min_length=1)
     rollback: bool = True
     enable: bool = True
+
+
+@functools.lru_cache(maxsize=16)
+def model_enum(shape: str) -> tuple[str, ...]:
+    """The values of an enum shape of botocore's ECS model, read at run time (a value ECS adds is accepted with a
+    newer botocore)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    return tuple(model.shape_for(shape).enum)
 
 
 @functools.lru_cache(maxsize=1)
@@ -131,7 +190,7 @@ class CapacityProvider(StrictModel):
 class ServiceConfig(StrictModel):
     name: str | None = None
     desired_count: int | None = Field(default=None, ge=0)
-    launch_type: Literal["FARGATE", "EC2", "EXTERNAL"] | None = None
+    launch_type: Literal["FARGATE", "EC2", "EXTERNAL", "MANAGED_INSTANCES"] | None = None
     capacity_provider_strategy: list[CapacityProvider] = Field(default_factory=list)
     platform_version: str | None = None
     subnets: list[str] = Field(default_factory=list)
@@ -142,6 +201,7 @@ class ServiceConfig(StrictModel):
     placement_strategy: list[PlacementStrategy] = Field(default_factory=list)
     placement_constraints: list[PlacementConstraint] = Field(default_factory=list)
     circuit_breaker: CircuitBreaker | None = None
+    early_success_criteria: EarlySuccessCriteria | None = None
     strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] | None = None
     bake_time_minutes: int | None = Field(default=None, ge=0, le=1440)
     canary: CanaryConfig | None = None
@@ -155,6 +215,23 @@ class ServiceConfig(StrictModel):
     # Set on a new service; on an existing one only these keys are tagged (TagResource), a null value removes that
     # key (UntagResource), and tags the config does not name are left as they are.
     tags: dict[str, str | None] = Field(default_factory=dict)
+    # CreateService/UpdateService availabilityZoneRebalancing (ECS API reference).
+    availability_zone_rebalancing: Literal["ENABLED", "DISABLED"] | None = None
+    # ECS request structures written in snake_case, turned into the request's members by botocore's model
+    # (config/api.py): serviceConnectConfiguration, vpcLatticeConfigurations, volumeConfigurations,
+    # gatewayConnectors, monitoring. None: left as the service has it; [] clears a list.
+    service_connect: dict[str, Any] | None = None
+    vpc_lattice: list[dict[str, Any]] | None = None
+    volume_configurations: list[dict[str, Any]] | None = None
+    gateway_connectors: list[dict[str, Any]] | None = None
+    monitoring: dict[str, Any] | None = None
+
+    @field_validator(*API_STRUCTURES)
+    @classmethod
+    def _api_structure(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            to_api(value, member_shape("CreateService", API_STRUCTURES[str(info.field_name)]))
+        return value
 
     @field_validator("name")
     @classmethod

@@ -45,6 +45,18 @@ class LogConfig(StrictModel):
     create_group: bool = False
 
 
+class RestartPolicy(StrictModel):
+    """A container's restart policy (ECS API reference, ContainerRestartPolicy): ECS restarts the container in
+    its task when it exits, unless with one of `ignored_exit_codes`."""
+
+    enabled: bool = True
+    # ContainerRestartPolicy.ignoredExitCodes: "You can specify a maximum of 50 container exit codes."
+    ignored_exit_codes: list[int] | None = Field(default=None, max_length=50)
+    # ContainerRestartPolicy.restartAttemptPeriod: "You can set a minimum restartAttemptPeriod of 60 seconds and
+    # a maximum restartAttemptPeriod of 1800 seconds. By default, a container must run for 300 seconds".
+    restart_attempt_period: int | None = Field(default=None, ge=60, le=1800)
+
+
 class ContainerConfig(StrictModel):
     name: str
     image: str | None = None
@@ -64,6 +76,9 @@ class ContainerConfig(StrictModel):
     docker_labels: dict[str, str] = Field(default_factory=dict)
     readonly_root_filesystem: bool | None = None
     stop_timeout: int | None = Field(default=None, ge=0, le=120)
+    restart_policy: RestartPolicy | None = None
+    # ContainerDefinition.versionConsistency (ECS API reference): resolve the image tag to a digest or not.
+    version_consistency: Literal["enabled", "disabled"] | None = None
     # Native ECS container-definition fields ci-ecs does not model, passed through untouched.
     extra: dict[str, Any] = Field(default_factory=dict)
 
@@ -108,7 +123,8 @@ class TaskConfig(StrictModel):
     cpu: str | None = None
     memory: str | None = None
     network_mode: Literal["awsvpc", "bridge", "host", "none"] | None = None
-    requires_compatibilities: list[Literal["FARGATE", "EC2", "EXTERNAL"]] = Field(default_factory=list)
+    requires_compatibilities: list[Literal["FARGATE", "EC2", "EXTERNAL", "MANAGED_INSTANCES"]] = Field(
+        default_factory=list)
     execution_role_arn: str | None = None
     task_role_arn: str | None = None
     runtime_platform: RuntimePlatform | None = None

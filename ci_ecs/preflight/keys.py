@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 from ci_ecs.config import TaskConfig
+from ci_ecs.config.api import snake_case
+from ci_ecs.config.service import API_STRUCTURES
 
 # RegisterTaskDefinition members the concise config sets, by their config name.
 _TASK_FIELDS = {"family": "family", "cpu": "cpu", "memory": "memory", "networkMode": "network_mode",
@@ -23,7 +25,8 @@ CONTAINER_FIELDS = {"name": "name", "image": "image", "essential": "essential", 
                     "environment": "environment", "secrets": "secrets", "command": "command",
                     "entryPoint": "entry_point", "workingDirectory": "working_dir", "user": "user",
                     "dockerLabels": "docker_labels", "readonlyRootFilesystem": "readonly_root_filesystem",
-                    "stopTimeout": "stop_timeout", "healthCheck": "health_check", "logConfiguration": "logs"}
+                    "stopTimeout": "stop_timeout", "healthCheck": "health_check", "logConfiguration": "logs",
+                    "restartPolicy": "restart_policy", "versionConsistency": "version_consistency"}
 _PORT_FIELDS = {"containerPort": "container_port", "hostPort": "host_port", "protocol": "protocol",
                 "name": "name", "appProtocol": "app_protocol"}
 # CreateService/UpdateService members, by their `service.` config name.
@@ -32,11 +35,16 @@ _SERVICE_FIELDS = {"desiredCount": "desired_count", "launchType": "launch_type",
                    "loadBalancers": "load_balancers", "healthCheckGracePeriodSeconds": "health_check_grace_period",
                    "placementStrategy": "placement_strategy", "placementConstraints": "placement_constraints",
                    "enableExecuteCommand": "enable_execute_command", "propagateTags": "propagate_tags",
-                   "tags": "tags", "serviceName": "name", "service": "name"}
+                   "tags": "tags", "serviceName": "name", "service": "name",
+                   "availabilityZoneRebalancing": "availability_zone_rebalancing"}
+# Members the config writes as the request's structure in snake_case (config/api.py): a problem deep inside one
+# is named by its snake_case path (`service.service_connect.services[0].port_name`).
+_STRUCTURE_FIELDS = {member: name for name, member in API_STRUCTURES.items()}
 _DEPLOYMENT_FIELDS = {"minimumHealthyPercent": "minimum_healthy_percent", "maximumPercent": "maximum_percent",
                       "deploymentCircuitBreaker": "circuit_breaker", "strategy": "strategy",
                       "bakeTimeInMinutes": "bake_time_minutes", "canaryConfiguration": "canary",
-                      "linearConfiguration": "linear", "alarms": "alarms", "lifecycleHooks": "lifecycle_hooks"}
+                      "linearConfiguration": "linear", "alarms": "alarms", "lifecycleHooks": "lifecycle_hooks",
+                      "earlySuccessCriteria": "early_success_criteria"}
 _NESTED = {"targetGroupArn": "target_group_arn", "loadBalancerName": "load_balancer_name",
            "containerName": "container_name", "containerPort": "container_port", "type": "type", "field": "field",
            "expression": "expression", "capacityProvider": "capacity_provider", "weight": "weight", "base": "base",
@@ -100,6 +108,8 @@ class Keys:
         """The key for a place in RegisterTaskDefinition's input (`containerDefinitions[web].cpu`).
 
         >>> from ci_ecs.config import TaskConfig
+from ci_ecs.config.api import snake_case
+from ci_ecs.config.service import API_STRUCTURES
         >>> keys = Keys(TaskConfig(family="f", containers=[{"name": "web", "image": "nginx:1"}]))
         >>> keys.definition_path("containerDefinitions[web].portMappings[0].hostPort")
         ('task.containers[0].port_mappings[0].host_port', None)
@@ -131,6 +141,8 @@ class Keys:
         """The key for a place in CreateService's / UpdateService's input (`deploymentConfiguration.strategy`).
 
         >>> from ci_ecs.config import TaskConfig
+from ci_ecs.config.api import snake_case
+from ci_ecs.config.service import API_STRUCTURES
         >>> keys = Keys(TaskConfig(family="f", containers=[{"name": "web", "image": "nginx:1"}]), "services[1].")
         >>> keys.service_path("placementStrategy[0].field"), keys.service_path("desiredCount")
         (('services[1].service.placement_strategy[0].field', None), ('services[1].service.desired_count', None))
@@ -149,7 +161,13 @@ class Keys:
         if top == "deploymentConfiguration":
             member = steps[1][0] if len(steps) > 1 else ""
             name = _DEPLOYMENT_FIELDS.get(member)
+            if name in ("early_success_criteria", "circuit_breaker") and len(steps) > 2:
+                return self.service(f"{name}.{snake_case(steps[2][0])}"), None
             return (self.service(name) if name else f"{self.prefix}service"), None
+        if top in _STRUCTURE_FIELDS:
+            inner = "".join(f"[{i}]" for i in indices) + "".join(
+                f".{snake_case(step)}" + "".join(f"[{i}]" for i in step_indices) for step, step_indices in steps[1:])
+            return self.service(_STRUCTURE_FIELDS[top] + inner), None
         name = _SERVICE_FIELDS.get(top)
         if name is None:
             return f"{self.prefix}service", None

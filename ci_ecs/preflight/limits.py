@@ -115,9 +115,68 @@ def definition_problems(definition: dict[str, Any], keys: Keys) -> list[ConfigEr
                                  "unless set to false)", keys.whole_task()))
     for index, container in containers:
         problems.extend(_container_problems(container, index, names, keys))
+        problems.extend(_restart_policy_problems(container, index, keys))
     problems.extend(_resource_problems(definition, containers, keys))
     if "FARGATE" in (definition.get("requiresCompatibilities") or []):
         problems.extend(_fargate_problems(definition, containers, keys))
+    if "MANAGED_INSTANCES" in (definition.get("requiresCompatibilities") or []):
+        problems.extend(_managed_instances_problems(definition, containers, keys))
+    return problems
+
+
+# ECS developer guide, "Amazon ECS task networking for Amazon ECS Managed Instances": "You must specify a network
+# mode in the task definition. You will not be able to run tasks on Amazon ECS Managed Instances using a task
+# definition that doesn't specify a network mode", and the modes it supports are awsvpc and host.
+MANAGED_INSTANCES_NETWORK_MODES = ("awsvpc", "host")
+# ECS developer guide, "Amazon ECS task definition differences for Amazon ECS Managed Instances": "The following
+# task definition parameters are not valid in Amazon ECS Managed Instances tasks: disableNetworking,
+# dnsSearchDomains, dnsServers, dockerLabels, dockerSecurityOptions, dockerVolumeConfiguration, ephemeralStorage,
+# extraHosts, fsxWindowsFileServerVolumeConfiguration, hostname, inferenceAccelerator, ipcMode, links, maxSwap,
+# proxyConfiguration, sharedMemorySize, sourcepath volumes, swappiness, tmpfs" (container, task, Linux
+# parameter and volume members below).
+_MANAGED_CONTAINER_INVALID = ("disableNetworking", "dnsSearchDomains", "dnsServers", "dockerLabels",
+                              "dockerSecurityOptions", "extraHosts", "hostname", "links")
+_MANAGED_TASK_INVALID = ("ephemeralStorage", "inferenceAccelerators", "ipcMode", "proxyConfiguration")
+_MANAGED_LINUX_INVALID = ("maxSwap", "sharedMemorySize", "swappiness", "tmpfs")
+_MANAGED_VOLUME_INVALID = ("dockerVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration")
+
+
+def _managed_instances_problems(definition: dict[str, Any], containers: list[tuple[int, dict[str, Any]]],
+                                keys: Keys) -> list[ConfigError]:
+    problems = []
+    mode = definition.get("networkMode")
+    if mode not in MANAGED_INSTANCES_NETWORK_MODES:
+        got = f"got {mode}" if mode else "none is set"
+        problems.append(_problem(f"Managed Instances need network mode awsvpc or host ({got})",
+                                 keys.task_field("network_mode")))
+    for member in _MANAGED_TASK_INVALID:
+        if definition.get(member):
+            problems.append(_problem(f"{member} is not valid in a Managed Instances task definition",
+                                     keys.task_field("ephemeral_storage_gib") if member == "ephemeralStorage"
+                                     else keys.whole_task()))
+    for index, container in containers:
+        label = _label(container, index)
+        for member in _MANAGED_CONTAINER_INVALID:
+            if container.get(member):
+                config = "docker_labels" if member == "dockerLabels" else f"extra.{member}"
+                problems.append(_problem(f"{label}.{member} is not valid on Managed Instances (requiresCompatibilities "
+                                         "MANAGED_INSTANCES)", keys.container(index, config)))
+        linux = container.get("linuxParameters")
+        if isinstance(linux, dict):
+            for member in _MANAGED_LINUX_INVALID:
+                if linux.get(member) not in (None, [], {}):
+                    problems.append(_problem(f"{label}.linuxParameters.{member} is not supported on Managed "
+                                             "Instances", keys.container(index, "extra.linuxParameters")))
+    for volume in definition.get("volumes") or []:
+        if not isinstance(volume, dict):
+            continue
+        for member in _MANAGED_VOLUME_INVALID:
+            if volume.get(member):
+                problems.append(_problem(f"volumes[{volume.get('name')}].{member} is not supported on Managed "
+                                         "Instances", keys.task_field("volumes")))
+        if isinstance(volume.get("host"), dict) and volume["host"].get("sourcePath"):
+            problems.append(_problem(f"volumes[{volume.get('name')}].host.sourcePath is not supported on Managed "
+                                     "Instances", keys.task_field("volumes")))
     return problems
 
 
@@ -156,6 +215,33 @@ def _container_problems(container: dict[str, Any], index: int, names: list[Any],
     if memory is not None and reservation is not None and reservation > memory:
         problems.append(_problem(f"{label}: memoryReservation {reservation} is more than memory {memory}",
                                  keys.container(index, "memory_reservation")))
+    return problems
+
+
+# ContainerRestartPolicy (ECS API reference): restartAttemptPeriod "You can set a minimum restartAttemptPeriod of
+# 60 seconds and a maximum restartAttemptPeriod of 1800 seconds"; ignoredExitCodes "You can specify a maximum of 50
+# container exit codes." (the model carries neither; the concise config's RestartPolicy has the same bounds, this
+# holds a native file to them).
+RESTART_ATTEMPT_PERIOD = (60, 1800)
+MAX_IGNORED_EXIT_CODES = 50
+
+
+def _restart_policy_problems(container: dict[str, Any], index: int, keys: Keys) -> list[ConfigError]:
+    policy = container.get("restartPolicy")
+    if not isinstance(policy, dict):
+        return []
+    problems = []
+    label = _label(container, index)
+    period = _int(policy.get("restartAttemptPeriod"))
+    low, high = RESTART_ATTEMPT_PERIOD
+    if period is not None and not low <= period <= high:
+        problems.append(_problem(f"{label}.restartPolicy.restartAttemptPeriod {period} is outside {low}..{high} "
+                                 "seconds", keys.container(index, "restart_policy.restart_attempt_period")))
+    codes = policy.get("ignoredExitCodes")
+    if isinstance(codes, list) and len(codes) > MAX_IGNORED_EXIT_CODES:
+        problems.append(_problem(f"{label}.restartPolicy.ignoredExitCodes has {len(codes)} codes, more than ECS's "
+                                 f"{MAX_IGNORED_EXIT_CODES}",
+                                 keys.container(index, "restart_policy.ignored_exit_codes")))
     return problems
 
 
@@ -271,8 +357,70 @@ def service_problems(request: dict[str, Any], keys: Keys, *, tasks_quota: int = 
             if isinstance(text, str) and text.lower().startswith("aws:"):
                 problems.append(_problem(f"tag {member} {_show(text)}: the aws: prefix is reserved for AWS",
                                          keys.service_path("tags")))
+    problems.extend(_monitoring_problems(request, keys))
+    problems.extend(_early_success_problems(request, keys, known_state=known_state))
     if known_state:
         problems.extend(_strategy_problems(request, keys))
+    return problems
+
+
+# MetricConfiguration (ECS API reference): metricNames "The supported metric names are CPUUtilization and
+# MemoryUtilization."; resolutionSeconds "The valid values are 20 and 60." (the model has only the range 20-60).
+MONITORED_METRICS = ("CPUUtilization", "MemoryUtilization")
+METRIC_RESOLUTIONS = (20, 60)
+
+
+def _monitoring_problems(request: dict[str, Any], keys: Keys) -> list[ConfigError]:
+    monitoring = request.get("monitoring")
+    configurations = monitoring.get("metricConfigurations") if isinstance(monitoring, dict) else None
+    problems = []
+    for index, item in enumerate(configurations if isinstance(configurations, list) else []):
+        if not isinstance(item, dict):
+            continue
+        for name in item.get("metricNames") or []:
+            if name not in MONITORED_METRICS:
+                problems.append(_problem(f"metric {_show(name)} is not one ECS configures (supported: "
+                                         f"{', '.join(MONITORED_METRICS)})",
+                                         keys.service_path(f"monitoring.metricConfigurations[{index}].metricNames")))
+        resolution = item.get("resolutionSeconds")
+        if _int(resolution) is not None and resolution not in METRIC_RESOLUTIONS:
+            problems.append(_problem(f"resolution {resolution} seconds is not one ECS takes (20 or 60)",
+                                     keys.service_path(f"monitoring.metricConfigurations[{index}].resolutionSeconds")))
+    return problems
+
+
+# DeploymentConfiguration.minimumHealthyPercent (ECS API reference): with the rolling update (ECS) deployment type
+# "the default value for a replica service for minimumHealthyPercent is 100%".
+DEFAULT_MINIMUM_HEALTHY_PERCENT = 100
+
+
+def _early_success_problems(request: dict[str, Any], keys: Keys, *, known_state: bool) -> list[ConfigError]:
+    deployment = request.get("deploymentConfiguration")
+    if not isinstance(deployment, dict):
+        return []
+    early = deployment.get("earlySuccessCriteria")
+    if not isinstance(early, dict) or early.get("enable") is not True:
+        return []
+    problems = []
+    where = keys.service_path("deploymentConfiguration.earlySuccessCriteria")
+    # DeploymentEarlySuccessCriteria (ECS API reference): "You can use early success criteria only with rolling
+    # deployment strategy." DeploymentConfiguration.strategy: ROLLING is the default. Checked on the request as
+    # sent: an update merges the service's own strategy into deploymentConfiguration.
+    strategy = deployment.get("strategy") or "ROLLING"
+    if strategy != "ROLLING":
+        problems.append(_problem(f"early success criteria work with the ROLLING strategy only (the deployment "
+                                 f"strategy is {strategy})", where))
+    # healthyPercent: "This value must be greater than or equal to the minimumHealthyPercent value." A new service
+    # without one gets ECS's default (above); an update carries the service's own (merged), and the request a
+    # new service would get before the service was described (known_state False) is not held to a default.
+    minimum = _int(deployment.get("minimumHealthyPercent"))
+    if minimum is None and known_state and "serviceName" in request:
+        minimum = DEFAULT_MINIMUM_HEALTHY_PERCENT
+    healthy = _int(early.get("healthyPercent"))
+    if minimum is not None and healthy is not None and healthy < minimum:
+        problems.append(_problem(f"healthy_percent {healthy} is below the minimum healthy percent {minimum}: ECS "
+                                 "requires healthyPercent >= minimumHealthyPercent (set minimum_healthy_percent)",
+                                 keys.service_path("deploymentConfiguration.earlySuccessCriteria.healthyPercent")))
     return problems
 
 

@@ -22,7 +22,7 @@ from ci_ecs.preflight.checks import (
 from ci_ecs.preflight.problems import raise_problems, target_prefix, with_prefix
 from ci_ecs.preflight.references import PlannedService, check_references
 from ci_ecs.preflight.rules import inferred_launch_type
-from ci_ecs.service import create_params, desired_service, update_plan
+from ci_ecs.service import create_params, desired_service, update_plan, with_revision
 from ci_ecs.task_files import base_definition
 from ci_ecs.taskdef import render
 from ci_ecs.verify import check_port
@@ -144,6 +144,7 @@ def check_requests(config: Config, base_dir: Path, factory: ClientFactory, clust
                                         launch_type=inferred_launch_type(definition, target.service))
             else:
                 operation = "UpdateService"
+                current = with_revision(EcsGateway(factory.client("ecs")), spec, current) or current
                 _, request = update_plan(spec, current, network_mode=mode, service_name=name)
                 request.update({"cluster": cluster, "service": name})
                 if config.deploy.force_new_deployment:
