@@ -56,7 +56,7 @@ class ThresholdConfiguration(StrictModel):
     members are required). The type's values come from botocore's model (ThresholdType) at run time."""
 
     type: str
-    value: int = Field(ge=0, le=2**31 - 1)
+    value: int
 
     @field_validator("type")
     @classmethod
