@@ -52,8 +52,6 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     `desiredCount` is left out when unset, so an update keeps what an autoscaler chose.
 
     >>> from ci_ecs.config import ServiceConfig
-from ci_ecs.config.api import member_shape, to_api
-from ci_ecs.config.service import API_STRUCTURES
     >>> spec = desired_service(ServiceConfig(name="s", desired_count=2, security_groups=["sg-1"]),
     ...                        task_definition="f:1")
     >>> spec.fields, spec.network
@@ -169,8 +167,6 @@ def _strategy_settings(service: ServiceConfig) -> dict[str, Any]:
     """deploymentConfiguration's strategy members the config sets (issue 10's rule: only those).
 
     >>> from ci_ecs.config import ServiceConfig
-from ci_ecs.config.api import member_shape, to_api
-from ci_ecs.config.service import API_STRUCTURES
     >>> _strategy_settings(ServiceConfig(strategy="CANARY", canary={"percent": 10}, load_balancers=[{
     ...     "target_group_arn": "tg", "container_name": "web", "container_port": 80, "advanced": {
     ...     "alternate_target_group_arn": "tg2", "production_listener_rule": "r", "role_arn": "role"}}]))

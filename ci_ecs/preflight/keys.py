@@ -108,8 +108,6 @@ class Keys:
         """The key for a place in RegisterTaskDefinition's input (`containerDefinitions[web].cpu`).
 
         >>> from ci_ecs.config import TaskConfig
-from ci_ecs.config.api import snake_case
-from ci_ecs.config.service import API_STRUCTURES
         >>> keys = Keys(TaskConfig(family="f", containers=[{"name": "web", "image": "nginx:1"}]))
         >>> keys.definition_path("containerDefinitions[web].portMappings[0].hostPort")
         ('task.containers[0].port_mappings[0].host_port', None)
@@ -141,8 +139,6 @@ from ci_ecs.config.service import API_STRUCTURES
         """The key for a place in CreateService's / UpdateService's input (`deploymentConfiguration.strategy`).
 
         >>> from ci_ecs.config import TaskConfig
-from ci_ecs.config.api import snake_case
-from ci_ecs.config.service import API_STRUCTURES
         >>> keys = Keys(TaskConfig(family="f", containers=[{"name": "web", "image": "nginx:1"}]), "services[1].")
         >>> keys.service_path("placementStrategy[0].field"), keys.service_path("desiredCount")
         (('services[1].service.placement_strategy[0].field', None), ('services[1].service.desired_count', None))

@@ -47,15 +47,16 @@ SERVICE_KEYS: list[tuple[str, Any, str, Any]] = [
      "vpcLatticeConfigurations",
      [{"roleArn": ROLE, "targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/"
        "tg-0123456789abcdef0", "portName": "web"}]),
-    ("volume_configurations", [{"name": "data", "managed_ebs_volume": {"role_arn": ROLE, "size_in_gib": 20,
-                                                                      "volume_type": "gp3", "filesystem_type": "ext4"}}],
+    ("volume_configurations", [{"name": "data", "managed_ebs_volume": {
+        "role_arn": ROLE, "size_in_gib": 20, "volume_type": "gp3", "filesystem_type": "ext4"}}],
      "volumeConfigurations",
      [{"name": "data", "managedEBSVolume": {"roleArn": ROLE, "sizeInGiB": 20, "volumeType": "gp3",
                                             "filesystemType": "ext4"}}]),
     ("gateway_connectors", [{"port_name": "web", "health_check": {"health_check_path": "/health"},
                              "deregistration_delay": {"timeout_seconds": 30}}],
      "gatewayConnectors",
-     [{"portName": "web", "healthCheck": {"healthCheckPath": "/health"}, "deregistrationDelay": {"timeoutSeconds": 30}}]),
+     [{"portName": "web", "healthCheck": {"healthCheckPath": "/health"},
+       "deregistrationDelay": {"timeoutSeconds": 30}}]),
     ("monitoring", {"metric_configurations": [{"metric_names": ["CPUUtilization", "MemoryUtilization"],
                                                "resolution_seconds": 20}]},
      "monitoring", {"metricConfigurations": [{"metricNames": ["CPUUtilization", "MemoryUtilization"],
@@ -205,7 +206,8 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
      "service.early_success_criteria.healthy_percent", "below the minimum healthy percent 80"),
     ("early-success-below-ecs-default-minimum", {"service.minimum_healthy_percent": None,
                                                  "service.early_success_criteria": {
-                                                     "healthy_percent": 50, "source_service_revision_cleanup": "DEFERRED"}},
+                                                     "healthy_percent": 50,
+                                                     "source_service_revision_cleanup": "DEFERRED"}},
      "service.early_success_criteria.healthy_percent", "below the minimum healthy percent 100"),
     ("early-success-with-blue-green", {"service.strategy": "BLUE_GREEN", "service.bake_time_minutes": 5,
                                        "service.early_success_criteria": {
@@ -287,7 +289,8 @@ def test_documented_refusal_is_exit_2_naming_the_key(case: str, changes: dict[st
 def test_native_file_restart_policy_is_held_to_the_same_range(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
     definition = {"family": "shop", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256",
                   "memory": "512", "containerDefinitions": [
-                      {"name": "app", "image": NGINX, "restartPolicy": {"enabled": True, "restartAttemptPeriod": 5000}}]}
+                      {"name": "app", "image": NGINX,
+                       "restartPolicy": {"enabled": True, "restartAttemptPeriod": 5000}}]}
     (tmp_path / "taskdef.json").write_text(json.dumps(definition))
     data = _base()
     data["task"] = {"file": "taskdef.json"}
