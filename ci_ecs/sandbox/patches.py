@@ -13,6 +13,8 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
     converts them.
   - ``EC2ContainerServiceResponse.create_service`` / ``update_service``: ``service_rules`` refuse
     what ECS refuses (quota on tasks, placement, capacity providers, network, load balancers, tags).
+  - ``EC2ContainerServiceResponse.update_service``: moto drops availabilityZoneRebalancing
+    (UPDATE_SERVICE_EXTRAS); the wrapper stores it on the Service, as create_service does.
   - ``EC2ContainerServiceBackend.update_service``: moto never creates a deployment and sets
     runningCount = desiredCount; the wrapper keeps the deployments, resolves the task
     definition to an ARN and starts a new PRIMARY deployment when ECS would.
@@ -93,7 +95,11 @@ CREATE_SERVICE_EXTRAS = {
     "enableECSManagedTags": "enable_ecs_managed_tags",
     "enableExecuteCommand": "enable_execute_command",
     "capacityProviderStrategy": "capacity_provider_strategy",
+    # CreateService/UpdateService availabilityZoneRebalancing, echoed by DescribeServices (Service shape).
+    "availabilityZoneRebalancing": "availability_zone_rebalancing",
 }
+# UpdateService parameters moto ignores that are stored the same way (UpdateService leaves an unset one as it is).
+UPDATE_SERVICE_EXTRAS = {"availabilityZoneRebalancing": "availability_zone_rebalancing"}
 
 
 def _original(owner: type, name: str) -> Any:
@@ -197,6 +203,11 @@ def _update_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
     if _ctx() is not None:  # ECS refuses bad requests before changing anything
         service_rules.check_update(dict(self._get_params()), self.ecs_backend)
     result: ActionResult = _original(EC2ContainerServiceResponse, "update_service")(self)
+    service: Any = result.result["service"]  # type: ignore[index]
+    for param, attribute in UPDATE_SERVICE_EXTRAS.items():
+        value = self._get_param(param)
+        if value is not None:
+            setattr(service, attribute, value)
     return result
 
 
