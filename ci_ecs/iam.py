@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_ecs.config import Config, ServiceEntry
+from ci_ecs.config.service import API_STRUCTURES
 from ci_ecs.errors import ConfigError
 from ci_ecs.task_files import read_task_file
 
@@ -191,18 +192,40 @@ def _strategy_statements(config: Config, ecs_arn: str) -> list[dict[str, Any]]:
                    *(["ecs:ContinueServiceDeployment"] if staged else [])],
         "Resource": [f"{ecs_arn}:service/{config.cluster}/*", f"{ecs_arn}:service-deployment/{config.cluster}/*",
                      f"{ecs_arn}:service-revision/{config.cluster}/*"]}]
-    if not staged:
-        return out
-    roles = sorted({lb.advanced.role_arn for s in services for lb in s.load_balancers if lb.advanced}
-                   | {h.role_arn for s in services for h in s.lifecycle_hooks or [] if h.role_arn})
+    # The infrastructure roles of the request structures (VPC Lattice, managed EBS volumes, Service Connect TLS):
+    # ECS uses them on the caller's behalf, so the caller passes them (iam:PassRole to ecs.amazonaws.com).
+    roles = sorted({role for s in services for role in _structure_roles(s)})
+    if staged:
+        roles = sorted(set(roles) | {lb.advanced.role_arn for s in services for lb in s.load_balancers if lb.advanced}
+                       | {h.role_arn for s in services for h in s.lifecycle_hooks or [] if h.role_arn})
     if roles:
         out.append({"Sid": "PassEcsInfrastructureRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
                     "Resource": _one_or_list(roles),
                     "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}})
-    if any(s.alarms for s in services):
+    if staged and any(s.alarms for s in services):
         out.append({"Sid": "DeploymentAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
                     "Resource": "*"})
     return out
+
+
+def _structure_roles(service: Any) -> set[str]:
+    """Every `role_arn` in the service's snake_case request structures (config/api.py), at any depth."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if str(key).replace("_", "").lower() == "rolearn" and isinstance(item, str):
+                    found.add(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for name in API_STRUCTURES:
+        walk(getattr(service, name))
+    return found
 
 
 def _one_or_list(arns: list[str]) -> str | list[str]:

@@ -106,3 +106,18 @@ def test_policy_allows_every_call_a_deploy_makes(moto_aws: dict[str, Any], tmp_p
     assert {"ecs:CreateService", "ecs:RegisterTaskDefinition"} <= called
     granted = {a for s in iam_policy(loaded, base_dir=tmp_path)["Statement"] for a in s["Action"]}
     assert called - granted == set()
+
+
+def test_infrastructure_roles_of_the_request_structures_are_passed(tmp_path: Path) -> None:
+    """The roles ECS uses for VPC Lattice and managed EBS volumes (issue 26) are the caller's to pass."""
+    data = config()
+    data["service"]["vpc_lattice"] = [{"role_arn": f"{ROLE}/lattice", "port_name": "web",
+                                       "target_group_arn": "arn:aws:vpc-lattice:us-east-1:123456789012:"
+                                                           "targetgroup/tg-0123456789abcdef0"}]
+    data["service"]["volume_configurations"] = [{"name": "data", "managed_ebs_volume": {"role_arn": f"{ROLE}/ebs"}}]
+    policy = iam_policy(load_config(write(tmp_path / "ci-ecs.yml", data)), account_id=ACCOUNT, region="us-east-1",
+                        base_dir=tmp_path)
+    passed = _statements(policy)["PassEcsInfrastructureRoles"]
+    assert passed["Action"] == ["iam:PassRole"]
+    assert passed["Resource"] == [f"{ROLE}/ebs", f"{ROLE}/lattice"]
+    assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
