@@ -358,9 +358,32 @@ def service_problems(request: dict[str, Any], keys: Keys, *, tasks_quota: int = 
                 problems.append(_problem(f"tag {member} {_show(text)}: the aws: prefix is reserved for AWS",
                                          keys.service_path("tags")))
     problems.extend(_monitoring_problems(request, keys))
+    if definition is not None:
+        problems.extend(_volume_configuration_problems(request, keys, definition))
     problems.extend(_early_success_problems(request, keys, known_state=known_state))
     if known_state:
         problems.extend(_strategy_problems(request, keys))
+    return problems
+
+
+def _volume_configuration_problems(request: dict[str, Any], keys: Keys, definition: dict[str, Any]
+                                   ) -> list[ConfigError]:
+    # ServiceVolumeConfiguration.name (ECS API reference): "This value must match the volume name from the Volume
+    # object in the task definition", a volume configured at launch (ServiceVolumeConfiguration: "The
+    # configuration for a volume specified in the task definition as a volume that is configured at launch time").
+    configurations = request.get("volumeConfigurations")
+    if not isinstance(configurations, list):
+        return []
+    at_launch = [v.get("name") for v in definition.get("volumes") or []
+                 if isinstance(v, dict) and v.get("configuredAtLaunch") is True]
+    problems = []
+    for item in configurations:
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name not in at_launch:
+            shown = ", ".join(map(str, at_launch)) or "none"
+            problems.append(_problem(f"the task definition has no volume {_show(name)} configured at launch "
+                                     f"(configuredAtLaunch: true; it has {shown})",
+                                     keys.service_path(f"volumeConfigurations[{name}].name")))
     return problems
 
 

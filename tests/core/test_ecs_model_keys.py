@@ -97,6 +97,8 @@ def test_service_key_reaches_the_create_request(key: str, value: Any, member: st
     data = _base()
     data["service"]["security_groups"] = [moto_aws["security_group"]]
     data["service"][key] = value
+    if key == "volume_configurations":  # ECS: the name of a task definition volume configured at launch
+        data["task"]["volumes"] = [{"name": "data", "configuredAtLaunch": True}]
     plan = _run("plan", "-c", str(write(tmp_path / "ci-ecs.yml", data)), "--output", "json")
     assert plan.exit_code == 0, plan.output
     request = json.loads(plan.stdout)["request"]["CreateService"]
@@ -237,6 +239,9 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("ebs-volume-without-role", {"service.volume_configurations": [{"name": "data", "managed_ebs_volume": {
         "size_in_gib": 20}}]},
      "service.volume_configurations[data].managed_ebs_volume.role_arn", "is required"),
+    ("ebs-volume-not-in-the-task-definition", {"service.volume_configurations": [
+        {"name": "data", "managed_ebs_volume": {"role_arn": ROLE}}]},
+     "service.volume_configurations[data].name", "no volume \"data\" configured at launch"),
     ("gateway-deregistration-above-3600", {"service.gateway_connectors": [{"port_name": "web", "deregistration_delay":
                                                                            {"timeout_seconds": 3601}}]},
      "service.gateway_connectors[0].deregistration_delay.timeout_seconds", "outside 0..3600"),
