@@ -114,6 +114,13 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     cluster_actions = ["ecs:DescribeClusters", "ecs:CreateCluster",
                        *(["ecs:PutClusterCapacityProviders"] if config.cluster_capacity_providers else [])]
     statements.append({"Sid": "EcsCluster", "Effect": "Allow", "Action": cluster_actions, "Resource": cluster_arn})
+    # The pre-flight reads the type of a strategy's capacity providers other than FARGATE/FARGATE_SPOT (Managed
+    # Instances ones need a task definition made for them: preflight/references.py). A read, on `*`: a provider's
+    # ARN is not known from its name.
+    if any(c.capacity_provider not in ("FARGATE", "FARGATE_SPOT")
+           for entry in config.targets() for c in entry.service.capacity_provider_strategy):
+        statements.append({"Sid": "EcsCapacityProviders", "Effect": "Allow",
+                           "Action": ["ecs:DescribeCapacityProviders"], "Resource": "*"})
     statements.append({"Sid": "EcsTaskDefinitions", "Effect": "Allow",
                        "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
                                   "ecs:ListTaskDefinitions"], "Resource": "*"})

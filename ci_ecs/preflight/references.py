@@ -55,6 +55,8 @@ def check_references(factory: ClientFactory, *, cluster: str, cluster_providers:
     not found, to name it); none when no request names a subnet, security group or target group.
     """
     problems = capacity_provider_problems(cluster, cluster_providers, services)
+    if not problems:
+        problems += managed_instances_provider_problems(factory, cluster, services)
     problems += _network_problems(factory, services)
     problems += _load_balancer_problems(factory, services)
     return problems
@@ -111,6 +113,43 @@ def _strategy_shape_problems(prefix: str, strategy: list[dict[str, Any]]) -> lis
     if len(based) > 1:
         problems.append(ConfigError(f"only one capacity provider of a strategy may have a base ({', '.join(based)} "
                                     "have one)", key=key))
+    return problems
+
+
+def managed_instances_provider_problems(factory: ClientFactory, cluster: str, services: list[PlannedService]
+                                       ) -> list[ConfigError]:
+    """A strategy naming a Managed Instances capacity provider for a task definition not made for them: one
+    DescribeCapacityProviders (CapacityProvider.type) for the strategies' providers other than FARGATE and
+    FARGATE_SPOT, none when there are none.
+
+    ECS developer guide, "Amazon ECS task definition differences for Amazon ECS Managed Instances": "To use Amazon
+    ECS Managed Instances, you must configure your task definition to use the Amazon ECS Managed Instances launch
+    type" (requiresCompatibilities MANAGED_INSTANCES; its rules are then the pre-flight's, limits.py).
+    """
+    names = sorted({str(item.get("capacityProvider")) for planned in services
+                    for item in planned.request.get("capacityProviderStrategy") or []
+                    if item.get("capacityProvider") not in FARGATE_PROVIDERS})
+    if not names:
+        return []
+    ecs = factory.client("ecs")
+    try:
+        with aws_errors(f"describe the capacity providers of cluster {cluster}"):
+            described = ecs.describe_capacity_providers(capacityProviders=names, cluster=cluster)
+    except CredentialsError as exc:
+        _skipped("capacity providers", "ecs:DescribeCapacityProviders", exc)
+        return []
+    managed = {str(p.get("name")) for p in described.get("capacityProviders") or []
+               if p.get("type") == "MANAGED_INSTANCES" or p.get("managedInstancesProvider")}
+    problems = []
+    for planned in services:
+        compatibilities = planned.definition.get("requiresCompatibilities") or []
+        for index, item in enumerate(planned.request.get("capacityProviderStrategy") or []):
+            name = item.get("capacityProvider")
+            if name in managed and "MANAGED_INSTANCES" not in compatibilities:
+                problems.append(ConfigError(
+                    f"capacity provider {name} is a Managed Instances one: the task definition must be made for "
+                    "them (requires_compatibilities: [MANAGED_INSTANCES], network mode awsvpc or host)",
+                    key=f"{planned.key_prefix}service.capacity_provider_strategy[{index}].capacity_provider"))
     return problems
 
 

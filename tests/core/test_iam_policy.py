@@ -121,3 +121,17 @@ def test_infrastructure_roles_of_the_request_structures_are_passed(tmp_path: Pat
     assert passed["Action"] == ["iam:PassRole"]
     assert passed["Resource"] == [f"{ROLE}/ebs", f"{ROLE}/lattice"]
     assert passed["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+
+
+def test_a_strategy_naming_other_providers_may_describe_them(tmp_path: Path) -> None:
+    """The pre-flight reads the type of a strategy's non-Fargate providers (Managed Instances ones, issue 26)."""
+    fargate = config(**{"service.launch_type": None,
+                        "service.capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT"}]})
+    policy = iam_policy(load_config(write(tmp_path / "a.yml", fargate)), account_id=ACCOUNT, region="us-east-1",
+                        base_dir=tmp_path)
+    assert "EcsCapacityProviders" not in _statements(policy)
+    managed = config(**{"service.launch_type": None,
+                        "service.capacity_provider_strategy": [{"capacity_provider": "shop-mi"}]})
+    policy = iam_policy(load_config(write(tmp_path / "b.yml", managed)), account_id=ACCOUNT, region="us-east-1",
+                        base_dir=tmp_path)
+    assert _statements(policy)["EcsCapacityProviders"]["Action"] == ["ecs:DescribeCapacityProviders"]

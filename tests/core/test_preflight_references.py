@@ -413,3 +413,47 @@ def test_plan_lists_every_reference_problem(tmp_path: Path, moto_aws: dict[str, 
                 "service.load_balancers[0].container_port"):
         assert f"{key}: " in result.stderr, key
     assert moto_aws["ecs"].list_clusters()["clusterArns"] == []
+
+
+def _stubbed_factory(answer: dict[str, Any], names: list[str]) -> tuple[ClientFactory, Any]:
+    """A factory whose ECS client answers DescribeCapacityProviders with `answer` (botocore Stubber: neither moto
+    nor the sandbox models Managed Instances capacity providers)."""
+    from botocore.stub import Stubber
+
+    factory = _factory()
+    ecs = factory.client("ecs")
+    stub = Stubber(ecs)
+    stub.add_response("describe_capacity_providers", answer, {"capacityProviders": names, "cluster": "shop"})
+    stub.activate()
+    return factory, stub
+
+
+MI_PROVIDER = {"name": "shop-mi", "type": "MANAGED_INSTANCES", "status": "ACTIVE",
+               "capacityProviderArn": "arn:aws:ecs:us-east-1:123456789012:capacity-provider/shop-mi"}
+
+
+def test_a_managed_instances_provider_needs_a_task_definition_made_for_it() -> None:
+    strategy = {"service.launch_type": None, "service.capacity_provider_strategy": [{"capacity_provider": "shop-mi"}]}
+    factory, stub = _stubbed_factory({"capacityProviders": [MI_PROVIDER]}, ["shop-mi"])
+    problems = check_references(factory, cluster="shop", cluster_providers=["shop-mi"],
+                                services=[_planned(config(**strategy))])
+    stub.assert_no_pending_responses()
+    assert [p.key for p in problems] == ["service.capacity_provider_strategy[0].capacity_provider"]
+    assert "shop-mi is a Managed Instances one" in problems[0].message
+    # The same strategy with a task definition made for Managed Instances passes.
+    factory, stub = _stubbed_factory({"capacityProviders": [MI_PROVIDER]}, ["shop-mi"])
+    made_for = config(**strategy, **{"task.requires_compatibilities": ["MANAGED_INSTANCES"]})
+    assert check_references(factory, cluster="shop", cluster_providers=["shop-mi"],
+                            services=[_planned(made_for)]) == []
+    stub.assert_no_pending_responses()
+
+
+def test_an_auto_scaling_group_provider_is_not_held_to_managed_instances_rules() -> None:
+    asg = {**MI_PROVIDER, "name": "shop-asg", "type": "EC2_AUTOSCALING",
+           "autoScalingGroupProvider": {"autoScalingGroupArn": "arn:aws:autoscaling:us-east-1:123456789012:"
+                                                               "autoScalingGroup:1:autoScalingGroupName/asg"}}
+    data = config(**{"service.launch_type": None, "task.requires_compatibilities": ["EC2"],
+                     "service.capacity_provider_strategy": [{"capacity_provider": "shop-asg"}]})
+    factory, stub = _stubbed_factory({"capacityProviders": [asg]}, ["shop-asg"])
+    assert check_references(factory, cluster="shop", cluster_providers=["shop-asg"], services=[_planned(data)]) == []
+    stub.assert_no_pending_responses()
