@@ -10,8 +10,8 @@ from ci_ecs.sandbox import Faults
 from ci_ecs.sandbox.ecr import parse_image, pull_error
 from ci_ecs.sandbox.faults import FaultInjector
 from ci_ecs.sandbox.middleware import error_response, identify, parse_credential_scope
-from ci_ecs.sandbox.scheduler import rolling_bounds
 from ci_ecs.sandbox.service_state import circuit_breaker_threshold
+from ci_ecs.sandbox.strategies.rolling import rolling_bounds
 
 
 def test_faults_from_env() -> None:

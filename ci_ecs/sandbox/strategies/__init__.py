@@ -1,22 +1,30 @@
 """Deployment strategies, one module each, behind the scheduler's "advance this deployment" step.
 
-``rolling`` mirrors the scheduler's rolling update into the service-deployment API;
-``blue_green``, ``canary`` and ``linear`` differ only in how production traffic moves
-(``production_steps``) and share the lifecycle-stage engine in ``staged``.
+Every strategy module has the same two functions: ``advance(backend, service, primary, record,
+tasks, live, ctx)``, one scheduler step of the primary deployment (the counts refreshed after
+it), and ``finish(service, record, tasks, ctx)``, which brings a service deployment that is not
+final up to date after the step. ``STRATEGIES`` is the one table of ECS's strategy names
+(DeploymentConfiguration.strategy, ECS API reference) and the modules that implement them.
+
+``rolling`` is the service scheduler's rolling update; ``blue_green``, ``canary`` and ``linear``
+differ only in how production traffic moves (``production_steps``) and share the lifecycle-stage
+engine in ``staged``.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from .. import deployments
 from ..context import SandboxContext
-from . import blue_green, canary, linear, rolling, staged
+from . import blue_green, canary, linear, rolling
 
-TRAFFIC_PLANS = {
-    "BLUE_GREEN": blue_green.production_steps,
-    "CANARY": canary.production_steps,
-    "LINEAR": linear.production_steps,
+STRATEGIES: dict[str, ModuleType] = {
+    "ROLLING": rolling,
+    "BLUE_GREEN": blue_green,
+    "LINEAR": linear,
+    "CANARY": canary,
 }
 
 
@@ -27,24 +35,19 @@ def begin(service: Any) -> None:
 
 def advance(
     backend: Any, service: Any, primary: dict[str, Any], tasks: list[Any], live: list[Any], ctx: SandboxContext
-) -> bool:
-    """Advance the primary deployment when its strategy is not ROLLING; True when the strategy
-    drove the service this step (the scheduler's rolling update then does nothing)."""
+) -> None:
+    """One step of the primary deployment by its strategy while its service deployment is in
+    progress. Otherwise (no service deployment, as for a circuit-breaker rollback, or a final
+    one) the rolling update keeps the service at its desired count, as ECS's service scheduler
+    does once a deployment has ended."""
     record = deployments.for_deployment(service, primary["id"])
-    if record is None or record.final or record.strategy not in TRAFFIC_PLANS:
-        return False
-    steps = TRAFFIC_PLANS[record.strategy](record.configuration)
-    staged.advance(backend, service, primary, record, steps, tasks, live, ctx)
-    return True
+    strategy = rolling if record is None or record.final else STRATEGIES.get(record.strategy, rolling)
+    strategy.advance(backend, service, primary, record, tasks, live, ctx)
 
 
 def finish(service: Any, tasks: list[Any], ctx: SandboxContext) -> None:
-    """After the step: rolling deployments' statuses from the scheduler's state; rollbacks of
-    staged deployments that have finished."""
+    """After the step: each service deployment that is not final, by its strategy (rolling: its
+    status from the scheduler's deployment; staged: the end of a rollback)."""
     for record in deployments.records(service):
-        if record.final:
-            continue
-        if record.strategy in TRAFFIC_PLANS:
-            staged.finish_rollback(service, record, tasks)
-        else:
-            rolling.sync(service, record, tasks, ctx)
+        if not record.final:
+            STRATEGIES.get(record.strategy, rolling).finish(service, record, tasks, ctx)

@@ -1,22 +1,182 @@
-"""ROLLING: the scheduler's rolling update, reported through the service-deployment API.
+"""ROLLING: the ECS service scheduler's rolling update, and its report through the
+service-deployment API.
 
-The scheduler keeps driving the tasks (``scheduler.reconcile_service``); this module only maps
-its ECS deployment onto the service deployment: IN_PROGRESS while the rollout is, SUCCESSFUL
-once COMPLETED; a circuit-breaker failure with rollback is ROLLBACK_IN_PROGRESS until the
-rollback deployment completes (ROLLBACK_SUCCESSFUL), without rollback STOPPED.
+``advance`` is one step of the rolling update: new tasks within maximumPercent, old ones drained
+without going below minimumHealthyPercent, scale-in, the deployment circuit breaker and the
+deployment's completion ("Deploy Amazon ECS services by replacing tasks", ECS Developer Guide).
+It also keeps the desired count of a service whose deployment no other strategy drives any more
+(a finished blue/green, canary or linear deployment, a circuit-breaker rollback).
+
+``finish`` maps the ECS deployment onto its service deployment: IN_PROGRESS while the rollout
+is, SUCCESSFUL once COMPLETED; a circuit-breaker failure with rollback is ROLLBACK_IN_PROGRESS
+until the rollback deployment completes (ROLLBACK_SUCCESSFUL), without rollback STOPPED.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .. import deployments, service_state
+from .. import deployments, service_state, task_control
 from ..context import SandboxContext
 from ..lifecycle import utcnow
 
 
-def sync(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], ctx: SandboxContext) -> None:
-    """Bring one rolling service deployment's status and counts up to date."""
+def rolling_bounds(desired: int, config: dict[str, Any]) -> tuple[int, int]:
+    """(minimum healthy tasks, maximum tasks) for a rolling update.
+
+    ECS rounds the minimum up and the maximum down.
+
+    >>> rolling_bounds(3, {"minimumHealthyPercent": 50, "maximumPercent": 200})
+    (2, 6)
+    """
+    min_percent = int(config.get("minimumHealthyPercent", 100))
+    max_percent = int(config.get("maximumPercent", 200))
+    minimum = min(desired, math.ceil(desired * min_percent / 100))
+    maximum = math.floor(desired * max_percent / 100)
+    if desired > 0:
+        maximum = max(maximum, 1)  # always room for one task, or nothing could ever start
+    return minimum, maximum
+
+def advance(
+    backend: Any,
+    service: Any,
+    primary: dict[str, Any],
+    record: deployments.ServiceDeployment | None,
+    tasks: list[Any],
+    live: list[Any],
+    ctx: SandboxContext,
+) -> None:
+    """One scheduler step of the rolling update of ``primary``; ``tasks`` gains the tasks it
+    starts, and the counts are refreshed before the completion check reads them."""
+    state = service_state.sb_state(service)
+    config = service_state.deployment_configuration(service)
+    _circuit_breaker(service, primary, config, live, ctx)
+    primary = service_state.primary_deployment(service) or primary  # the breaker's rollback, if it started one
+
+    desired = service.desired_count
+    primary["desiredCount"] = desired
+    minimum, maximum = rolling_bounds(desired, config)
+    present = [t for t in tasks if t.last_status != "STOPPED"]
+    primary_live = _scale_in(service, primary, [t for t in live if t.sb_deployment == primary["id"]], desired, ctx)
+    if primary["id"] not in state["halted"]:
+        # Start the primary's missing tasks within maximumPercent (stopping tasks still count).
+        count = min(maximum - len(present), desired - len(primary_live))
+        tasks.extend(_launch(backend, service, primary, count, ctx))
+    _drain(service, primary, live, minimum, ctx)
+
+    service_state.refresh_counts(service, tasks)
+    _completion(service, primary, tasks, state)
+
+
+def _scale_in(service: Any, primary: dict[str, Any], primary_live: list[Any], desired: int,
+              ctx: SandboxContext) -> list[Any]:
+    """Stop the primary's tasks beyond the desired count, those not running yet first; the rest."""
+    excess = len(primary_live) - desired
+    if excess <= 0:
+        return primary_live
+    victims = sorted(primary_live, key=lambda t: (t.last_status == "RUNNING", t.sb_created), reverse=False)
+    task_control.stop_tasks(service, victims[:excess], primary["id"], ctx)
+    return [t for t in primary_live if t not in victims[:excess]]
+
+
+def _launch(backend: Any, service: Any, primary: dict[str, Any], count: int, ctx: SandboxContext) -> list[Any]:
+    """Start up to ``count`` tasks of the primary deployment; a placement failure ends the batch."""
+    started = []
+    for _ in range(max(0, count)):
+        try:
+            started.append(task_control.launch_task(backend, service, primary, ctx))
+        except Exception as err:  # noqa: BLE001 - ECS reports placement failures as events
+            message = f"(service {service.name}) was unable to place a task. Reason: {err}."
+            if not service.events or service.events[0]["message"] != message:
+                service_state.add_event(service, message)
+            primary["failedTasks"] += 1
+            break
+    if started:
+        ids = " ".join(f"(task {service_state.short_id(t)})" for t in started)
+        service_state.add_event(service, f"(service {service.name}) has started {len(started)} tasks: {ids}.")
+    return started
+
+
+def _drain(service: Any, primary: dict[str, Any], live: list[Any], minimum: int, ctx: SandboxContext) -> None:
+    """Stop older deployments' tasks without going below minimumHealthyPercent."""
+    old_live = [t for t in live if t.sb_deployment != primary["id"]]
+    old_not_running = [t for t in old_live if t.last_status != "RUNNING"]
+    old_running = [t for t in old_live if t.last_status == "RUNNING"]
+    # Tasks with container health checks count as healthy once HEALTHY (sb_ready), as ECS waits
+    # for them before it stops old tasks.
+    healthy = sum(1 for t in live if t.last_status == "RUNNING" and t.sb_ready)
+    can_stop = max(0, healthy - minimum)
+    task_control.stop_tasks(service, old_not_running + old_running[:can_stop], primary["id"], ctx)
+
+
+def _circuit_breaker(
+    service: Any, primary: dict[str, Any], config: dict[str, Any], live: list[Any], ctx: SandboxContext
+) -> None:
+    """FAILED once the primary's failed tasks reach the breaker's threshold; with rollback a new
+    PRIMARY deployment of the last COMPLETED task definition, else the deployment stops launching
+    (ECS API reference, DeploymentCircuitBreaker)."""
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS":
+        return
+    if primary["failedTasks"] < service_state.circuit_breaker_threshold(service.desired_count, breaker):
+        return
+    state = service_state.sb_state(service)
+    primary["rolloutState"] = "FAILED"
+    primary["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+    primary["updatedAt"] = utcnow()
+    primary["sb_breaker_triggered"] = True  # ServiceDeploymentCircuitBreaker.status TRIGGERED (not serialised)
+    service_state.add_event(
+        service,
+        f"(service {service.name}) (deployment {primary['id']}) deployment failed: tasks failed to start.",
+    )
+    last_completed = state["last_completed"]
+    if breaker.get("rollback") and last_completed and primary["id"] not in state["rollbacks"]:
+        previous_id, previous_task_definition = last_completed
+        service.task_definition = previous_task_definition
+        rollback = service_state.start_deployment(service)
+        state["rollbacks"].add(rollback["id"])
+        service_state.add_event(
+            service,
+            f"(service {service.name}) (deployment {rollback['id']}) rolling back to deployment {previous_id}.",
+        )
+    else:
+        # A failed deployment without rollback stops launching; its unstarted tasks go away.
+        state["halted"].add(primary["id"])
+        mine = [t for t in live if t.sb_deployment == primary["id"] and t.last_status != "RUNNING"]
+        task_control.stop_tasks(service, mine, primary["id"], ctx)
+
+
+def _completion(service: Any, primary: dict[str, Any], tasks: list[Any], state: dict[str, Any]) -> None:
+    """COMPLETED once the primary runs the desired count (HEALTHY where it has container health
+    checks) and no older task is left; then the drained deployments go, and the steady state."""
+    others_present = any(t.last_status != "STOPPED" and t.sb_deployment != primary["id"] for t in tasks)
+    # ECS completes a deployment once its tasks run and pass their container health checks.
+    ready = sum(1 for t in tasks if t.sb_deployment == primary["id"] and t.last_status == "RUNNING"
+                and t.desired_status == "RUNNING" and t.sb_ready)
+    done = (
+        primary["runningCount"] == service.desired_count
+        and ready == service.desired_count
+        and primary["pendingCount"] == 0
+        and not others_present
+    )
+    if done and primary["rolloutState"] == "IN_PROGRESS":
+        primary["rolloutState"] = "COMPLETED"
+        primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
+        primary["updatedAt"] = utcnow()
+        state["last_completed"] = (primary["id"], primary["taskDefinition"])
+        service_state.add_event(service, f"(service {service.name}) (deployment {primary['id']}) deployment completed.")
+    if done and primary["rolloutState"] == "COMPLETED" and len(service.deployments) > 1:
+        # ECS removes the drained deployments once the primary has completed.
+        service.deployments[:] = [primary]
+    steady = done and len(service.deployments) == 1 and primary["rolloutState"] == "COMPLETED"
+    if steady and not state["steady"]:
+        service_state.add_event(service, f"(service {service.name}) has reached a steady state.")
+    state["steady"] = steady
+
+
+def finish(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], ctx: SandboxContext) -> None:
+    """After the step: bring one rolling service deployment's status and counts up to date."""
     state = service_state.sb_state(service)
     by_id = {d["id"]: d for d in service.deployments}
     deployment = by_id.get(record.deployment_id)

@@ -51,7 +51,22 @@ def advance(
     live: list[Any],
     ctx: SandboxContext,
 ) -> None:
-    """One scheduler step of a staged deployment."""
+    """One scheduler step of a staged deployment whose production traffic moves in ``steps``
+    ([(green's weight, minutes to wait after it)]); the counts are refreshed after it."""
+    _advance(backend, service, primary, record, steps, tasks, live, ctx)
+    service_state.refresh_counts(service, tasks)
+
+
+def _advance(
+    backend: Any,
+    service: Any,
+    primary: dict[str, Any],
+    record: ServiceDeployment,
+    steps: list[tuple[float, float]],
+    tasks: list[Any],
+    live: list[Any],
+    ctx: SandboxContext,
+) -> None:
     now = ctx.now()
     if record.status == "PENDING":
         record.set_status("IN_PROGRESS")
