@@ -6,8 +6,8 @@ service revision (``...:service-revision/CLUSTER/SERVICE/ID``), as ECS records t
 ("View service history using Amazon ECS service deployments"). The strategy modules
 (``strategies/``) move a service deployment through its statuses and lifecycle stages; this
 module holds the records and answers ListServiceDeployments, DescribeServiceDeployments,
-DescribeServiceRevisions, StopServiceDeployment and ContinueServiceDeployment, and refuses the
-CreateService/UpdateService deployment settings ECS refuses.
+DescribeServiceRevisions, StopServiceDeployment and ContinueServiceDeployment. The deployment
+settings ECS refuses are refused by ``deployment_rules``.
 
 Records live on the service's sandbox bookkeeping (``service_state.deployment_records``), under the sandbox lock.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,20 +29,7 @@ from .lifecycle import utcnow
 
 MotoService = Any
 
-STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
 FINAL_STATUSES = frozenset({"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"})
-# Stages a lifecycle hook may name (DeploymentLifecycleHook.lifecycleStages, ECS API reference: "Choose from
-# these valid values", PRE_PRODUCTION_TRAFFIC_SHIFT included: "Occurs before production traffic shift").
-HOOK_STAGES = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-)
 DEFAULT_HOOK_TIMEOUT_MINUTES = 1440  # DeploymentLifecycleHookTimeoutConfiguration: default 24 hours
 
 
@@ -321,83 +307,6 @@ def _short_id() -> str:
 
 
 # ------------------------------------------------------------------------------ validation
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def validate(configuration: dict[str, Any], load_balancers: list[dict[str, Any]] | None, controller: str) -> None:
-    """Refuse (InvalidParameterException) the deployment settings ECS refuses.
-
-    Sources: ECS API reference, DeploymentConfiguration (bakeTimeInMinutes "must" be given for
-    BLUE_GREEN; strategies other than ROLLING only with the ECS deployment controller),
-    CanaryConfiguration (canaryPercent multiples of 0.1 from 0.1 to 100.0, canaryBakeTimeInMinutes
-    0 to 1440), LinearConfiguration (stepPercent multiples of 0.1 from 3.0 to 100.0,
-    stepBakeTimeInMinutes 0 to 1440), AdvancedConfiguration (alternate target group, production
-    listener rule and role for blue/green), DeploymentLifecycleHook (Lambda hooks name their
-    function and role; stages from DeploymentLifecycleHookStage), and "Required resources for
-    Amazon ECS blue/green deployments" (a load balancer or Service Connect for managed traffic
-    shifting; LINEAR and CANARY shift traffic, so they need one).
-    """
-    strategy = configuration.get("strategy") or "ROLLING"
-    if strategy not in STRATEGIES:
-        raise InvalidParameterException(f"Invalid deployment strategy: {strategy}.")
-    if strategy != "ROLLING" and controller != "ECS":
-        raise InvalidParameterException(
-            f"The {strategy} deployment strategy is only supported with the ECS deployment controller."
-        )
-    if configuration.get("canaryConfiguration") is not None and strategy != "CANARY":
-        raise InvalidParameterException("canaryConfiguration is only valid with the CANARY deployment strategy.")
-    if configuration.get("linearConfiguration") is not None and strategy != "LINEAR":
-        raise InvalidParameterException("linearConfiguration is only valid with the LINEAR deployment strategy.")
-    bake = configuration.get("bakeTimeInMinutes")
-    if bake is not None and not 0 <= int(bake) <= 1440:
-        raise InvalidParameterException("bakeTimeInMinutes must be between 0 and 1440.")
-    canary = configuration.get("canaryConfiguration") or {}
-    percent = _number(canary.get("canaryPercent"))
-    if percent is not None and (not 0.1 <= percent <= 100.0 or not _tenths(percent)):
-        raise InvalidParameterException("canaryPercent must be a multiple of 0.1 from 0.1 to 100.0.")
-    if canary.get("canaryBakeTimeInMinutes") is not None and not 0 <= int(canary["canaryBakeTimeInMinutes"]) <= 1440:
-        raise InvalidParameterException("canaryBakeTimeInMinutes must be between 0 and 1440.")
-    linear = configuration.get("linearConfiguration") or {}
-    step = _number(linear.get("stepPercent"))
-    if step is not None and (not 3.0 <= step <= 100.0 or not _tenths(step)):
-        raise InvalidParameterException("stepPercent must be a multiple of 0.1 from 3.0 to 100.0.")
-    if linear.get("stepBakeTimeInMinutes") is not None and not 0 <= int(linear["stepBakeTimeInMinutes"]) <= 1440:
-        raise InvalidParameterException("stepBakeTimeInMinutes must be between 0 and 1440.")
-    if strategy in ("LINEAR", "CANARY") and not load_balancers:
-        raise InvalidParameterException(
-            f"The {strategy} deployment strategy requires a load balancer or Service Connect configuration."
-        )
-    for balancer in load_balancers or []:
-        advanced = balancer.get("advancedConfiguration")
-        if strategy != "ROLLING" and not advanced:
-            raise InvalidParameterException(
-                f"The {strategy} deployment strategy requires advancedConfiguration on each load balancer."
-            )
-        if advanced:
-            required = ("alternateTargetGroupArn", "productionListenerRule", "roleArn")
-            missing = [k for k in required if not advanced.get(k)]
-            if missing:
-                raise InvalidParameterException(f"advancedConfiguration requires {', '.join(missing)}.")
-    for hook in configuration.get("lifecycleHooks") or []:
-        target_type = hook.get("targetType") or "AWS_LAMBDA"
-        if target_type == "AWS_LAMBDA" and not (hook.get("hookTargetArn") and hook.get("roleArn")):
-            raise InvalidParameterException("An AWS_LAMBDA lifecycle hook requires hookTargetArn and roleArn.")
-        stages = hook.get("lifecycleStages") or []
-        if not stages:
-            raise InvalidParameterException("A lifecycle hook requires at least one lifecycle stage.")
-        for stage in stages:
-            if stage not in HOOK_STAGES:
-                raise InvalidParameterException(f"Invalid lifecycle stage: {stage}.")
-    alarms = configuration.get("alarms")
-    if alarms and alarms.get("enable") and not alarms.get("alarmNames"):
-        raise InvalidParameterException("Deployment alarms require at least one alarm name.")
-
-
-def _tenths(value: float) -> bool:
-    return math.isclose(round(value * 10), value * 10, abs_tol=1e-6)
 
 
 # ------------------------------------------------------------------------------ API

@@ -31,7 +31,7 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
     (ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions,
     StopServiceDeployment, ContinueServiceDeployment) are added as methods
     (``deployments.RESPONSE_METHODS``); CreateService/UpdateService refuse the strategy settings
-    ECS refuses (``deployments.validate``) and record a service deployment per new deployment.
+    ECS refuses (``deployment_rules.validate``) and record a service deployment per new deployment.
   - Models: ``Service.deployments``/``events``/``task_definition``, ``backend.tasks``,
     ``Task`` (built with moto's constructor) and ``Container``, ``ManagedState._transitions``.
 ECR (``moto.ecr.models`` / ``moto.ecr.responses``)
@@ -70,7 +70,17 @@ from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
-from . import context, ecr, network, scheduler, service_rules, service_state, task_control, taskdef_rules
+from . import (
+    context,
+    deployment_rules,
+    ecr,
+    network,
+    scheduler,
+    service_rules,
+    service_state,
+    task_control,
+    taskdef_rules,
+)
 from . import deployments as service_deployments
 from .registry import RegistryError
 from .tag_rules import check_tags
@@ -163,7 +173,7 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
         service_rules.check_create(dict(self._get_params()), self.ecs_backend)
         controller = (self._get_param("deploymentController") or {}).get("type") or "ECS"
         configuration = self._get_param("deploymentConfiguration") or {}
-        service_deployments.validate(configuration, self._get_param("loadBalancers"), controller)
+        deployment_rules.validate(configuration, self._get_param("loadBalancers"), controller)
     result: ActionResult = _original(EC2ContainerServiceResponse, "create_service")(self)
     service: Any = result.result["service"]  # type: ignore[index]
     for param, attribute in CREATE_SERVICE_EXTRAS.items():
@@ -235,7 +245,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
     )
     if props.get("network_configuration") is not None:
         service._validate_network(props["network_configuration"])  # fail before anything changes
-    service_deployments.validate(
+    deployment_rules.validate(
         {**before["deployment_configuration"], **(props.get("deployment_configuration") or {})},
         props["load_balancers"] if props.get("load_balancers") is not None else service.load_balancers,
         service.deployment_controller.get("type", "ECS"),
