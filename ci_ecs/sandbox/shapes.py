@@ -18,6 +18,7 @@ import binascii
 import datetime
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
@@ -324,83 +325,125 @@ def _walk_json(shape: Shape, value: Any, path: str, problems: list[str], protoco
         return
     kind = shape.type_name
     if kind == "structure":
-        if not isinstance(value, dict):
-            problems.append(f"{path}: expected a structure, got {type(value).__name__}")
-            return
-        members = {
-            _serialized_name(name, member): (name, member)
-            for name, member in shape.members.items()
-            # rest-json: headers, the status code and the URI are not in the body
-            if not (top and protocol == "rest-json" and member.serialization.get("location"))
-        }
-        for key in value:
-            if key not in members:
-                problems.append(f"{path}.{key}: not a member of {shape.name}")
-        for name in shape.required_members:
-            member = shape.members[name]
-            if top and protocol == "rest-json" and member.serialization.get("location"):
-                continue
-            if _serialized_name(name, member) not in value:
-                problems.append(f"{path}.{name}: required member missing")
-        if shape.metadata.get("union") and len(value) != 1:
-            problems.append(f"{path}: a union must set exactly one member, got {len(value)}")
-        for key, (name, member) in members.items():
-            if key in value:
-                _walk_json(member, value[key], f"{path}.{name}", problems, protocol, top=False)
+        _json_structure(shape, value, path, problems, protocol, top)
     elif kind == "list":
-        if not isinstance(value, list):
-            problems.append(f"{path}: expected a list, got {type(value).__name__}")
-            return
-        _check_range(shape, len(value), path, problems, "length")
-        for index, item in enumerate(value):
-            _walk_json(shape.member, item, f"{path}[{index}]", problems, protocol, top=False)
+        _json_list(shape, value, path, problems, protocol)
     elif kind == "map":
-        if not isinstance(value, dict):
-            problems.append(f"{path}: expected a map, got {type(value).__name__}")
-            return
-        _check_range(shape, len(value), path, problems, "size")
-        for key, item in value.items():
-            _walk_json(shape.key, key, f"{path}[{key!r}] key", problems, protocol, top=False)
-            _walk_json(shape.value, item, f"{path}[{key!r}]", problems, protocol, top=False)
-    elif kind == "string":
-        if not isinstance(value, str):
-            problems.append(f"{path}: expected string, got {type(value).__name__} {value!r:.60}")
-        elif shape.enum and value not in shape.enum:
-            problems.append(f"{path}: {value!r:.60} is not one of {shape.enum}")
-        else:
-            _check_range(shape, len(value), path, problems, "length")
-    elif kind in ("integer", "long"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r:.60}")
-        else:
-            _check_range(shape, value, path, problems, "value")
-            limit = 2**31 if kind == "integer" else 2**63
-            if not -limit <= value < limit:
-                problems.append(f"{path}: {value} does not fit a 32-bit {kind}" if kind == "integer"
-                                else f"{path}: {value} does not fit a 64-bit long")
-    elif kind in ("double", "float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r:.60}")
-        else:
-            _check_range(shape, value, path, problems, "value")
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            problems.append(f"{path}: expected boolean, got {type(value).__name__} {value!r:.60}")
-    elif kind == "timestamp":
-        # JSON protocols send epoch seconds unless the member says otherwise (timestampFormat).
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            text_format = shape.serialization.get("timestampFormat") or shape.metadata.get("timestampFormat")
-            if not (isinstance(value, str) and text_format in ("iso8601", "rfc822")):
-                problems.append(f"{path}: expected a timestamp (epoch seconds), got {type(value).__name__} "
-                                f"{value!r:.60}")
-    elif kind == "blob":
-        if not isinstance(value, str):
-            problems.append(f"{path}: expected a base64 blob, got {type(value).__name__}")
-        else:
-            try:
-                base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                problems.append(f"{path}: not base64 {value!r:.60}")
+        _json_map(shape, value, path, problems, protocol)
+    elif kind in _JSON_SCALARS:
+        _JSON_SCALARS[kind](shape, value, path, problems)
+
+
+def _json_structure(
+    shape: Shape, value: Any, path: str, problems: list[str], protocol: str, top: bool
+) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a structure, got {type(value).__name__}")
+        return
+
+    def in_body(member: Shape) -> bool:
+        # rest-json: headers, the status code and the URI are not in the body
+        return not (top and protocol == "rest-json" and member.serialization.get("location"))
+
+    members = {
+        _serialized_name(name, member): (name, member) for name, member in shape.members.items() if in_body(member)
+    }
+    for key in value:
+        if key not in members:
+            problems.append(f"{path}.{key}: not a member of {shape.name}")
+    for name in shape.required_members:
+        member = shape.members[name]
+        if in_body(member) and _serialized_name(name, member) not in value:
+            problems.append(f"{path}.{name}: required member missing")
+    if shape.metadata.get("union") and len(value) != 1:
+        problems.append(f"{path}: a union must set exactly one member, got {len(value)}")
+    for key, (name, member) in members.items():
+        if key in value:
+            _walk_json(member, value[key], f"{path}.{name}", problems, protocol, top=False)
+
+
+def _json_list(shape: Shape, value: Any, path: str, problems: list[str], protocol: str) -> None:
+    if not isinstance(value, list):
+        problems.append(f"{path}: expected a list, got {type(value).__name__}")
+        return
+    _check_range(shape, len(value), path, problems, "length")
+    for index, item in enumerate(value):
+        _walk_json(shape.member, item, f"{path}[{index}]", problems, protocol, top=False)
+
+
+def _json_map(shape: Shape, value: Any, path: str, problems: list[str], protocol: str) -> None:
+    if not isinstance(value, dict):
+        problems.append(f"{path}: expected a map, got {type(value).__name__}")
+        return
+    _check_range(shape, len(value), path, problems, "size")
+    for key, item in value.items():
+        _walk_json(shape.key, key, f"{path}[{key!r}] key", problems, protocol, top=False)
+        _walk_json(shape.value, item, f"{path}[{key!r}]", problems, protocol, top=False)
+
+
+def _json_string(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(value, str):
+        problems.append(f"{path}: expected string, got {type(value).__name__} {value!r:.60}")
+    elif shape.enum and value not in shape.enum:
+        problems.append(f"{path}: {value!r:.60} is not one of {shape.enum}")
+    else:
+        _check_range(shape, len(value), path, problems, "length")
+
+
+def _json_integer(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    kind = shape.type_name  # integer or long
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append(f"{path}: expected {kind}, got {type(value).__name__} {value!r:.60}")
+        return
+    _check_range(shape, value, path, problems, "value")
+    limit = 2**31 if kind == "integer" else 2**63
+    if not -limit <= value < limit:
+        problems.append(f"{path}: {value} does not fit a 32-bit {kind}" if kind == "integer"
+                        else f"{path}: {value} does not fit a 64-bit long")
+
+
+def _json_float(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.append(f"{path}: expected {shape.type_name}, got {type(value).__name__} {value!r:.60}")
+    else:
+        _check_range(shape, value, path, problems, "value")
+
+
+def _json_boolean(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(value, bool):
+        problems.append(f"{path}: expected boolean, got {type(value).__name__} {value!r:.60}")
+
+
+def _json_timestamp(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    # JSON protocols send epoch seconds unless the member says otherwise (timestampFormat).
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        text_format = shape.serialization.get("timestampFormat") or shape.metadata.get("timestampFormat")
+        if not (isinstance(value, str) and text_format in ("iso8601", "rfc822")):
+            problems.append(f"{path}: expected a timestamp (epoch seconds), got {type(value).__name__} "
+                            f"{value!r:.60}")
+
+
+def _json_blob(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
+    if not isinstance(value, str):
+        problems.append(f"{path}: expected a base64 blob, got {type(value).__name__}")
+        return
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        problems.append(f"{path}: not base64 {value!r:.60}")
+
+
+# A checker per scalar shape type (botocore's type names).
+_JSON_SCALARS: dict[str, Callable[[Shape, Any, str, list[str]], None]] = {
+    "string": _json_string,
+    "integer": _json_integer,
+    "long": _json_integer,
+    "double": _json_float,
+    "float": _json_float,
+    "boolean": _json_boolean,
+    "timestamp": _json_timestamp,
+    "blob": _json_blob,
+}
 
 
 def _check_range(shape: Shape, number: float, path: str, problems: list[str], what: str) -> None:
