@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Services whose models the scheduler or the task runtime reads or changes (the docker runtime
-# resolves secrets and writes container output to CloudWatch Logs): requests run under the lock.
-LOCKED_SERVICES = frozenset({"ecs", "ecr", "ec2", "logs", "secretsmanager", "ssm"})
+# resolves secrets and writes container output to CloudWatch Logs; the load balancers route by
+# ELBv2's rules and register tasks there): requests run under the lock.
+LOCKED_SERVICES = frozenset({"ecs", "ecr", "ec2", "logs", "secretsmanager", "ssm", "elasticloadbalancing"})
 QUERY_PROTOCOL_XML_ROOT = {"ec2": "Response"}  # other query services use <ErrorResponse>
 QUERY_SERVICES = frozenset({"ec2", "sts", "iam", "elasticloadbalancing", "sqs", "sns", "cloudformation"})
 # The request log keeps the newest calls only: a sandbox serving a long CI job must not grow without bound.

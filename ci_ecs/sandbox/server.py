@@ -18,7 +18,7 @@ from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import context, patches
+from . import context, elb, patches
 from .context import DEFAULT_TASK_START_SECONDS, SandboxContext
 from .ecr_public import EcrPublicRouter, EcrPublicService
 from .faults import FaultInjector, Faults
@@ -108,6 +108,7 @@ class Sandbox:
         self._scheduler: Scheduler | None = None
         self._registry_process: RegistryProcess | None = None
         self._middleware: SandboxMiddleware | None = None
+        self._forwarder: elb.Forwarder | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Sandbox:
@@ -133,6 +134,7 @@ class Sandbox:
         try:
             moto_api_backend.reset()  # a fresh account: no leftovers from an earlier sandbox or mock
             patches.install()
+            self._forwarder = elb.start(ctx)  # load balancers that forward (elb/)
             # moto has no ECR Public: the sandbox serves it in front of moto (ecr_public.py).
             app = EcrPublicRouter(DomainDispatcherApplication(create_backend_app),
                                   EcrPublicService(ctx.registry, lambda: self.endpoint_url))
@@ -181,6 +183,8 @@ class Sandbox:
         if self._server_thread is not None:
             self._server_thread.join(timeout=5)
             self._server_thread = None
+        elb.stop(self._forwarder)
+        self._forwarder = None
         if self.task_runtime is not None:
             self.task_runtime.close()  # the containers and network it made
             self.task_runtime = None
@@ -210,6 +214,11 @@ class Sandbox:
         """``127.0.0.1:PORT`` of the ECR data plane, or None when there is no registry."""
         ctx = self._ctx
         return ctx.registry.address if ctx is not None and ctx.registry is not None else None
+
+    def load_balancer_endpoints(self) -> dict[str, dict[int, str]]:
+        """{load balancer DNSName: {listener port: URL where it answers}}: the URL is
+        ``http://DNSNAME:PORT`` unless the port could not be bound (then a free port, also logged)."""
+        return self._forwarder.endpoints() if self._forwarder is not None else {}
 
     @property
     def request_log(self) -> list[Call]:

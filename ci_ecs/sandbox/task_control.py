@@ -10,7 +10,7 @@ from typing import Any
 
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Task
 
-from . import network
+from . import elb, network
 from .context import SandboxContext
 from .lifecycle import utcnow
 from .service_state import MotoService, MotoTask, add_event, sb_state, service_tasks, short_id
@@ -87,13 +87,17 @@ def _build_containers(task: MotoTask, task_definition: Any, ctx: SandboxContext)
 
 
 def request_stop(task: MotoTask, reason: str, stop_code: str, ctx: SandboxContext) -> None:
-    """Ask a task to stop (the task runtime stops its containers); desiredStatus STOPPED now."""
+    """Ask a task to stop (the task runtime stops its containers); desiredStatus STOPPED now. A task
+    registered in target groups drains first (``elb``: its containers stop after the delay)."""
+    if elb.before_stop(task, reason, stop_code):
+        return
     ctx.task_runtime.request_stop(task, reason, stop_code, ctx)
 
 
 def advance_task(task: MotoTask, ctx: SandboxContext) -> str | None:
-    """Move a task along its lifecycle (``TaskRuntime.advance``): "failed", "running" or None."""
-    return ctx.task_runtime.advance(task, ctx)
+    """Move a task along its lifecycle (``TaskRuntime.advance``): "failed", "running" or None. A
+    service's task behind a load balancer is registered there and is ready once healthy there (``elb``)."""
+    return elb.after_advance(task, ctx.task_runtime.advance(task, ctx))
 
 
 def launch_task(

@@ -35,6 +35,10 @@ class TaskRuntime:
         assignPublicIp is ENABLED), or None when nothing answers (the simulated runtime)."""
         return None
 
+    def address_of(self, task_arn: str) -> str | None:
+        """The address ``task_address`` gave the task (where its ports answer), or None."""
+        return None
+
     def prepare(self, task: Any, task_definition: Any, ctx: SandboxContext) -> None:
         """A task moto just created, with its containers built: get ready to start it."""
         raise NotImplementedError

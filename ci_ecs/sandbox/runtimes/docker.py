@@ -286,6 +286,10 @@ class DockerRuntime(TaskRuntime):
                 return address
         return None
 
+    def address_of(self, task_arn: str) -> str | None:
+        """The task's loopback address (its ports are published there)."""
+        return self._addresses.get(task_arn)
+
     def prepare(self, task: MotoTask, task_definition: Any, ctx: SandboxContext) -> None:
         """Start the task's thread (it pulls and starts the containers)."""
         self._registry = ctx.registry
