@@ -291,3 +291,23 @@ def test_a_stopped_task_drains_and_gets_no_more_requests(deploys: Deploys, pages
     assert time.monotonic() - started >= 3.5  # not before the deregistration delay (40 s × 0.1)
     assert victim_ip not in {h["Target"]["Id"] for h in balancer.health(group)}
     assert described["stoppedReason"] == "drain test"
+
+
+def test_a_task_failing_the_load_balancers_health_checks_is_replaced(deploys: Deploys, pages: dict[str, str]) -> None:
+    balancer = Balancer(deploys.sandbox)
+    group = balancer.target_group("sick")
+    balancer.elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/missing")  # busybox httpd: 404
+    balancer.rule([{"Field": "path-pattern", "Values": ["/*"]}], {group: 1})
+    config = deploys.config("web", _forward(group), circuit_breaker={"enable": True, "rollback": False})
+    del config["verify"]
+
+    run = deploys.run(config, pages["alpha"])
+
+    assert run.code == 1, run.stderr  # the tasks never pass: ECS's circuit breaker fails the deployment
+    stopped = deploys.ecs.list_tasks(cluster=deploys.cluster, serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    reasons = {t["stoppedReason"] for t in deploys.ecs.describe_tasks(cluster=deploys.cluster,
+                                                                       tasks=stopped)["tasks"]}
+    assert f"Task failed ELB health checks in (target-group {group})" in reasons
+    states = {h["TargetHealth"].get("Reason") for h in balancer.health(group)
+              if h["TargetHealth"]["State"] == "unhealthy"}
+    assert states <= {"Target.ResponseCodeMismatch"}
