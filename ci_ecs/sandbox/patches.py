@@ -46,6 +46,9 @@ EC2: ENIs are created by moto's ``Task`` and adjusted in ``network.py`` (``backe
     hostnames, and its ``Task`` reads it, so a task in any other VPC (one made by Terraform,
     say) failed to place with an AttributeError. ECS places tasks in any VPC.
 
+ELBv2: the load balancers' patches (DNSName, listeners' sockets, draining, DescribeTargetHealth) are in
+``elb/moto_patches.py`` with the internals they rely on, installed with the forwarder (``elb.start``).
+
 The patches are installed when a Sandbox starts and removed when it stops. Request handlers
 run under the sandbox lock (taken by the middleware), so they never race the scheduler; the
 registry's HTTP calls are made with the lock released (``SandboxContext.outside_lock``).
