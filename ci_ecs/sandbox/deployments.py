@@ -18,10 +18,12 @@ import base64
 import copy
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+from moto.ecs import ecs_backends
 from moto.ecs.exceptions import InvalidParameterException
 
 from . import service_state
@@ -313,8 +315,6 @@ def _short_id() -> str:
 
 
 def _all_services() -> list[MotoService]:
-    from moto.ecs import ecs_backends  # noqa: PLC0415
-
     return [s for regions in ecs_backends.values() for b in regions.values() for s in b.services.values()]
 
 
@@ -345,8 +345,6 @@ def list_deployments(
 
 
 def _when(value: Any) -> datetime:
-    from datetime import timezone  # noqa: PLC0415
-
     if isinstance(value, datetime):  # moto parses timestamps to naive UTC datetimes
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.fromtimestamp(float(value), tz=timezone.utc)
@@ -402,8 +400,6 @@ def _service_of(response: Any) -> MotoService:
 
 
 def _list_service_deployments(self: Any) -> Any:
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-
     service = _service_of(self)
     briefs = list_deployments(service, self._get_param("status"), self._get_param("createdAt"))
     start = int(self._get_param("nextToken") or 0)
@@ -416,8 +412,6 @@ def _list_service_deployments(self: Any) -> Any:
 
 
 def _describe_service_deployments(self: Any) -> Any:
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-
     found, failures = [], []
     for arn in self._get_param("serviceDeploymentArns") or []:
         located = find(arn)
@@ -429,22 +423,16 @@ def _describe_service_deployments(self: Any) -> Any:
 
 
 def _describe_service_revisions(self: Any) -> Any:
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-
     revisions, failures = describe_revisions(list(self._get_param("serviceRevisionArns") or []))
     return ActionResult({"serviceRevisions": revisions, "failures": failures})
 
 
 def _stop_service_deployment(self: Any) -> Any:
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-
     arn = stop_deployment(str(self._get_param("serviceDeploymentArn")), self._get_param("stopType") or "ROLLBACK")
     return ActionResult({"serviceDeploymentArn": arn})
 
 
 def _continue_service_deployment(self: Any) -> Any:
-    from moto.core.responses import ActionResult  # noqa: PLC0415
-
     action = self._get_param("action") or "CONTINUE"
     arn = continue_deployment(str(self._get_param("serviceDeploymentArn")), str(self._get_param("hookId")), action)
     return ActionResult({"serviceDeploymentArn": arn})

@@ -10,6 +10,7 @@ nothing in ECR (ECR itself would refuse such a push).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import time
@@ -220,8 +221,6 @@ def _moto_has_image(account_id: str, region: str, ref: ImageReference) -> bool:
 
 def authorization_data(registry_ids: list[str], region: str, registry: RegistryClient | None) -> list[dict[str, Any]]:
     """GetAuthorizationToken's answer: the token decodes to ``AWS:<password>``; it expires in 12 h."""
-    import base64
-
     expires = time.time() + AUTH_TOKEN_LIFETIME_SECONDS
     data = []
     for registry_id in registry_ids:

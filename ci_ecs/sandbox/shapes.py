@@ -24,6 +24,7 @@ from xml.etree import ElementTree
 
 import botocore.session
 from botocore import parsers
+from botocore.awsrequest import HeadersDict
 from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationModel, ServiceModel, Shape
 
@@ -256,8 +257,6 @@ def _error_code(shape: Shape) -> str:
 
 
 def _header_dict(headers: list[tuple[str, str]]) -> Any:
-    from botocore.awsrequest import HeadersDict
-
     result = HeadersDict()
     for key, value in headers:
         result[key] = value
