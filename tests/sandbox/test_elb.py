@@ -227,6 +227,24 @@ def test_a_listener_follows_delete_and_the_dns_name_is_its_address(sandbox: Sand
         _get(f"http://{balancer.dns}:8081/")
 
 
+def test_a_listener_whose_port_is_taken_answers_on_a_free_port_it_reports(
+        sandbox: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    balancer = Balancer(sandbox)
+    squatter = socket.socket()
+    squatter.bind((balancer.dns, 8082))  # another program holds the port on that address
+    squatter.listen()
+    try:
+        balancer.elbv2.create_listener(
+            LoadBalancerArn=balancer.lb["LoadBalancerArn"], Protocol="HTTP", Port=8082, DefaultActions=[
+                {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "mapped"}}])
+        url = sandbox.load_balancer_endpoints()[balancer.dns][8082]
+        assert url.startswith(f"http://{balancer.dns}:") and not url.endswith(":8082")
+        assert _get(f"{url}/") == (200, "mapped")
+        assert f"the listener answers on {url}" in caplog.text
+    finally:
+        squatter.close()
+
+
 # ------------------------------------------------------------------------- pure: rules and health
 
 

@@ -23,6 +23,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from moto.ecs import ecs_backends
+from moto.elbv2.models import elbv2_backends
+
+from .. import deployments, network
 from ..context import SandboxContext
 from ..lifecycle import mark_stopping
 from . import routing
@@ -37,15 +41,11 @@ ELB_HEALTH_STOP_REASON = "Task failed ELB health checks in (target-group {arn})"
 
 
 def _elbv2_backends() -> Iterator[Any]:
-    from moto.elbv2.models import elbv2_backends  # noqa: PLC0415 - moto's models load lazily
-
     for regions in list(elbv2_backends.values()):
         yield from list(regions.values())
 
 
 def _ecs_backend(account: str, region: str) -> Any:
-    from moto.ecs import ecs_backends  # noqa: PLC0415
-
     return ecs_backends[account][region]
 
 
@@ -167,8 +167,6 @@ class Forwarder:
             return self._choose_target(group) if group else alb_error(503)
 
     def _listener(self, server: ListenerServer) -> Any:
-        from moto.elbv2.models import elbv2_backends  # noqa: PLC0415
-
         balancer = elbv2_backends[server.account][server.region].load_balancers.get(server.load_balancer_arn)
         return balancer.listeners.get(server.arn) if balancer is not None else None
 
@@ -216,7 +214,8 @@ class Forwarder:
         states = [self.targets[k] for k in keys if k in self.targets]
         unhealthy = next((s for s in states if s.state == "unhealthy"), None)
         if unhealthy is not None and self._grace_over(task):
-            from .. import task_control  # noqa: PLC0415 - task_control calls this module
+            # Imported here: task_control imports this package (its hooks), so not at module level.
+            from .. import task_control  # noqa: PLC0415
 
             task_control.request_stop(task, ELB_HEALTH_STOP_REASON.format(arn=unhealthy.group_arn),
                                    "ServiceSchedulerInitiated", self.rt)
@@ -266,8 +265,6 @@ class Forwarder:
             return primary
         # Blue/green, canary, linear: the new revision's tasks go to the group traffic is shifted
         # to (the deployment's "green"), the one the production rule does not favour.
-        from .. import deployments  # noqa: PLC0415
-
         record = deployments.for_deployment(service, task.sb_deployment)
         for route in (getattr(record, "traffic", None) or []):
             if {route.get("blue"), route.get("green")} == {primary, alternate}:
@@ -275,10 +272,6 @@ class Forwarder:
         return primary
 
     def _register(self, task: Any, service: Any) -> list[tuple[str, str, int]]:
-        from moto.elbv2.models import elbv2_backends  # noqa: PLC0415
-
-        from .. import network  # noqa: PLC0415
-
         elbv2 = elbv2_backends[task._account_id][task.region_name]
         address_of = getattr(self.rt.task_runtime, "address_of", None)
         address = address_of(task.task_arn) if address_of is not None else None
