@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,32 @@ def _target(entry: ServiceEntry, base_dir: Path) -> _Target:
                    task_tags=task_tags, log_groups=_log_groups(entry, definition))
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """What every statement is scoped to: the config's cluster and services in one account and region."""
+
+    config: Config
+    targets: list[_Target]
+    account_id: str
+    region: str
+
+    @property
+    def ecs_arn(self) -> str:
+        return f"arn:aws:ecs:{self.region}:{self.account_id}"
+
+    @property
+    def cluster_arn(self) -> str:
+        return f"{self.ecs_arn}:cluster/{self.config.cluster}"
+
+    @property
+    def service_arns(self) -> list[str]:
+        return [f"{self.ecs_arn}:service/{self.config.cluster}/{t.service}" for t in self.targets]
+
+    def in_cluster(self) -> dict[str, Any]:
+        """The condition that keeps a statement to the config's cluster (a new dict each time)."""
+        return {"ArnEquals": {"ecs:cluster": self.cluster_arn}}
+
+
 def iam_policy(config: Config, *, account_id: str = "*", region: str | None = None,
                base_dir: Path = Path(".")) -> dict[str, Any]:
     """The IAM policy document for deploying `config`: scoped to its repository, cluster, services and roles.
@@ -90,48 +117,62 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     """
     if not config.cluster:
         raise ConfigError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)", key="cluster")
-    targets = [_target(entry, base_dir) for entry in config.targets()]
-    region = region or config.region or "*"
-    ecs_arn = f"arn:aws:ecs:{region}:{account_id}"
-    cluster_arn = f"{ecs_arn}:cluster/{config.cluster}"
-    service_arns = [f"{ecs_arn}:service/{config.cluster}/{t.service}" for t in targets]
-    statements: list[dict[str, Any]] = []
-    if config.repository and config.repository.public:
+    scope = _Scope(config, [_target(entry, base_dir) for entry in config.targets()], account_id,
+                   region or config.region or "*")
+    return {"Version": "2012-10-17", "Statement": [statement for feature in _FEATURES for statement in feature(scope)]}
+
+
+def _repository_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """Logging in to the registry and pushing to the config's repository (ECR, or ECR Public)."""
+    repository, account_id = scope.config.repository, scope.account_id
+    if repository and repository.public:
         # "Amazon ECR requires that users have permission to make calls to the ecr-public:GetAuthorizationToken
         # and sts:GetServiceBearerToken API ... before they can authenticate to a registry and push" (Amazon ECR
         # Public user guide, repository policies); both on "*". A public repository's ARN has no region.
-        statements.append({"Sid": "EcrPublicLogin", "Effect": "Allow",
-                           "Action": ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
-                           "Resource": "*"})
-        statements.append({"Sid": "EcrPublicRepository", "Effect": "Allow", "Action": ECR_PUBLIC_REPOSITORY_ACTIONS,
-                           "Resource": f"arn:aws:ecr-public::{account_id}:repository/{config.repository.name}"})
-    elif config.repository:
-        statements.append({"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"],
-                           "Resource": "*"})
-        statements.append({"Sid": "EcrRepository", "Effect": "Allow", "Action": ECR_REPOSITORY_ACTIONS,
-                           "Resource": f"arn:aws:ecr:{region}:{account_id}:repository/{config.repository.name}"})
+        return [{"Sid": "EcrPublicLogin", "Effect": "Allow",
+                 "Action": ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"], "Resource": "*"},
+                {"Sid": "EcrPublicRepository", "Effect": "Allow", "Action": ECR_PUBLIC_REPOSITORY_ACTIONS,
+                 "Resource": f"arn:aws:ecr-public::{account_id}:repository/{repository.name}"}]
+    if repository:
+        return [{"Sid": "EcrLogin", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+                {"Sid": "EcrRepository", "Effect": "Allow", "Action": ECR_REPOSITORY_ACTIONS,
+                 "Resource": f"arn:aws:ecr:{scope.region}:{account_id}:repository/{repository.name}"}]
+    return []
+
+
+def _deploy_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """The cluster, the task definitions and the services a deploy describes, creates and updates."""
     # `cluster_capacity_providers`: PutClusterCapacityProviders adds them to an existing cluster (cluster.py).
     cluster_actions = ["ecs:DescribeClusters", "ecs:CreateCluster",
-                       *(["ecs:PutClusterCapacityProviders"] if config.cluster_capacity_providers else [])]
-    statements.append({"Sid": "EcsCluster", "Effect": "Allow", "Action": cluster_actions, "Resource": cluster_arn})
+                       *(["ecs:PutClusterCapacityProviders"] if scope.config.cluster_capacity_providers else [])]
     # The pre-flight reads the type of a strategy's capacity providers other than FARGATE/FARGATE_SPOT (Managed
     # Instances ones need a task definition made for them: preflight/references.py). A read, on `*`: a provider's
     # ARN is not known from its name.
-    if any(c.capacity_provider not in ("FARGATE", "FARGATE_SPOT")
-           for entry in config.targets() for c in entry.service.capacity_provider_strategy):
-        statements.append({"Sid": "EcsCapacityProviders", "Effect": "Allow",
-                           "Action": ["ecs:DescribeCapacityProviders"], "Resource": "*"})
-    statements.append({"Sid": "EcsTaskDefinitions", "Effect": "Allow",
-                       "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition",
-                                  "ecs:ListTaskDefinitions"], "Resource": "*"})
-    statements.append({"Sid": "EcsService", "Effect": "Allow",
-                       "Action": ["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService"],
-                       "Resource": _one_or_list(service_arns)})
+    providers = any(c.capacity_provider not in ("FARGATE", "FARGATE_SPOT")
+                    for entry in scope.config.targets() for c in entry.service.capacity_provider_strategy)
+    return [
+        {"Sid": "EcsCluster", "Effect": "Allow", "Action": cluster_actions, "Resource": scope.cluster_arn},
+        *([{"Sid": "EcsCapacityProviders", "Effect": "Allow", "Action": ["ecs:DescribeCapacityProviders"],
+            "Resource": "*"}] if providers else []),
+        {"Sid": "EcsTaskDefinitions", "Effect": "Allow",
+         "Action": ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"],
+         "Resource": "*"},
+        {"Sid": "EcsService", "Effect": "Allow",
+         "Action": ["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService"],
+         "Resource": _one_or_list(scope.service_arns)},
+    ]
+
+
+def _tag_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """Tags on the services and task definitions the config tags."""
+    statements: list[dict[str, Any]] = []
+    targets = scope.targets
     # Tags on CreateService / RegisterTaskDefinition need ecs:TagResource on the new resource as well
     # ("Grant permission to tag resources on creation", Amazon ECS Developer Guide); the condition keeps
     # it to tag-on-create, so the policy cannot tag existing resources.
-    tagged = [arn for arn, t in zip(service_arns, targets, strict=True) if t.service_tags]
-    tagged += sorted({f"{ecs_arn}:task-definition/{t.family}:*" for t in targets if t.task_tags})
+    tagged_services = [arn for arn, t in zip(scope.service_arns, targets, strict=True) if t.service_tags]
+    tagged = tagged_services + sorted({f"{scope.ecs_arn}:task-definition/{t.family}:*" for t in targets
+                                       if t.task_tags})
     if tagged:
         actions = sorted({"CreateService" for t in targets if t.service_tags}
                          | {"RegisterTaskDefinition" for t in targets if t.task_tags})
@@ -140,57 +181,77 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
                            "Condition": {"StringEquals": {"ecs:CreateAction": actions}}})
     # Tags the config names on an existing service: read (ListTagsForResource), set (TagResource) and, for a key set
     # to null, removed (UntagResource) on that service only (ci_ecs/service.py tag_plan).
-    retagged = [arn for arn, t in zip(service_arns, targets, strict=True) if t.service_tags]
-    if retagged:
+    if tagged_services:
         statements.append({"Sid": "EcsServiceTags", "Effect": "Allow",
                            "Action": ["ecs:ListTagsForResource", "ecs:TagResource", "ecs:UntagResource"],
-                           "Resource": _one_or_list(retagged)})
-    statements.append({"Sid": "EcsTasks", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
-                       "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
-    # The lifecycle commands (issue 16), one statement each so a pipeline that does not use one can drop it.
-    # run-task: RunTask on the family's revisions in this cluster, StopTask when cancelled (ecs:cluster
-    # condition keys as the Amazon ECS service authorization reference lists them).
-    families = sorted({f"{ecs_arn}:task-definition/{t.family}:*" for t in targets})
-    statements.append({"Sid": "EcsRunTask", "Effect": "Allow", "Action": ["ecs:RunTask"],
-                       "Resource": _one_or_list(families), "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
-    statements.append({"Sid": "EcsStopTask", "Effect": "Allow", "Action": ["ecs:StopTask"], "Resource": "*",
-                       "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
-    # deregister: every service of the cluster is read (a revision one of them uses is kept); DeregisterTaskDefinition
-    # takes no resource-level permission.
-    statements.append({"Sid": "EcsDeregister", "Effect": "Allow", "Action": ["ecs:DeregisterTaskDefinition"],
-                       "Resource": "*"})
-    statements.append({"Sid": "EcsClusterServices", "Effect": "Allow", "Action": ["ecs:ListServices"],
-                       "Resource": "*", "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}}})
-    statements.append({"Sid": "EcsDescribeClusterServices", "Effect": "Allow", "Action": ["ecs:DescribeServices"],
-                       "Resource": f"{ecs_arn}:service/{config.cluster}/*"})
-    # DescribeSubnets / DescribeSecurityGroups / DescribeTargetGroups: pre-flight's reference checks
-    # (preflight/references.py) as well as the default subnets, the tasks' addresses and the load balancer's name.
+                           "Resource": _one_or_list(tagged_services)})
+    return statements
+
+
+def _task_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """The cluster's tasks a deploy reads, and the lifecycle commands (issue 16), one statement each so a
+    pipeline that does not use one can drop it."""
+    families = sorted({f"{scope.ecs_arn}:task-definition/{t.family}:*" for t in scope.targets})
+    return [
+        {"Sid": "EcsTasks", "Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"], "Resource": "*",
+         "Condition": scope.in_cluster()},
+        # run-task: RunTask on the family's revisions in this cluster, StopTask when cancelled (ecs:cluster
+        # condition keys as the Amazon ECS service authorization reference lists them).
+        {"Sid": "EcsRunTask", "Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": _one_or_list(families),
+         "Condition": scope.in_cluster()},
+        {"Sid": "EcsStopTask", "Effect": "Allow", "Action": ["ecs:StopTask"], "Resource": "*",
+         "Condition": scope.in_cluster()},
+        # deregister: every service of the cluster is read (a revision one of them uses is kept);
+        # DeregisterTaskDefinition takes no resource-level permission.
+        {"Sid": "EcsDeregister", "Effect": "Allow", "Action": ["ecs:DeregisterTaskDefinition"], "Resource": "*"},
+        {"Sid": "EcsClusterServices", "Effect": "Allow", "Action": ["ecs:ListServices"], "Resource": "*",
+         "Condition": scope.in_cluster()},
+        {"Sid": "EcsDescribeClusterServices", "Effect": "Allow", "Action": ["ecs:DescribeServices"],
+         "Resource": f"{scope.ecs_arn}:service/{scope.config.cluster}/*"},
+    ]
+
+
+def _network_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """DescribeSubnets / DescribeSecurityGroups / DescribeTargetGroups: pre-flight's reference checks
+    (preflight/references.py) as well as the default subnets, the tasks' addresses and the load balancer's name."""
     describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
-    if any(entry.service.load_balancers for entry in config.targets()):
+    if any(entry.service.load_balancers for entry in scope.config.targets()):
         describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
-    statements.append({"Sid": "NetworkDescribe", "Effect": "Allow", "Action": describes, "Resource": "*"})
-    # The last log lines of stopped tasks (GetLogEvents; "log-group:NAME:*" covers the group's streams, as the
-    # CloudWatch Logs permissions reference asks for all actions but tagging).
-    groups = sorted({f"arn:aws:logs:{group_region or region}:{account_id}:log-group:{group}:*"
-                     for t in targets for group_region, group in t.log_groups})
-    if groups:
-        statements.append({"Sid": "LogsTail", "Effect": "Allow", "Action": ["logs:GetLogEvents"],
-                           "Resource": _one_or_list(groups)})
-    roles = sorted({role for t in targets for role in t.roles})
-    if roles:
-        statements.append({"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": roles,
-                           "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})
-    statements.extend(_strategy_statements(config, ecs_arn))
-    if config.assume_role_arn:
-        statements.append({"Sid": "AssumeDeployRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
-                           "Resource": config.assume_role_arn})
-    return {"Version": "2012-10-17", "Statement": statements}
+    return [{"Sid": "NetworkDescribe", "Effect": "Allow", "Action": describes, "Resource": "*"}]
 
 
-def _strategy_statements(config: Config, ecs_arn: str) -> list[dict[str, Any]]:
+def _log_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """The last log lines of stopped tasks (GetLogEvents; "log-group:NAME:*" covers the group's streams, as the
+    CloudWatch Logs permissions reference asks for all actions but tagging)."""
+    groups = sorted({f"arn:aws:logs:{group_region or scope.region}:{scope.account_id}:log-group:{group}:*"
+                     for t in scope.targets for group_region, group in t.log_groups})
+    if not groups:
+        return []
+    return [{"Sid": "LogsTail", "Effect": "Allow", "Action": ["logs:GetLogEvents"], "Resource": _one_or_list(groups)}]
+
+
+def _task_role_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """PassRole for the task and execution roles, to ECS tasks only."""
+    roles = sorted({role for t in scope.targets for role in t.roles})
+    if not roles:
+        return []
+    return [{"Sid": "PassTaskRoles", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": roles,
+             "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]
+
+
+def _assume_role_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """`assume_role_arn`: the role the deploy assumes."""
+    if not scope.config.assume_role_arn:
+        return []
+    return [{"Sid": "AssumeDeployRole", "Effect": "Allow", "Action": ["sts:AssumeRole"],
+             "Resource": scope.config.assume_role_arn}]
+
+
+def _strategy_statements(scope: _Scope) -> list[dict[str, Any]]:
     """The service-deployment API every deploy follows (issue 15: ROLLING too); for blue/green, canary, linear,
     hooks and alarms also the ContinueServiceDeployment `continue` calls, PassRole for the load balancers'
     infrastructure role and the Lambda hooks' roles (passed to ECS), and cloudwatch:DescribeAlarms."""
+    config, ecs_arn = scope.config, scope.ecs_arn
     services = [entry.service for entry in config.targets()]
     staged = any(s.strategy not in (None, "ROLLING") or s.lifecycle_hooks or s.alarms for s in services)
     out: list[dict[str, Any]] = [{
@@ -233,6 +294,13 @@ def _structure_roles(service: Any) -> set[str]:
     for name in API_STRUCTURES:
         walk(getattr(service, name))
     return found
+
+
+# The policy's statements, feature by feature, in the order the document lists them.
+_FEATURES: tuple[Callable[[_Scope], list[dict[str, Any]]], ...] = (
+    _repository_statements, _deploy_statements, _tag_statements, _task_statements, _network_statements,
+    _log_statements, _task_role_statements, _strategy_statements, _assume_role_statements,
+)
 
 
 def _one_or_list(arns: list[str]) -> str | list[str]:
