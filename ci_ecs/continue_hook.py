@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ci_ecs.aws import ClientFactory, aws_errors, aws_settings
+from ci_ecs.aws import ClientFactory, aws_settings
+from ci_ecs.aws_failures import aws_errors
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError, ServiceStateError

@@ -128,7 +128,7 @@ class Deployer:
             seconds = self._align(seconds)
         end = time.monotonic() + max(0.0, seconds)
         while True:
-            # A SIGTERM/SIGINT (ci_ecs.aws.cancel_calls) ends every wait, in whichever thread it sleeps.
+            # A SIGTERM/SIGINT (ci_ecs.aws_guard.cancel_calls) ends every wait, in whichever thread it sleeps.
             cancelled = self.factory.guard.cancellation()
             if cancelled is not None:
                 raise cancelled

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ci_ecs.aws import aws_errors, error_code
+from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.config import RepositoryConfig
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ci_ecs.aws import aws_errors, error_code
+from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.config import CatalogConfig, RepositoryConfig
 from ci_ecs.ecr import RepositoryResult, describe_one_image, describe_one_repository
 from ci_ecs.errors import ConfigError

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ci_ecs.aws import aws_errors, error_code
+from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.errors import AwsError
 
 # ECS answers DescribeTasks for at most 100 tasks per call.

@@ -176,7 +176,7 @@ class ImageEngineError(CiEcsError):
 
 class DeployCancelledError(CiEcsError):
     """ci-ecs was cancelled (SIGINT 130, SIGTERM 143): raised where the run was, an AWS call in flight
-    included, and by every AWS call tried after it (ci_ecs.aws.CallGuard)."""
+    included, and by every AWS call tried after it (ci_ecs.aws_guard.CallGuard)."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)

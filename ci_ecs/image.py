@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ci_ecs import engine, skopeo
-from ci_ecs.aws import ClientFactory, aws_errors, error_code
+from ci_ecs.aws import ClientFactory
+from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.config import Config, ImageConfig
 from ci_ecs.ecr import EcrGateway, RepositoryResult, ensure_repository
 from ci_ecs.ecr_public import PUBLIC_REGION, EcrPublicGateway, check_catalog, ensure_public_repository

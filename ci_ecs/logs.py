@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ci_ecs.aws import aws_errors, error_code
+from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.errors import CiEcsError
 
 log = logging.getLogger(__name__)

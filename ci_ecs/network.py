@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_ecs.aws import aws_errors
+from ci_ecs.aws_failures import aws_errors
 from ci_ecs.ecs import EcsGateway
 
 

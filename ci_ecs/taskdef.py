@@ -431,9 +431,9 @@ class TaskDefinitionResult:
 
 _FETCH: Any = object()
 # RegisterTaskDefinition is not idempotent (each call is a new revision) and takes no client token (ECS API
-# reference, RegisterTaskDefinition). When its answer is lost after the request was sent, ci_ecs.aws keeps botocore
-# from sending it again (NOT_RESENT_OPERATIONS) and _register looks for the revision it may have made before
-# sending again, at most this many times in all.
+# reference, RegisterTaskDefinition). When its answer is lost after the request was sent, ci_ecs.aws_guard keeps
+# botocore from sending it again (NOT_RESENT_OPERATIONS) and _register looks for the revision it may have made
+# before sending again, at most this many times in all.
 _REGISTER_SENDS = 3
 
 

@@ -43,10 +43,10 @@ class _Signals:
 
 
 def _on_signal(signum: int, frame: Any) -> None:
-    """SIGTERM/SIGINT: cancel every AWS call (ci_ecs.aws.cancel_calls: in flight, retried or to come, in every
+    """SIGTERM/SIGINT: cancel every AWS call (ci_ecs.aws_guard.cancel_calls: in flight, retried or to come, in every
     thread) and raise DeployCancelledError where the main thread is, so the run ends within 2 s with its result.
     A second signal changes nothing: the first one's ending is under way."""
-    from ci_ecs.aws import cancel_calls, cancel_requested
+    from ci_ecs.aws_guard import cancel_calls, cancel_requested
     from ci_ecs.errors import DeployCancelledError
 
     if cancel_requested() is not None:
@@ -132,7 +132,7 @@ def command_scope(output_format: str, debug: bool) -> Iterator[None]:
 
     A cancel decides the exit code (143/130) whatever the run did after it: an error it caused, or a result.
     """
-    from ci_ecs.aws import cancel_requested, reset_cancel
+    from ci_ecs.aws_guard import cancel_requested, reset_cancel
 
     _setup_logging(debug)
     # When the process ends, the interpreter's last garbage collection walks every object boto and pydantic

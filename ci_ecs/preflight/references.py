@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ci_ecs.aws import ClientFactory, aws_errors
+from ci_ecs.aws import ClientFactory
+from ci_ecs.aws_failures import aws_errors
 from ci_ecs.cluster import FARGATE_PROVIDERS
 from ci_ecs.errors import AwsError, ConfigError, CredentialsError
 

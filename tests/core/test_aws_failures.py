@@ -1,6 +1,7 @@
-"""How AWS-side trouble is classified (ci_ecs.aws): exit 5 for AWS unreachable or failing after retries, exit 2 for
-a region that does not exist, and the CallGuard's cancel and deadline. botocore's own exception and partition data
-objects, no AWS; the end-to-end cases (proxy, sandbox) are in tests/e2e/test_outages.py."""
+"""How AWS-side trouble is classified (ci_ecs.aws_failures, aws_regions, aws_guard): exit 5 for AWS unreachable or
+failing after retries, exit 2 for a region that does not exist, and the CallGuard's cancel and deadline. botocore's
+own exception and partition data objects, no AWS; the end-to-end cases (proxy, sandbox) are in
+tests/e2e/test_outages.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ import botocore.session
 import pytest
 from click.testing import CliRunner
 
-from ci_ecs.aws import AwsSettings, CallGuard, ClientFactory, aws_errors, cancel_calls, region_check, reset_cancel
+from ci_ecs.aws import AwsSettings, ClientFactory
+from ci_ecs.aws_failures import aws_errors
+from ci_ecs.aws_guard import CallGuard, cancel_calls, reset_cancel
+from ci_ecs.aws_regions import region_check
 from ci_ecs.cli import main
 from ci_ecs.errors import (
     AwsCallTimeoutError,
