@@ -83,6 +83,27 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
     if service.placement_constraints:
         spec["placementConstraints"] = [strip_empty({"type": p.type, "expression": p.expression})
                                         for p in service.placement_constraints]
+    deployment = _deployment_configuration(service)
+    if deployment:
+        spec["deploymentConfiguration"] = deployment
+    if service.enable_execute_command is not None:
+        spec["enableExecuteCommand"] = service.enable_execute_command
+    if service.propagate_tags:
+        spec["propagateTags"] = service.propagate_tags
+    if service.tags:
+        # A null value asks for the key's removal: nothing to set on a new service. (ServiceSpec.tags has them all.)
+        spec["tags"] = [{"key": k, "value": v} for k, v in service.tags.items() if v is not None]
+    if service.availability_zone_rebalancing is not None:
+        spec["availabilityZoneRebalancing"] = service.availability_zone_rebalancing
+    for name, member in API_STRUCTURES.items():
+        value = getattr(service, name)
+        if value is not None:  # [] clears a list member; None leaves it as the service has it
+            spec[member] = to_api(value, member_shape("CreateService", member))
+    return ServiceSpec(spec, _network(service), dict(service.tags))
+
+
+def _deployment_configuration(service: ServiceConfig) -> dict[str, Any]:
+    """The deploymentConfiguration members the config sets (empty: leave the service's as they are)."""
     deployment: dict[str, Any] = {}
     if service.minimum_healthy_percent is not None:
         deployment["minimumHealthyPercent"] = service.minimum_healthy_percent
@@ -101,21 +122,11 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
             "enable": early.enable, "healthyPercent": early.healthy_percent,
             "sourceServiceRevisionCleanup": early.source_service_revision_cleanup})
     deployment.update(_strategy_settings(service))
-    if deployment:
-        spec["deploymentConfiguration"] = deployment
-    if service.enable_execute_command is not None:
-        spec["enableExecuteCommand"] = service.enable_execute_command
-    if service.propagate_tags:
-        spec["propagateTags"] = service.propagate_tags
-    if service.tags:
-        # A null value asks for the key's removal: nothing to set on a new service. (ServiceSpec.tags has them all.)
-        spec["tags"] = [{"key": k, "value": v} for k, v in service.tags.items() if v is not None]
-    if service.availability_zone_rebalancing is not None:
-        spec["availabilityZoneRebalancing"] = service.availability_zone_rebalancing
-    for name, member in API_STRUCTURES.items():
-        value = getattr(service, name)
-        if value is not None:  # [] clears a list member; None leaves it as the service has it
-            spec[member] = to_api(value, member_shape("CreateService", member))
+    return deployment
+
+
+def _network(service: ServiceConfig) -> dict[str, Any]:
+    """The awsvpcConfiguration members the config sets (subnets and security groups sorted, as ECS keeps them)."""
     network: dict[str, Any] = {}
     if service.subnets:
         network["subnets"] = sorted(service.subnets)
@@ -123,7 +134,7 @@ def desired_service(service: ServiceConfig, *, task_definition: str) -> ServiceS
         network["securityGroups"] = sorted(service.security_groups)
     if service.assign_public_ip is not None:
         network["assignPublicIp"] = "ENABLED" if service.assign_public_ip else "DISABLED"
-    return ServiceSpec(spec, network, dict(service.tags))
+    return network
 
 
 def tag_plan(wanted: dict[str, str | None], current: dict[str, str]
