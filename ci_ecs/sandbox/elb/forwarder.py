@@ -214,11 +214,12 @@ class Forwarder:
         states = [self.targets[k] for k in keys if k in self.targets]
         unhealthy = next((s for s in states if s.state == "unhealthy"), None)
         if unhealthy is not None and self._grace_over(task):
-            # Imported here: task_control imports this package (its hooks), so not at module level.
-            from .. import task_control  # noqa: PLC0415
-
-            task_control.request_stop(task, ELB_HEALTH_STOP_REASON.format(arn=unhealthy.group_arn),
-                                   "ServiceSchedulerInitiated", self.rt)
+            # The stop the service scheduler asks for (task_control.request_stop, which calls this forwarder's
+            # before_stop): drained first, else stopped by the task runtime now. Done here, so that this package
+            # does not import task_control, which imports it for its hooks.
+            reason = ELB_HEALTH_STOP_REASON.format(arn=unhealthy.group_arn)
+            if not self.before_stop(task, reason, "ServiceSchedulerInitiated"):
+                self.rt.task_runtime.request_stop(task, reason, "ServiceSchedulerInitiated", self.rt)
             task.sb_failed = True
             return "failed"
         if all(s.state in ("healthy", "unused", "unavailable") for s in states):
