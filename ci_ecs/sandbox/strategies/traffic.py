@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from moto.elbv2.models import elbv2_backends
+
 log = logging.getLogger(__name__)
 
 
 def _elbv2(service: Any) -> Any:
-    from moto.elbv2.models import elbv2_backends  # noqa: PLC0415
-
     return elbv2_backends[service._account_id][service.region_name]
 
 
