@@ -4,7 +4,7 @@ The ECS scheduler's state lives on moto's own models (``Service.deployments``/``
 moto response shows it; the sandbox's bookkeeping sits in ``service.sb_state`` (``sb_state``),
 which moto's serializer ignores. The scheduler (``scheduler.py``), the strategies
 (``strategies/``) and the service-deployment records (``deployments.py``) all build on this
-module, which imports none of them: the import graph stays a tree. Every function here runs with
+module, which imports none of them: the imports have no cycle. Every function here runs with
 the sandbox lock held.
 """
 
