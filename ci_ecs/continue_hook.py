@@ -14,7 +14,7 @@ from ci_ecs.aws_failures import aws_errors
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError, ServiceStateError
-from ci_ecs.service_deployments import describe_service_deployment, paused_hook
+from ci_ecs.follow.service_deployment import describe_service_deployment, paused_hook
 
 IN_FLIGHT = ["PENDING", "IN_PROGRESS"]
 

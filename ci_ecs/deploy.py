@@ -25,7 +25,8 @@ from ci_ecs.errors import (
     ConfigError,
     DeployCancelledError,
 )
-from ci_ecs.follow import Follower
+from ci_ecs.follow.follower import Follower
+from ci_ecs.follow.state import WaitOutcome
 from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
@@ -52,9 +53,6 @@ from ci_ecs.taskdef import (
     render,
 )
 from ci_ecs.verify import verify_deployment
-from ci_ecs.wait import (
-    WaitOutcome,
-)
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,12 @@ from ci_ecs.config import Config, RunTaskSettings, ServiceConfig, ServiceEntry
 from ci_ecs.deploy import Deployer
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import CiEcsError, ConfigError, DeployCancelledError, DeploymentFailedError, DeployTimeoutError
+from ci_ecs.follow.loop import poll_interval
+from ci_ecs.follow.state import describe_stop
 from ci_ecs.logs import tail
 from ci_ecs.network import default_subnets
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.task_files import read_task_file
-from ci_ecs.wait import describe_stop, poll_interval
 
 log = logging.getLogger(__name__)
 

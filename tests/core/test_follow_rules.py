@@ -8,8 +8,10 @@ import pytest
 
 from ci_ecs.config import ServiceConfig
 from ci_ecs.errors import ConfigError
+from ci_ecs.follow.by_id import _rolled_back
+from ci_ecs.follow.loop import ours_to_count
+from ci_ecs.follow.state import StoppedTasks
 from ci_ecs.service import create_params, desired_service, update_plan
-from ci_ecs.wait import StoppedTasks, _rolled_back, ours_to_count
 
 OURS_TD, OLD_TD = "arn:td/web:2", "arn:td/web:1"
 

@@ -10,10 +10,10 @@ import pytest
 
 from ci_ecs.config import ServiceConfig, TaskConfig
 from ci_ecs.diff import diff_values
+from ci_ecs.follow.loop import failure_threshold, poll_interval
 from ci_ecs.imageref import parse_image_ref
 from ci_ecs.service import desired_service, update_plan
 from ci_ecs.taskdef import diff_task_definitions, normalise, render
-from ci_ecs.wait import failure_threshold, poll_interval
 
 # A realistic DescribeTaskDefinition answer, with fields ci-ecs does not model (ulimits, linuxParameters,
 # firelensConfiguration, dependsOn, volumes with efs, proxyConfiguration...).

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from ci_ecs.ecs import EcsGateway
-from ci_ecs.service_deployments import find_service_deployment
+from ci_ecs.follow.service_deployment import find_service_deployment
 
 DEPLOYMENT = {"id": "ecs-svc/1234567890123456789", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:"
               "task-definition/web:2", "createdAt": datetime(2025, 1, 1, tzinfo=timezone.utc)}
@@ -50,7 +50,7 @@ def test_other_errors_are_not_swallowed() -> None:
 def test_a_service_deployment_older_than_ours_is_not_followed() -> None:
     # Stubber: the sandbox always names the deployment UpdateService started; an endpoint whose answer named the
     # previous (long SUCCESSFUL) one must not make the new deployment look done.
-    from ci_ecs.service_deployments import ServiceDeploymentUnavailable, follow_service_deployment
+    from ci_ecs.follow.service_deployment import ServiceDeploymentUnavailable, follow_service_deployment
 
     ecs = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/web/old"

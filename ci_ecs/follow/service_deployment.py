@@ -1,7 +1,7 @@
 """Following a deployment through ECS's service-deployment API (any strategy: ROLLING, BLUE_GREEN, LINEAR,
-CANARY), on the poll schedule ci_ecs.wait.Poll shares with the follower by deployment id.
+CANARY): the `Reader` of one poll, on the loop every strategy shares (ci_ecs.follow.loop).
 
-As in ci_ecs.wait, only what ECS reports as data decides (status, lifecycleStage, counts, circuit breaker
+As in ci_ecs.follow.state, only what ECS reports as data decides (status, lifecycleStage, counts, circuit breaker
 status), never the wording of a statusReason.
 """
 
@@ -13,22 +13,20 @@ from collections.abc import Callable
 from typing import Any
 
 from ci_ecs.ecs import SERVICE_DEPLOYMENT_API_MISSING, EcsGateway
-from ci_ecs.errors import AwsCallTimeoutError, AwsError, DeployTimeoutError
-from ci_ecs.service import primary_deployment
-from ci_ecs.wait import (
-    Poll,
+from ci_ecs.errors import AwsError
+from ci_ecs.follow.loop import Followed, Going, Poll, follow_polls
+from ci_ecs.follow.state import (
     StoppedTasks,
     WaitOutcome,
     deleted_outcome,
     describe_or_none,
-    failure_threshold,
     find_deployment,
     gone_status,
-    ours_to_count,
     same_definition_successor,
     service_events,
     strategy_of,
 )
+from ci_ecs.service import primary_deployment
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +143,74 @@ def _stopped_verdict(ecs: EcsGateway, cluster: str, service_name: str, deploymen
     return "FAILED", service, None
 
 
+class ServiceDeploymentReader:
+    """One DescribeServiceDeployments per poll: our service deployment (any strategy) by its ARN."""
+
+    names_state_at_deadline = True
+
+    def __init__(self, ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
+                 stopped: StoppedTasks, wall_start: float, wait_until: str, created_after: Any) -> None:
+        self.ecs = ecs
+        self.cluster = cluster
+        self.service_name = service_name
+        self.deployment_id = deployment_id
+        self.arn = arn
+        self.stopped = stopped
+        self.wall_start = wall_start
+        self.wait_until = wait_until
+        self.created_after = created_after
+        self.sd: dict[str, Any] = {}  # the service deployment as this poll described it
+
+    def read(self, poll: Poll) -> Going | WaitOutcome:
+        """DescribeServiceDeployments (`_read_service_deployment`): where the target revision stands."""
+        sd = _read_service_deployment(self.ecs, self.cluster, self.service_name, self.deployment_id, self.arn,
+                                      first=poll.polls == 0, created_after=self.created_after,
+                                      stopped=self.stopped, wall_start=self.wall_start)
+        if isinstance(sd, WaitOutcome):
+            return sd  # the service was deleted
+        self.sd = sd
+        status = sd.get("status")
+        rolling = strategy_of(sd) == "ROLLING"
+        requested, running, pending = _target_counts(sd)
+        breaker = sd.get("deploymentCircuitBreaker") or {}
+        breaker_on = breaker.get("status") not in (None, "DISABLED")
+        rolling_back = status in _ROLLING_BACK
+        old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
+        hook = paused_hook(sd)
+        # A rolling deployment is about to end when its tasks all run and old ones drain (or one more failure
+        # trips the threshold): poll sooner. Blue/green, canary and linear wait out bake times: back off.
+        return Going((running, pending, int(breaker.get("failureCount") or 0)), requested,
+                     ending=status in SERVICE_DEPLOYMENT_FINAL_FAILURES or status == "SUCCESSFUL" or rolling_back,
+                     circuit_breaker=breaker_on, what=f"service deployment {self.arn.rsplit('/', 1)[-1]}",
+                     progress=_progress(sd, old_running, hook),
+                     timed_out=_timed_out(self.arn, self.service_name, poll.label, sd, hook),
+                     near_end=rolling and bool(requested and running >= requested and pending == 0
+                                               and old_running > 0),
+                     near_threshold=rolling and breaker_on and requested > 0,
+                     # ECS's rollback's own stops are not ours
+                     counting=bool(requested) and not rolling_back, note=not rolling_back)
+
+    def ended(self, going: Going) -> WaitOutcome | Followed | None:
+        """ECS ended the service deployment (or production traffic moved, with `traffic-shifted`): `_ended`; a
+        deployment of the same task definition replaced ours: followed."""
+        ended = _ended(self.ecs, self.cluster, self.service_name, self.deployment_id, self.arn, self.sd,
+                       self.stopped, self.wall_start, self.wait_until)
+        if isinstance(ended, tuple):
+            self.deployment_id, self.arn = ended
+            return Followed(relist=True)
+        return ended
+
+    def failed(self, reason: str, reasons: list[str]) -> WaitOutcome:
+        """ci-ecs's FAILED verdict, with the service described now."""
+        service = self.ecs.describe_service(self.cluster, self.service_name) or {}
+        return WaitOutcome("FAILED", self.deployment_id, service, reason, reasons,
+                           service_events(service, self.wall_start), service_deployment=self.sd)
+
+    def finished(self, going: Going) -> None:
+        """Success is ECS's verdict (`ended`): nothing more to weigh."""
+        return None
+
+
 def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,
                               timeout: float, wait_until: str = "completed", max_interval: float = 15.0,
                               started_at: float | None = None, timeout_label: float | None = None,
@@ -153,13 +219,13 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                               sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
     """Follow our service deployment (any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY) until SUCCESSFUL (or,
     with `traffic-shifted`, until production traffic has moved), or until ECS stopped or rolled it back; raise
-    DeployTimeoutError naming the lifecycle stage.
+    DeployTimeoutError naming the lifecycle stage (also when the run's deadline ends a call in flight).
 
     `created_after`: our ECS deployment's createdAt; a service deployment created well before it is not ours
-    (ServiceDeploymentUnavailable). One DescribeServiceDeployments per poll. As for `wait_for_deployment`, our
-    deployment's stopped tasks are counted by startedBy (`StoppedTasks`, `ours_to_count`): ECS's circuit
-    breaker stops counting once a task ran, so a container that crashes after RUNNING reaches
-    `failure_threshold` only this way (ci-ecs's verdict, FAILED).
+    (ServiceDeploymentUnavailable). One DescribeServiceDeployments per poll, on the loop every strategy shares
+    (ci_ecs.follow.loop): our deployment's stopped tasks are counted by startedBy there (`StoppedTasks`,
+    `ours_to_count`), since ECS's circuit breaker stops counting once a task ran, so a container that crashes
+    after RUNNING reaches `failure_threshold` only this way (ci-ecs's verdict, FAILED).
 
     ROLLBACK_REQUESTED / ROLLBACK_IN_PROGRESS end a ROLLING deployment's wait at once (ECS is starting the old
     revision's tasks again, which may take minutes; the result says ECS rolls back), while a blue/green,
@@ -171,69 +237,9 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
                 sleep=sleep)
     ecs.expect(service=service_name, service_deployment=arn)  # its last describes are batched too
-    poll.first_sleep()
-    last_state: list[str] = []  # the timeout message of the last answer: where the deployment stood
-    try:
-        return _follow_polls(ecs, cluster, service_name, deployment_id, arn, poll, stopped, wall_start,
-                             wait_until, created_after, last_state)
-    except AwsCallTimeoutError:
-        # The run's deadline came while a poll's call was in flight (the client abandons it): the timeout still
-        # says where the service deployment stood at its last answer (lifecycle stage, a paused hook).
-        if not last_state:
-            raise
-        raise DeployTimeoutError(last_state[-1], deployment_id=deployment_id) from None
-
-
-def _follow_polls(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, poll: Poll,
-                  stopped: StoppedTasks, wall_start: float, wait_until: str, created_after: Any,
-                  last_state: list[str]) -> WaitOutcome:
-    """follow_service_deployment's poll loop; `last_state` gets each answer's timeout message."""
-    while True:
-        sd = _read_service_deployment(ecs, cluster, service_name, deployment_id, arn, first=poll.polls == 0,
-                                      created_after=created_after, stopped=stopped, wall_start=wall_start)
-        if isinstance(sd, WaitOutcome):
-            return sd  # the service was deleted
-        poll.polls += 1
-        status = sd.get("status")
-        strategy = strategy_of(sd)
-        requested, running, pending = _target_counts(sd)
-        breaker = sd.get("deploymentCircuitBreaker") or {}
-        ecs_failed = int(breaker.get("failureCount") or 0)
-        final = status in SERVICE_DEPLOYMENT_FINAL_FAILURES or status == "SUCCESSFUL"
-        # ListTasks(STOPPED) only when a stop may have happened (see Poll.list_stopped), and before a verdict.
-        poll.list_stopped((running, pending, ecs_failed), now=final or status in _ROLLING_BACK)
-        ended = _ended(ecs, cluster, service_name, deployment_id, arn, sd, stopped, wall_start, wait_until)
-        if isinstance(ended, WaitOutcome):
-            return ended
-        if ended is not None:  # a deployment of the same task definition replaced ours: follow it
-            deployment_id, arn = ended
-            poll.last_counts = None
-            continue
-        failures = stopped.failures()
-        failed_count = max(len(failures), ecs_failed)
-        breaker_on = breaker.get("status") not in (None, "DISABLED")
-        counting = bool(requested) and status not in _ROLLING_BACK  # ECS's rollback's own stops are not ours
-        if status not in _ROLLING_BACK:
-            poll.note_failures(deployment_id, failures, failed_count)
-        # Checked at every poll: a task that stops after running counts even when ECS's own count is higher.
-        if counting and ours_to_count(failures, ecs_failed, circuit_breaker=breaker_on) >= failure_threshold(requested):
-            service = ecs.describe_service(cluster, service_name) or {}
-            return WaitOutcome("FAILED", deployment_id, service,
-                               f"{poll.counted_failures} tasks failed to start or stopped (threshold "
-                               f"{failure_threshold(requested)})",
-                               stopped.reasons(failures or stopped.failures(before_baseline=True)),
-                               service_events(service, wall_start), service_deployment=sd)
-        old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
-        hook = paused_hook(sd)
-        poll.progress(f"service deployment {arn.rsplit('/', 1)[-1]}", _progress(sd, old_running, hook))
-        # A rolling deployment is about to end when its tasks all run and old ones drain (or one more failure
-        # trips the threshold): poll sooner. Blue/green, canary and linear wait out bake times: back off.
-        near_end = strategy == "ROLLING" and (
-            (requested and running >= requested and pending == 0 and old_running > 0)
-            or (breaker_on and requested > 0 and failed_count + 1 >= failure_threshold(requested)))
-        last_state.append(_timed_out(arn, service_name, poll.label, sd, hook))
-        del last_state[:-1]
-        poll.sleep(deployment_id, last_state[-1], near_end=bool(near_end))
+    reader = ServiceDeploymentReader(ecs, cluster, service_name, deployment_id, arn, stopped=stopped,
+                                     wall_start=wall_start, wait_until=wait_until, created_after=created_after)
+    return follow_polls(reader, poll)
 
 
 def _read_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, arn: str, *,

@@ -1,9 +1,9 @@
 """Following a deployment once it was started: which deployment to follow and its fallbacks, the failure
 verdict and the rollback policy.
 
-The poll loops themselves share ci_ecs.wait.Poll: `follow_service_deployment` (ci_ecs.service_deployments)
-through ECS's service-deployment API, `wait_for_deployment` by deployment id, `verify_stable` for the stable
-window (ci_ecs.wait); `Follower` picks one,
+Both ways of following run on the one poll loop (ci_ecs.follow.loop): `follow_service_deployment` through ECS's
+service-deployment API (ci_ecs.follow.service_deployment), `wait_for_deployment` by deployment id
+(ci_ecs.follow.by_id); `verify_stable` watches the stable window (ci_ecs.follow.stable). `Follower` picks one,
 falls back when the service-deployment API is not there (or not allowed), turns what it saw into a
 DeploymentFailedError and rolls back when that is wanted.
 """
@@ -18,17 +18,15 @@ from typing import Any
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import DeploymentFailedError, DeployTimeoutError, ServiceDeletedError
-from ci_ecs.network import Addresses
-from ci_ecs.results import DeployResult
-from ci_ecs.service import ServiceResult, primary_deployment
-from ci_ecs.service_deployments import (
+from ci_ecs.follow.by_id import wait_for_deployment
+from ci_ecs.follow.service_deployment import (
     ServiceDeploymentUnavailable,
     describe_service_deployment,
     find_service_deployment,
     follow_service_deployment,
 )
-from ci_ecs.tails import LogTail
-from ci_ecs.wait import (
+from ci_ecs.follow.stable import verify_stable
+from ci_ecs.follow.state import (
     StoppedTasks,
     WaitOutcome,
     describe_or_none,
@@ -36,9 +34,11 @@ from ci_ecs.wait import (
     find_deployment,
     gone_status,
     strategy_of,
-    verify_stable,
-    wait_for_deployment,
 )
+from ci_ecs.network import Addresses
+from ci_ecs.results import DeployResult
+from ci_ecs.service import ServiceResult, primary_deployment
+from ci_ecs.tails import LogTail
 
 log = logging.getLogger(__name__)
 
