@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from ci_ecs.act import Step, would
 from ci_ecs.diff import Change
 from ci_ecs.ecs import EcsGateway
 
@@ -51,10 +52,11 @@ def planned_providers(described: dict[str, Any] | None, configured: Sequence[str
     return _union(list(described.get("capacityProviders") or []), configured)
 
 
-def ensure_cluster(ecs: EcsGateway, cluster: str, *, dry_run: bool = False, exists: bool | None = None,
-                   capacity_providers: Sequence[str] = ()) -> bool:
+def ensure_cluster(ecs: EcsGateway, cluster: str, *, exists: bool | None = None,
+                   capacity_providers: Sequence[str] = ()) -> Step[bool]:
     """Create `cluster` when it is missing (or INACTIVE); never touch an existing one. True when created.
 
+    A step (ci_ecs.act): `act(ensure_cluster(ecs, "demo"))` creates it, `act(..., dry_run=True)` says so only.
     A created cluster has FARGATE, FARGATE_SPOT and `capacity_providers` associated (`created_providers`).
     `exists`: what the caller already knows (an ACTIVE service in it means it exists; DescribeServices'
     ClusterNotFoundException that it does not), so DescribeClusters is not called again.
@@ -64,16 +66,14 @@ def ensure_cluster(ecs: EcsGateway, cluster: str, *, dry_run: bool = False, exis
     if exists:
         log.info("cluster %s exists", cluster)
         return False
-    if dry_run:
-        log.info("cluster %s: would create", cluster)
-        return True
+    yield would(True, log, "cluster %s: would create", cluster)
     ecs.create_cluster(cluster, capacity_providers=created_providers(capacity_providers))
     log.info("cluster %s created", cluster)
     return True
 
 
 def associate_capacity_providers(ecs: EcsGateway, cluster: str, described: dict[str, Any],
-                                 wanted: Sequence[str], *, dry_run: bool = False) -> Change | None:
+                                 wanted: Sequence[str]) -> Step[Change | None]:
     """Associate the `wanted` capacity providers the existing cluster lacks; the change, or None when all are.
 
     PutClusterCapacityProviders replaces both lists: "If the specified cluster has existing capacity providers
@@ -81,7 +81,7 @@ def associate_capacity_providers(ecs: EcsGateway, cluster: str, described: dict[
     add. Any existing capacity providers ... omitted ... will be disassociated", and the default strategy is
     required ("you must specify an empty array ([]) to bypass defining a default strategy") (ECS API reference,
     PutClusterCapacityProviders). So the call carries the cluster's providers plus the new ones, and its own
-    default strategy as DescribeClusters reports it: nothing the config leaves out changes.
+    default strategy as DescribeClusters reports it: nothing the config leaves out changes. A step (ci_ecs.act).
     """
     current = list(described.get("capacityProviders") or [])
     providers = _union(current, wanted)
@@ -89,9 +89,7 @@ def associate_capacity_providers(ecs: EcsGateway, cluster: str, described: dict[
         return None
     change = Change("cluster.capacityProviders", old=current, new=providers)
     added = ", ".join(p for p in providers if p not in current)
-    if dry_run:
-        log.info("cluster %s: would associate capacity providers %s", cluster, added)
-        return change
+    yield would(change, log, "cluster %s: would associate capacity providers %s", cluster, added)
     strategy = [{k: item[k] for k in ("capacityProvider", "weight", "base") if k in item}
                 for item in described.get("defaultCapacityProviderStrategy") or []]
     ecs.put_cluster_capacity_providers(cluster, providers, strategy)

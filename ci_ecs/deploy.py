@@ -1,6 +1,8 @@
-"""The deploy flow: describe -> pure diff -> act only on a non-empty diff, with dry-run threaded through.
+"""The deploy flow: describe -> pure diff -> act only on a non-empty diff.
 
-ECR repository -> image -> cluster -> task definition -> service -> wait -> addresses.
+ECR repository -> image -> cluster -> task definition -> service -> wait -> addresses. Each write step is a
+ci_ecs.act step run through `Deployer._act`, the one dry-run gate: a dry run (`ci-ecs plan`, `--dry-run`) stops
+each step before its first write and follows nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from ci_ecs.act import Step, act
 from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
 from ci_ecs.config import Config, ServiceEntry
@@ -27,7 +30,14 @@ from ci_ecs.errors import (
 )
 from ci_ecs.follow.follower import Follower
 from ci_ecs.follow.state import WaitOutcome
-from ci_ecs.image import ResolvedImage, TagResolver, ensure_image_repository, preflight, resolve_image
+from ci_ecs.image import (
+    ResolvedImage,
+    TagResolver,
+    ensure_image_repository,
+    image_repository,
+    preflight,
+    resolve_image,
+)
 from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.preflight.keys import Keys
@@ -55,6 +65,8 @@ from ci_ecs.taskdef import (
 from ci_ecs.verify import verify_deployment
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # The services and task families described before the image step are used as they are when that step took
 # less than this (no build or push): otherwise they are described again, right before the update.
@@ -120,6 +132,10 @@ class Deployer:
     def cancel(self) -> None:
         """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
         self._cancelled.set()
+
+    def _act(self, step: Step[T]) -> T:
+        """The one dry-run gate: a step's writes are sent unless this is a dry run (ci_ecs.act)."""
+        return act(step, dry_run=self.dry_run)
 
     def _sleep(self, seconds: float) -> None:
         if self._align is not None:  # several services: every wait wakes on the deploy's shared poll grid
@@ -213,10 +229,10 @@ class Deployer:
         changes made to an existing cluster). `exists`/`described`: what `_read_cluster` found.
         """
         configured = list(self.config.cluster_capacity_providers)
-        created = ensure_cluster(ecs, cluster, dry_run=self.dry_run, exists=exists, capacity_providers=configured)
+        created = self._act(ensure_cluster(ecs, cluster, exists=exists, capacity_providers=configured))
         if described is None or not configured:
             return created, []
-        change = associate_capacity_providers(ecs, cluster, described, configured, dry_run=self.dry_run)
+        change = self._act(associate_capacity_providers(ecs, cluster, described, configured))
         return created, [change] if change else []
 
     def _describe_first(self, ecs: EcsGateway, cluster: str, targets: list[ServiceEntry]
@@ -248,9 +264,9 @@ class Deployer:
         ecr = None
         repository = None
         if config.repository:  # private ECR, or ECR Public with repository.public (image.py)
-            ecr, repository = ensure_image_repository(config, self.factory, dry_run=self.dry_run,
-                                                      base_dir=self.base_dir)
-        return resolve_image(config, ecr, repository, dry_run=self.dry_run, base_dir=self.base_dir)
+            ecr = image_repository(config, self.factory)
+            repository = self._act(ensure_image_repository(config, ecr, base_dir=self.base_dir))
+        return self._act(resolve_image(config, ecr, repository, base_dir=self.base_dir))
 
     def register(self) -> RegisterResult:
         """`ci-ecs register`: the image (as deploy puts it), then each task definition, registered only when it
@@ -353,11 +369,11 @@ class Deployer:
         if base is not None or not with_service:
             check_rendered(self.config, target, definition, with_service=with_service)
         if base is not None:
-            return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run, current=base)
+            return definition, self._act(ensure_task_definition(shared.ecs, definition, current=base))
         if with_service and definition.get("family") in self._latest:
             latest = self._latest.pop(str(definition["family"]))
-            return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run, current=latest)
-        return definition, ensure_task_definition(shared.ecs, definition, dry_run=self.dry_run)
+            return definition, self._act(ensure_task_definition(shared.ecs, definition, current=latest))
+        return definition, self._act(ensure_task_definition(shared.ecs, definition))
 
     def _deploy_many(self, shared: _Shared, targets: list[ServiceEntry]) -> DeployResult:
         """Deploy several services at once (at most deploy.parallelism), then report them together.
@@ -437,16 +453,15 @@ class Deployer:
             result.warnings.extend(shared.resolver.notes)
         result.taskDefinitionArn = taskdef.arn
         result.taskDefinitionRegistered = taskdef.registered
-        if taskdef.registered and not self.dry_run:
+        if taskdef.registered:
             self._known_definitions[taskdef.arn] = definition  # what the log tails of a failure need
 
         spec = desired_service(target.service, task_definition=taskdef.arn)
         described = {"current": self._services.pop(name)} if self._services and name in self._services else {}
-        outcome = ensure_service(ecs, cluster, name, spec, network_mode=_network_mode(definition),
-                                 default_subnets=self._default_subnets,
-                                 launch_type=inferred_launch_type(definition, target.service),
-                                 force_new_deployment=config.deploy.force_new_deployment, dry_run=self.dry_run,
-                                 **described)
+        outcome = self._act(ensure_service(ecs, cluster, name, spec, network_mode=_network_mode(definition),
+                                           default_subnets=self._default_subnets,
+                                           launch_type=inferred_launch_type(definition, target.service),
+                                           force_new_deployment=config.deploy.force_new_deployment, **described))
         result.serviceAction = outcome.action
         result.serviceArn = outcome.service.get("serviceArn")
         result.deploymentId = outcome.deployment_id

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ci_ecs.act import Step, would
 from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.config import RepositoryConfig
 
@@ -114,12 +115,12 @@ class RepositoryResult:
     changed: tuple[str, ...]
 
 
-def ensure_repository(ecr: EcrGateway, repository: RepositoryConfig, *, dry_run: bool = False
-                      ) -> RepositoryResult:
+def ensure_repository(ecr: EcrGateway, repository: RepositoryConfig) -> Step[RepositoryResult]:
     """Create the repository when missing; on an existing one, reconcile the settings the config gives.
 
-    Settings the config leaves unset are not touched. Encryption cannot change after creation: a
-    mismatch is logged, not fixed.
+    A step (ci_ecs.act): the repository and its lifecycle policy are read and compared before anything is written.
+    Settings the config leaves unset are not touched. Encryption cannot change after creation: a mismatch is
+    logged, not fixed.
     """
     name = repository.name
     current = ecr.describe_repository(name)
@@ -133,9 +134,7 @@ def ensure_repository(ecr: EcrGateway, repository: RepositoryConfig, *, dry_run:
             params["encryptionConfiguration"] = {"encryptionType": repository.encryption.type}
             if repository.encryption.kms_key:
                 params["encryptionConfiguration"]["kmsKey"] = repository.encryption.kms_key
-        if dry_run:
-            log.info("repository %s: would create", name)
-            return RepositoryResult(name, f"(new)/{name}", True, ())
+        yield would(RepositoryResult(name, f"(new)/{name}", True, ()), log, "repository %s: would create", name)
         created = ecr.create_repository(params)
         if repository.lifecycle_keep_last:
             ecr.put_lifecycle_policy(name, lifecycle_policy(repository.lifecycle_keep_last))
@@ -144,27 +143,29 @@ def ensure_repository(ecr: EcrGateway, repository: RepositoryConfig, *, dry_run:
     changed: list[str] = []
     if repository.tag_mutability and current.get("imageTagMutability") != repository.tag_mutability:
         changed.append("tag_mutability")
-        if not dry_run:
-            ecr.put_tag_mutability(name, repository.tag_mutability)
     scanning = current.get("imageScanningConfiguration", {}).get("scanOnPush", False)
     if repository.scan_on_push is not None and scanning != repository.scan_on_push:
         changed.append("scan_on_push")
-        if not dry_run:
-            ecr.put_scanning(name, repository.scan_on_push)
-    if repository.lifecycle_keep_last:
-        wanted = lifecycle_policy(repository.lifecycle_keep_last)
+    wanted = lifecycle_policy(repository.lifecycle_keep_last) if repository.lifecycle_keep_last else None
+    if wanted is not None:
         existing = ecr.get_lifecycle_policy(name)
         if existing is None or json.loads(existing) != json.loads(wanted):
             changed.append("lifecycle_keep_last")
-            if not dry_run:
-                ecr.put_lifecycle_policy(name, wanted)
     if repository.encryption:
         encryption = current.get("encryptionConfiguration", {}).get("encryptionType", "AES256")
         if encryption != repository.encryption.type:
             log.warning("repository %s is encrypted with %s, the config asks %s: ECR cannot change the "
                         "encryption of an existing repository", name, encryption, repository.encryption.type)
-    if changed:
-        log.info("repository %s %s %s", name, "would update" if dry_run else "updated", ", ".join(changed))
-    else:
+    result = RepositoryResult(name, current["repositoryUri"], False, tuple(changed))
+    if not changed:
         log.info("repository %s unchanged", name)
-    return RepositoryResult(name, current["repositoryUri"], False, tuple(changed))
+        return result
+    yield would(result, log, "repository %s would update %s", name, ", ".join(changed))
+    if "tag_mutability" in changed and repository.tag_mutability:
+        ecr.put_tag_mutability(name, repository.tag_mutability)
+    if "scan_on_push" in changed and repository.scan_on_push is not None:
+        ecr.put_scanning(name, repository.scan_on_push)
+    if "lifecycle_keep_last" in changed and wanted is not None:
+        ecr.put_lifecycle_policy(name, wanted)
+    log.info("repository %s updated %s", name, ", ".join(changed))
+    return result

@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ci_ecs.act import Step, would
 from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.config import CatalogConfig, RepositoryConfig
 from ci_ecs.ecr import RepositoryResult, describe_one_image, describe_one_repository
@@ -183,18 +184,18 @@ def registry_alias(repository_uri: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == PUBLIC_REGISTRY_HOST else None
 
 
-def ensure_public_repository(gateway: EcrPublicGateway, repository: RepositoryConfig, *, base_dir: Path,
-                             dry_run: bool = False) -> RepositoryResult:
+def ensure_public_repository(gateway: EcrPublicGateway, repository: RepositoryConfig, *, base_dir: Path
+                             ) -> Step[RepositoryResult]:
     """Create the public repository (with its catalog data) when missing; on an existing one, write the
     catalog data only when a configured field differs (one PutRepositoryCatalogData), nothing otherwise.
+    A step (ci_ecs.act).
     """
     name = repository.name
     wanted = _catalog_input(repository.catalog, base_dir) if repository.catalog else {}
     current = gateway.describe_repository(name)
     if current is None:
-        if dry_run:
-            log.info("public repository %s: would create (ECR Public, %s)", name, PUBLIC_REGION)
-            return RepositoryResult(name, f"{PUBLIC_REGISTRY_HOST}/(alias)/{name}", True, ())
+        yield would(RepositoryResult(name, f"{PUBLIC_REGISTRY_HOST}/(alias)/{name}", True, ()), log,
+                    "public repository %s: would create (ECR Public, %s)", name, PUBLIC_REGION)
         created = gateway.create_repository(name, wanted or None)
         uri = str(created["repositoryUri"])
         gateway.registry_host = uri.split("/", 1)[0]
@@ -202,22 +203,21 @@ def ensure_public_repository(gateway: EcrPublicGateway, repository: RepositoryCo
         return RepositoryResult(name, uri, True, ())
     uri = str(current["repositoryUri"])
     gateway.registry_host = uri.split("/", 1)[0]
-    changed: list[str] = []
-    if wanted:
-        existing = gateway.get_catalog(name)
-        differing = catalog_changes(wanted, existing)
-        reverse = {api: key for key, api in CATALOG_FIELDS.items()} | {"logoImageBlob": "logo_image"}
-        changed = [f"catalog.{reverse[key]}" for key in differing]
-        if differing and not dry_run:
-            # What the config leaves out keeps the repository's value: the call carries the current text
-            # fields with the configured ones laid over them. (The logo can only be sent when configured.)
-            merged = {key: existing[key] for key in _TEXT_FIELDS if existing.get(key) not in (None, "", [])}
-            gateway.put_catalog(name, {**merged, **wanted})
-    if changed:
-        log.info("public repository %s %s %s", name, "would update" if dry_run else "updated", ", ".join(changed))
-    else:
+    existing = gateway.get_catalog(name) if wanted else {}
+    differing = catalog_changes(wanted, existing) if wanted else []
+    reverse = {api: key for key, api in CATALOG_FIELDS.items()} | {"logoImageBlob": "logo_image"}
+    changed = [f"catalog.{reverse[key]}" for key in differing]
+    result = RepositoryResult(name, uri, False, tuple(changed))
+    if not changed:
         log.info("public repository %s unchanged", name)
-    return RepositoryResult(name, uri, False, tuple(changed))
+        return result
+    yield would(result, log, "public repository %s would update %s", name, ", ".join(changed))
+    # What the config leaves out keeps the repository's value: the call carries the current text fields with
+    # the configured ones laid over them. (The logo can only be sent when configured.)
+    merged = {key: existing[key] for key in _TEXT_FIELDS if existing.get(key) not in (None, "", [])}
+    gateway.put_catalog(name, {**merged, **wanted})
+    log.info("public repository %s updated %s", name, ", ".join(changed))
+    return result
 
 
 # --------------------------------------------------------------------------- the registry's manifest API

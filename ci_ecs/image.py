@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ci_ecs import engine, skopeo
+from ci_ecs.act import Planned, Step, act, would
 from ci_ecs.aws import ClientFactory
 from ci_ecs.aws_failures import aws_errors, error_code
 from ci_ecs.config import Config, ImageConfig
@@ -177,24 +178,21 @@ def _check_mutable(
         )
 
 
-def _publish_engine(
-    config: Config, ecr: Gateway, repository: RepositoryResult, tag: str, *, dry_run: bool, base_dir: Path
-) -> ResolvedImage:
+def _publish_engine(config: Config, ecr: Gateway, repository: RepositoryResult, tag: str, *, base_dir: Path
+                    ) -> Step[ResolvedImage]:
     image = config.image
     tagged = f"{repository.uri}:{tag}"
-    if dry_run and image.build is not None:
+    if image.build is not None:
         context = (base_dir / image.build.context).resolve()
-        log.info("image %s: would build %s (context %s) and push it", tagged, image.build.dockerfile, context)
-        return ResolvedImage(tagged)
-    if dry_run:
-        try:
-            client = engine.connect()
-        except ImageEngineError as exc:
-            # plan needs no engine: without one it cannot compare the local image with ECR's.
-            log.info("image %s: would push image.local %s (not compared with ECR: %s)", tagged, image.local, exc)
-            return ResolvedImage(tagged)
-    else:
+        yield would(ResolvedImage(tagged), log, "image %s: would build %s (context %s) and push it", tagged,
+                    image.build.dockerfile, context)
+    try:
         client = engine.connect()
+    except ImageEngineError as exc:
+        # plan needs no engine: without one it cannot compare the local image with ECR's.
+        yield would(ResolvedImage(tagged), log, "image %s: would push image.local %s (not compared with ECR: %s)",
+                    tagged, image.local, exc)
+        raise
     try:
         if image.build is not None:
             local = engine.inspect_local(client, engine.build(client, image.build, base_dir))
@@ -202,9 +200,8 @@ def _publish_engine(
             local = engine.inspect_local(client, image.local)
         else:
             raise ConfigError("give image.build or image.local to push with the Docker engine", key="image")
-        if dry_run and repository.created:
-            log.info("image %s: would push %s", tagged, local.reference[:19])
-            return ResolvedImage(tagged)
+        if repository.created:  # a dry run has no repository to compare with
+            yield would(ResolvedImage(tagged), log, "image %s: would push %s", tagged, local.reference[:19])
         found = ecr.describe_image(repository.name, tag=tag)
         if found is not None:
             existing = str(found["imageDigest"])
@@ -216,9 +213,7 @@ def _publish_engine(
             incoming = f"{known} (image ID {local.id})" if known else f"image ID {local.id}"
             detail = f" (image ID {existing_config})" if existing_config else ""
             _check_mutable(ecr, repository, tag, existing, detail, incoming)
-        if dry_run:
-            log.info("image %s: would push", tagged)
-            return ResolvedImage(tagged)
+        yield would(ResolvedImage(tagged), log, "image %s: would push", tagged)
         credentials = EcrCredentials(ecr)
         with layer_progress(f"push {tagged}") as progress:
             try:
@@ -235,17 +230,17 @@ def _publish_engine(
         client.close()
 
 
-def _publish_source(
-    config: Config, ecr: Gateway, repository: RepositoryResult, tag: str, source: str, *, dry_run: bool
-) -> ResolvedImage:
+def _publish_source(config: Config, ecr: Gateway, repository: RepositoryResult, tag: str, source: str
+                    ) -> Step[ResolvedImage]:
     image = config.image
     tagged = f"{repository.uri}:{tag}"
     program = skopeo.find_skopeo()
     raw = skopeo.inspect_raw(program, source)
     digest = skopeo.manifest_digest(raw)
-    if dry_run and repository.created:
-        log.info("image %s: would copy %s (%s)", tagged, source, digest)
-        return ResolvedImage(_reference(repository, tag, digest, image.pin), digest)
+    planned = would(ResolvedImage(_reference(repository, tag, digest, image.pin), digest), log,
+                    "image %s: would copy %s (%s)", tagged, source, digest)
+    if repository.created:  # a dry run has no repository to compare with
+        yield planned
     found = ecr.describe_image(repository.name, tag=tag)
     if found is not None:
         existing = str(found["imageDigest"])
@@ -253,9 +248,7 @@ def _publish_source(
             log.info("image %s unchanged (%s): nothing to copy", tagged, digest)
             return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=False)
         _check_mutable(ecr, repository, tag, existing, "", f"{digest} ({source})")
-    if dry_run:
-        log.info("image %s: would copy %s (%s)", tagged, source, digest)
-        return ResolvedImage(_reference(repository, tag, digest, image.pin), digest)
+    yield planned
     credentials = EcrCredentials(ecr)
     sizes = skopeo.layer_sizes(raw)
     # live=False: on a terminal skopeo draws its own bars; our renderer only collects the CI lines.
@@ -271,33 +264,22 @@ def _publish_source(
     return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=True)
 
 
-def publish(
-    config: Config,
-    ecr: Gateway,
-    repository: RepositoryResult,
-    *,
-    dry_run: bool = False,
-    base_dir: Path | None = None,
-) -> ResolvedImage:
+def publish(config: Config, ecr: Gateway, repository: RepositoryResult, *, base_dir: Path | None = None
+            ) -> Step[ResolvedImage]:
     """Put the configured image (build, local or source) into `repository` at its tag, unless it is there.
 
-    Returns the reference to deploy, its digest, and whether anything was sent.
+    A step (ci_ecs.act): a dry run builds nothing and pushes nothing. Returns the reference to deploy, its digest,
+    and whether anything was sent.
     """
     tag = target_tag(config.image)
     if config.image.source is not None:
-        return _publish_source(config, ecr, repository, tag, config.image.source, dry_run=dry_run)
-    return _publish_engine(config, ecr, repository, tag, dry_run=dry_run, base_dir=base_dir or Path.cwd())
+        return (yield from _publish_source(config, ecr, repository, tag, config.image.source))
+    return (yield from _publish_engine(config, ecr, repository, tag, base_dir=base_dir or Path.cwd()))
 
 
-def resolve_image(
-    config: Config,
-    ecr: Gateway | None,
-    repository: RepositoryResult | None,
-    *,
-    dry_run: bool = False,
-    base_dir: Path | None = None,
-) -> ResolvedImage:
-    """The image to deploy.
+def resolve_image(config: Config, ecr: Gateway | None, repository: RepositoryResult | None, *,
+                  base_dir: Path | None = None) -> Step[ResolvedImage]:
+    """The image to deploy (a step, ci_ecs.act).
 
     `--image` (config.image_uri) is used as is. With image.build / image.local / image.source the image is
     first put into the repository (`publish`; `base_dir` is where a relative build context starts, default
@@ -310,13 +292,13 @@ def resolve_image(
     if repository is None or ecr is None:
         return ResolvedImage(None)
     if origin(config.image) is not None:
-        return publish(config, ecr, repository, dry_run=dry_run, base_dir=base_dir)
+        return (yield from publish(config, ecr, repository, base_dir=base_dir))
     tag = config.image.tag
     if tag is None:
         return ResolvedImage(None)
     tagged = f"{repository.uri}:{tag}"
-    if dry_run and repository.created:
-        return ResolvedImage(tagged)
+    if repository.created:  # a dry run has no repository to look in
+        yield Planned(ResolvedImage(tagged))
     found = ecr.describe_image(repository.name, tag=tag)
     if found is None:
         raise ImageNotFoundError(
@@ -333,7 +315,8 @@ def resolve_image(
 def push_image(
     config: Config, factory: ClientFactory, *, dry_run: bool = False, base_dir: Path | None = None
 ) -> ResolvedImage:
-    """`ci-ecs push`: ensure the repository, then put the configured image into it. No ECS call.
+    """`ci-ecs push`: ensure the repository, then put the configured image into it. No ECS call. With `dry_run`
+    the steps stop before their first write (ci_ecs.act): compare only, push nothing.
 
     >>> push_image(load_config("ci-ecs.yml"), ClientFactory(AwsSettings()))  # doctest: +SKIP
     ResolvedImage(uri='1234.dkr.ecr.us-east-1.amazonaws.com/hello@sha256:...', digest=..., pushed=True)
@@ -343,25 +326,29 @@ def push_image(
     if origin(config.image) is None:
         raise ConfigError("nothing to push: configure image.build, image.local or image.source", key="image")
     preflight(config, base_dir=base_dir)
-    ecr, repository = ensure_image_repository(config, factory, dry_run=dry_run, base_dir=base_dir)
-    return publish(config, ecr, repository, dry_run=dry_run, base_dir=base_dir)
+    ecr = image_repository(config, factory)
+    repository = act(ensure_image_repository(config, ecr, base_dir=base_dir), dry_run=dry_run)
+    return act(publish(config, ecr, repository, base_dir=base_dir), dry_run=dry_run)
 
 
-def ensure_image_repository(
-    config: Config, factory: ClientFactory, *, dry_run: bool = False, base_dir: Path | None = None
-) -> tuple[Gateway, RepositoryResult]:
-    """The config's repository, created or reconciled: private ECR in the config's region, or with
-    `repository.public` Amazon ECR Public, whose API is in us-east-1 whatever the region.
-    """
+def image_repository(config: Config, factory: ClientFactory) -> Gateway:
+    """The gateway of the config's repository: private ECR in the config's region, or with `repository.public`
+    Amazon ECR Public, whose API is in us-east-1 whatever the region."""
     if config.repository is None:
         raise ConfigError("repository is required (repository.name)", key="repository")
     if config.repository.public:
-        public = EcrPublicGateway(factory.client("ecr-public", PUBLIC_REGION))
-        result = ensure_public_repository(public, config.repository, base_dir=base_dir or Path.cwd(),
-                                          dry_run=dry_run)
-        return public, result
-    ecr = EcrGateway(factory.client("ecr"))
-    return ecr, ensure_repository(ecr, config.repository, dry_run=dry_run)
+        return EcrPublicGateway(factory.client("ecr-public", PUBLIC_REGION))
+    return EcrGateway(factory.client("ecr"))
+
+
+def ensure_image_repository(config: Config, ecr: Gateway, *, base_dir: Path | None = None
+                            ) -> Step[RepositoryResult]:
+    """The config's repository in `ecr` (`image_repository`), created or reconciled (a step, ci_ecs.act)."""
+    if config.repository is None:
+        raise ConfigError("repository is required (repository.name)", key="repository")
+    if isinstance(ecr, EcrPublicGateway):
+        return (yield from ensure_public_repository(ecr, config.repository, base_dir=base_dir or Path.cwd()))
+    return (yield from ensure_repository(ecr, config.repository))
 
 
 # A private Amazon ECR registry host: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]

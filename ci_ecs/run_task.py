@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci_ecs.act import act
 from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import ensure_cluster
 from ci_ecs.config import Config, RunTaskSettings, ServiceConfig, ServiceEntry
@@ -308,7 +309,7 @@ class TaskRunner:
             if override:
                 params["overrides"] = override
             # A migration may run before the first deploy: the cluster is made as deploy would make it.
-            ensure_cluster(ecs, result.cluster)
+            act(ensure_cluster(ecs, result.cluster))
             tasks, refused = ecs.run_task(params)
             for failure in refused:
                 result.warnings.append(f"RunTask could not start a task: {failure.get('reason')} "

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ci_ecs.act import Step, would
 from ci_ecs.config import ServiceConfig
 from ci_ecs.config.api import member_shape, to_api
 from ci_ecs.config.service import API_STRUCTURES
@@ -380,13 +381,12 @@ def _deployment_id(service: dict[str, Any]) -> str | None:
 
 def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, *, network_mode: str | None,
                    default_subnets: Callable[[], list[str]], launch_type: str | None = None,
-                   force_new_deployment: bool = False, dry_run: bool = False,
-                   current: Any = _DESCRIBE) -> ServiceResult:
+                   force_new_deployment: bool = False, current: Any = _DESCRIBE) -> Step[ServiceResult]:
     """Create the service when missing or INACTIVE; update it only when something differs or when forced.
 
-    A DRAINING service raises ServiceStateError: ECS is deleting it. With `dry_run`, `sent` holds
-    exactly what would be sent, and nothing is. `current`: the service as the caller has just described
-    it (None: missing), so it is not described twice.
+    A step (ci_ecs.act): a dry run's result has `sent` holding exactly what would be sent, and nothing is.
+    A DRAINING service raises ServiceStateError: ECS is deleting it. `current`: the service as the caller has
+    just described it (None: missing), so it is not described twice.
     """
     if current is _DESCRIBE:
         current = ecs.describe_service(cluster, name)
@@ -398,9 +398,8 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
         params = create_params(spec, cluster=cluster, name=name, network_mode=network_mode,
                                default_subnets=default_subnets, launch_type=launch_type)
         changes = [Change("service", new="(create)")]
-        if dry_run:
-            log.info("service %s: would create (desired count %s)", name, params["desiredCount"])
-            return ServiceResult("created", {"serviceName": name, **params}, None, None, changes, params)
+        yield would(ServiceResult("created", {"serviceName": name, **params}, None, None, changes, params), log,
+                    "service %s: would create (desired count %s)", name, params["desiredCount"])
         created = ecs.create_service(params)
         log.info("service %s created (desired count %s)", name, created.get("desiredCount"))
         return ServiceResult("created", created, _deployment_id(created), None, changes, params,
@@ -414,12 +413,12 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
         # keys the config names (what it leaves out is never changed).
         tag_changes, add, remove = tag_plan(spec.tags, ecs.list_tags(str(current.get("serviceArn"))))
     if not changes and not force_new_deployment and tag_changes:
-        if dry_run:
-            log.info("service %s: would change its tags (%s)", name, ", ".join(c.path for c in tag_changes))
-        else:
-            ecs.tag_service(str(current.get("serviceArn")), add, remove)
-            log.info("service %s: tags changed (%s)", name, ", ".join(c.path for c in tag_changes))
-        return ServiceResult("updated", current, _deployment_id(current), None, tag_changes)
+        tagged = ServiceResult("updated", current, _deployment_id(current), None, tag_changes)
+        tag_paths = ", ".join(c.path for c in tag_changes)
+        yield would(tagged, log, "service %s: would change its tags (%s)", name, tag_paths)
+        ecs.tag_service(str(current.get("serviceArn")), add, remove)
+        log.info("service %s: tags changed (%s)", name, tag_paths)
+        return tagged
     if not changes and not force_new_deployment:
         log.info("service %s unchanged (%s, desired count %s)", name, _short(current.get("taskDefinition")),
                  current.get("desiredCount"))
@@ -435,9 +434,8 @@ def ensure_service(ecs: EcsGateway, cluster: str, name: str, spec: ServiceSpec, 
     # Only a move to another task definition has something to roll back to.
     previous = current.get("taskDefinition") if "taskDefinition" in params else None
     what = ", ".join(c.path for c in changes) or "forced new deployment"
-    if dry_run:
-        log.info("service %s: would update (%s)", name, what)
-        return ServiceResult("updated", current, None, previous, changes + tag_changes, params)
+    yield would(ServiceResult("updated", current, None, previous, changes + tag_changes, params), log,
+                "service %s: would update (%s)", name, what)
     updated = ecs.update_service(params)
     log.info("service %s updated (%s)", name, what)
     if tag_changes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ci_ecs.act import Step, would
 from ci_ecs.config import TaskConfig, cpu_units, memory_mib
 from ci_ecs.diff import Change, diff_values, strip_empty
 from ci_ecs.ecs import EcsGateway
@@ -460,9 +461,9 @@ def _register(ecs: EcsGateway, params: dict[str, Any], current: dict[str, Any] |
     raise AssertionError("unreachable")  # the last send returns or raises
 
 
-def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run: bool = False,
-                           tags: dict[str, str] | None = None, current: Any = _FETCH) -> TaskDefinitionResult:
-    """Register `desired` only when it differs from the latest ACTIVE revision of its family.
+def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, tags: dict[str, str] | None = None,
+                           current: Any = _FETCH) -> Step[TaskDefinitionResult]:
+    """Register `desired` only when it differs from the latest ACTIVE revision of its family (a step, ci_ecs.act).
 
     `current` is that revision when the caller has just described it (a `task.definition` family's base),
     so it is not described twice. Safe to call twice: the second call finds the revision the first
@@ -477,9 +478,8 @@ def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, dry_run:
         log.info("task definition %s:%s unchanged", family, current.get("revision"))
         return TaskDefinitionResult(current["taskDefinitionArn"], False, family, current.get("revision"),
                                     [], previous_arn)
-    if dry_run:
-        log.info("task definition %s: would register a new revision (%d change(s))", family, len(changes))
-        return TaskDefinitionResult(f"{family}:(new)", True, family, None, changes, previous_arn)
+    yield would(TaskDefinitionResult(f"{family}:(new)", True, family, None, changes, previous_arn), log,
+                "task definition %s: would register a new revision (%d change(s))", family, len(changes))
     params = dict(desired)
     if tags and not params.get("tags"):
         params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
