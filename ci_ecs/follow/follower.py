@@ -252,29 +252,8 @@ class Follower:
                 waited.reason, service=name, status=waited.service_status or "MISSING",
                 deployment_id=waited.deployment_id, stopped_reasons=waited.stopped_reasons, events=waited.events,
                 result=self.finish(result))
-        breaker, breaker_rollback = self.circuit_breaker(outcome.service)
         lines = [waited.reason]
-        rolled_back_to = None
-        if waited.state == "ROLLED_BACK":
-            rolled_back_to = (primary_deployment(waited.service) or {}).get("taskDefinition") or None
-        elif (waited.ecs_rolling_back or (waited.state == "FAILED" and waited.ecs_failed and breaker
-                                           and breaker_rollback)) and outcome.action == "created":
-            # A service's first deployment has no earlier one to go back to: ECS's circuit breaker rolls back
-            # "to the last deployment that completed" (developer guide, deployment circuit breaker), and there
-            # is none. Say what happened, not a rollback.
-            lines.append("nothing to roll back to: the service was created by this deploy")
-        elif waited.ecs_rolling_back:
-            # ECS started the rollback (circuit breaker, alarm or StopServiceDeployment): not ours to start.
-            rolled_back_to = outcome.previous_task_definition
-            lines.append(f"ECS rolls the service back (service deployment "
-                         f"{(waited.service_deployment or {}).get('status')})")
-        elif waited.state == "FAILED" and waited.ecs_failed and breaker and breaker_rollback:
-            rolled_back_to = outcome.previous_task_definition
-            lines.append("ECS's circuit breaker rolls back the service")
-        elif waited.state == "FAILED":
-            ecs_rolls_back = breaker_rollback and waited.ecs_failed
-            rolled_back_to = self._roll_back(name, outcome, ecs_rolls_back, lines,
-                                             ours={str(outcome.deployment_id), waited.deployment_id}, result=result)
+        rolled_back_to = self._rollback_verdict(name, waited, outcome, result, lines)
         result.rolledBackTo = rolled_back_to
         if tail_tasks is None and stopped is not None:
             shown = set(waited.stopped_reasons)
@@ -283,6 +262,34 @@ class Follower:
             "; ".join(line for line in lines if line), deployment_id=waited.deployment_id,
             stopped_reasons=waited.stopped_reasons, events=waited.events, rolled_back_to=rolled_back_to,
             result=self.finish(result), log_tails=self.log_tails(tail_tasks or []))
+
+    def _rollback_verdict(self, name: str, waited: WaitOutcome, outcome: ServiceResult, result: DeployResult,
+                          lines: list[str]) -> str | None:
+        """Where the failed deployment leaves the service (the revision it goes back to, or None), after rolling
+        back when that is ours to do; what happened is added to `lines`."""
+        breaker, breaker_rollback = self.circuit_breaker(outcome.service)
+        ecs_breaker_rolls_back = waited.state == "FAILED" and waited.ecs_failed and breaker and breaker_rollback
+        if waited.state == "ROLLED_BACK":
+            return (primary_deployment(waited.service) or {}).get("taskDefinition") or None
+        if (waited.ecs_rolling_back or ecs_breaker_rolls_back) and outcome.action == "created":
+            # A service's first deployment has no earlier one to go back to: ECS's circuit breaker rolls back
+            # "to the last deployment that completed" (developer guide, deployment circuit breaker), and there
+            # is none. Say what happened, not a rollback.
+            lines.append("nothing to roll back to: the service was created by this deploy")
+            return None
+        if waited.ecs_rolling_back:
+            # ECS started the rollback (circuit breaker, alarm or StopServiceDeployment): not ours to start.
+            lines.append(f"ECS rolls the service back (service deployment "
+                         f"{(waited.service_deployment or {}).get('status')})")
+            return outcome.previous_task_definition
+        if ecs_breaker_rolls_back:
+            lines.append("ECS's circuit breaker rolls back the service")
+            return outcome.previous_task_definition
+        if waited.state == "FAILED":
+            ecs_rolls_back = breaker_rollback and waited.ecs_failed
+            return self._roll_back(name, outcome, ecs_rolls_back, lines,
+                                   ours={str(outcome.deployment_id), waited.deployment_id}, result=result)
+        return None
 
     def _roll_back(self, name: str, outcome: ServiceResult, ecs_rolls_back: bool,
                    lines: list[str], *, ours: set[str] | None = None, result: DeployResult | None = None
