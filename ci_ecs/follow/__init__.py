@@ -5,5 +5,6 @@
 - `by_id` and `service_deployment`: the two readers of one poll (DescribeServices by deployment id;
   DescribeServiceDeployments for a service deployment of any strategy);
 - `state`: what ECS reports, read for a verdict (the outcome, the deployments, the stopped tasks);
-- `stable`: the stable window after COMPLETED.
+- `stable`: the stable window after COMPLETED;
+- `early_success`: what early success criteria change (ECS's success at a healthy percentage, a DEFERRED clean-up).
 """

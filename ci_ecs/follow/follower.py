@@ -19,6 +19,7 @@ from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import DeploymentFailedError, DeployTimeoutError, ServiceDeletedError
 from ci_ecs.follow.by_id import wait_for_deployment
+from ci_ecs.follow.early_success import cleanup_note, criteria
 from ci_ecs.follow.service_deployment import (
     ServiceDeploymentUnavailable,
     describe_service_deployment,
@@ -83,6 +84,7 @@ class Follower:
         deployment_id = str(outcome.deployment_id)
         settled = outcome.action == "unchanged" and self.settled(outcome.service, deployment_id)
         service = outcome.service
+        early = criteria(service)
         stopped = StoppedTasks(ecs, cluster, name, deployment_id)
         if outcome.action == "unchanged" and config.deploy.wait and not settled:
             stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
@@ -92,6 +94,13 @@ class Follower:
             if final.state == "TRAFFIC_SHIFTED":
                 result.warnings.append(f"production traffic has moved; the bake is still running "
                                        f"(lifecycle stage {result.lifecycleStage}): ECS finishes the deployment")
+            # Early success criteria (issue 26): ECS's SUCCESSFUL is the verdict; the old revision may still be
+            # cleaned up (DEFERRED) and the new one still scaling up.
+            early = criteria(final.service_deployment or {}) or criteria(final.service or {})
+            note = cleanup_note(final.service_deployment or {}) if final.state == "COMPLETED" else None
+            if note:
+                log.info("service %s: %s", name, note)
+                result.warnings.append(note)
             deployment_id, service = final.deployment_id, final.service
             result.deploymentId = deployment_id
         addresses = addresses_of(service)
@@ -109,7 +118,7 @@ class Follower:
                                    started_at=self.started, sleep=self._sleep,
                                    tasks=addresses.tasks if addresses else None,
                                    health_checked=health_checked(definition), seen_at=seen_at,
-                                   timeout=max(1.0, self.remaining(config.deploy.timeout)))
+                                   timeout=max(1.0, self.remaining(config.deploy.timeout)), early=early)
             if stable.state != "COMPLETED":
                 result.rolloutState = stable.state
                 raise self.failure(name, stable, outcome, result, stopped=stopped)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ci_ecs.ecs import EcsGateway
+from ci_ecs.follow.early_success import required_running
 from ci_ecs.follow.loop import MIN_POLL_SECONDS, STOPPED_POLL_BOUND_SECONDS
 from ci_ecs.follow.state import (
     StoppedTasks,
@@ -73,7 +74,7 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
                   stopped: StoppedTasks | None = None, started_at: float | None = None,
                   tasks: list[dict[str, Any]] | None = None, health_checked: bool = False,
                   seen_at: float | None = None, timeout: float | None = None,
-                  clock: Callable[[], float] = time.time,
+                  early: dict[str, Any] | None = None, clock: Callable[[], float] = time.time,
                   sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
     """After COMPLETED: check that our tasks stay up until each has been up `stable_seconds`.
 
@@ -84,7 +85,8 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
     `tasks`, `running_since` (the newest startedAt) starts the window. Our deployment's stopped tasks are
     listed every STOPPED_POLL_BOUND_SECONDS meanwhile and at the end: the real stops (`StoppedTasks`), not only
     the counts. Fails when one of our tasks stopped (a lower desired count excused), when our deployment is no
-    longer PRIMARY, or when fewer tasks run than desired.
+    longer PRIMARY, or when fewer tasks run than desired (with early success criteria, `early`: than their
+    healthy percent of the desired count, ECS's own bar for success; early_success.required_running).
     """
     desired_at_complete = int((find_deployment(completed, deployment_id) or {}).get("desiredCount", 0))
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
@@ -135,7 +137,7 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
                            f"({primary.get('taskDefinition')}) while its tasks were watched",
                            [], service_events(service, wall_start))
     running = int(ours.get("runningCount", 0))
-    if running < min(desired, desired_at_complete):
+    if running < required_running(min(desired, desired_at_complete), early):
         return WaitOutcome("FAILED", deployment_id, service,
                            f"deployment {deployment_id}: {running} of {desired} tasks running after it completed",
                            stopped.reasons(), service_events(service, wall_start))

@@ -5,18 +5,22 @@ desired count is healthy on the target revision (ECS API reference, DeploymentEa
 deployment's status is then SUCCESSFUL, which is what ci-ecs follows, as for any deployment. With
 `sourceServiceRevisionCleanup: DEFERRED`, ECS removes the source revision's tasks after it completed the
 deployment ("The time when Amazon ECS removes the source revisions' tasks relative to deployment completion"),
-so the old revision may still run tasks when ci-ecs reports success: `cleanup_note` says so. Only ECS's data is
-read (ServiceDeployment.deploymentConfiguration and sourceServiceRevisions[].runningTaskCount /
-pendingTaskCount), never an event's or a status reason's wording.
+so the old revision may still run tasks when ci-ecs reports success: `cleanup_note` says so. And the target
+revision may still be scaling up then ("Amazon ECS continues to scale the target service revision" after
+completing): the stable window asks for `required_running` tasks, not the whole desired count. Only ECS's data
+is read (the deployment configuration of the service deployment or the service, sourceServiceRevisions[].
+runningTaskCount / pendingTaskCount), never an event's or a status reason's wording.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
 def criteria(service_deployment: dict[str, Any]) -> dict[str, Any] | None:
-    """The enabled early success criteria of a service deployment (DescribeServiceDeployments), else None.
+    """The enabled early success criteria of a service deployment (DescribeServiceDeployments) or a service
+    (DescribeServices: Service.deploymentConfiguration has the same member), else None.
 
     >>> criteria({"deploymentConfiguration": {"earlySuccessCriteria": {"enable": True, "healthyPercent": 50}}})
     {'enable': True, 'healthyPercent': 50}
@@ -53,3 +57,17 @@ def cleanup_note(service_deployment: dict[str, Any]) -> str | None:
     return (f"ECS ended the deployment at its early success criteria ({found.get('healthyPercent')}% of the desired "
             f"count healthy); the old revision is still being cleaned up ({left} task(s) left, "
             "sourceServiceRevisionCleanup DEFERRED)")
+
+
+def required_running(desired: int, found: dict[str, Any] | None) -> int:
+    """The running tasks the stable window asks of a completed deployment: all `desired` ones, or with early
+    success criteria `healthyPercent` of them ("This percentage is relative to the service's desiredCount",
+    DeploymentEarlySuccessCriteria.healthyPercent; a fraction of a task rounds up).
+
+    >>> half = {"healthyPercent": 50}
+    >>> required_running(4, None), required_running(4, half), required_running(3, half)
+    (4, 2, 2)
+    """
+    if not found or not isinstance(found.get("healthyPercent"), int):
+        return desired
+    return min(desired, math.ceil(desired * int(found["healthyPercent"]) / 100))
