@@ -30,7 +30,8 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
   - ``EC2ContainerServiceResponse``: the service-deployment operations moto lacks
     (ListServiceDeployments, DescribeServiceDeployments, DescribeServiceRevisions,
     StopServiceDeployment, ContinueServiceDeployment) are added as methods
-    (``deployments.RESPONSE_METHODS``); CreateService/UpdateService refuse the strategy settings
+    (``deployments.RESPONSE_METHODS``), and the Express Mode operations (``express.RESPONSE_METHODS``:
+    Create/Describe/Update/DeleteExpressGatewayService); CreateService/UpdateService refuse the strategy settings
     ECS refuses (``deployment_rules.validate``) and record a service deployment per new deployment.
   - Models: ``Service.deployments``/``events``/``task_definition``, ``backend.tasks``,
     ``Task`` (built with moto's constructor) and ``Container``, ``ManagedState._transitions``.
@@ -77,6 +78,7 @@ from . import (
     context,
     deployment_rules,
     ecr,
+    express,
     network,
     scheduler,
     service_rules,
@@ -470,8 +472,8 @@ def install() -> None:
             if (owner, name) not in _ORIGINALS:
                 _ORIGINALS[(owner, name)] = owner.__dict__[name]
                 setattr(owner, name, func)
-        for name, method in service_deployments.RESPONSE_METHODS.items():  # operations moto lacks
-            setattr(EC2ContainerServiceResponse, name, method)
+        for name, method in {**service_deployments.RESPONSE_METHODS, **express.RESPONSE_METHODS}.items():
+            setattr(EC2ContainerServiceResponse, name, method)  # operations moto lacks
 
 
 def uninstall() -> None:
@@ -480,6 +482,6 @@ def uninstall() -> None:
         for (owner, name), original in list(_ORIGINALS.items()):
             setattr(owner, name, original)
             del _ORIGINALS[(owner, name)]
-        for name in service_deployments.RESPONSE_METHODS:
+        for name in {**service_deployments.RESPONSE_METHODS, **express.RESPONSE_METHODS}:
             if name in EC2ContainerServiceResponse.__dict__:
                 delattr(EC2ContainerServiceResponse, name)
