@@ -59,6 +59,7 @@ def validate(configuration: dict[str, Any], load_balancers: list[dict[str, Any]]
     _check_ranges(configuration)
     _check_load_balancers(strategy, load_balancers)
     _check_hooks(configuration.get("lifecycleHooks") or [])
+    _check_early_success(configuration, strategy)
     alarms = configuration.get("alarms")
     if alarms and alarms.get("enable") and not alarms.get("alarmNames"):
         raise InvalidParameterException("Deployment alarms require at least one alarm name.")
@@ -115,6 +116,35 @@ def _check_hooks(hooks: list[dict[str, Any]]) -> None:
         for stage in stages:
             if stage not in HOOK_STAGES:
                 raise InvalidParameterException(f"Invalid lifecycle stage: {stage}.")
+
+
+def _check_early_success(configuration: dict[str, Any], strategy: str) -> None:
+    """earlySuccessCriteria as the API reference (DeploymentEarlySuccessCriteria) rules it: "only with rolling
+    deployment strategy"; with ``enable`` true "you must also specify healthyPercent and
+    sourceServiceRevisionCleanup"; healthyPercent "an integer between 0 and 100" and "greater than or equal to
+    the minimumHealthyPercent value"; sourceServiceRevisionCleanup BLOCKING or DEFERRED."""
+    criteria = configuration.get("earlySuccessCriteria")
+    if criteria is None:
+        return
+    if strategy != "ROLLING":
+        raise InvalidParameterException("earlySuccessCriteria is only valid with the ROLLING deployment strategy.")
+    if not criteria.get("enable"):
+        return
+    percent, cleanup = criteria.get("healthyPercent"), criteria.get("sourceServiceRevisionCleanup")
+    if percent is None or cleanup is None:
+        raise InvalidParameterException(
+            "earlySuccessCriteria with enable true requires healthyPercent and sourceServiceRevisionCleanup."
+        )
+    if cleanup not in ("BLOCKING", "DEFERRED"):
+        raise InvalidParameterException(
+            "earlySuccessCriteria.sourceServiceRevisionCleanup must be BLOCKING or DEFERRED."
+        )
+    minimum = int(configuration.get("minimumHealthyPercent", 100))
+    if not 0 <= int(percent) <= 100 or int(percent) < minimum:
+        raise InvalidParameterException(
+            "earlySuccessCriteria.healthyPercent must be between 0 and 100 and at least "
+            f"minimumHealthyPercent ({minimum})."
+        )
 
 
 def _number(value: Any) -> float | None:

@@ -147,9 +147,30 @@ def _circuit_breaker(
         task_control.stop_tasks(service, mine, primary["id"], ctx)
 
 
+def early_success_target(desired: int, config: dict[str, Any]) -> int | None:
+    """How many of the target revision's tasks must run healthy for the deployment to complete early,
+    or None without ``earlySuccessCriteria`` (or with ``enable`` false).
+
+    ECS Developer Guide, "Complete Amazon ECS rolling deployments early with early success criteria":
+    healthyPercent is a percentage of the service's desiredCount, "rounded up" (50 % of 3 is 2).
+
+    >>> early_success_target(4, {"earlySuccessCriteria": {"enable": True, "healthyPercent": 50}})
+    2
+    >>> early_success_target(3, {"earlySuccessCriteria": {"enable": True, "healthyPercent": 50}})
+    2
+    >>> early_success_target(4, {"earlySuccessCriteria": {"enable": False, "healthyPercent": 50}}) is None
+    True
+    """
+    criteria = config.get("earlySuccessCriteria") or {}
+    if not criteria.get("enable"):
+        return None
+    return math.ceil(desired * int(criteria.get("healthyPercent") or 0) / 100)
+
+
 def _completion(service: Any, primary: dict[str, Any], tasks: list[Any], state: dict[str, Any]) -> None:
     """COMPLETED once the primary runs the desired count (HEALTHY where it has container health
-    checks) and no older task is left; then the drained deployments go, and the steady state."""
+    checks) and no older task is left, or earlier under earlySuccessCriteria; then, once the service
+    is fully rolled out, the drained deployments go, and the steady state."""
     others_present = any(t.last_status != "STOPPED" and t.sb_deployment != primary["id"] for t in tasks)
     # ECS completes a deployment once its tasks run and pass their container health checks.
     ready = sum(1 for t in tasks if t.sb_deployment == primary["id"] and t.last_status == "RUNNING"
@@ -160,7 +181,7 @@ def _completion(service: Any, primary: dict[str, Any], tasks: list[Any], state: 
         and primary["pendingCount"] == 0
         and not others_present
     )
-    if done and primary["rolloutState"] == "IN_PROGRESS":
+    if primary["rolloutState"] == "IN_PROGRESS" and (done or _early_success(service, ready, others_present)):
         primary["rolloutState"] = "COMPLETED"
         primary["rolloutStateReason"] = f"ECS deployment {primary['id']} completed."
         primary["updatedAt"] = utcnow()
@@ -173,6 +194,22 @@ def _completion(service: Any, primary: dict[str, Any], tasks: list[Any], state: 
     if steady and not state["steady"]:
         service_state.add_event(service, f"(service {service.name}) has reached a steady state.")
     state["steady"] = steady
+
+
+def _early_success(service: Any, ready: int, others_present: bool) -> bool:
+    """Whether earlySuccessCriteria ends the deployment now (ECS Developer Guide, "Complete Amazon ECS
+    rolling deployments early with early success criteria"): healthyPercent of the desired count runs
+    healthy on the target revision; with sourceServiceRevisionCleanup BLOCKING the source revision's tasks
+    are also cleaned up first, with DEFERRED ECS "marks the deployment successful, and then removes the
+    previous tasks in the background" (API reference, DeploymentEarlySuccessCriteria). The rest of the
+    target revision's tasks start afterwards through regular scaling (the rolling update carries on), and
+    the circuit breaker no longer applies (``_circuit_breaker`` acts on IN_PROGRESS deployments only)."""
+    config = service_state.deployment_configuration(service)
+    target = early_success_target(service.desired_count, config)
+    if target is None or ready < target:
+        return False
+    cleanup = (config.get("earlySuccessCriteria") or {}).get("sourceServiceRevisionCleanup") or "BLOCKING"
+    return cleanup == "DEFERRED" or not others_present
 
 
 def finish(service: Any, record: deployments.ServiceDeployment, tasks: list[Any], ctx: SandboxContext) -> None:
