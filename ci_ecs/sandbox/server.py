@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
+from moto.ecs import ecs_backends
 from moto.moto_api._internal import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -219,6 +220,22 @@ class Sandbox:
         """{load balancer DNSName: {listener port: URL where it answers}}: the URL is
         ``http://DNSNAME:PORT`` unless the port could not be bound (then a free port, also logged)."""
         return self._forwarder.endpoints() if self._forwarder is not None else {}
+
+    def restart_counts(self, task_arn: str) -> dict[str, int]:
+        """{container name: restarts} of a task: how often each container was restarted in place under its
+        ``restartPolicy`` (``restart_policy.py``). ECS reports this count as RestartCount in the task metadata
+        endpoint and Container Insights, not in DescribeTasks; {} for a task the sandbox does not know."""
+        ctx = self._ctx
+        if ctx is None:
+            return {}
+        with ctx.lock:
+            for regions in list(ecs_backends.values()):
+                for backend in list(regions.values()):
+                    for tasks in list(backend.tasks.values()):
+                        task = tasks.get(task_arn)
+                        if task is not None:
+                            return {str(c.name): int(getattr(c, "sb_restart_count", 0)) for c in task.containers}
+        return {}
 
     @property
     def request_log(self) -> list[Call]:

@@ -155,7 +155,7 @@ def check_limits(params: dict[str, Any], request_bytes: int | None = None) -> st
                         "which is not in the task definition.")
             if target == container.get("name"):
                 return f"Container '{target}' cannot depend on itself."
-    problem = _check_environment(containers)
+    problem = _check_environment(containers) or _check_restart_policies(containers)
     if problem:
         return problem
     problem = _check_resources(params, containers)
@@ -186,6 +186,27 @@ def _check_environment(containers: list[dict[str, Any]]) -> str | None:
             if not name or "=" in name or "\0" in name:
                 return (f"Invalid environment variable name {name[:40]!r} in container '{container.get('name')}': "
                         "a name must be non-empty and contain neither '=' nor NUL.")
+    return None
+
+
+# ContainerRestartPolicy (ECS API reference): "You can specify a maximum of 50 container exit codes"; "a minimum
+# restartAttemptPeriod of 60 seconds and a maximum restartAttemptPeriod of 1800 seconds".
+MAX_IGNORED_EXIT_CODES = 50
+RESTART_ATTEMPT_PERIOD = (60, 1800)
+
+
+def _check_restart_policies(containers: list[dict[str, Any]]) -> str | None:
+    """A container restartPolicy outside ECS's limits (ContainerRestartPolicy)."""
+    for container in containers:
+        policy = container.get("restartPolicy") or {}
+        if len(policy.get("ignoredExitCodes") or []) > MAX_IGNORED_EXIT_CODES:
+            return (f"Container '{container.get('name')}': restartPolicy.ignoredExitCodes can list at most "
+                    f"{MAX_IGNORED_EXIT_CODES} exit codes.")
+        period = policy.get("restartAttemptPeriod")
+        low, high = RESTART_ATTEMPT_PERIOD
+        if period is not None and not low <= int(period) <= high:
+            return (f"Container '{container.get('name')}': restartPolicy.restartAttemptPeriod must be between "
+                    f"{low} and {high} seconds.")
     return None
 
 

@@ -3,7 +3,9 @@
 A task goes PROVISIONING → PENDING → RUNNING in ``task_start_seconds``; stopping takes half
 that. Images in the sandbox's own ECR must exist (checked against the registry in ``sync``,
 outside the lock); others count as pullable. A container can be told to exit with a docker
-label (``CRASH_LABEL``, after ``CRASH_AFTER_LABEL`` seconds) to simulate a crashing app.
+label (``CRASH_LABEL``, after ``CRASH_AFTER_LABEL`` seconds) to simulate a crashing app; with a restart
+policy that allows it (``restart_policy``) the container restarts in place and exits again after the same
+time.
 
 A one-off task (started by RunTask, not by a service) runs no command here, so it would otherwise run for
 ever: its containers exit 0 after ``ONE_OFF_RUN_SECONDS`` of RUNNING (the crash labels give another code or
@@ -21,7 +23,7 @@ from typing import Any
 
 from moto.ecs import ecs_backends
 
-from .. import ecr
+from .. import ecr, restart_policy
 from ..context import SandboxContext
 from ..lifecycle import finish_stop, mark_stopping, task_health, utcnow
 from .base import TaskRuntime
@@ -67,6 +69,8 @@ class SimulatedRuntime(TaskRuntime):
                 container.sb_exit_code = 0
                 if after in (None, ""):
                     container.sb_exit_after = ONE_OFF_RUN_SECONDS
+            container.sb_restart_policy = restart_policy.policy_of(definition)
+            container.sb_restart_count = 0
             container.sb_health_check = bool(definition.get("healthCheck"))
             status = str(labels.get(HEALTH_LABEL) or "HEALTHY").upper()
             container.sb_health_result = "UNHEALTHY" if status == "UNHEALTHY" else "HEALTHY"
@@ -142,6 +146,7 @@ class SimulatedRuntime(TaskRuntime):
             for container in task.containers:
                 container.last_status = "RUNNING"
                 container.runtime_id = f"{task.id}-{uuid.uuid4().hex[:10]}"
+                container.sb_started_at = now
             task.sb_running_since = now
             just_started = True
         if task.last_status == "RUNNING":
@@ -149,7 +154,13 @@ class SimulatedRuntime(TaskRuntime):
                 code = container.sb_exit_code
                 if code is None or container.last_status != "RUNNING":
                     continue
-                if now - task.sb_running_since < container.sb_exit_after:
+                ran_for = now - container.sb_started_at
+                if ran_for < container.sb_exit_after:
+                    continue
+                if restart_policy.should_restart(container.sb_restart_policy, code, ran_for, ctx.minute_seconds):
+                    # Restarted in place: the task stays RUNNING, the container runs (and crashes) again.
+                    container.sb_started_at = now
+                    container.sb_restart_count += 1
                     continue
                 container.last_status = "STOPPED"
                 container.exitCode = code
