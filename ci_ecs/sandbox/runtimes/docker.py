@@ -358,6 +358,7 @@ class DockerRuntime(TaskRuntime):
             if state.reason:
                 container.reason = state.reason
             container.health_status = state.health
+            container.sb_restart_count = state.restarts
             if state.runtime_id:
                 container.runtime_id = state.runtime_id
             if bridge and state.bindings:

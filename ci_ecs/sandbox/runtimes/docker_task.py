@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from docker.errors import APIError, NotFound
 
-from .. import lifecycle, logs, secrets
+from .. import lifecycle, logs, restart_policy, secrets
 from ..context import SandboxContext
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class ContainerSpec:
     init: bool
     labels: dict[str, str]
     log_target: logs.LogTarget | None
+    restart_policy: dict[str, Any] | None = None  # enabled restartPolicy (``restart_policy.policy_of``)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class ContainerState:
     runtime_id: str | None = None
     bindings: list[dict[str, Any]] = field(default_factory=list)
     started: bool = False
+    started_at: float = 0.0  # when the container last started (its first start or its last restart)
+    restarts: int = 0  # restarts in place under its restartPolicy (ECS's RestartCount)
 
 
 def int_or_none(value: Any) -> int | None:
@@ -118,6 +121,7 @@ def container_spec(definition: dict[str, Any], task_definition: Any, overrides: 
         init=bool(linux.get("initProcessEnabled")),
         labels=labels,
         log_target=logs.target_for(definition, account_id, region),
+        restart_policy=restart_policy.policy_of(definition),
     )
 
 
@@ -266,14 +270,37 @@ class TaskRun:
                     return
                 state.started = True
                 state.status = "RUNNING"
+                state.started_at = self.engine.now()
             if self.phase == "PENDING" and all(s.started for s in self.states.values()):
                 self.phase = "RUNNING"
+            self._restart_exited()
             for spec in self.specs:
                 state = self.states[spec.name]
                 if spec.essential and state.started and state.status == "STOPPED":
                     self._fail("Essential container in task exited", "EssentialContainerExited")
                     return
             self.stop.wait(POLL_SECONDS)
+
+    def _restart_exited(self) -> None:
+        """Restart in place the containers that exited and that their restartPolicy restarts
+        (``restart_policy.should_restart``): the same container started again, the task carries on."""
+        for spec in self.specs:
+            state = self.states[spec.name]
+            if not state.started or state.status != "STOPPED" or self.stop.is_set():
+                continue
+            now = self.engine.now()
+            if not restart_policy.should_restart(spec.restart_policy, state.exit_code, now - state.started_at,
+                                                 self.ctx.minute_seconds):
+                continue
+            try:
+                self.engine.start_container(self, spec)
+            except APIError as err:
+                log.warning("sandbox task %s: restarting container %s: %s", self.task_id, spec.name, explain(err))
+                continue
+            log.info("sandbox task %s: container %s exited with %s and was restarted (restart %d)",
+                     self.task_id, spec.name, state.exit_code, state.restarts + 1)
+            state.status, state.started_at, state.restarts = "RUNNING", now, state.restarts + 1
+            state.exit_code = None
 
     def _dependencies(self, spec: ContainerSpec) -> str:
         """"ready", "wait", or the stopped reason when a condition can never be met."""
