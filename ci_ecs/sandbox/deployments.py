@@ -54,6 +54,7 @@ class Revision:
     network_configuration: dict[str, Any] | None
     load_balancers: list[dict[str, Any]]
     created_at: datetime
+    members: dict[str, Any] = field(default_factory=dict)  # service_state.REVISION_MEMBERS that were set
 
     def public(self) -> dict[str, Any]:
         """As DescribeServiceRevisions gives it."""
@@ -71,6 +72,7 @@ class Revision:
             out["platformVersion"] = self.platform_version
         if self.network_configuration:
             out["networkConfiguration"] = copy.deepcopy(self.network_configuration)
+        out.update(copy.deepcopy(self.members))
         return out
 
 
@@ -254,6 +256,7 @@ def _new_revision(service: MotoService, deployment: dict[str, Any]) -> Revision:
         network_configuration=deployment.get("networkConfiguration"),
         load_balancers=copy.deepcopy(list(getattr(service, "load_balancers", None) or [])),
         created_at=deployment["createdAt"],
+        members=service_state.revision_members(service),
     )
 
 

@@ -15,6 +15,10 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
     what ECS refuses (quota on tasks, placement, capacity providers, network, load balancers, tags).
   - ``EC2ContainerServiceResponse.update_service``: moto drops availabilityZoneRebalancing
     (UPDATE_SERVICE_EXTRAS); the wrapper stores it on the Service, as create_service does.
+  - ``EC2ContainerServiceResponse.create_service`` / ``EC2ContainerServiceBackend.update_service``: moto drops
+    serviceConnectConfiguration, volumeConfigurations, vpcLatticeConfigurations, gatewayConnectors and
+    monitoring; they are stored on the Service (``sb_revision_members``) and echoed by its deployments and
+    service revisions (``service_state.REVISION_MEMBERS``); a change starts a new deployment.
   - ``EC2ContainerServiceBackend.update_service``: moto never creates a deployment and sets
     runningCount = desiredCount; the wrapper keeps the deployments, resolves the task
     definition to an ARN and starts a new PRIMARY deployment when ECS would.
@@ -65,6 +69,7 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
+from moto.core.utils import camelcase_to_underscores
 from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ec2.utils import generate_dns_from_ip
 from moto.ecr.exceptions import ImageAlreadyExistsException
@@ -185,6 +190,10 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
         value = self._get_param(param)
         if value is not None:
             setattr(service, attribute, value)
+    # Stored before the first deployment, which carries them (service_state.REVISION_MEMBERS).
+    service.sb_revision_members = {
+        name: self._get_param(name) for name in service_state.REVISION_MEMBERS if self._get_param(name) is not None
+    }
     if _ctx() is not None:
         scheduler.initialise_service(service)
         service_deployments.record_new_deployments(service)
@@ -256,6 +265,7 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         service.deployment_controller.get("type", "ECS"),
     )
     result = original(self, dict(service_properties))
+    revision_changed = _update_revision_members(service, props)
     # moto replaced runningCount and the deployment id; the scheduler owns those.
     service.deployments = deployments
     service.task_definition = task_definition
@@ -268,11 +278,29 @@ def _update_service(self: EC2ContainerServiceBackend, service_properties: dict[s
         or props.get("force_new_deployment")
         or (new_network is not None and new_network != before["network_configuration"])
         or (new_platform is not None and new_platform != before["platform_version"])
+        or revision_changed
     ):
         service_state.start_deployment(service)
         service_deployments.record_new_deployments(service)
     service_state.refresh_counts(service, service_state.service_tasks(self, service))
     return result
+
+
+def _update_revision_members(service: Any, props: dict[str, Any]) -> bool:
+    """Store the REVISION_MEMBERS an UpdateService gives (one left out stays as it is); True when one
+    changed. A change starts a new deployment: the ECS API reference says so of volumeConfigurations ("if
+    this configuration differs from the existing one, it triggers a new deployment") and
+    vpcLatticeConfigurations ("This parameter triggers a new service deployment"), and the other members
+    belong to a service revision (ServiceRevision), which only a new deployment creates."""
+    stored = dict(getattr(service, "sb_revision_members", None) or {})
+    changed = False
+    for name in service_state.REVISION_MEMBERS:
+        value = props.get(camelcase_to_underscores(name))
+        if value is not None and value != stored.get(name):
+            stored[name] = value
+            changed = True
+    service.sb_revision_members = stored
+    return changed
 
 
 @_wrap(EC2ContainerServiceBackend, "delete_service")

@@ -10,6 +10,7 @@ the sandbox lock held.
 
 from __future__ import annotations
 
+import copy
 import math
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,13 @@ DEFAULT_DEPLOYMENT_CONFIGURATION: dict[str, Any] = {
 
 
 LIVE_STATES = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
+
+# CreateService/UpdateService members moto drops that ECS keeps per service revision (ServiceRevision has all
+# of them) and, the first three, per deployment (Deployment: serviceConnectConfiguration, volumeConfigurations,
+# vpcLatticeConfigurations); ECS API reference. Their data planes are not emulated: they are stored and echoed.
+REVISION_MEMBERS = ("serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations",
+                    "gatewayConnectors", "monitoring")
+DEPLOYMENT_MEMBERS = REVISION_MEMBERS[:3]
 
 
 def new_deployment_id() -> str:
@@ -113,12 +121,19 @@ def deployment_configuration(service: MotoService) -> dict[str, Any]:
     return config
 
 
+def revision_members(service: MotoService) -> dict[str, Any]:
+    """The service's REVISION_MEMBERS as CreateService/UpdateService last set them (a copy)."""
+    return copy.deepcopy(dict(getattr(service, "sb_revision_members", None) or {}))
+
+
 def new_deployment(service: MotoService, task_definition_arn: str) -> dict[str, Any]:
     """A PRIMARY, IN_PROGRESS deployment of a task definition, shaped like ECS's."""
     deployment_id = new_deployment_id()
     now = utcnow()
     launch_type = service.launch_type
+    members = revision_members(service)
     return {
+        **{name: members[name] for name in DEPLOYMENT_MEMBERS if name in members},
         "id": deployment_id,
         "status": "PRIMARY",
         "taskDefinition": task_definition_arn,
