@@ -84,3 +84,18 @@ def _wait_restarts(sandbox: Sandbox, task_arn: str, count: int, timeout: float =
             break
         time.sleep(0.1)
     return restarts
+
+
+def test_a_redeploy_with_service_connect_and_monitoring_changes_nothing(deployer: Deployer) -> None:
+    """The sandbox reports these members back as ECS does (deployments, service revisions), so ci-ecs sees
+    them as set and a second deploy of the same config writes nothing."""
+    config = deployer.config(
+        service_connect={"enabled": True, "namespace": "shop",
+                         "services": [{"port_name": "web", "client_aliases": [{"port": 80}]}]},
+        monitoring={"metric_configurations": [{"metric_names": ["CPUUtilization"], "resolution_seconds": 20}]})
+    config["task"]["containers"][0]["port_mappings"] = [{"container_port": 8080, "name": "web"}]
+    first = deployer.run(config, "--image", GOOD_IMAGE)
+    assert first.code == 0, first.stderr
+    again = deployer.run(config, "--image", GOOD_IMAGE)
+    assert again.code == 0, again.stderr
+    assert again.json["serviceAction"] == "unchanged", again.stderr
