@@ -32,13 +32,17 @@ from ci_ecs.cli.runner import EXIT_USAGE, command_scope
                    "(DOCKER_HOST), public IPs are loopback addresses (CI_ECS_SANDBOX_RUNTIME).")
 @click.option("--minute-seconds", type=click.FloatRange(min=0, min_open=True), envvar="CI_ECS_SANDBOX_MINUTE_SECONDS",
               default=None, help="Seconds a bake-time minute lasts (CI_ECS_SANDBOX_MINUTE_SECONDS; default 60).")
+@click.option("--rate-limits", type=click.Choice(("none", "aws")), envvar="CI_ECS_SANDBOX_RATE_LIMITS",
+              default="none", show_default=True,
+              help="aws: throttle as AWS documents it (ECS's and EC2's token buckets per action, account and "
+                   "region); none: unlimited (CI_ECS_SANDBOX_RATE_LIMITS).")
 def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
             throttle_rate: float | None, fail_operations: str | None, deny_operations: str | None,
-            runtime: str, minute_seconds: float | None) -> None:
+            runtime: str, minute_seconds: float | None, rate_limits: str) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
         _serve(host, port, registry_port, task_start_seconds, throttle_rate, fail_operations, deny_operations,
-               runtime, minute_seconds)
+               runtime, minute_seconds, rate_limits)
     except KeyboardInterrupt:  # Ctrl-C before the sandbox was ready: what it had started is stopped
         click.echo("sandbox stopped before it was ready", err=True)
         sys.exit(130)
@@ -46,7 +50,7 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
 
 def _serve(host: str, port: int, registry_port: int, task_start_seconds: float | None,
            throttle_rate: float | None, fail_operations: str | None, deny_operations: str | None,
-           runtime: str, minute_seconds: float | None) -> None:
+           runtime: str, minute_seconds: float | None, rate_limits: str = "none") -> None:
     try:
         from ci_ecs.sandbox import serve_forever
         from ci_ecs.sandbox.faults import Faults, parse_operations
@@ -70,7 +74,8 @@ def _serve(host: str, port: int, registry_port: int, task_start_seconds: float |
         faults = dataclasses.replace(faults, **changes)
     try:
         serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
-                      faults=faults, echo=click.echo, runtime=runtime, minute_seconds=minute_seconds)
+                      faults=faults, echo=click.echo, runtime=runtime, minute_seconds=minute_seconds,
+                      rate_limits=rate_limits)
     except (RuntimeUnavailableError, RegistryError) as exc:  # no engine; the registry port taken
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

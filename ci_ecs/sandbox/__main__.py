@@ -7,6 +7,7 @@ import os
 import sys
 
 from .faults import Faults, parse_operations
+from .rate_limits import PROFILES, profile_from_env
 from .registry import RegistryError
 from .runtimes import RUNTIME_ENV, RUNTIME_NAMES, RuntimeUnavailableError
 from .server import serve_forever
@@ -43,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--minute-seconds", type=float, default=None, help="seconds a bake-time minute lasts (default 60)"
     )
+    parser.add_argument(
+        "--rate-limits", choices=PROFILES, default=profile_from_env(os.environ),
+        help="aws: AWS's documented API request throttling (token buckets per action); none: unlimited",
+    )
     args = parser.parse_args(argv)
     faults = Faults(
         throttle_rate=args.throttle_rate,
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve_forever(
             host=args.host, port=args.port, registry_port=args.registry_port, faults=faults, runtime=args.runtime,
-            minute_seconds=args.minute_seconds,
+            minute_seconds=args.minute_seconds, rate_limits=args.rate_limits,
         )
     except (RuntimeUnavailableError, RegistryError) as err:  # no engine; the registry port taken
         print(f"error: {err}", file=sys.stderr)

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from . import shapes
 from .faults import FaultInjector
+from .rate_limits import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class CallDetail:
     operation: str
     region: str
     status: int
-    fault: str | None  # "throttle", "5xx", "region" (unknown region refused) or None
+    fault: str | None  # "throttle", "rate-limit" (--rate-limits), "5xx", "region" (unknown region refused) or None
 
 
 def parse_credential_scope(authorization: str) -> tuple[str, str]:
@@ -160,10 +161,13 @@ class SandboxMiddleware:
         lock: threading.RLock,
         validate_responses: bool = False,
         violations_file: str | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         """``violations_file``: append each violation found in test mode to this file, one line
-        each (how a sandbox in a child process tells the tests what it found)."""
+        each (how a sandbox in a child process tells the tests what it found). ``rate_limiter``: AWS's
+        documented request throttling (rate_limits.py), None for unlimited."""
         self.app = app
+        self.rate_limiter = rate_limiter
         self.violations_file = violations_file
         self.injector = injector
         self.lock = lock
@@ -180,10 +184,11 @@ class SandboxMiddleware:
             self.request_details.clear()
 
     def _answer(
-        self, start_response: Callable[..., Any], service: str, operation: str, region: str, fault: str
+        self, start_response: Callable[..., Any], service: str, operation: str, region: str, fault: str,
+        recorded: str | None = None,
     ) -> list[bytes]:
         status, headers, body = error_response(service, fault, region)
-        self._record(service, operation, region, int(status.split()[0]), fault)
+        self._record(service, operation, region, int(status.split()[0]), recorded or fault)
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
@@ -201,6 +206,10 @@ class SandboxMiddleware:
         if region and not _known_region(service, region):
             # moto would fail with a KeyError (HTTP 500); AWS refuses the signature.
             return self._answer(start_response, service, operation, region, "region")
+        if self.rate_limiter is not None and self.rate_limiter.enabled and not self._within_rate(
+                environ, service, operation, region):
+            # The same answer as an injected throttle, logged apart so a bench can count AWS-like throttling.
+            return self._answer(start_response, service, operation, region, "throttle", recorded="rate-limit")
         fault = self.injector.decide(service, operation)
         if fault:
             return self._answer(start_response, service, operation, region, fault)
@@ -234,6 +243,14 @@ class SandboxMiddleware:
                 self._violation(f"{service}:{problem}")
         return chunks
 
+    def _within_rate(self, environ: dict[str, Any], service: str, operation: str, region: str) -> bool:
+        """Take a token from the bucket AWS would charge this call to (per account and region)."""
+        assert self.rate_limiter is not None
+        params: dict[str, object] = {}
+        if service in QUERY_SERVICES:
+            params = dict(parse_qs(_read_body(environ).decode("utf-8", "replace")))
+        return self.rate_limiter.allow(_account(environ), region, service, operation, params)
+
     def _violation(self, text: str) -> None:
         with self._log_lock:
             self.violations.append(text)
@@ -256,6 +273,17 @@ def _consume(result: Iterable[bytes]) -> list[bytes]:
         close = getattr(result, "close", None)
         if close:
             close()
+
+
+def _account(environ: dict[str, Any]) -> str:
+    """The account a request is signed for: moto's mapping of the SigV4 access key id (throttling is per account)."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    start = authorization.find(marker)
+    access_key = authorization[start + len(marker):].split("/", 1)[0] if start >= 0 else ""
+    from moto.iam.models import get_account_id_from
+
+    return str(get_account_id_from(access_key)) if access_key else ""
 
 
 def _known_region(service: str, region: str) -> bool:

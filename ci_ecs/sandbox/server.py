@@ -24,6 +24,7 @@ from .context import DEFAULT_TASK_START_SECONDS, SandboxContext
 from .ecr_public import EcrPublicRouter, EcrPublicService
 from .faults import FaultInjector, Faults
 from .middleware import Call, CallDetail, SandboxMiddleware
+from .rate_limits import RateLimiter, profile_from_env
 from .registry import RegistryClient, RegistryProcess, find_program
 from .runtimes import TaskRuntime, create_runtime, runtime_name
 from .scheduler import Scheduler
@@ -70,8 +71,13 @@ class Sandbox:
         docker_host: str | None = None,
         minute_seconds: float | None = None,
         violations_file: str | None = None,
+        rate_limits: str | None = None,
     ) -> None:
-        """``validate_responses`` (test mode; default: the CI_ECS_SANDBOX_VALIDATE_RESPONSES
+        """``rate_limits``: "aws" applies AWS's documented request throttling (token buckets per action category,
+        account and region: rate_limits.py); "none" (default: the CI_ECS_SANDBOX_RATE_LIMITS environment variable,
+        else none) leaves every call unlimited.
+
+        ``validate_responses`` (test mode; default: the CI_ECS_SANDBOX_VALIDATE_RESPONSES
         environment variable) checks every response against botocore's output shape for its
         operation; ``take_violations()`` returns what it found, and each is also appended to
         ``violations_file`` (default: the CI_ECS_SANDBOX_VIOLATIONS_FILE environment variable), one
@@ -102,6 +108,7 @@ class Sandbox:
         self._initial_faults = faults
         self._task_start_seconds = task_start_seconds
         self.injector = FaultInjector(faults)
+        self.rate_limiter = RateLimiter(rate_limits or profile_from_env(os.environ))
         self.registry_note = ""
         self._ctx: SandboxContext | None = None
         self._server: BaseWSGIServer | None = None
@@ -140,7 +147,7 @@ class Sandbox:
             app = EcrPublicRouter(DomainDispatcherApplication(create_backend_app),
                                   EcrPublicService(ctx.registry, lambda: self.endpoint_url))
             self._middleware = SandboxMiddleware(
-                app, self.injector, ctx.lock, self.validate_responses, self.violations_file
+                app, self.injector, ctx.lock, self.validate_responses, self.violations_file, self.rate_limiter
             )
             self._server = make_server(
                 self.host, self.port, self._middleware, threaded=True, request_handler=_QuietHandler
@@ -322,11 +329,12 @@ def serve_forever(
     echo: Callable[[str], Any] = _echo,
     runtime: str | None = None,
     minute_seconds: float | None = None,
+    rate_limits: str | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C or SIGTERM, then stop all it started.
 
     ``faults`` defaults to the CI_ECS_SANDBOX_* environment variables; ``task_start_seconds``
-    (when given) wins over the faults' and the environment's value. ``runtime``: see ``Sandbox``.
+    (when given) wins over the faults' and the environment's value. ``runtime``, ``rate_limits``: see ``Sandbox``.
     """
     faults = faults if faults is not None else Faults.from_env()
     if task_start_seconds is not None:
@@ -342,7 +350,7 @@ def serve_forever(
         previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults, runtime=runtime,
-                     minute_seconds=minute_seconds) as sb:
+                     minute_seconds=minute_seconds, rate_limits=rate_limits) as sb:
             echo(f"AWS_ENDPOINT_URL={sb.endpoint_url}")
             if sb.registry:
                 echo(f"ECR registry: {sb.registry} (docker push {sb.registry}/REPOSITORY:TAG)")
@@ -354,6 +362,8 @@ def serve_forever(
                 details = [f"task start {sb.task_start_seconds:g}s"]
             if faults.throttle_rate:
                 details.append(f"throttle rate {faults.throttle_rate:g}")
+            if sb.rate_limiter.enabled:
+                details.append(f"rate limits {sb.rate_limiter.profile}")
             if faults.error_5xx_operations:
                 details.append("5xx on " + ",".join(faults.error_5xx_operations))
             try:
