@@ -71,12 +71,14 @@ class AwsSettings:
     endpoint_url: str | None = None
     assume_role_arn: str | None = None
     max_attempts: int = 8
+    throttle_max_attempts: int = 30
 
 
 def aws_settings(config: Config) -> AwsSettings:
     """The client factory settings a config asks for."""
     return AwsSettings(region=config.region, profile=config.profile, endpoint_url=config.endpoint_url,
-                       assume_role_arn=config.assume_role_arn, max_attempts=config.max_attempts)
+                       assume_role_arn=config.assume_role_arn, max_attempts=config.max_attempts,
+                       throttle_max_attempts=config.throttle_max_attempts)
 
 
 class ClientFactory:
@@ -210,7 +212,37 @@ class ClientFactory:
             handler = standard.register_retry_handler(
                 client, max_attempts=client.meta.config.retries.get("total_max_attempts"))
             events.unregister(event, unique_id=unique_id)
-            events.register(event, functools.partial(self.guard.needs_retry, handler), unique_id=unique_id)
+            throttled = _throttle_retry_handler(client, max(self.settings.throttle_max_attempts, 1))
+            events.unregister(event, unique_id=unique_id)
+            events.register(event, functools.partial(self.guard.needs_retry, handler, throttled),
+                            unique_id=unique_id)
+
+
+class _NoRetryQuota:
+    """botocore's retry quota, left out for throttles: the quota (500 tokens a client, 5 a throttled retry, only the
+    last one given back) stops retry storms against a failing service, but a throttle is the service asking for
+    back-off, which the backoff gives. Many services deployed by one process share a client, and ECS's write
+    buckets refill at 1-5 tokens a second (ECS API Reference, "Request throttling"): with the quota their throttled
+    retries would run dry and fail the deploy. The run's deadline (aws_guard.py) bounds the retries instead."""
+
+    def acquire_retry_quota(self, context: Any) -> bool:
+        return True
+
+    def release_retry_quota(self, context: Any, http_response: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _throttle_retry_handler(client: Any, max_attempts: int) -> Any:
+    """botocore's standard retry handler (its retry conditions and exponential backoff with jitter, capped at 20 s)
+    for calls AWS throttled: `max_attempts` attempts in all, no retry quota. Registers nothing the caller keeps but
+    botocore's own hooks (the caller unregisters its needs-retry handler)."""
+    from botocore.retries import standard
+
+    handler = standard.register_retry_handler(client, max_attempts=max_attempts)
+    # RetryHandler._retry_quota: private, in botocore since its standard mode (1.15); without it the quota stays.
+    if hasattr(handler, "_retry_quota"):
+        handler._retry_quota = _NoRetryQuota()
+    return handler
 
 
 def _after_call(guard: CallGuard, endpoint: str | None, http_response: Any = None, parsed: Any = None,

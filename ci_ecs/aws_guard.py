@@ -173,10 +173,12 @@ class CallGuard:
         """The operation this thread is calling ("ecs RegisterTaskDefinition")."""
         return str(getattr(self._local, "what", "AWS call"))
 
-    def needs_retry(self, handler: Any, **kwargs: Any) -> Any:
+    def needs_retry(self, handler: Any, throttled: Any = None, **kwargs: Any) -> Any:
         """needs-retry, around botocore's standard retry handler: never retry our own cancel or timeout, nor a
-        NOT_RESENT_OPERATIONS call that may have been carried out; back off in slices the cancel can cut."""
+        NOT_RESENT_OPERATIONS call that may have been carried out; back off in slices the cancel can cut. A throttled
+        call is retried by `throttled` (botocore's standard handler with more attempts, aws.py) when given."""
         import botocore.exceptions
+        from botocore.retries import standard
 
         caught = kwargs.get("caught_exception")
         if isinstance(caught, CiEcsError):
@@ -189,6 +191,9 @@ class CallGuard:
             # AWS has no endpoint for a region that does not exist: its name does not resolve.
             raise region_error(self.unknown_region, self.nearest_region,
                                f"{endpoint_label(getattr(kwargs.get('endpoint'), 'host', None))} does not resolve")
+        if throttled is not None and kwargs.get("response") is not None and \
+                standard.ThrottlingErrorDetector(standard.RetryEventAdapter()).is_throttling_error(**kwargs):
+            handler = throttled
         delay = handler.needs_retry(**kwargs)
         if delay is None or delay is False:
             return delay

@@ -136,6 +136,10 @@ class Config(StrictModel):
     endpoint_url: str | None = None
     assume_role_arn: str | None = None
     max_attempts: int = Field(default=8, ge=1, le=50)
+    # Attempts per call when AWS throttles it (ThrottlingException, RequestLimitExceeded): ECS's buckets refill at
+    # 1-5 tokens a second for writes, so a deploy of many services waits its turn rather than fail; --timeout
+    # still bounds the whole.
+    throttle_max_attempts: int = Field(default=30, ge=1, le=100)
     # As in ECS: CreateService/UpdateService use the cluster named "default" when none is given.
     cluster: str = "default"
     # Capacity providers to associate with the cluster (ci_ecs/cluster.py): an existing cluster gets them added

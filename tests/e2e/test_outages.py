@@ -306,7 +306,7 @@ def test_throttling_and_5xx_after_retries_are_exit_5(outages: Outages, sandbox: 
             sandbox.set_faults(throttle_rate=1.0)
         else:
             sandbox.set_faults(error_5xx_operations="ecs:DescribeServices")
-        ended = outages.run(outages.config(max_attempts=2))
+        ended = outages.run(outages.config(max_attempts=2, throttle_max_attempts=2))
     finally:
         sandbox.set_faults(throttle_rate=0.0, error_5xx_operations=())
     assert ended.code == 5, ended.stderr
