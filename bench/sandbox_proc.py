@@ -42,7 +42,7 @@ class TimedLog:
     poll, how many services or deployments it asked about (for batching)."""
 
     def __init__(self, sb: Sandbox) -> None:
-        self.calls: list[tuple[str, str, float, int | None]] = []
+        self.calls: list[tuple[str, str, float, int | None, str | None]] = []
         self.lock = threading.Lock()
         self.local = threading.local()  # the poll's item count, from the request body to the log line
         middleware: Any = getattr(sb, "_middleware", None)
@@ -70,8 +70,9 @@ class TimedLog:
         def timed(service: str, operation: str, *rest: Any) -> None:
             items = getattr(self.local, "items", None)
             self.local.items = None
+            fault = rest[2] if len(rest) >= 3 else None  # _record(service, operation, region, status, fault)
             with self.lock:
-                self.calls.append((service, operation, time.time(), items))
+                self.calls.append((service, operation, time.time(), items, fault))
             record(service, operation, *rest)
 
         middleware.app = counting
@@ -85,7 +86,7 @@ class TimedLog:
 
     def read(self) -> list[list[Any]]:
         if self.sb is not None:
-            return [[c.service, c.operation, None, None] for c in self.sb.request_log]
+            return [[d.service, d.operation, None, None, d.fault] for d in self.sb.request_details]
         with self.lock:
             return [list(c) for c in self.calls]
 
@@ -108,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
                 _say("ok")
             elif command == "log":
                 _say(calls.read())
+            elif command in ("limits aws", "limits none"):  # scenario 8: AWS's documented throttling on / off
+                sb.rate_limiter.profile = command.split()[1]
+                sb.rate_limiter.reset()
+                _say("ok")
+            elif command == "limits reset":  # every bucket full again, between measured runs
+                sb.rate_limiter.reset()
+                _say("ok")
             elif command == "quit":
                 break
             else:
