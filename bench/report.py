@@ -591,6 +591,8 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
                 if rs:
                     lines.append(f"- {tool}: all services ÷ one service = {spread(rs)}")
         elif scenario == 8:
+            if meta.get("scenario_8_measured"):  # measured apart from the other scenarios (bench/merge.py)
+                lines += [str(meta["scenario_8_measured"]), ""]
             lines += throttled_scale(runs)
         else:
             lines += scenario_table(runs, scenario)
