@@ -407,9 +407,17 @@ def throttled_scale(runs: list[Run]) -> list[str]:
         best = min(per.items(), key=lambda kv: kv[1] or 1e9)
         ci_best = min((v for (t, _), v in per.items() if t == "ci-ecs" and v is not None), default=None)
         others = ", ".join(f"{t} ({k}) {v}" for (t, k), v in per.items())
+        mix = ""
+        if config:
+            n_services = config["extra"].get("services") or 1
+            ops = sorted(config["operations"].items(), key=lambda kv: -kv[1])
+            mix = "; ci-ecs (config) a service, attempts: " + ", ".join(
+                f"{op.split(':')[-1]} {k / n_services:.2f}" for op, k in ops)
         lines.append(f"| fewest calls a service of all tools | {others} | "
                      f"{verdict(ci_best is not None and ci_best <= (best[1] or 0))} | calls the sandbox accepted "
-                     "(throttled attempts not counted) ÷ services |")
+                     "(throttled attempts not counted) ÷ services; a peer process that failed stopped early and "
+                     "made fewer calls; ci-ecs also reads the tasks' addresses (ListTasks, DescribeTasks, "
+                     f"DescribeNetworkInterfaces) and each poll's stopped tasks, which the peers do not{mix} |")
     return lines
 
 
