@@ -24,6 +24,8 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
     definition to an ARN and starts a new PRIMARY deployment when ECS would.
   - ``EC2ContainerServiceBackend.delete_service``: DRAINING (tasks stop), then INACTIVE; the service's
     service deployments are deleted with it.
+  - ``EC2ContainerServiceBackend.create_service`` / ``run_task``: moto refuses launchType MANAGED_INSTANCES;
+    it is handed FARGATE and the service or task gets MANAGED_INSTANCES back (they run like Fargate tasks).
   - ``EC2ContainerServiceBackend.list_tasks``: moto ignores serviceName and does not default
     desiredStatus to RUNNING.
   - ``EC2ContainerServiceBackend.run_task`` / ``stop_task``: tasks get the sandbox lifecycle;
@@ -338,8 +340,27 @@ def _list_tasks(
 
 
 # run_task's signature grows between moto patch releases (5.2.5 added capacity_provider_strategy):
-# pass everything through and touch only networking_configuration (8th positional, or by name).
+# pass everything through and touch only launch_type (7th positional, or by name) and networking_configuration
+# (8th positional, or by name).
+_RUN_TASK_LAUNCH_TYPE_INDEX = 6
 _RUN_TASK_NETWORK_INDEX = 7
+# ECS's launch types (ECS API reference, LaunchType: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES). moto refuses
+# MANAGED_INSTANCES; Managed Instances tasks (awsvpc, on instances ECS manages) run on the sandbox like Fargate
+# ones: moto is handed FARGATE and the service or task gets its launch type back.
+MANAGED_INSTANCES = "MANAGED_INSTANCES"
+
+
+_CREATE_SERVICE_LAUNCH_TYPE_INDEX = 8  # create_service's launch_type, 9th positional (how moto's response passes it)
+
+
+@_wrap(EC2ContainerServiceBackend, "create_service")
+def _create_service(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Any:
+    positional = list(args)
+    managed = _take_managed_instances(positional, kwargs, _CREATE_SERVICE_LAUNCH_TYPE_INDEX)
+    service = _original(EC2ContainerServiceBackend, "create_service")(self, *positional, **kwargs)
+    if managed:
+        service.launch_type = MANAGED_INSTANCES
+    return service
 
 
 @_wrap(EC2ContainerServiceBackend, "run_task")
@@ -349,14 +370,29 @@ def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> li
     if ctx is None:
         return list(original(self, *args, **kwargs))
     positional = list(args)
+    managed = _take_managed_instances(positional, kwargs, _RUN_TASK_LAUNCH_TYPE_INDEX)
     if "networking_configuration" in kwargs:
         kwargs["networking_configuration"] = _with_security_groups(self, kwargs["networking_configuration"])
     elif len(positional) > _RUN_TASK_NETWORK_INDEX:
         positional[_RUN_TASK_NETWORK_INDEX] = _with_security_groups(self, positional[_RUN_TASK_NETWORK_INDEX])
     tasks = original(self, *positional, **kwargs)
     for task in tasks:
+        if managed:
+            task.launch_type = MANAGED_INSTANCES
         task_control.prepare_task(task, self, ctx)
     return list(tasks)
+
+
+def _take_managed_instances(positional: list[Any], kwargs: dict[str, Any], index: int) -> bool:
+    """Replace a MANAGED_INSTANCES launch_type (by name, or the ``index``-th positional) by FARGATE, in place;
+    True if it was."""
+    if kwargs.get("launch_type") == MANAGED_INSTANCES:
+        kwargs["launch_type"] = "FARGATE"
+        return True
+    if len(positional) > index and positional[index] == MANAGED_INSTANCES:
+        positional[index] = "FARGATE"
+        return True
+    return False
 
 
 def _with_security_groups(backend: EC2ContainerServiceBackend, configuration: Any) -> Any:

@@ -99,3 +99,12 @@ def test_a_redeploy_with_service_connect_and_monitoring_changes_nothing(deployer
     again = deployer.run(config, "--image", GOOD_IMAGE)
     assert again.code == 0, again.stderr
     assert again.json["serviceAction"] == "unchanged", again.stderr
+
+
+def test_a_managed_instances_service_deploys(deployer: Deployer) -> None:
+    config = deployer.config(launch_type="MANAGED_INSTANCES", assign_public_ip=False)
+    config["task"]["requires_compatibilities"] = ["MANAGED_INSTANCES"]
+    run = deployer.run(config, "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    service = deployer.service()
+    assert (service["launchType"], service["runningCount"]) == ("MANAGED_INSTANCES", 2)
