@@ -28,6 +28,7 @@ from ci_ecs.errors import (
     ConfigError,
     DeployCancelledError,
 )
+from ci_ecs.express_deploy import deploy_express
 from ci_ecs.follow.follower import Follower
 from ci_ecs.follow.state import WaitOutcome
 from ci_ecs.image import (
@@ -158,6 +159,8 @@ class Deployer:
         Every CiEcsError raised carries `result`: the JSON result so far, with `error` set.
         """
         config = self.config
+        if config.express is not None:  # ECS Express Mode: one Express service instead of task + service
+            return deploy_express(self)
         cluster = _cluster_name(config)
         started, clock_start = time.time(), time.monotonic()
         names = [str(t.service.name) for t in config.targets()]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ci_ecs.config.base import StrictModel
+from ci_ecs.config.express import ExpressConfig
 from ci_ecs.config.image import ImageConfig, RepositoryConfig
 from ci_ecs.config.service import CapacityProvider, ServiceConfig
 from ci_ecs.config.task import TaskConfig
@@ -149,6 +150,8 @@ class Config(StrictModel):
     image: ImageConfig = Field(default_factory=ImageConfig)
     task: TaskConfig | None = None
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+    # ECS Express Mode (config/express.py): one Express service, instead of task + service.
+    express: ExpressConfig | None = None
     # Several services in one cluster, sharing the image; deployed concurrently (deploy.parallelism).
     services: list[ServiceEntry] = Field(default_factory=list)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
@@ -249,6 +252,9 @@ class Config(StrictModel):
             # `ci-ecs push` needs only the repository and the image (checked where it pushes); `ci-ecs continue`
             # only the cluster and the service's name.
             return self
+        if self.express is not None:
+            self._check_express()
+            return self
         if purpose == "register":  # `ci-ecs register`: task definitions only, no service needed
             self._check_tag()
             if self.task is None and not self.services:
@@ -282,6 +288,30 @@ class Config(StrictModel):
         for entry in self.targets():
             self._check_target(entry)
         return self
+
+    def _check_express(self) -> None:
+        """`express:` replaces task + service: both given is an error naming the keys."""
+        given = [key for key, present in (("task", self.task is not None), ("services", bool(self.services)),
+                                          ("service", bool(self.service.model_fields_set - {"name"})))
+                 if present]
+        if given:
+            raise ValueError(f"express replaces task and service: remove {' and '.join(given)}, or remove express")
+        assert self.express is not None
+        if self.express.cluster and "cluster" in self.model_fields_set and self.express.cluster != self.cluster:
+            raise ValueError(f"express.cluster {self.express.cluster!r} and cluster {self.cluster!r} differ: "
+                             "give one")
+        if self.service.name and self.service.name != self.express.service_name:
+            raise ValueError(f"service name {self.service.name!r} (--service / CI_ECS_SERVICE) is not "
+                             f"express.service_name {self.express.service_name!r}")
+        if not self.express.primary_container.image and not self.image_uri and not self.repository:
+            raise ValueError("express.primary_container.image is required (or repository + image.tag, or --image)")
+        self._check_tag()
+
+    def verify_for_express(self) -> VerifyConfig | None:
+        """The access check of an Express service's URL: `verify`, with `--verify` / `--no-verify` applied."""
+        if self.verify_enabled is False:
+            return None
+        return self.verify if self.verify is not None or not self.verify_enabled else VerifyConfig()
 
     def _check_tag(self) -> None:
         """A tag nothing uses is an error, not a silent no-op: `--tag` (CI_ECS_IMAGE_TAG) names the image in the
