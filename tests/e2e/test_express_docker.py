@@ -5,7 +5,10 @@ with its container's page through the forwarding load balancer, and an image cha
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -17,9 +20,10 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 
 from ci_ecs.sandbox import Sandbox
-from tests.conftest import require_tool
+from tests.conftest import Run, require_tool
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -114,3 +118,55 @@ def test_express_endpoint_answers_and_an_image_change_rolls_out(sandbox: Sandbox
         ecs.describe_express_gateway_service(serviceArn=service["serviceArn"])["service"]["currentDeployment"]
     ])["serviceDeployments"][0]
     assert deployment["deploymentConfiguration"]["strategy"] == "CANARY"
+
+
+WRITES = ("Create", "Update", "Register", "Deregister", "Delete", "Put", "Tag", "Untag", "Modify", "Stop", "Run",
+          "Start", "Submit", "Set")
+
+
+def _deploy(sandbox: Sandbox, tmp_path: Path, config: dict[str, Any], *args: str) -> Run:
+    path = tmp_path / "ci-ecs.yml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}, **sandbox.env(),
+           "HOME": str(tmp_path)}
+    done = subprocess.run([require_tool("ci-ecs"), "deploy", "-c", str(path), "--output", "json", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+    sys.stderr.write(done.stderr)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def test_ci_ecs_deploys_express_url_answers_rerun_writes_nothing_image_change_serves_new_page(
+        sandbox: Sandbox, pages: dict[str, str], tmp_path: Path) -> None:
+    """Issue 25's done-when for Express: the URL answers, a re-run writes nothing, an image change rolls out."""
+    config: dict[str, Any] = {
+        "express": {"service_name": f"cli-{uuid.uuid4().hex[:6]}", "primary_container": {"image": pages["alpha"]},
+                    "scaling_target": {"min_task_count": 2, "max_task_count": 4},
+                    "execution_role_arn": EXECUTION_ROLE, "infrastructure_role_arn": INFRA_ROLE},
+        # The sandbox's Express listener is HTTP (no certificates); on AWS it is HTTPS, verify's default scheme.
+        "verify": {"scheme": "http", "body": "alpha", "within": 60},
+        "deploy": {"timeout": 240},
+    }
+    first = _deploy(sandbox, tmp_path, config)
+    assert first.code == 0, first.stderr[-3000:]
+    result = first.json
+    assert result["serviceAction"] == "created" and result["rolloutState"] == "COMPLETED"
+    assert result["verify"]["ok"] is True
+    url = result["serviceUrl"]
+    assert url.startswith("http://") and get(url) == (200, "alpha\n")
+
+    sandbox.clear_request_log()
+    again = _deploy(sandbox, tmp_path, config)
+    assert again.code == 0, again.stderr[-3000:]
+    assert again.json["serviceAction"] == "unchanged" and again.json["changed"] is False
+    writes = [c for c in sandbox.request_log if c.operation.startswith(WRITES)]
+    assert writes == [], writes
+    assert any(c.operation == "DescribeExpressGatewayService" for c in sandbox.request_log)
+
+    config["express"]["primary_container"]["image"] = pages["beta"]
+    config["verify"]["body"] = "beta"
+    changed = _deploy(sandbox, tmp_path, config)
+    assert changed.code == 0, changed.stderr[-3000:]
+    assert changed.json["serviceAction"] == "updated"
+    assert changed.json["serviceDeploymentStatus"] == "SUCCESSFUL"
+    assert changed.json["serviceUrl"] == url
+    wait_pages(url, "beta", timeout=30, samples=20)
