@@ -59,9 +59,10 @@ def cluster_of(express: ExpressConfig, cluster: str | None) -> str:
 
 
 def container_request(express: ExpressConfig, image: str) -> dict[str, Any]:
-    """ExpressGatewayContainer with what the config gives (the image defaults to the deployed one)."""
+    """ExpressGatewayContainer with what the config gives; `image` is the deployed image (`--image`, the
+    repository's, else `primary_container.image`)."""
     container = express.primary_container
-    out: dict[str, Any] = {"image": container.image or image}
+    out: dict[str, Any] = {"image": image}
     if container.container_port is not None:
         out["containerPort"] = container.container_port
     if container.command is not None:

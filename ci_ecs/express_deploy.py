@@ -20,6 +20,7 @@ from ci_ecs.follow.state import WaitOutcome
 from ci_ecs.image import ResolvedImage, TagResolver
 from ci_ecs.preflight.model import check_params
 from ci_ecs.preflight.problems import raise_problems
+from ci_ecs.redact import mask_secrets
 from ci_ecs.results import DeployResult
 from ci_ecs.service import ServiceResult, primary_deployment
 from ci_ecs.verify import Target, load_balancer_port, verify_targets
@@ -93,14 +94,14 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
         request = create_request(express, cluster, uri)
         check_request("CreateExpressGatewayService", request)
         result.serviceAction, operation = "created", "CreateExpressGatewayService"
-        result.changes = [{"path": "express", "change": f"+ express service {name}"}]
+        result.changes = [{"resource": "express", "path": "service", "new": f"(create {name})"}]
     else:
         request, changes = update_request(express, current, uri)
         if request:
             check_request("UpdateExpressGatewayService", request)
         result.serviceAction = "updated" if request else "unchanged"
         operation = "UpdateExpressGatewayService"
-        result.changes = [{"path": f"express.{c.path}", "change": str(c)} for c in changes]
+        result.changes = [mask_secrets({"resource": "express", **c.as_dict()}) for c in changes]
     result.changed = result.serviceAction != "unchanged"
     if deployer.dry_run:
         if request:
@@ -110,7 +111,7 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
         log.info("creating express service %s in cluster %s", name, cluster)
         gateway.create(request)
     elif request:
-        log.info("updating express service %s: %s", name, ", ".join(c["path"] for c in result.changes))
+        log.info("updating express service %s: %s", name, ", ".join(str(c["path"]) for c in result.changes))
         gateway.update(request)
     _follow(deployer, config, result, ecs, gateway, cluster, started, clock_start)
 

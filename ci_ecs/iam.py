@@ -117,6 +117,8 @@ def iam_policy(config: Config, *, account_id: str = "*", region: str | None = No
     """
     if not config.cluster:
         raise ConfigError("cluster is required (in the file, CI_ECS_CLUSTER or --cluster)", key="cluster")
+    if config.express is not None:
+        return express_policy(config, account_id, region or config.region or "*")
     scope = _Scope(config, [_target(entry, base_dir) for entry in config.targets()], account_id,
                    region or config.region or "*")
     return {"Version": "2012-10-17", "Statement": [statement for feature in _FEATURES for statement in feature(scope)]}
@@ -294,6 +296,41 @@ def _structure_roles(service: Any) -> set[str]:
     for name in API_STRUCTURES:
         walk(getattr(service, name))
     return found
+
+
+def express_policy(config: Config, account_id: str, region: str) -> dict[str, Any]:
+    """The policy for deploying an `express:` config: the Express Mode calls, following the underlying service's
+    deployment, the repository, and PassRole for the execution, task and infrastructure roles."""
+    express = config.express
+    assert express is not None
+    cluster = express.cluster or config.cluster or "default"
+    ecs_arn = f"arn:aws:ecs:{region}:{account_id}"
+    scope = _Scope(config, [], account_id, region)
+    # The resource types the Service Authorization Reference gives the Express actions were not at hand when
+    # this was written: "*" (the call works) rather than a guessed ARN pattern that could refuse it.
+    statements = [*_repository_statements(scope), {
+        "Sid": "EcsExpressService", "Effect": "Allow",
+        "Action": ["ecs:CreateExpressGatewayService", "ecs:UpdateExpressGatewayService",
+                   "ecs:DescribeExpressGatewayService"], "Resource": "*"}, {
+        "Sid": "EcsFollowDeployment", "Effect": "Allow",
+        "Action": ["ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:ListServiceDeployments",
+                   "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions"],
+        "Resource": [f"{ecs_arn}:service/{cluster}/{express.service_name}", f"{ecs_arn}:task/{cluster}/*",
+                     f"{ecs_arn}:service-deployment/{cluster}/{express.service_name}/*",
+                     f"{ecs_arn}:service-revision/{cluster}/{express.service_name}/*"]}, {
+        # DescribeTaskDefinition and the EC2/ELB describes take no resource-level permissions (as in deploy's).
+        "Sid": "Describe", "Effect": "Allow",
+        "Action": ["ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces",
+                   "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"],
+        "Resource": "*"}, {
+        "Sid": "PassExpressRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
+        "Resource": _one_or_list(sorted({r for r in (express.execution_role_arn, express.task_role_arn) if r})),
+        "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}, {
+        # The infrastructure role: ECS uses it to make the load balancer, security groups and scaling.
+        "Sid": "PassExpressInfrastructureRole", "Effect": "Allow", "Action": ["iam:PassRole"],
+        "Resource": express.infrastructure_role_arn,
+        "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}}]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 # The policy's statements, feature by feature, in the order the document lists them.

@@ -12,6 +12,8 @@ from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import ConfigError
+from ci_ecs.express import ExpressGateway, cluster_of, endpoint
+from ci_ecs.express import service_url as express_url
 from ci_ecs.network import load_balancer_dns, service_port, task_addresses
 from ci_ecs.output import service_url
 
@@ -36,11 +38,14 @@ def service_status(config: Config, *, factory: ClientFactory | None = None, even
     ['203.0.113.10']
     """
     factory = factory or ClientFactory(aws_settings(config))
-    targets = config.targets()
-    if len(targets) != 1 or not targets[0].service.name:
-        raise ConfigError("name the one service to show (service.name, or --service with a services list)",
-                          key="service.name")
-    cluster, name = config.cluster or "default", str(targets[0].service.name)
+    if config.express is not None:  # an Express service: its ECS service, and the URL ECS reports
+        cluster, name = cluster_of(config.express, config.cluster), config.express.service_name
+    else:
+        targets = config.targets()
+        if len(targets) != 1 or not targets[0].service.name:
+            raise ConfigError("name the one service to show (service.name, or --service with a services list)",
+                              key="service.name")
+        cluster, name = config.cluster or "default", str(targets[0].service.name)
     ecs = EcsGateway(factory.client("ecs"))
     service = ecs.describe_service(cluster, name)
     if service is None:
@@ -66,12 +71,16 @@ def service_status(config: Config, *, factory: ClientFactory | None = None, even
     port = None
     if service.get("taskDefinition") and public and not dns:
         port = service_port(ecs.describe_task_definition(str(service["taskDefinition"])))
+    url = service_url({"loadBalancerDns": dns, "publicIps": public, "servicePort": port}) or None
+    if config.express is not None:
+        described_express = ExpressGateway(factory.client("ecs")).describe(str(service.get("serviceArn")))
+        url = express_url(endpoint(described_express or {}), config.verify.scheme if config.verify else "https")
     return {
         "cluster": cluster, "service": name, "serviceArn": service.get("serviceArn"), "status": service.get("status"),
         "taskDefinitionArn": service.get("taskDefinition"), "desiredCount": service.get("desiredCount"),
         "runningCount": service.get("runningCount"), "pendingCount": service.get("pendingCount"),
         "publicIps": public, "privateIps": private, "loadBalancerDns": dns,
-        "serviceUrl": service_url({"loadBalancerDns": dns, "publicIps": public, "servicePort": port}) or None,
+        "serviceUrl": url,
         "deployments": deployments(service), "tasks": tasks,
         "events": [{"createdAt": _stamp(e.get("createdAt")), "message": e.get("message")}
                    for e in service.get("events", [])[:events]],
