@@ -133,12 +133,13 @@ def classify(block: Block) -> str:
     if "jobs" in data and (True in data or "on" in data):  # PyYAML reads the key `on` as True
         return "github-workflow"
     if set(data) <= config_keys():
-        complete = ("task" in data and "service" in data) or "services" in data
+        complete = ("task" in data and "service" in data) or "services" in data or "express" in data
         if complete:
             return "config"
         if block.partial:
             return "config-partial"
-        raise ValueError(f"{block.id}: a config without task+service (or services): mark it `# partial: ...`")
+        raise ValueError(f"{block.id}: a config without task+service (or services, or express): mark it "
+                         "`# partial: ...`")
     if _is_gitlab(data):
         return "gitlab-partial" if block.partial else "gitlab"
     raise ValueError(f"{block.id}: YAML of no known kind (top-level keys {sorted(map(str, data))})")
