@@ -25,6 +25,18 @@ def _ec2(account_id: str, region: str) -> Any:
     return ec2_backends[account_id][region]
 
 
+def subnet_zones(account_id: str, region: str, subnet_ids: list[str]) -> dict[str, str]:
+    """{subnet id: its Availability Zone} for the subnets moto's EC2 has (others are left out)."""
+    ec2 = _ec2(account_id, region)
+    zones = {}
+    for subnet_id in subnet_ids:
+        try:
+            zones[subnet_id] = str(ec2.get_subnet(subnet_id).availability_zone)
+        except Exception:  # noqa: BLE001 - a subnet moto does not have: CreateService refused it already
+            continue
+    return zones
+
+
 def default_security_group_ids(account_id: str, region: str, subnet_ids: list[str]) -> list[str]:
     """The default security group of the subnets' VPC, which ECS uses when none is given."""
     ec2 = _ec2(account_id, region)

@@ -111,7 +111,8 @@ def launch_task(
         network_configuration = network.with_default_security_groups(
             service._account_id, service.region_name, deployment.get("networkConfiguration") or {}
         )
-        network_configuration = _spread(network_configuration, service_tasks(backend, service))
+        network_configuration = _spread(network_configuration, service_tasks(backend, service),
+                                        service._account_id, service.region_name)
     task: MotoTask = Task(
         cluster,
         task_definition,
@@ -132,14 +133,18 @@ def launch_task(
     return task
 
 
-def _spread(network_configuration: dict[str, Any], tasks: list[MotoTask]) -> dict[str, Any]:
-    """The configuration with the subnet for the next task first (moto places a task in the
-    first subnet): the one with the fewest live tasks of the service, as ECS spreads a service's
-    Fargate tasks across its subnets' Availability Zones; ties go to the earlier subnet."""
+def _spread(network_configuration: dict[str, Any], tasks: list[MotoTask], account_id: str,
+            region: str) -> dict[str, Any]:
+    """The configuration with the subnet for the next task first (moto places a task in the first subnet):
+    one in the Availability Zone with the fewest live tasks of the service, then the subnet with the fewest;
+    ties go to the earlier subnet. ECS spreads a service's Fargate tasks across Availability Zones (Developer
+    Guide, "Balancing an Amazon ECS service across Availability Zones": tasks are placed evenly across AZs),
+    so two subnets in one AZ share that AZ's share of the tasks."""
     awsvpc = network_configuration.get("awsvpcConfiguration") or {}
     subnets = list(awsvpc.get("subnets") or [])
     if len(subnets) < 2:
         return network_configuration
+    zone_of = network.subnet_zones(account_id, region, subnets)
     load = dict.fromkeys(subnets, 0)
     for task in tasks:
         if task.last_status == "STOPPED" or task.desired_status != "RUNNING" or not task.attachments:
@@ -147,7 +152,10 @@ def _spread(network_configuration: dict[str, Any], tasks: list[MotoTask]) -> dic
         for detail in task.attachments[0].get("details", []):
             if detail.get("name") == "subnetId" and detail.get("value") in load:
                 load[detail["value"]] += 1
-    chosen = min(subnets, key=lambda subnet: (load[subnet], subnets.index(subnet)))
+    zone_load: dict[str | None, int] = {}
+    for subnet, count in load.items():
+        zone_load[zone_of.get(subnet)] = zone_load.get(zone_of.get(subnet), 0) + count
+    chosen = min(subnets, key=lambda subnet: (zone_load[zone_of.get(subnet)], load[subnet], subnets.index(subnet)))
     ordered = [chosen, *(subnet for subnet in subnets if subnet != chosen)]
     return {**network_configuration, "awsvpcConfiguration": {**awsvpc, "subnets": ordered}}
 

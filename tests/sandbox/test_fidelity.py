@@ -137,3 +137,21 @@ def test_a_broken_service_is_logged_and_the_others_go_on(
         wait_for(lambda: "sandbox scheduler: service broken" in caplog.text, what="the log line")
     record = next(r for r in caplog.records if "service broken" in r.getMessage())
     assert record.exc_info is not None and "boom" in str(record.exc_info[1])
+
+
+def test_tasks_spread_across_availability_zones_not_subnets(aws: Aws) -> None:
+    # Two subnets in one AZ and one in another: 4 tasks go 2 and 2 across the AZs (ECS Developer Guide,
+    # "Balancing an Amazon ECS service across Availability Zones"), not 3 and 1 as a spread over subnets would.
+    defaults = {s["AvailabilityZone"]: s for s in aws.ec2.describe_subnets()["Subnets"] if s["DefaultForAz"]}
+    zone_a, zone_b = sorted(defaults)[:2]
+    extra = aws.ec2.create_subnet(VpcId=defaults[zone_a]["VpcId"], CidrBlock="172.31.200.0/24",
+                                  AvailabilityZone=zone_a)["Subnet"]["SubnetId"]
+    subnets = [defaults[zone_a]["SubnetId"], extra, defaults[zone_b]["SubnetId"]]
+    cluster = aws.cluster()
+    aws.ecs.create_service(
+        cluster=cluster, serviceName="zones", taskDefinition=aws.task_definition("zones"), desiredCount=4,
+        launchType="FARGATE", availabilityZoneRebalancing="ENABLED",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}},
+    )
+    aws.wait_stable(cluster, "zones")
+    assert Counter(t["availabilityZone"] for t in aws.tasks(cluster, "zones")) == {zone_a: 2, zone_b: 2}
