@@ -79,6 +79,10 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
     express = config.express
     assert express is not None
     name = express.service_name
+    # Pre-flight, before any AWS call (the image step may push): every member the config gives, as CreateExpress-
+    # GatewayService would carry it (an update sends a subset of them).
+    check_request("CreateExpressGatewayService", create_request(
+        express, cluster, str(config.image_uri or express.primary_container.image or "registry.invalid/image")))
     client = deployer.factory.client("ecs")
     ecs, gateway = EcsGateway(client), ExpressGateway(client)
     described = ecs.describe_service(cluster, name)

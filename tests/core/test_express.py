@@ -49,6 +49,8 @@ def _error_line(result: Any) -> str:
     ({"express": _express(primary_container={"image": IMAGE, "container_port": 70000})},
      ["express.primary_container.container_port"]),
     ({"express": _express(sevice_name="x")}, ["express.sevice_name"]),
+    # botocore's model (TagKey: at most 128 characters), checked before any AWS call
+    ({"express": _express(tags={"k" * 200: "v"})}, ["express.tags", "128"]),
 ])
 def test_bad_express_config_is_exit_2_naming_the_key(extra: dict[str, Any], fragments: list[str], tmp_path: Path,
                                                       moto_aws: dict[str, Any]) -> None:
@@ -117,3 +119,14 @@ def test_iam_policy_covers_the_express_calls_and_passes_the_roles(tmp_path: Path
     assert passes["PassExpressInfrastructureRole"]["Condition"]["StringEquals"]["iam:PassedToService"] == \
         "ecs.amazonaws.com"
     assert set(passes["PassExpressRoles"]["Resource"]) == {EXECUTION_ROLE, EXECUTION_ROLE + "Task"}
+
+
+def test_model_refusal_comes_before_the_image_step(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
+    """Pre-flight before any write: the repository the image step would create is not created."""
+    express = _express(tags={"k" * 200: "v"})
+    del express["primary_container"]["image"]
+    path = _write(tmp_path, {"region": "us-east-1", "repository": {"name": "hello"}, "image": {"tag": "1.0"},
+                             "express": express})
+    line = _error_line(CliRunner().invoke(main, ["deploy", "-c", str(path)]))
+    assert "express.tags" in line and "128" in line, line
+    assert moto_aws["ecr"].describe_repositories()["repositories"] == []
