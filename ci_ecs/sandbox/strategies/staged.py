@@ -14,6 +14,8 @@ stops, ROLLBACK_SUCCESSFUL once it has.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +41,32 @@ STAGES = (
 SCALE_UP = STAGES.index("SCALE_UP")
 # ECS's default when a hook's timeoutConfiguration gives no action.
 DEFAULT_TIMEOUT_ACTION = "ROLLBACK"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A strategy of the lifecycle-stage engine: ``production_steps(deploymentConfiguration)``
+    gives how production traffic moves ([(green's weight, minutes to wait after it)]); the rest
+    (stages, hooks, alarms, rollback) is the same for blue/green, canary and linear."""
+
+    production_steps: Callable[[dict[str, Any]], list[tuple[float, float]]]
+
+    def advance(
+        self,
+        backend: Any,
+        service: Any,
+        primary: dict[str, Any],
+        record: ServiceDeployment,
+        tasks: list[Any],
+        live: list[Any],
+        ctx: SandboxContext,
+    ) -> None:
+        """One scheduler step: the lifecycle stages with this strategy's traffic steps."""
+        advance(backend, service, primary, record, self.production_steps(record.configuration), tasks, live, ctx)
+
+    def finish(self, service: Any, record: ServiceDeployment, tasks: list[Any], ctx: SandboxContext) -> None:
+        """After the step: ROLLBACK_SUCCESSFUL once a rolled-back deployment's green tasks stopped."""
+        finish_rollback(service, record, tasks)
 
 
 def advance(
