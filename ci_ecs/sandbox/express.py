@@ -312,7 +312,7 @@ def _create(self: Any) -> Any:
     subnets = _subnets(account, region, config)
     given_groups = list(config["networkConfiguration"].get("securityGroups") or [])
     network = {"awsvpcConfiguration": {"subnets": subnets, "assignPublicIp": "ENABLED", "securityGroups": given_groups}}
-    service_rules._check_network(network, backend)
+    service_rules.check_network(network, backend)
     vpc = ec2_backends[account][region].get_subnet(subnets[0]).vpc_id
     # Everything is checked: from here on ECS creates.
     _ensure_default(backend, cluster)
@@ -386,7 +386,7 @@ def _update(self: Any) -> Any:
         groups = config["networkConfiguration"].get("securityGroups") or [record["resources"]["securityGroupId"]]
         network = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": list(groups),
                                            "assignPublicIp": "ENABLED"}}
-        service_rules._check_network(network, backend)
+        service_rules.check_network(network, backend)
         config["networkConfiguration"] = {"subnets": subnets, "securityGroups": list(groups)}
     if config == {k: v for k, v in previous.items() if k not in ("serviceRevisionArn", "createdAt")}:
         return ActionResult({"service": _updated(service, previous)})  # nothing differs: no new deployment

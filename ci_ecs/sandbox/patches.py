@@ -26,6 +26,10 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
     service deployments are deleted with it.
   - ``EC2ContainerServiceBackend.create_service`` / ``run_task``: moto refuses launchType MANAGED_INSTANCES;
     it is handed FARGATE and the service or task gets MANAGED_INSTANCES back (they run like Fargate tasks).
+  - ``EC2ContainerServiceResponse.create_capacity_provider``: moto answers HTTP 500 on ``managedInstancesProvider``
+    (it reads autoScalingGroupProvider only); ``capacity_providers`` checks, stores and associates such a provider.
+    ``put_cluster_capacity_providers`` keeps a cluster's Managed Instances providers (ECS associates them at
+    creation). A service on a strategy naming one runs tasks like Fargate ones (``task_control.launch_task``).
   - ``EC2ContainerServiceBackend.list_tasks``: moto ignores serviceName and does not default
     desiredStatus to RUNNING.
   - ``EC2ContainerServiceBackend.run_task`` / ``stop_task``: tasks get the sandbox lifecycle;
@@ -82,6 +86,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Service
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from . import (
+    capacity_providers,
     context,
     deployment_rules,
     ecr,
@@ -192,6 +197,10 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
         value = self._get_param(param)
         if value is not None:
             setattr(service, attribute, value)
+    if capacity_providers.strategy_provider(self.ecs_backend, self._get_param("capacityProviderStrategy")):
+        # Service.launchType (ECS API reference): "this field is omitted if the service was created using a
+        # capacity provider strategy" (moto fills in EC2). Its tasks say MANAGED_INSTANCES (task_control).
+        service.launch_type = None
     # Stored before the first deployment, which carries them (service_state.REVISION_MEMBERS).
     service.sb_revision_members = {
         name: self._get_param(name) for name in service_state.REVISION_MEMBERS if self._get_param(name) is not None
@@ -200,6 +209,33 @@ def _create_service_response(self: EC2ContainerServiceResponse) -> ActionResult:
         scheduler.initialise_service(service)
         service_deployments.record_new_deployments(service)
     return result
+
+
+@_wrap(EC2ContainerServiceResponse, "create_capacity_provider")
+def _create_capacity_provider_response(self: EC2ContainerServiceResponse) -> ActionResult:
+    params = dict(self._get_params())
+    if _ctx() is None or params.get("managedInstancesProvider") is None:
+        result: ActionResult = _original(EC2ContainerServiceResponse, "create_capacity_provider")(self)
+        return result
+    capacity_providers.check_create(params, self.ecs_backend)  # ECS refuses before creating anything
+    problem = check_tags(params.get("tags"))
+    if problem:
+        raise InvalidParameterException(problem)
+    return ActionResult({"capacityProvider": capacity_providers.create(params, self.ecs_backend)})
+
+
+@_wrap(EC2ContainerServiceResponse, "put_cluster_capacity_providers")
+def _put_cluster_capacity_providers_response(self: EC2ContainerServiceResponse) -> ActionResult:
+    if _ctx() is None:
+        result: ActionResult = _original(EC2ContainerServiceResponse, "put_cluster_capacity_providers")(self)
+        return result
+    cluster = self.ecs_backend.put_cluster_capacity_providers(
+        self._get_param("cluster"),
+        capacity_providers.kept_providers(self.ecs_backend, self._get_param("cluster"),
+                                          self._get_param("capacityProviders")),
+        self._get_param("defaultCapacityProviderStrategy"),
+    )
+    return ActionResult({"cluster": cluster})
 
 
 @_wrap(EC2ContainerServiceResponse, "register_task_definition")

@@ -61,7 +61,7 @@ def check_create(params: dict[str, Any], backend: Any) -> None:
     fargate = launch_type == "FARGATE" or _fargate_providers(providers)
     _check_placement(params.get("placementStrategy"), params.get("placementConstraints"), fargate)
     _check_capacity_providers(providers, cluster)
-    _check_network(params.get("networkConfiguration"), backend)
+    check_network(params.get("networkConfiguration"), backend)
     _check_load_balancers(params.get("loadBalancers"), task_definition, backend)
 
 
@@ -78,7 +78,7 @@ def check_update(params: dict[str, Any], backend: Any) -> None:
     fargate = (launch_type == "FARGATE" and not providers) or _fargate_providers(providers)
     _check_placement(params.get("placementStrategy"), params.get("placementConstraints"), fargate)
     _check_capacity_providers(providers, cluster)
-    _check_network(params.get("networkConfiguration"), backend)
+    check_network(params.get("networkConfiguration"), backend)
     _check_load_balancers(params.get("loadBalancers"), task_definition, backend)
 
 
@@ -159,7 +159,9 @@ def _check_capacity_providers(providers: Any, cluster: Any) -> None:
             )
 
 
-def _check_network(network: Any, backend: Any) -> None:
+def check_network(network: Any, backend: Any) -> None:
+    """Raise InvalidParameterException for an ``awsvpcConfiguration`` ECS refuses (too many subnets or groups, ones
+    that do not exist, or in different VPCs)."""
     awsvpc = (network or {}).get("awsvpcConfiguration")
     if not awsvpc:
         return

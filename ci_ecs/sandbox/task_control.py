@@ -10,7 +10,7 @@ from typing import Any
 
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Task
 
-from . import elb, network
+from . import capacity_providers, elb, network
 from .context import SandboxContext
 from .lifecycle import utcnow
 from .service_state import MotoService, MotoTask, add_event, sb_state, service_tasks, short_id
@@ -113,6 +113,11 @@ def launch_task(
         )
         network_configuration = _spread(network_configuration, service_tasks(backend, service),
                                         service._account_id, service.region_name)
+    # A capacity provider strategy naming a Managed Instances provider: its tasks run like Fargate ones, reported
+    # as ECS reports a task on such a provider (Task.launchType MANAGED_INSTANCES, Task.capacityProviderName).
+    strategy = getattr(service, "capacity_provider_strategy", None)  # set only when CreateService gave one
+    managed = capacity_providers.strategy_provider(backend, strategy)
+    launch_type = service.launch_type or (capacity_providers.MANAGED_INSTANCES if managed is not None else "")
     task: MotoTask = Task(
         cluster,
         task_definition,
@@ -120,12 +125,14 @@ def launch_task(
         backend._calculate_task_resource_requirements(task_definition),
         backend=backend,
         group=f"service:{service.name}",
-        launch_type=service.launch_type or "",
+        launch_type=launch_type,
         started_by=deployment["id"],
         tags=list(service.tags) if service.propagate_tags == "SERVICE" else [],
         networking_configuration=network_configuration,
         platform_version=deployment.get("platformVersion"),
     )
+    if managed is not None:
+        task.capacity_provider_name = managed.name
     task.sb_service_uid = sb_state(service)["uid"]
     task.sb_deployment = deployment["id"]
     backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
