@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from ci_ecs.sandbox import CRASH_AFTER_LABEL, CRASH_LABEL, Sandbox
@@ -108,3 +109,39 @@ def test_a_managed_instances_service_deploys(deployer: Deployer) -> None:
     assert run.code == 0, run.stderr
     service = deployer.service()
     assert (service["launchType"], service["runningCount"]) == ("MANAGED_INSTANCES", 2)
+
+
+def _managed_instances_provider(deployer: Deployer) -> str:
+    """A Managed Instances capacity provider of the deployer's cluster (created first, as ECS scopes one to it)."""
+    ec2 = boto3.client("ec2", endpoint_url=deployer.sandbox.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    deployer.ecs.create_cluster(clusterName=deployer.cluster)
+    name = f"mi-{deployer.cluster}"
+    deployer.ecs.create_capacity_provider(name=name, cluster=deployer.cluster, managedInstancesProvider={
+        "infrastructureRoleArn": "arn:aws:iam::123456789012:role/ecsInfrastructureRole",
+        "instanceLaunchTemplate": {
+            "ec2InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/ecsInstanceRole",
+            "networkConfiguration": {"subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]]}}})
+    return name
+
+
+def test_a_service_on_a_managed_instances_capacity_provider_deploys(deployer: Deployer, sandbox: Sandbox) -> None:
+    name = _managed_instances_provider(deployer)
+    config = deployer.config(launch_type=None, assign_public_ip=False,
+                             capacity_provider_strategy=[{"capacity_provider": name, "weight": 1}])
+    # A task definition not made for Managed Instances: the pre-flight reads the provider's type from the sandbox.
+    refused = deployer.run(config, "--image", GOOD_IMAGE)
+    assert refused.code == 2, refused.stderr
+    assert "service.capacity_provider_strategy[0].capacity_provider" in refused.stderr
+    sandbox.clear_request_log()
+    config["task"]["requires_compatibilities"] = ["MANAGED_INSTANCES"]
+    run = deployer.run(config, "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    assert ("ecs", "DescribeCapacityProviders") in [(call.service, call.operation) for call in sandbox.request_log]
+    service = deployer.service()
+    assert "launchType" not in service
+    assert (service["runningCount"], service["capacityProviderStrategy"][0]["capacityProvider"]) == (2, name)
+    arns = deployer.ecs.list_tasks(cluster=deployer.cluster, serviceName="web")["taskArns"]
+    tasks = deployer.ecs.describe_tasks(cluster=deployer.cluster, tasks=arns)["tasks"]
+    assert [(t["lastStatus"], t["launchType"], t["capacityProviderName"]) for t in tasks] == [
+        ("RUNNING", "MANAGED_INSTANCES", name)] * 2
