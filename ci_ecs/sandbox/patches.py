@@ -376,10 +376,11 @@ def _list_tasks(
 
 
 # run_task's signature grows between moto patch releases (5.2.5 added capacity_provider_strategy):
-# pass everything through and touch only launch_type (7th positional, or by name) and networking_configuration
-# (8th positional, or by name).
+# pass everything through and touch only launch_type (7th positional, or by name), networking_configuration
+# (8th positional, or by name) and a strategy naming a Managed Instances provider (11th, or by name).
 _RUN_TASK_LAUNCH_TYPE_INDEX = 6
 _RUN_TASK_NETWORK_INDEX = 7
+_RUN_TASK_STRATEGY_INDEX = 10  # capacity_provider_strategy, 11th positional (moto 5.2.5; absent before)
 # ECS's launch types (ECS API reference, LaunchType: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES). moto refuses
 # MANAGED_INSTANCES; Managed Instances tasks (awsvpc, on instances ECS manages) run on the sandbox like Fargate
 # ones: moto is handed FARGATE and the service or task gets its launch type back.
@@ -407,14 +408,17 @@ def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> li
         return list(original(self, *args, **kwargs))
     positional = list(args)
     managed = _take_managed_instances(positional, kwargs, _RUN_TASK_LAUNCH_TYPE_INDEX)
+    provider = _take_managed_instances_strategy(self, positional, kwargs)
     if "networking_configuration" in kwargs:
         kwargs["networking_configuration"] = _with_security_groups(self, kwargs["networking_configuration"])
     elif len(positional) > _RUN_TASK_NETWORK_INDEX:
         positional[_RUN_TASK_NETWORK_INDEX] = _with_security_groups(self, positional[_RUN_TASK_NETWORK_INDEX])
     tasks = original(self, *positional, **kwargs)
     for task in tasks:
-        if managed:
+        if managed or provider is not None:
             task.launch_type = MANAGED_INSTANCES
+        if provider is not None:
+            task.capacity_provider_name = provider  # Task.capacityProviderName: the provider it runs on
         task_control.prepare_task(task, self, ctx)
     return list(tasks)
 
@@ -429,6 +433,30 @@ def _take_managed_instances(positional: list[Any], kwargs: dict[str, Any], index
         positional[index] = "FARGATE"
         return True
     return False
+
+
+def _take_managed_instances_strategy(backend: EC2ContainerServiceBackend, positional: list[Any],
+                                     kwargs: dict[str, Any]) -> str | None:
+    """A RunTask capacity provider strategy naming a Managed Instances provider (moto would look for container
+    instances): replaced, in place, by launch type FARGATE; the provider's name, or None when there is none."""
+    if "capacity_provider_strategy" in kwargs:
+        strategy = kwargs["capacity_provider_strategy"]
+    elif len(positional) > _RUN_TASK_STRATEGY_INDEX:
+        strategy = positional[_RUN_TASK_STRATEGY_INDEX]
+    else:
+        return None
+    provider = capacity_providers.strategy_provider(backend, strategy)
+    if provider is None:
+        return None
+    if "capacity_provider_strategy" in kwargs:
+        kwargs["capacity_provider_strategy"] = None
+    else:
+        positional[_RUN_TASK_STRATEGY_INDEX] = None
+    if "launch_type" in kwargs or len(positional) <= _RUN_TASK_LAUNCH_TYPE_INDEX:
+        kwargs["launch_type"] = "FARGATE"
+    else:
+        positional[_RUN_TASK_LAUNCH_TYPE_INDEX] = "FARGATE"
+    return str(provider.name)
 
 
 def _with_security_groups(backend: EC2ContainerServiceBackend, configuration: Any) -> Any:

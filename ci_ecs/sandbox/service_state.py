@@ -144,6 +144,9 @@ def new_deployment(service: MotoService, task_definition_arn: str) -> dict[str, 
         "createdAt": now,
         "updatedAt": now,
         "launchType": launch_type,
+        # Deployment.capacityProviderStrategy (ECS API reference): "The capacity provider strategy that the
+        # deployment is using" (a service created with one has no launchType).
+        "capacityProviderStrategy": copy.deepcopy(getattr(service, "capacity_provider_strategy", None)) or None,
         "platformVersion": service.platform_version or ("1.4.0" if launch_type == "FARGATE" else None),
         "platformFamily": "Linux" if launch_type == "FARGATE" else None,
         "networkConfiguration": service.network_configuration or None,

@@ -130,7 +130,26 @@ def test_a_service_on_a_managed_instances_strategy_runs_its_tasks(aws: Aws) -> N
     assert "launchType" not in created  # ECS reports a strategy, not a launch type, for such a service
     service = aws.wait_stable(cluster, "web")
     assert service["runningCount"] == 2
+    (deployment,) = service["deployments"]
+    assert "launchType" not in deployment
+    assert [item["capacityProvider"] for item in deployment["capacityProviderStrategy"]] == [name]
     tasks = aws.tasks(cluster, "web")
     assert [(t["lastStatus"], t["launchType"], t["capacityProviderName"]) for t in tasks] == [
         ("RUNNING", "MANAGED_INSTANCES", name)] * 2
     assert all(t["attachments"][0]["type"] == "ElasticNetworkInterface" for t in tasks)
+
+
+def test_run_task_on_a_managed_instances_strategy(aws: Aws) -> None:
+    cluster = aws.cluster()
+    name = _create_provider(aws, cluster)
+    (task,) = aws.ecs.run_task(
+        cluster=cluster, taskDefinition=_task_definition(aws), capacityProviderStrategy=[{"capacityProvider": name}],
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [aws.subnet()]}},
+    )["tasks"]
+    assert (task["launchType"], task["capacityProviderName"]) == ("MANAGED_INSTANCES", name)
+
+    def running() -> bool:
+        (now,) = aws.ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]])["tasks"]
+        return bool(now["lastStatus"] == "RUNNING")
+
+    wait_for(running, what="RUNNING")
