@@ -20,6 +20,7 @@ from moto.ecs.exceptions import ClusterNotFoundException, InvalidParameterExcept
 from moto.ecs.models import CapacityProvider, EC2ContainerServiceBackend
 
 from . import service_rules
+from .tag_rules import check_tags
 
 MANAGED_INSTANCES = "MANAGED_INSTANCES"
 # CreateCapacityProvider.name (ECS API reference): "The name can't be prefixed with "aws", "ecs", or "fargate"."
@@ -34,6 +35,9 @@ def check_create(params: dict[str, Any], backend: EC2ContainerServiceBackend) ->
     """Raise what ECS raises for a CreateCapacityProvider request with ``managedInstancesProvider`` (nothing is
     created then)."""
     _check_model(params)
+    problem = check_tags(params.get("tags"))
+    if problem:
+        raise InvalidParameterException(problem)
     name = str(params.get("name") or "")
     if name.lower().startswith(RESERVED_NAME_PREFIXES):
         # CreateCapacityProvider.name: "The name can't be prefixed with "aws", "ecs", or "fargate"."
@@ -145,3 +149,28 @@ def kept_providers(backend: EC2ContainerServiceBackend, cluster_name: str, reque
     own = [name for name in cluster.capacity_providers or []
            if (p := managed_provider(backend, name)) is not None and getattr(p, "cluster", None) == cluster.name]
     return [*requested, *(name for name in own if name not in requested)]
+
+
+def take_run_task_strategy(backend: EC2ContainerServiceBackend, positional: list[Any], kwargs: dict[str, Any],
+                           launch_index: int, strategy_index: int) -> str | None:
+    """For moto's ``run_task`` arguments: a capacity provider strategy naming a Managed Instances provider (moto
+    would look for container instances) is replaced, in place, by launch type FARGATE (the task runs like a
+    Fargate one). The provider's name, or None when the strategy names none (arguments untouched)."""
+    if "capacity_provider_strategy" in kwargs:
+        strategy = kwargs["capacity_provider_strategy"]
+    elif len(positional) > strategy_index:
+        strategy = positional[strategy_index]
+    else:
+        return None
+    provider = strategy_provider(backend, strategy)
+    if provider is None:
+        return None
+    if "capacity_provider_strategy" in kwargs:
+        kwargs["capacity_provider_strategy"] = None
+    else:
+        positional[strategy_index] = None
+    if "launch_type" in kwargs or len(positional) <= launch_index:
+        kwargs["launch_type"] = "FARGATE"
+    else:
+        positional[launch_index] = "FARGATE"
+    return str(provider.name)

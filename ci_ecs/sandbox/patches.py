@@ -218,9 +218,6 @@ def _create_capacity_provider_response(self: EC2ContainerServiceResponse) -> Act
         result: ActionResult = _original(EC2ContainerServiceResponse, "create_capacity_provider")(self)
         return result
     capacity_providers.check_create(params, self.ecs_backend)  # ECS refuses before creating anything
-    problem = check_tags(params.get("tags"))
-    if problem:
-        raise InvalidParameterException(problem)
     return ActionResult({"capacityProvider": capacity_providers.create(params, self.ecs_backend)})
 
 
@@ -408,7 +405,8 @@ def _run_task(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> li
         return list(original(self, *args, **kwargs))
     positional = list(args)
     managed = _take_managed_instances(positional, kwargs, _RUN_TASK_LAUNCH_TYPE_INDEX)
-    provider = _take_managed_instances_strategy(self, positional, kwargs)
+    provider = capacity_providers.take_run_task_strategy(
+        self, positional, kwargs, _RUN_TASK_LAUNCH_TYPE_INDEX, _RUN_TASK_STRATEGY_INDEX)
     if "networking_configuration" in kwargs:
         kwargs["networking_configuration"] = _with_security_groups(self, kwargs["networking_configuration"])
     elif len(positional) > _RUN_TASK_NETWORK_INDEX:
@@ -433,30 +431,6 @@ def _take_managed_instances(positional: list[Any], kwargs: dict[str, Any], index
         positional[index] = "FARGATE"
         return True
     return False
-
-
-def _take_managed_instances_strategy(backend: EC2ContainerServiceBackend, positional: list[Any],
-                                     kwargs: dict[str, Any]) -> str | None:
-    """A RunTask capacity provider strategy naming a Managed Instances provider (moto would look for container
-    instances): replaced, in place, by launch type FARGATE; the provider's name, or None when there is none."""
-    if "capacity_provider_strategy" in kwargs:
-        strategy = kwargs["capacity_provider_strategy"]
-    elif len(positional) > _RUN_TASK_STRATEGY_INDEX:
-        strategy = positional[_RUN_TASK_STRATEGY_INDEX]
-    else:
-        return None
-    provider = capacity_providers.strategy_provider(backend, strategy)
-    if provider is None:
-        return None
-    if "capacity_provider_strategy" in kwargs:
-        kwargs["capacity_provider_strategy"] = None
-    else:
-        positional[_RUN_TASK_STRATEGY_INDEX] = None
-    if "launch_type" in kwargs or len(positional) <= _RUN_TASK_LAUNCH_TYPE_INDEX:
-        kwargs["launch_type"] = "FARGATE"
-    else:
-        positional[_RUN_TASK_LAUNCH_TYPE_INDEX] = "FARGATE"
-    return str(provider.name)
 
 
 def _with_security_groups(backend: EC2ContainerServiceBackend, configuration: Any) -> Any:
