@@ -12,6 +12,7 @@ The rules are ECS's (each cites the ECS API reference), written apart from ci-ec
 from __future__ import annotations
 
 import copy
+from contextvars import ContextVar
 from typing import Any
 
 from botocore.session import get_session
@@ -151,6 +152,11 @@ def kept_providers(backend: EC2ContainerServiceBackend, cluster_name: str, reque
     return [*requested, *(name for name in own if name not in requested)]
 
 
+# RunTask's capacityProviderStrategy as the request gave it: moto before 5.2.5 does not pass it to the backend's
+# run_task, so the response handler hands it over here (patches.py) for the one request it serves.
+REQUESTED_RUN_TASK_STRATEGY: ContextVar[list[dict[str, Any]] | None] = ContextVar("run_task_strategy", default=None)
+
+
 def take_run_task_strategy(backend: EC2ContainerServiceBackend, positional: list[Any], kwargs: dict[str, Any],
                            launch_index: int, strategy_index: int) -> str | None:
     """For moto's ``run_task`` arguments: a capacity provider strategy naming a Managed Instances provider (moto
@@ -161,13 +167,13 @@ def take_run_task_strategy(backend: EC2ContainerServiceBackend, positional: list
     elif len(positional) > strategy_index:
         strategy = positional[strategy_index]
     else:
-        return None
-    provider = strategy_provider(backend, strategy)
+        strategy = REQUESTED_RUN_TASK_STRATEGY.get()  # an older moto: not among the arguments, nothing to replace
+    provider = strategy_provider(backend, strategy) if strategy else None
     if provider is None:
         return None
     if "capacity_provider_strategy" in kwargs:
         kwargs["capacity_provider_strategy"] = None
-    else:
+    elif len(positional) > strategy_index:
         positional[strategy_index] = None
     if "launch_type" in kwargs or len(positional) <= launch_index:
         kwargs["launch_type"] = "FARGATE"

@@ -29,7 +29,9 @@ ECS (``moto.ecs.models`` / ``moto.ecs.responses``)
   - ``EC2ContainerServiceResponse.create_capacity_provider``: moto answers HTTP 500 on ``managedInstancesProvider``
     (it reads autoScalingGroupProvider only); ``capacity_providers`` checks, stores and associates such a provider.
     ``put_cluster_capacity_providers`` keeps a cluster's Managed Instances providers (ECS associates them at
-    creation). A service on a strategy naming one runs tasks like Fargate ones (``task_control.launch_task``).
+    creation). A service on a strategy naming one runs tasks like Fargate ones (``task_control.launch_task``);
+    so does RunTask (moto before 5.2.5 does not pass its capacityProviderStrategy on: ``run_task``'s response
+    handler hands it over).
   - ``EC2ContainerServiceBackend.list_tasks``: moto ignores serviceName and does not default
     desiredStatus to RUNNING.
   - ``EC2ContainerServiceBackend.run_task`` / ``stop_task``: tasks get the sandbox lifecycle;
@@ -395,6 +397,15 @@ def _create_service(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any)
     if managed:
         service.launch_type = MANAGED_INSTANCES
     return service
+
+
+@_wrap(EC2ContainerServiceResponse, "run_task")
+def _run_task_response(self: EC2ContainerServiceResponse) -> Any:
+    token = capacity_providers.REQUESTED_RUN_TASK_STRATEGY.set(self._get_param("capacityProviderStrategy"))
+    try:
+        return _original(EC2ContainerServiceResponse, "run_task")(self)
+    finally:
+        capacity_providers.REQUESTED_RUN_TASK_STRATEGY.reset(token)
 
 
 @_wrap(EC2ContainerServiceBackend, "run_task")
