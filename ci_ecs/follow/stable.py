@@ -138,6 +138,14 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
                            [], service_events(service, wall_start))
     running = int(ours.get("runningCount", 0))
     if running < required_running(min(desired, desired_at_complete), early):
+        # The two reads above ran at once: a task that stopped between them is out of runningCount but not yet
+        # listed. One more listing makes its stop (reason, exit code, log tail) the verdict when it is ours.
+        stopped.poll()
+        failures = stopped.failures(scaled_in=max(0, desired_at_complete - desired))
+        if failures:
+            return WaitOutcome("FAILED", deployment_id, service,
+                               f"{len(failures)} task(s) of deployment {deployment_id} stopped after it completed",
+                               stopped.reasons(failures), service_events(service, wall_start))
         return WaitOutcome("FAILED", deployment_id, service,
                            f"deployment {deployment_id}: {running} of {desired} tasks running after it completed",
                            stopped.reasons(), service_events(service, wall_start))

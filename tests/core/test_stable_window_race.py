@@ -1,0 +1,47 @@
+"""The stable window's last check reads the service and the stopped tasks at once. A task that stops between the two
+reads is already out of runningCount but not yet in ListTasks(desiredStatus=STOPPED): ci-ecs lists once more, so
+the verdict is the task's own stop (its reason and exit code), not only "0 of 2 tasks running" (seen in a CI run of
+tests/e2e/test_verify_docker.py::test_crashing_container_fails_with_its_log_tail_and_is_rolled_back).
+
+botocore Stubber, one client per read (they run in parallel): the interleaving cannot be produced on demand by moto
+or the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.stub import Stubber
+
+from ci_ecs.ecs import EcsGateway
+from ci_ecs.follow.stable import verify_stable
+from ci_ecs.follow.state import StoppedTasks
+
+TASK = "arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef"
+
+
+def _client() -> Any:
+    return boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def test_a_task_stopped_between_the_two_reads_is_the_verdict() -> None:
+    service = {"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 0, "deployments": [
+        {"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:"
+         "task-definition/web:2", "desiredCount": 2, "runningCount": 0, "rolloutState": "COMPLETED"}]}
+    tasks_client, services_client = _client(), _client()
+    with Stubber(tasks_client) as tasks_stub, Stubber(services_client) as services_stub:
+        tasks_stub.add_response("list_tasks", {"taskArns": []})  # the read beside DescribeServices: not stopped yet
+        tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})
+        tasks_stub.add_response("describe_tasks", {"tasks": [
+            {"taskArn": TASK, "startedBy": "ecs-svc/1", "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+             "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+             "containers": [{"name": "web", "exitCode": 7}]}]})
+        services_stub.add_response("describe_services", {"services": [service]})
+        stopped = StoppedTasks(EcsGateway(tasks_client), "c", "web", "ecs-svc/1")
+        outcome = verify_stable(EcsGateway(services_client), "c", "web", "ecs-svc/1", stable_seconds=0,
+                                running_since=None, completed=service, stopped=stopped, sleep=lambda _: None)
+        tasks_stub.assert_no_pending_responses()
+        services_stub.assert_no_pending_responses()
+    assert outcome.state == "FAILED"
+    assert "1 task(s) of deployment ecs-svc/1 stopped after it completed" in outcome.reason
+    assert any("web exit code 7" in reason for reason in outcome.stopped_reasons), outcome.stopped_reasons
