@@ -126,11 +126,15 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
     ours = find_deployment(service, deployment_id) or {}
     desired = int(ours.get("desiredCount", 0))
     failures = stopped.failures(scaled_in=max(0, desired_at_complete - desired))
-    if failures:
+    replaced = ours.get("status") != "PRIMARY"
+    # Once another deployment is PRIMARY, the scheduler stops our tasks to make room for it (stopCode
+    # ServiceSchedulerInitiated, API reference Task.stopCode): that is the replacement, not a failure of ours. A
+    # crash (any other stop code) still fails our deployment, whoever replaced it.
+    if failures and not (replaced and all(t.get("stopCode") == "ServiceSchedulerInitiated" for t in failures)):
         return WaitOutcome("FAILED", deployment_id, service,
                            f"{len(failures)} task(s) of deployment {deployment_id} stopped after it completed",
                            stopped.reasons(failures), service_events(service, wall_start))
-    if ours.get("status") != "PRIMARY":
+    if replaced:
         primary = primary_deployment(service) or {}
         return WaitOutcome("SUPERSEDED", deployment_id, service,
                            f"deployment {deployment_id} was replaced by deployment {primary.get('id')} "
