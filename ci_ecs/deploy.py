@@ -129,6 +129,8 @@ class Deployer:
         # The capacity providers the cluster has once the cluster step ran (cluster.planned_providers); None
         # until it was described, or when the deploy neither names providers nor associates any.
         self.cluster_providers: list[str] | None = None
+        # Tags set on a task definition revision this deploy registers (`ci-ecs preview`: the preview's own).
+        self.task_tags: dict[str, str] | None = None
 
     def cancel(self) -> None:
         """Stop every wait of this deploy at its next sleep (SIGTERM/SIGINT: CI runners wait seconds, not minutes)."""
@@ -372,11 +374,13 @@ class Deployer:
         if base is not None or not with_service:
             check_rendered(self.config, target, definition, with_service=with_service)
         if base is not None:
-            return definition, self._act(ensure_task_definition(shared.ecs, definition, current=base))
+            return definition, self._act(ensure_task_definition(shared.ecs, definition, current=base,
+                                                                          tags=self.task_tags))
         if with_service and definition.get("family") in self._latest:
             latest = self._latest.pop(str(definition["family"]))
-            return definition, self._act(ensure_task_definition(shared.ecs, definition, current=latest))
-        return definition, self._act(ensure_task_definition(shared.ecs, definition))
+            return definition, self._act(ensure_task_definition(shared.ecs, definition, current=latest,
+                                                                          tags=self.task_tags))
+        return definition, self._act(ensure_task_definition(shared.ecs, definition, tags=self.task_tags))
 
     def _deploy_many(self, shared: _Shared, targets: list[ServiceEntry]) -> DeployResult:
         """Deploy several services at once (at most deploy.parallelism), then report them together.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ci_ecs.aws_failures import aws_errors, error_code
-from ci_ecs.errors import AwsError
+from ci_ecs.errors import AwsError, DeployTimeoutError
 
 # ECS answers DescribeTasks for at most 100 tasks per call.
 _DESCRIBE_TASKS_BATCH = 100
@@ -217,6 +217,47 @@ class EcsGateway:
         """Deregister one revision (it becomes INACTIVE; running tasks and services that use it carry on)."""
         with aws_errors(f"deregister task definition {arn.rsplit('/', 1)[-1]}"):
             return dict(self.client.deregister_task_definition(taskDefinition=arn)["taskDefinition"])
+
+    def delete_task_definitions(self, arns: list[str]) -> list[str]:
+        """DeleteTaskDefinitions of INACTIVE revisions (ECS takes at most 10 per call); the ARNs deleted."""
+        deleted: list[str] = []
+        for start in range(0, len(arns), 10):
+            with aws_errors("delete task definitions"):
+                answer = self.client.delete_task_definitions(taskDefinitions=arns[start:start + 10])
+            deleted.extend(str(d.get("taskDefinitionArn")) for d in answer.get("taskDefinitions", []))
+        return deleted
+
+    def delete_service(self, cluster: str, service: str) -> dict[str, Any]:
+        """DeleteService of a service scaled to 0 (ECS refuses one with tasks unless forced: not used here)."""
+        with aws_errors(f"delete service {service}"):
+            return dict(self.client.delete_service(cluster=cluster, service=service)["service"])
+
+    def wait_inactive(self, cluster: str, service: str, timeout: float) -> None:
+        """botocore's services_inactive waiter: until ECS reports the deleted service INACTIVE."""
+        import botocore.exceptions
+
+        delay = 1
+        with aws_errors(f"wait for service {service} to be deleted"):
+            try:
+                self.client.get_waiter("services_inactive").wait(
+                    cluster=cluster, services=[service],
+                    WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout // delay))})
+            except botocore.exceptions.WaiterError as exc:
+                failures = (exc.last_response or {}).get("failures") or []
+                if any(f.get("reason") == "MISSING" for f in failures):
+                    return  # gone altogether: as good as INACTIVE
+                raise DeployTimeoutError(f"service {service} was not INACTIVE within {int(timeout)} s of its "
+                                         "deletion") from None
+
+    def services_with_tags(self, cluster: str, services: list[str]) -> list[dict[str, Any]]:
+        """DescribeServices with their tags (include TAGS), batched by ECS's limit of 10 per call."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(services), _DESCRIBE_SERVICES_BATCH):
+            with aws_errors(f"describe services of {cluster}"):
+                response = self.client.describe_services(
+                    cluster=cluster, services=services[start:start + _DESCRIBE_SERVICES_BATCH], include=["TAGS"])
+            found.extend(dict(s) for s in response.get("services", []))
+        return found
 
     def list_services(self, cluster: str) -> list[str]:
         """The cluster's service ARNs, all pages."""

@@ -35,6 +35,9 @@ _OUTPUT_NAMES = {
     "verifyOk": "verify-ok",  # from `verify.ok`: true/false, empty when nothing was probed
 }
 
+# `ci-ecs preview up`: the deploy's outputs and the preview's (GitHub `preview-url`, GitLab CI_ECS_PREVIEW_URL).
+PREVIEW_OUTPUTS = {**_OUTPUT_NAMES, "previewId": "preview-id", "previewUrl": "preview-url"}
+
 
 def _flat(value: Any) -> str:
     if value is None:

@@ -170,14 +170,17 @@ def quote_body(text: str) -> str:
     return f'"{escape_control(shown)}{"…" if len(text) > BODY_SHOWN else ""}"'
 
 
-def probe(url: str, host: str, settings: VerifyConfig, *, task: str | None = None) -> Check:
-    """One request to `url`: its status, time and, when it does not pass, why (status or body, quoted)."""
+def probe(url: str, host: str, settings: VerifyConfig, *, task: str | None = None,
+          opener: urllib.request.OpenerDirector | None = None) -> Check:
+    """One request to `url`: its status, time and, when it does not pass, why (status or body, quoted).
+
+    `opener`: how to connect (default: to the URL's host, through the environment's proxies)."""
     check = Check(url, task=task)
     request = urllib.request.Request(url, headers={"User-Agent": "ci-ecs-verify", "Accept": "*/*"})
     started = time.monotonic()
     raw = b""
     try:
-        with _opener(settings.scheme, host).open(request, timeout=settings.timeout) as answer:
+        with (opener or _opener(settings.scheme, host)).open(request, timeout=settings.timeout) as answer:
             check.status = int(answer.status)
             raw = answer.read(MAX_BODY_BYTES)
     except urllib.error.HTTPError as exc:  # 4xx/5xx, and 3xx since redirects are not followed

@@ -10,6 +10,7 @@ from ci_ecs.cli.iam_policy import iam_policy_command
 from ci_ecs.cli.jenkins import jenkins_group
 from ci_ecs.cli.lifecycle import continue_command, deregister, rollback, status
 from ci_ecs.cli.local import demo, sandbox
+from ci_ecs.cli.preview import preview_group
 from ci_ecs.cli.publish import push, register
 from ci_ecs.cli.run_task import run_task_command
 from ci_ecs.cli.runner import EXIT_CODES_HELP
@@ -23,5 +24,5 @@ def main() -> None:
 
 
 for _command in (deploy, plan, register, sandbox, push, iam_policy_command, demo, jenkins_group, run_task_command,
-                 rollback, status, deregister, continue_command):
+                 rollback, status, deregister, continue_command, preview_group):
     main.add_command(_command)

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from ci_ecs.config.base import StrictModel
 from ci_ecs.config.express import ExpressConfig
 from ci_ecs.config.image import ImageConfig, RepositoryConfig
+from ci_ecs.config.preview import PreviewConfig
 from ci_ecs.config.service import CapacityProvider, ServiceConfig
 from ci_ecs.config.task import TaskConfig
 from ci_ecs.config.values import NAME_255, is_http_url
@@ -152,6 +153,8 @@ class Config(StrictModel):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     # ECS Express Mode (config/express.py): one Express service, instead of task + service.
     express: ExpressConfig | None = None
+    # `ci-ecs preview`: the shared listener, host template and priority range of previews (config/preview.py).
+    preview: PreviewConfig | None = None
     # Several services in one cluster, sharing the image; deployed concurrently (deploy.parallelism).
     services: list[ServiceEntry] = Field(default_factory=list)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
