@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ci_ecs import phases
 from ci_ecs.act import Step, act
 from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
@@ -39,7 +40,7 @@ from ci_ecs.image import (
     preflight,
     resolve_image,
 )
-from ci_ecs.network import Addresses, default_subnets, service_addresses, service_port
+from ci_ecs.network import Addresses, attribute_draining, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
@@ -94,6 +95,7 @@ class _Shared:
     started: float
     clock_start: float
     resolver: TagResolver | None = None
+    phases: phases.Phases | None = None  # the deploy's phases so far; each service records its own from here
     # What the cluster step changed on an existing cluster (capacity providers associated), for the diff.
     cluster_changes: list[Change] = field(default_factory=list)
 
@@ -155,6 +157,7 @@ class Deployer:
             if self._cancelled.wait(min(left, 0.1)):
                 raise DeployCancelledError("cancelled while waiting; what was done so far stays done", 130)
 
+    @phases.recorded("preflight")
     def run(self) -> DeployResult:
         """Deploy, or with dry_run only describe and diff. Raises a CiEcsError on failure.
 
@@ -193,6 +196,7 @@ class Deployer:
                            cluster_providers=self.cluster_providers)
             cluster_created, cluster_changes = self._cluster(ecs, cluster, exists, described_cluster)
             resolver = TagResolver(self.factory, config.image.pin)
+            phases.begin("image")
             image = self._image(resolver)
             if image.pushed or time.monotonic() - clock_start > _DESCRIBED_FRESH_SECONDS:
                 # A build or push took a while: what was described then may be stale, describe again.
@@ -203,7 +207,7 @@ class Deployer:
                 partial.error = exc.message
                 exc.result = self._finish(partial, started)
             raise
-        shared = _Shared(ecs, image, cluster_created, started, clock_start, resolver, cluster_changes)
+        shared = _Shared(ecs, image, cluster_created, started, clock_start, resolver, phases.current(), cluster_changes)
         if not config.services:
             return self._deploy_service(shared, config.targets()[0])
         return self._deploy_many(shared, config.targets())
@@ -392,8 +396,10 @@ class Deployer:
         outcomes: dict[str, DeployResult] = {}
         errors: dict[str, CiEcsError] = {}
         pool = ThreadPoolExecutor(max_workers=self.config.deploy.parallelism, thread_name_prefix="ci-ecs")
+        forks = {id(t): shared.phases.fork() if shared.phases else None for t in targets}  # each service's own
+        phases.begin("services", f"{len(targets)} services, {self.config.deploy.parallelism} at a time")
         try:
-            futures = {pool.submit(self._deploy_service, shared, target): str(target.service.name)
+            futures = {pool.submit(self._deploy_service, shared, target, forks[id(target)]): str(target.service.name)
                        for target in targets}
             for future in as_completed(futures):
                 name = futures[future]
@@ -424,19 +430,20 @@ class Deployer:
         self._finish(total, shared.started)
         return total
 
-    def _deploy_service(self, shared: _Shared, target: ServiceEntry) -> DeployResult:
-        config = self.config
-        image = shared.image
+    def _deploy_service(self, shared: _Shared, target: ServiceEntry, recorder: phases.Phases | None = None
+                        ) -> DeployResult:
+        image, config = shared.image, self.config
         result = DeployResult(cluster=_cluster_name(config), service=str(target.service.name), dryRun=self.dry_run,
                               imageUri=image.uri, imageDigest=image.digest, imagePushed=image.pushed)
-        try:
-            self._deploy_into(result, shared, target)
-        except CiEcsError as exc:
-            if exc.result is None:
-                result.error = exc.message
-                exc.result = self._finish(result, shared.started)
-            raise
-        self._finish(result, shared.started)
+        with phases.use(recorder or phases.current()):
+            try:
+                self._deploy_into(result, shared, target)
+            except CiEcsError as exc:
+                if exc.result is None:
+                    result.error = exc.message
+                    exc.result = self._finish(result, shared.started)
+                raise
+            self._finish(result, shared.started)
         return result
 
     def _deploy_into(self, result: DeployResult, shared: _Shared, target: ServiceEntry) -> None:
@@ -455,6 +462,7 @@ class Deployer:
         when they differ from what ECS has (dry run: nothing sent), recorded in `result`."""
         config, ecs = self.config, shared.ecs
         cluster, name = result.cluster, result.service
+        phases.begin("register")
         definition, taskdef = self._task_definition(shared, target)
         if shared.resolver:
             result.warnings.extend(shared.resolver.notes)
@@ -465,6 +473,7 @@ class Deployer:
 
         spec = desired_service(target.service, task_definition=taskdef.arn)
         described = {"current": self._services.pop(name)} if self._services and name in self._services else {}
+        phases.begin("service-update")
         outcome = self._act(ensure_service(ecs, cluster, name, spec, network_mode=_network_mode(definition),
                                            default_subnets=self._default_subnets,
                                            launch_type=inferred_launch_type(definition, target.service),
@@ -497,6 +506,7 @@ class Deployer:
         if verify is not None and not config.deploy.wait:
             result.warnings.append("verify skipped: the deployment was not waited for (--no-wait)")
         elif verify is not None:
+            phases.begin("verify", f"{verify.path} on every task (or the load balancer), up to {verify.within:g} s")
             checked, probed = verify_deployment(verify, definition, shared.image.uri, addresses, deployment_id,
                                                 sleep=self._sleep)
             result.verify = checked.as_json()
@@ -531,7 +541,9 @@ class Deployer:
     def _addresses(self, ecs: EcsGateway, service: dict[str, Any], result: DeployResult) -> Addresses | None:
         """The service's addresses; a failed lookup is a warning, not a failed deploy (the rollout is done)."""
         try:
-            return service_addresses(ecs, self.factory.client("ec2"), self._elbv2(service), result.cluster, service)
+            found = service_addresses(ecs, self.factory.client("ec2"), self._elbv2(service), result.cluster, service)
+            attribute_draining(phases.current(), self._elbv2(service), service)
+            return found
         except CiEcsError as exc:
             log.warning("could not look up the service's addresses: %s", exc.message)
             result.warnings.append(f"addresses not looked up: {exc.message}")
@@ -561,6 +573,8 @@ class Deployer:
 
     def _finish(self, result: DeployResult, started: float) -> dict[str, Any]:
         result.durationSeconds = round(time.time() - started, 3)
+        recorder = phases.current()
+        result.phases = recorder.as_json() if recorder else []
         result.apiCalls = self.factory.counter.by_service()
         return result.as_json()
 

@@ -11,6 +11,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ci_ecs import phases
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import CiEcsError, ConfigError
@@ -91,6 +92,7 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
     if described and described.get("status") == "ACTIVE" and current is None:
         raise ConfigError(f"service {name} in cluster {cluster} is not an Express service: deploy it with task + "
                           "service, or give express.service_name a name of its own", key="express.service_name")
+    phases.begin("image")
     image = _image(deployer, config)
     uri = str(image.uri or express.primary_container.image)
     result.imageUri, result.imageDigest, result.imagePushed = image.uri, image.digest, image.pushed
@@ -111,6 +113,7 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
         if request:
             result.request = {operation: request}
         return
+    phases.begin("service-update")
     if result.serviceAction == "created":
         log.info("creating express service %s in cluster %s", name, cluster)
         gateway.create(request)
@@ -152,6 +155,7 @@ def _follow(deployer: Deployer, config: Config, result: DeployResult, ecs: EcsGa
         result.warnings.append("verify skipped: the deployment was not waited for (--no-wait)")
         return
     host = (endpoint(now) or "").split("://")[-1].split("/")[0]
+    phases.begin("verify", f"{verify.path} on the express endpoint {host}, up to {verify.within:g} s")
     checked = verify_targets([Target(host, label="express endpoint")], verify, load_balancer_port(verify),
                              sleep=deployer._sleep)
     result.verify = checked.as_json()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ci_ecs import engine, skopeo
+from ci_ecs import engine, phases, skopeo
 from ci_ecs.act import Planned, Step, act, would
 from ci_ecs.aws import ClientFactory
 from ci_ecs.aws_failures import aws_errors, error_code
@@ -195,6 +195,7 @@ def _publish_engine(config: Config, ecr: Gateway, repository: RepositoryResult, 
         raise
     try:
         if image.build is not None:
+            phases.begin("image-build", f"docker build of {image.build.dockerfile} (context {image.build.context})")
             local = engine.inspect_local(client, engine.build(client, image.build, base_dir))
         elif image.local is not None:
             local = engine.inspect_local(client, image.local)
@@ -215,6 +216,7 @@ def _publish_engine(config: Config, ecr: Gateway, repository: RepositoryResult, 
             _check_mutable(ecr, repository, tag, existing, detail, incoming)
         yield would(ResolvedImage(tagged), log, "image %s: would push", tagged)
         credentials = EcrCredentials(ecr)
+        phases.begin("image-push", f"push of {tagged}")
         with layer_progress(f"push {tagged}") as progress:
             try:
                 digest = engine.push(client, local.id, repository.uri, tag, credentials.get(), progress)
@@ -225,6 +227,7 @@ def _publish_engine(config: Config, ecr: Gateway, repository: RepositoryResult, 
                     client, local.id, repository.uri, tag, credentials.get(force=True), progress
                 )
         log.info("image %s pushed (%s; %s)", tagged, digest, progress.summary())
+        phases.note(f"push of {tagged}: {progress.summary()}", bytes=progress.bytes_sent)
         return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=True)
     finally:
         client.close()
@@ -251,6 +254,7 @@ def _publish_source(config: Config, ecr: Gateway, repository: RepositoryResult, 
     yield planned
     credentials = EcrCredentials(ecr)
     sizes = skopeo.layer_sizes(raw)
+    phases.begin("image-copy", f"copy of {source} to {tagged}")
     # live=False: on a terminal skopeo draws its own bars; our renderer only collects the CI lines.
     with layer_progress(f"copy {source} to {tagged}", live=False) as progress:
         try:
@@ -261,6 +265,7 @@ def _publish_source(config: Config, ecr: Gateway, repository: RepositoryResult, 
             log.info("copy to %s: the registry refused the login; retrying with a new ECR token", tagged)
             skopeo.copy(program, source, tagged, credentials.get(force=True), progress, sizes)
     log.info("image %s copied from %s (%s; %s)", tagged, source, digest, progress.summary())
+    phases.note(f"copy of {source} to {tagged}: {progress.summary()}", bytes=sum(sizes.values()) or None)
     return ResolvedImage(_reference(repository, tag, digest, image.pin), digest, pushed=True)
 
 

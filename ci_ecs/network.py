@@ -7,6 +7,8 @@ from typing import Any
 
 from ci_ecs.aws_failures import aws_errors
 from ci_ecs.ecs import EcsGateway
+from ci_ecs.errors import CiEcsError
+from ci_ecs.phases import DRAINING, ROLLOUT, Phases
 
 
 @dataclass
@@ -126,3 +128,34 @@ def service_addresses(ecs: EcsGateway, ec2: Any, elbv2: Any, cluster: str, servi
     addresses.tasks = [t for t in tasks if t.get("lastStatus") == "RUNNING"]
     addresses.load_balancer_dns = load_balancer_dns(elbv2, service)
     return addresses
+
+
+def attribute_draining(recorder: Phases | None, elbv2: Any, service: dict[str, Any]) -> None:
+    """Say what a rolling deploy's draining waited on: the deregistration delay of the service's target groups.
+
+    ELB keeps a deregistering target draining for the target group's `deregistration_delay.timeout_seconds`
+    (0-3600, default 300; ELBv2 API reference, TargetGroupAttribute) before ECS can stop the task, so that is
+    usually where a slow rolling deploy's time goes. One DescribeTargetGroupAttributes per target group, only
+    when the rollout had a draining stage; a refused read is said in the phase, never a failure.
+    """
+    groups = [str(lb["targetGroupArn"]) for lb in service.get("loadBalancers") or [] if lb.get("targetGroupArn")]
+    draining = recorder.find(ROLLOUT, stage=DRAINING) if recorder is not None else []
+    if not draining or elbv2 is None or not groups:
+        return
+    delays: dict[str, int] = {}
+    try:
+        for arn in dict.fromkeys(groups):
+            with aws_errors(f"describe target group attributes of {arn}"):
+                attributes = elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+            value = next((a.get("Value") for a in attributes if a.get("Key") == "deregistration_delay.timeout_seconds"),
+                         None)
+            delays[arn.split("/")[-2] if arn.count("/") >= 2 else arn] = int(value) if value is not None else 300
+    except CiEcsError as exc:
+        words = f"old tasks deregistering from their target groups (deregistration delay not read: {exc.message})"
+    else:
+        words = "old tasks deregistering: " + ", ".join(f"target group {name} deregistration delay {delay} s"
+                                                       for name, delay in delays.items())
+    for phase in draining:
+        phase.waited_on = words
+        if delays:
+            phase.detail["deregistrationDelaySeconds"] = max(delays.values())

@@ -36,6 +36,9 @@ class DeployResult:
     # With `verify`: {"ok": bool, "checks": [{"url", "status", "ms", "error"}]}; None when nothing was probed.
     verify: dict[str, Any] | None = None
     durationSeconds: float = 0.0  # noqa: N815
+    # Where the time went (ci_ecs.phases): [{"name", "start", "end", "seconds", "waitedOn"?, ...}], seconds from
+    # the deploy's start, in order, covering its wall time.
+    phases: list[dict[str, Any]] = field(default_factory=list)
     apiCalls: dict[str, int] = field(default_factory=dict)  # noqa: N815
     dryRun: bool = False  # noqa: N815
     changed: bool = False

@@ -25,6 +25,7 @@ from ci_ecs.follow.state import (
     same_definition_successor,
     service_events,
 )
+from ci_ecs.phases import rolling_stage, rolling_waits
 from ci_ecs.service import primary_deployment
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,18 @@ class DeploymentReader:
         others = [d for d in service.get("deployments", []) if d.get("id") != deployment_id]
         self.complete = running == desired and not others and rollout in ("COMPLETED", None)
         progress = f"{running}/{desired} running, {pending} pending"
+        old_running = sum(int(d.get("runningCount", 0)) for d in others)
         if others:
-            progress += f", {sum(int(d.get('runningCount', 0)) for d in others)} old still running"
+            progress += f", {old_running} old still running"
+        stage = rolling_stage(running, pending, desired, old_running, bool(others))
         return Going((running, pending, int(ours.get("failedTasks") or 0)), desired,
                      ending=self.complete or rollout == "FAILED", circuit_breaker=self.circuit_breaker,
                      what=f"deployment {deployment_id}", progress=progress,
                      timed_out=f"deployment {deployment_id} of service {self.service_name} not finished after "
                                f"{poll.label} s ({progress}, rolloutState {rollout})",
                      near_end=running >= desired and pending == 0 and bool(others),
-                     near_threshold=self.circuit_breaker)
+                     near_threshold=self.circuit_breaker, stage=stage,
+                     waiting=rolling_waits(stage, running, pending, desired, old_running))
 
     def ended(self, going: Going) -> WaitOutcome | None:
         """FAILED when ECS set our deployment's rolloutState FAILED."""

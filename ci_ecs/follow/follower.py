@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ci_ecs import phases
 from ci_ecs.config import Config
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import DeploymentFailedError, DeployTimeoutError, ServiceDeletedError
@@ -89,6 +90,7 @@ class Follower:
         if outcome.action == "unchanged" and config.deploy.wait and not settled:
             stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
         if config.deploy.wait and not settled:
+            phases.begin(phases.ROLLOUT, f"deployment {deployment_id}")
             final = self.follow(name, deployment_id, outcome, stopped, result)
             result.rolloutState = "COMPLETED" if final.state == "COMPLETED" else "IN_PROGRESS"
             if final.state == "TRAFFIC_SHIFTED":
@@ -103,6 +105,7 @@ class Follower:
                 result.warnings.append(note)
             deployment_id, service = final.deployment_id, final.service
             result.deploymentId = deployment_id
+        phases.begin("addresses", "the running tasks' network interfaces and the load balancer's name")
         addresses = addresses_of(service)
         seen_at = time.time()  # the tasks were described (HEALTHY or not) by now
         running_since = addresses.newest_start(deployment_id) if addresses else None
@@ -112,6 +115,9 @@ class Follower:
         if config.deploy.wait and (not settled or young):
             if settled:
                 stopped.baseline()
+            seen_as = "HEALTHY" if health_checked(definition) else "RUNNING"
+            phases.begin("stable-window", f"each new task to stay up {config.deploy.stable_seconds:g} s from when "
+                         f"it was first seen {seen_as} (deploy.stable_seconds)")
             # Each task is watched from when it was first seen HEALTHY (RUNNING without container health checks).
             stable = verify_stable(ecs, cluster, name, deployment_id, stable_seconds=config.deploy.stable_seconds,
                                    running_since=running_since, completed=service, stopped=stopped,
@@ -267,6 +273,8 @@ class Follower:
         if tail_tasks is None and stopped is not None:
             shown = set(waited.stopped_reasons)
             tail_tasks = list({t.get("taskArn"): t for t in stopped.tasks if describe_stop(t) in shown}.values())
+        if tail_tasks:
+            phases.begin("logs", f"the last log lines of {len(tail_tasks)} failed task(s)")
         return DeploymentFailedError(
             "; ".join(line for line in lines if line), deployment_id=waited.deployment_id,
             stopped_reasons=waited.stopped_reasons, events=waited.events, rolled_back_to=rolled_back_to,
@@ -341,6 +349,7 @@ class Follower:
                 return None
             seen = {str(d.get("id")) for d in (now or {}).get("deployments", [])}
         log.warning("rolling back service %s to %s", name, previous)
+        phases.begin("rollback", f"the service back on {previous.rsplit('/', 1)[-1]}")
         updated = self.ecs.update_service({"cluster": cluster, "service": name, "taskDefinition": previous})
         if ours is not None:
             slipped = [d for d in updated.get("deployments", []) if d.get("status") != "PRIMARY"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ci_ecs import phases
 from ci_ecs.errors import AwsCallTimeoutError, DeployTimeoutError
 from ci_ecs.follow.state import StoppedTasks, WaitOutcome
 
@@ -105,6 +106,10 @@ class Going:
     near_threshold: bool = False  # poll sooner when one more failed task reaches the threshold
     counting: bool = True  # failed tasks are held against the threshold (not while ECS rolls back)
     note: bool = True  # a growing count of stopped tasks is logged
+    # The rollout's stage as ECS reports it (ci_ecs.phases: a lifecycleStage, or a rolling stage from the counts)
+    # and what it waits on, for the deploy's phases.
+    stage: str = ""
+    waiting: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,6 +223,8 @@ def follow_polls(reader: Reader, poll: Poll) -> WaitOutcome:
             if isinstance(going, Followed):
                 poll.last_counts = None if going.relist else poll.last_counts
                 continue
+            if going.stage:
+                phases.stage(going.stage, going.waiting or None)
             poll.list_stopped(going.counts, now=going.ending)
             ended = reader.ended(going)
             if isinstance(ended, WaitOutcome):

@@ -26,6 +26,7 @@ from ci_ecs.follow.state import (
     service_events,
     strategy_of,
 )
+from ci_ecs.phases import rolling_stage, rolling_waits
 from ci_ecs.service import primary_deployment
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class ServiceDeploymentReader:
         rolling_back = status in _ROLLING_BACK
         old_running = sum(int(s.get("runningTaskCount") or 0) for s in sd.get("sourceServiceRevisions") or [])
         hook = paused_hook(sd)
+        stage, waiting = _stage(sd, rolling, (running, pending, requested), old_running, hook)
         # A rolling deployment is about to end when its tasks all run and old ones drain (or one more failure
         # trips the threshold): poll sooner. Blue/green, canary and linear wait out bake times: back off.
         return Going((running, pending, int(breaker.get("failureCount") or 0)), requested,
@@ -188,7 +190,8 @@ class ServiceDeploymentReader:
                                                and old_running > 0),
                      near_threshold=rolling and breaker_on and requested > 0,
                      # ECS's rollback's own stops are not ours
-                     counting=bool(requested) and not rolling_back, note=not rolling_back)
+                     counting=bool(requested) and not rolling_back, note=not rolling_back,
+                     stage=stage, waiting=waiting)
 
     def ended(self, going: Going) -> WaitOutcome | Followed | None:
         """ECS ended the service deployment (or production traffic moved, with `traffic-shifted`): `_ended`; a
@@ -322,6 +325,29 @@ def _stopped_outcome(ecs: EcsGateway, cluster: str, service_name: str, deploymen
     return WaitOutcome("FAILED", deployment_id, service, _failure_reason(arn, sd),
                        stopped.reasons(stopped.failures(before_baseline=True)), service_events(service, wall_start),
                        ecs_failed=True, service_deployment=sd)
+
+
+def _stage(sd: dict[str, Any], rolling: bool, counts: tuple[int, int, int], old_running: int,
+           hook: dict[str, Any] | None) -> tuple[str, str]:
+    """The rollout's stage for the deploy's phases (ci_ecs.phases) and what it waits on: a blue/green, canary or
+    linear deployment's lifecycleStage as ECS reports it (ServiceDeployment.lifecycleStage, API reference); a
+    rolling one's from the target and source revisions' task counts (`rolling_stage`)."""
+    running, pending, requested = counts
+    if rolling:
+        stage = rolling_stage(running, pending, requested, old_running, True)
+        return stage, rolling_waits(stage, running, pending, requested, old_running)
+    stage = str(sd.get("lifecycleStage") or sd.get("status") or "")
+    target = sd.get("targetServiceRevision") or {}
+    if hook:
+        waiting = f"lifecycle hook {hook.get('hookId')} (awaiting action: ci-ecs continue)"
+    elif stage == "BAKE_TIME":
+        minutes = (sd.get("deploymentConfiguration") or {}).get("bakeTimeInMinutes")
+        waiting = f"bake time ({minutes} min)" if minutes is not None else "bake time"
+    elif target.get("requestedProductionTrafficWeight") is not None and "TRAFFIC" in stage:
+        waiting = f"{target['requestedProductionTrafficWeight']:g}% of production traffic on the new revision"
+    else:
+        waiting = f"{running}/{requested} new tasks RUNNING, {pending} pending"
+    return stage, waiting
 
 
 def _timed_out(arn: str, service_name: str, label: int, sd: dict[str, Any], hook: dict[str, Any] | None) -> str:
