@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ci_ecs.errors import escape_control
+from ci_ecs.progress import human_bytes
 from ci_ecs.redact import redact
 
 # Result key -> GitHub output name (kebab-case) and GitLab dotenv name (CI_ECS_*).
@@ -137,8 +138,67 @@ def write_github(result: dict[str, Any], env: dict[str, str] | os._Environ[str] 
                 lines.append(f"| {name} | `{code}` |")
         if result.get("error"):
             lines.append(f"| error | {_table_cell(_clean(str(result['error'])))} |")
+        chart = gantt(result)
+        if chart:
+            lines += ["", "#### Where the time went", "", *chart]
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
+
+
+def _phase_label(phase: dict[str, Any]) -> str:
+    """A phase's name with its rollout stage: `rollout BAKE_TIME`."""
+    return f"{phase.get('name')}{' ' + str(phase['stage']) if phase.get('stage') else ''}"
+
+
+def phase_lines(result: dict[str, Any]) -> list[str]:
+    """One line per phase: name, seconds and what it waited on; a `services:` deploy's each service's own after
+    the shared ones.
+
+    >>> phase_lines({"phases": [{"name": "rollout", "stage": "BAKE_TIME", "start": 1.0, "end": 61.5,
+    ...                          "seconds": 60.5, "waitedOn": "bake time (1 min)"}]})
+    ['phase rollout BAKE_TIME: 60.5 s (1.0 s to 61.5 s), waited on bake time (1 min)']
+    """
+    lines = []
+    groups = [("", result.get("phases") or [])]
+    shared = len([p for p in groups[0][1] if p.get("name") != "services"])
+    groups += [(f"{s.get('service')}: ", (s.get("phases") or [])[shared:]) for s in result.get("services") or []]
+    for prefix, phases in groups:
+        for phase in phases:
+            waited = f", waited on {phase['waitedOn']}" if phase.get("waitedOn") else ""
+            amount = f", {human_bytes(phase['bytes'])}" if phase.get("bytes") else ""
+            lines.append(f"phase {prefix}{_phase_label(phase)}: {phase.get('seconds', 0):.1f} s "
+                         f"({phase.get('start', 0):.1f} s to {phase.get('end', 0):.1f} s){amount}{waited}")
+    return lines
+
+
+def _gantt_text(text: str) -> str:
+    """A task or section name inside a Mermaid gantt block: `:` ends a task's name, `#` and `;` start a
+    comment or end a statement, a backtick would end the fenced block."""
+    return "".join(" " if c in ":#;`" else c for c in text).strip() or "-"
+
+
+def gantt(result: dict[str, Any]) -> list[str]:
+    """The phases as a Mermaid gantt chart in a fenced block (GitHub renders ```mermaid blocks): one section for the
+    deploy, and one per service of a `services:` list. Times are milliseconds from the deploy's start
+    (`dateFormat x`: Mermaid's `X` refuses fractions of a second), the axis in seconds (`%s`, seconds since the
+    epoch, which here is the deploy's start: no time zone moves it). [] when there are no phases."""
+    phases = result.get("phases") or []
+    if not phases:
+        return []
+    shared = len([p for p in phases if p.get("name") != "services"])
+    sections = [(str(result.get("service") or "deploy"), phases)]
+    sections += [(str(s.get("service")), (s.get("phases") or [])[shared:]) for s in result.get("services") or []]
+    lines = ["```mermaid", "gantt", f"    title {_gantt_text(_summary_title(result))}", "    dateFormat x",
+             "    axisFormat %s s"]
+    count = 0
+    for name, items in sections:
+        lines.append(f"    section {_gantt_text(name)}")
+        for phase in items:
+            start, end = round(float(phase.get("start", 0)) * 1000), round(float(phase.get("end", 0)) * 1000)
+            label = _gantt_text(f"{_phase_label(phase)} {phase.get('seconds', 0):.1f} s")
+            lines.append(f"    {label} :p{count}, {start}, {max(start, end)}")
+            count += 1
+    return [*lines, "```"]
 
 
 def _summary_title(result: dict[str, Any]) -> str:
@@ -200,6 +260,7 @@ def text_summary(result: dict[str, Any]) -> str:
         passed = sum(1 for check in checks if not check.get("error"))
         lines.append(f"verify: {'ok' if verify.get('ok') else 'FAILED'} ({passed} of {len(checks)} answered: "
                      + ", ".join(f"{c.get('url')} {c.get('status') or '-'}" for c in checks[:5]) + ")")
+    lines.extend(phase_lines(result))
     lines.extend(f"warning: {warning}" for warning in result.get("warnings") or [])
     return "\n".join(lines)
 

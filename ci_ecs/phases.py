@@ -136,6 +136,10 @@ class Phases:
             phase = self.open
             if phase is None or phase.name != ROLLOUT:
                 return
+            if stage.startswith("ROLLBACK_"):  # ECS rolls our deployment back (ServiceDeployment.status)
+                phase.end = self.now()
+                self.phases.append(Phase("rollback", phase.end, waited_on=f"ECS rolling the deployment back ({stage})"))
+                return
             if phase.detail.get("stage") in (None, stage):
                 phase.detail["stage"] = stage
                 phase.waited_on = waited_on or phase.waited_on

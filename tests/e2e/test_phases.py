@@ -1,0 +1,108 @@
+"""Where the time went (issue 27): the phases in `ci-ecs deploy --output json`, end to end on the sandbox.
+
+Each deploy's phases are ordered, sequential (each starts where the one before ended) and cover its wall time
+(their seconds add up to durationSeconds); the rollout is split by the stages ECS reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ci_ecs.sandbox import Sandbox
+from tests.e2e.conftest import Deployer
+from tests.e2e.test_strategies import MINUTE_SECONDS, Balancer
+
+GOOD_IMAGE = "public.ecr.aws/nginx/nginx:1.27"
+NEXT_IMAGE = "public.ecr.aws/nginx/nginx:1.28"
+# ServiceDeployment.lifecycleStage's values (ECS API reference, ServiceDeployment).
+LIFECYCLE_STAGES = {"RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+                    "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
+                    "BAKE_TIME", "CLEAN_UP"}
+
+
+# Tasks take long enough to start that the first poll (1 s after the update) sees them starting.
+TASK_START_SECONDS = 1.5
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """The e2e sandbox, with bake-time minutes of MINUTE_SECONDS; responses checked against botocore."""
+    with Sandbox(task_start_seconds=TASK_START_SECONDS, validate_responses=True, minute_seconds=MINUTE_SECONDS) as sb:
+        yield sb
+        violations = sb.take_violations()
+        assert not violations, "sandbox responses that botocore's model refuses:\n" + "\n".join(violations[:20])
+
+
+def assert_cover(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The phases are ordered, without gap or overlap, from the deploy's start to its end; returns them."""
+    phases = result["phases"]
+    assert phases, result
+    assert phases[0]["start"] < 0.05, phases[0]
+    for before, after in zip(phases, phases[1:], strict=False):
+        assert after["start"] == before["end"], (before, after)
+    for phase in phases:
+        assert phase["end"] >= phase["start"] and phase["seconds"] == pytest.approx(phase["end"] - phase["start"],
+                                                                                     abs=0.002), phase
+    total = sum(p["seconds"] for p in phases)
+    # What is left is the result's own bookkeeping after the last phase ended (milliseconds).
+    assert total == pytest.approx(result["durationSeconds"], abs=0.1), (total, result["durationSeconds"])
+    return phases
+
+
+def test_rolling_image_change_phases_cover_the_wall_time(deployer: Deployer) -> None:
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    run = deployer.run(deployer.config(), "--image", NEXT_IMAGE)
+    assert run.code == 0, run.stderr
+    phases = assert_cover(run.json)
+    names = [p["name"] for p in phases]
+    assert names[:4] == ["preflight", "image", "register", "service-update"], names
+    assert names[-2:] == ["addresses", "stable-window"], names
+    stages = [p["stage"] for p in phases if p["name"] == "rollout"]
+    # A rolling deployment's stages from the task counts: the new tasks start first, then the old ones go.
+    assert stages[0] == "tasks-starting" and set(stages) <= {"tasks-starting", "tasks-running",
+                                                             "old-tasks-draining"}, stages
+    assert all(p.get("waitedOn") for p in phases if p["name"] in ("rollout", "stable-window")), phases
+    # The stable window is the default 5 s counted from RUNNING: most of it is still ahead at COMPLETED.
+    window = next(p for p in phases if p["name"] == "stable-window")
+    assert 2.0 < window["seconds"] < 6.0, window
+
+
+def test_blue_green_rollout_phases_name_the_lifecycle_stages(deployer: Deployer) -> None:
+    balancer = Balancer(deployer.sandbox)
+    # A bake of 4 sandbox minutes (2 s) is seen by a poll or two: its phase is measured, not guessed.
+    config = deployer.config(load_balancers=balancer.config(), strategy="BLUE_GREEN", bake_time_minutes=4)
+    assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    run = deployer.run(config, "--image", NEXT_IMAGE)
+    assert run.code == 0, run.stderr
+    phases = assert_cover(run.json)
+    rollout = [p for p in phases if p["name"] == "rollout"]
+    stages = [p["stage"] for p in rollout]
+    assert set(stages) <= LIFECYCLE_STAGES, stages
+    assert "BAKE_TIME" in stages, stages
+    bake = next(p for p in rollout if p["stage"] == "BAKE_TIME")
+    assert bake["waitedOn"] == "bake time (4 min)"
+    # The bake lasts 2 s; its phase runs from the poll that first saw it to the one that saw it end.
+    assert 0.5 < bake["seconds"] < 2 + 2 * 1.5, bake
+    assert len(stages) == len(set(stages)), stages  # each stage once, in ECS's order
+    order = [s for s in ("RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+                         "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT",
+                         "BAKE_TIME", "CLEAN_UP") if s in stages]
+    assert stages == order
+
+
+def test_a_failing_deploy_that_rolls_back_has_a_rollback_phase(deployer: Deployer) -> None:
+    """No circuit breaker: ci-ecs sees the tasks fail (an image missing from the sandbox's ECR) and puts the old
+    revision back; its result's phases end with the log tails and the rollback, still covering the wall time."""
+    assert deployer.run(deployer.config(), "--image", GOOD_IMAGE).code == 0
+    registry = deployer.sandbox.registry or "000000000000.dkr.ecr.us-east-1.amazonaws.com"
+    run = deployer.run(deployer.config(), "--image", f"{registry}/nothing-here:1.0")
+    assert run.code == 1, run.stderr
+    phases = assert_cover(run.json)
+    names = [p["name"] for p in phases]
+    assert "rollback" in names and names.index("rollback") > names.index("rollout"), names
+    rollback = phases[names.index("rollback")]
+    assert rollback["waitedOn"].startswith("the service back on ") and rollback["seconds"] > TASK_START_SECONDS
+    assert run.json["rolledBackTo"].endswith(rollback["waitedOn"].rsplit(" ", 1)[-1])
