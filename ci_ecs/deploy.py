@@ -57,7 +57,7 @@ from ci_ecs.service import (
     primary_deployment,
     refuse_missing_services,
 )
-from ci_ecs.tails import LogTail, essential_tails
+from ci_ecs.tails import LogTail, failure_tails
 from ci_ecs.task_files import base_definition
 from ci_ecs.taskdef import (
     TaskDefinitionResult,
@@ -521,22 +521,8 @@ class Deployer:
 
     def _log_tails(self, shared: _Shared, tasks: list[dict[str, Any]]) -> list[LogTail]:
         """The last `deploy.log_lines` lines of the tasks' essential containers (never fails the deploy)."""
-        lines = self.config.deploy.log_lines
-        if not tasks or lines <= 0:
-            return []
-        definitions: dict[str, dict[str, Any]] = dict(self._known_definitions)  # this deploy's own: no call
-
-        def definition_of(arn: str) -> dict[str, Any]:
-            if arn not in definitions:
-                definitions[arn] = shared.ecs.describe_task_definition(arn)
-            return definitions[arn]
-
-        try:
-            return essential_tails(tasks, definition_of, lambda region: self.factory.client("logs", region=region),
-                                   lines)
-        except CiEcsError as exc:  # e.g. no credentials for another region: the reasons are printed anyway
-            log.warning("log lines not read: %s", exc.message)
-            return []
+        return failure_tails(tasks, self._known_definitions, shared.ecs.describe_task_definition,
+                             lambda region: self.factory.client("logs", region=region), self.config.deploy.log_lines)
 
     def _addresses(self, ecs: EcsGateway, service: dict[str, Any], result: DeployResult) -> Addresses | None:
         """The service's addresses; a failed lookup is a warning, not a failed deploy (the rollout is done)."""

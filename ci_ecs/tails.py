@@ -72,3 +72,23 @@ def essential_tails(tasks: list[dict[str, Any]], definition_of: Callable[[str], 
             tails.append(LogTail(arn.rsplit("/", 1)[-1], str(container["name"]), where[0], where[1],
                                  found[str(container["name"])]))
     return tails
+
+
+def failure_tails(tasks: list[dict[str, Any]], known: dict[str, dict[str, Any]],
+                  describe: Callable[[str], dict[str, Any]], logs_client: Any, lines: int) -> list[LogTail]:
+    """`essential_tails` for a deploy's failure: the task definitions it registered (`known`, by ARN) need no call,
+    others are described once (`describe`); an error reading them is a warning, never the deploy's failure."""
+    if not tasks or lines <= 0:
+        return []
+    definitions: dict[str, dict[str, Any]] = dict(known)
+
+    def definition_of(arn: str) -> dict[str, Any]:
+        if arn not in definitions:
+            definitions[arn] = describe(arn)
+        return definitions[arn]
+
+    try:
+        return essential_tails(tasks, definition_of, logs_client, lines)
+    except CiEcsError as exc:  # e.g. no credentials for another region: the reasons are printed anyway
+        log.warning("log lines not read: %s", exc.message)
+        return []
