@@ -278,6 +278,53 @@ def _strategy_statements(scope: _Scope) -> list[dict[str, Any]]:
     return out
 
 
+def _listener_rules_arn(listener_arn: str) -> str:
+    """listener/app/LB/ID/LISTENER -> listener-rule/app/LB/ID/LISTENER/* (the rules' ARN form, ELB's ARN table in
+    the Service Authorization Reference)."""
+    return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"
+
+
+def _preview_statements(scope: _Scope) -> list[dict[str, Any]]:
+    """`ci-ecs preview` (a config with a `preview:` section): the preview services `<service>-pr-*` and families
+    `<family>-pr-*` (created, tagged on creation, deleted), and with a shared listener its target groups `pr-*`
+    and host-header rules (created with tags, which needs elasticloadbalancing:AddTags as well)."""
+    config = scope.config
+    preview = config.preview
+    if preview is None:
+        return []
+    ecs_arn, elb_arn = scope.ecs_arn, f"arn:aws:elasticloadbalancing:{scope.region}:{scope.account_id}"
+    services = [f"{ecs_arn}:service/{config.cluster}/{t.service}-pr-*" for t in scope.targets]
+    families = sorted({f"{ecs_arn}:task-definition/{t.family}-pr-*:*" for t in scope.targets})
+    out: list[dict[str, Any]] = [
+        {"Sid": "PreviewServices", "Effect": "Allow",
+         "Action": ["ecs:DescribeServices", "ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService",
+                    "ecs:ListTagsForResource", "ecs:TagResource"], "Resource": _one_or_list(services)},
+        {"Sid": "PreviewTaskDefinitionTags", "Effect": "Allow", "Action": ["ecs:TagResource"],
+         "Resource": _one_or_list(families),
+         "Condition": {"StringEquals": {"ecs:CreateAction": ["RegisterTaskDefinition"]}}},
+        # DeregisterTaskDefinition and DeleteTaskDefinitions take no resource-level permission.
+        {"Sid": "PreviewTaskDefinitions", "Effect": "Allow",
+         "Action": ["ecs:DeregisterTaskDefinition", "ecs:DeleteTaskDefinitions"], "Resource": "*"},
+    ]
+    if preview.listener_arn:
+        out += [
+            {"Sid": "PreviewLoadBalancerDescribe", "Effect": "Allow",
+             "Action": ["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+                        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers",
+                        "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTags"],
+             "Resource": "*"},
+            {"Sid": "PreviewTargetGroups", "Effect": "Allow",
+             "Action": ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
+                        "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:AddTags"],
+             "Resource": f"{elb_arn}:targetgroup/pr-*/*"},
+            {"Sid": "PreviewListenerRules", "Effect": "Allow",
+             "Action": ["elasticloadbalancing:CreateRule", "elasticloadbalancing:ModifyRule",
+                        "elasticloadbalancing:DeleteRule", "elasticloadbalancing:AddTags"],
+             "Resource": [preview.listener_arn, _listener_rules_arn(preview.listener_arn)]},
+        ]
+    return out
+
+
 def _structure_roles(service: Any) -> set[str]:
     """Every `role_arn` in the service's snake_case request structures (config/api.py), at any depth."""
     found: set[str] = set()
@@ -306,21 +353,27 @@ def express_policy(config: Config, account_id: str, region: str) -> dict[str, An
     cluster = express.cluster or config.cluster or "default"
     ecs_arn = f"arn:aws:ecs:{region}:{account_id}"
     scope = _Scope(config, [], account_id, region)
+    # With a `preview:` section the previews `<service_name>-pr-<id>` too (ci-ecs preview).
+    names = [express.service_name, *([f"{express.service_name}-pr-*"] if config.preview is not None else [])]
     # The resource types the Service Authorization Reference gives the Express actions were not at hand when
     # this was written: "*" (the call works) rather than a guessed ARN pattern that could refuse it.
     statements = [*_repository_statements(scope), {
         "Sid": "EcsExpressService", "Effect": "Allow",
         "Action": ["ecs:CreateExpressGatewayService", "ecs:UpdateExpressGatewayService",
-                   "ecs:DescribeExpressGatewayService"], "Resource": "*"}, {
+                   "ecs:DescribeExpressGatewayService",
+                   # `ci-ecs preview down|gc` of Express previews (a `preview:` section)
+                   *(["ecs:DeleteExpressGatewayService"] if config.preview is not None else [])],
+        "Resource": "*"}, {
         "Sid": "EcsFollowDeployment", "Effect": "Allow",
         "Action": ["ecs:DescribeServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:ListServiceDeployments",
                    "ecs:DescribeServiceDeployments", "ecs:DescribeServiceRevisions"],
-        "Resource": [f"{ecs_arn}:service/{cluster}/{express.service_name}", f"{ecs_arn}:task/{cluster}/*",
-                     f"{ecs_arn}:service-deployment/{cluster}/{express.service_name}/*",
-                     f"{ecs_arn}:service-revision/{cluster}/{express.service_name}/*"]}, {
+        "Resource": [*(f"{ecs_arn}:service/{cluster}/{name}" for name in names), f"{ecs_arn}:task/{cluster}/*",
+                     *(f"{ecs_arn}:service-deployment/{cluster}/{name}/*" for name in names),
+                     *(f"{ecs_arn}:service-revision/{cluster}/{name}/*" for name in names)]}, {
         # DescribeTaskDefinition and the EC2/ELB describes take no resource-level permissions (as in deploy's).
         "Sid": "Describe", "Effect": "Allow",
-        "Action": ["ecs:DescribeTaskDefinition", "ec2:DescribeNetworkInterfaces",
+        "Action": ["ecs:DescribeTaskDefinition", *(["ecs:ListServices"] if config.preview is not None else []),
+                   "ec2:DescribeNetworkInterfaces",
                    "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"],
         "Resource": "*"}, {
         "Sid": "PassExpressRoles", "Effect": "Allow", "Action": ["iam:PassRole"],
@@ -336,7 +389,7 @@ def express_policy(config: Config, account_id: str, region: str) -> dict[str, An
 # The policy's statements, feature by feature, in the order the document lists them.
 _FEATURES: tuple[Callable[[_Scope], list[dict[str, Any]]], ...] = (
     _repository_statements, _deploy_statements, _tag_statements, _task_statements, _network_statements,
-    _log_statements, _task_role_statements, _strategy_statements, _assume_role_statements,
+    _log_statements, _task_role_statements, _strategy_statements, _assume_role_statements, _preview_statements,
 )
 
 
