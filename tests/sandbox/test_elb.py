@@ -306,3 +306,34 @@ def test_target_health_transitions() -> None:
     state.record(PASSED, 5, 2)
     assert state.state == "healthy"
     assert [matcher_accepts("200-299", s) for s in (200, 299, 300)] == [True, True, False]
+
+
+def test_delete_rule_answers_as_elb_does_and_a_forwarded_group_is_in_use(sandbox: Sandbox) -> None:
+    """ELB API reference: DeleteRule answers RuleNotFound for a rule that does not exist and OperationNotPermitted
+    for a listener's default rule (moto returned quietly for both); DeleteTargetGroup answers ResourceInUse while a
+    rule forwards to the group, and deletes it once the rule is gone."""
+    import botocore.exceptions
+
+    elbv2, ec2 = _client(sandbox, "elbv2"), _client(sandbox, "ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    lb = elbv2.create_load_balancer(Name="rules-delete", Subnets=subnets)["LoadBalancers"][0]
+    listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    group = elbv2.create_target_group(Name="rules-delete", Protocol="HTTP", Port=80, VpcId=lb["VpcId"],
+                                      TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    rule = elbv2.create_rule(ListenerArn=listener, Priority=5, Conditions=[
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["a.example.com"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": group}])["Rules"][0]["RuleArn"]
+    default = next(r["RuleArn"] for r in elbv2.describe_rules(ListenerArn=listener)["Rules"] if r["IsDefault"])
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        elbv2.delete_rule(RuleArn=default)
+    assert caught.value.response["Error"]["Code"] == "OperationNotPermitted"
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        elbv2.delete_target_group(TargetGroupArn=group)
+    assert caught.value.response["Error"]["Code"] == "ResourceInUse"
+    elbv2.delete_rule(RuleArn=rule)
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        elbv2.delete_rule(RuleArn=rule)
+    assert caught.value.response["Error"]["Code"] == "RuleNotFound"
+    elbv2.delete_target_group(TargetGroupArn=group)
+    assert [r["IsDefault"] for r in elbv2.describe_rules(ListenerArn=listener)["Rules"]] == [True]

@@ -9,6 +9,8 @@ moto internals relied on (``moto.elbv2.models``), and why:
   - ``ELBv2Backend.register_targets`` / ``deregister_targets``: a deregistered target drains for
     the target group's ``deregistration_delay.timeout_seconds`` (it stays in
     ``FakeTargetGroup.targets`` meanwhile, as DescribeTargetHealth lists draining targets).
+  - ``ELBv2Backend.delete_rule``: ELB's errors for a rule that does not exist and for a default rule (moto
+    returns quietly for both).
   - ``FakeTargetGroup.health_for``: DescribeTargetHealth reports the health checks' results
     (moto says "healthy" for every registered target).
   - Models read: ``load_balancers``, ``FakeLoadBalancer.listeners``/``type``/``arn``,
@@ -23,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.elbv2.exceptions import ELBClientError, RuleNotFoundError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
 
 from . import state
@@ -89,6 +92,21 @@ def _deregister_targets(self: ELBv2Backend, target_group_arn: str, instances: li
     for target in instances:
         registered = group.targets[target["Id"]]
         forwarder.drain(group.arn, str(target["Id"]), int(registered.get("Port") or group.port or 0))
+
+
+@_patch(ELBv2Backend, "delete_rule")
+def _delete_rule(self: ELBv2Backend, arn: str) -> None:
+    # ELB API reference, DeleteRule, Errors: "OperationNotPermitted: This operation is not allowed" (a listener's
+    # default rule is deleted with the listener only) and "RuleNotFound: The specified rule does not exist."
+    for balancer in self.load_balancers.values():
+        for listener in balancer.listeners.values():
+            for rule in listener.rules.values():
+                if rule.arn == arn and getattr(rule, "is_default", False):
+                    raise ELBClientError("OperationNotPermitted", "Default rules cannot be deleted")
+                if rule.arn == arn:
+                    _original(ELBv2Backend, "delete_rule")(self, arn)
+                    return
+    raise RuleNotFoundError()
 
 
 @_patch(FakeTargetGroup, "health_for")
