@@ -99,6 +99,7 @@ ARN_KEYS = {
     "alternate_target_group_arn": "alternate_target_group",
     "production_listener_rule": "production_rule",
     "test_listener_rule": "test_rule",
+    "listener_arn": "listener",
 }
 # Images the examples copy from registries this machine cannot reach: the same name served by the sandbox's
 # registry (pushed by the `resources` fixture).
@@ -198,10 +199,11 @@ def resources(sandbox: Sandbox) -> Resources:
     lb = elbv2.create_load_balancer(Name="web", Subnets=[s["SubnetId"] for s in subnets[:2]])["LoadBalancers"][0]
     blue, green = (elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip")
                    ["TargetGroups"][0]["TargetGroupArn"] for name in ("web-a", "web-b"))
-    rules = []
+    rules, listeners = [], []
     for port in (80, 8080):
         listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=port,
                                          DefaultActions=[{"Type": "forward", "TargetGroupArn": blue}])["Listeners"][0]
+        listeners.append(listener["ListenerArn"])
         rules.append(elbv2.create_rule(
             ListenerArn=listener["ListenerArn"], Priority=1, Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
             Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
@@ -217,7 +219,8 @@ def resources(sandbox: Sandbox) -> Resources:
     for repository, tag in images:
         push_image(registry, repository, tag, content=f"{repository}:{tag}".encode())
     return Resources(ids={"subnet": subnets[0]["SubnetId"], "security_group": group, "target_group": blue,
-                          "alternate_target_group": green, "production_rule": rules[0], "test_rule": rules[1]},
+                          "alternate_target_group": green, "production_rule": rules[0], "test_rule": rules[1],
+                          "listener": listeners[0]},
                      registry=registry)
 
 
@@ -576,6 +579,13 @@ def _context_after_deploy(sandbox: Sandbox | None, resources: Resources, folder:
     (folder / "run-task.yml").write_text(yaml.safe_dump(config))
 
 
+def _context_preview(sandbox: Sandbox | None, resources: Resources, folder: Path) -> None:
+    """The minimal config with the README's `preview:` section (its listener: the `web` load balancer's :80)."""
+    (block,) = [b for b in BLOCKS if b.heading == "Preview environments" and _kind(b) == "config-partial"]
+    config = {**yaml.safe_load(_config_block("Use it").text), **fill(block.yaml(), resources)}
+    (folder / "ci-ecs.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 # The files a command block reads (`-c ci-ecs.yml`, `taskdef.json`), keyed by the block's first line.
 SH_CONTEXT = {
     "pip install 'git+https://github.com/my-org/ci-ecs.git@v0.1.0'": _context_minimal,
@@ -583,6 +593,8 @@ SH_CONTEXT = {
     "ci-ecs deploy --task-definition taskdef.json --container-name web": _context_task_definitions,
     "ci-ecs iam-policy -c ci-ecs.yml --account-id 123456789012 > policy.json": _context_minimal,
     "export JENKINS_URL=https://jenkins.example.com/": _context_minimal,
+    "# A preview per pull request: up when it opens or changes, down when it closes, gc on a schedule.":
+        _context_preview,
 }
 # Blocks that need a Docker engine: test_docs_engine.py runs them (the engine's tests share one worker).
 ENGINE_SH = ("ci-ecs push -c ci-ecs.yml --tag \"$GIT_COMMIT\"", "ci-ecs sandbox --runtime docker",
