@@ -154,9 +154,10 @@ class Previews:
         self.cluster = f"p-{uuid.uuid4().hex[:8]}"
         subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
         lb = self.elb.create_load_balancer(Name=f"lb-{self.cluster}", Subnets=subnets)["LoadBalancers"][0]
-        self.listener = self.elb.create_listener(
+        listener = self.elb.create_listener(
             LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
-                {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+                {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]
+        self.listener = str(listener["ListenerArn"])
         self.config = {
             "region": REGION, "cluster": self.cluster,
             "task": {"family": "web", "cpu": "256", "memory": "512", "network_mode": "awsvpc",
