@@ -113,7 +113,8 @@ class DeploymentReader:
                                f"{poll.label} s ({progress}, rolloutState {rollout})",
                      near_end=running >= desired and pending == 0 and bool(others),
                      near_threshold=self.circuit_breaker, stage=stage,
-                     waiting=rolling_waits(stage, running, pending, desired, old_running))
+                     waiting=rolling_waits(stage, running, pending, desired, old_running),
+                     starting=bool(desired and pending and running + pending >= desired))
 
     def ended(self, going: Going) -> WaitOutcome | None:
         """FAILED when ECS set our deployment's rolloutState FAILED."""
@@ -144,18 +145,20 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                         previous_task_definition: str | None = None, timeout_label: float | None = None,
                         clock: Callable[[], float] = time.monotonic,
                         sleep: Callable[[float], None] = time.sleep,
-                        stopped: StoppedTasks | None = None) -> WaitOutcome:
+                        stopped: StoppedTasks | None = None,
+                        started_counts: tuple[int, int, int] | None = None) -> WaitOutcome:
     """Poll the service until `deployment_id` is COMPLETED and alone, or fails; raise on timeout.
 
     A deployment fails when ECS says so (rolloutState FAILED), or when as many of its tasks stopped
     as ECS's circuit breaker would allow (`failure_threshold`), counted from the stopped tasks
     themselves: without a circuit breaker ECS retries failing tasks forever, and with one it stops
-    counting once a task ran, so a task that crashes after RUNNING is seen only this way.
+    counting once a task ran, so a task that crashes after RUNNING is seen only this way. `started_counts`: our
+    deployment's counts when our call started it (`Poll`).
     """
     wall_start = started_at if started_at is not None else time.time()
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
-                sleep=sleep)
+                sleep=sleep, started_counts=started_counts)
     ecs.expect(service=service_name)
     reader = DeploymentReader(ecs, cluster, service_name, deployment_id, stopped=stopped, wall_start=wall_start,
                               circuit_breaker=circuit_breaker, breaker_rollback=breaker_rollback,

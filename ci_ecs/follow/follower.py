@@ -51,6 +51,22 @@ def health_checked(definition: dict[str, Any]) -> bool:
     return any(c.get("healthCheck") for c in definition.get("containerDefinitions", []) if c.get("essential", True))
 
 
+def started_counts(outcome: ServiceResult, deployment_id: str) -> tuple[int, int, int] | None:
+    """(running, pending, failed) of our deployment as the CreateService/UpdateService answer that started it
+    reports them (Deployment.runningCount, pendingCount, failedTasks; 0, 0, 0 for a new deployment), or None when
+    this run did not start it (the first poll then lists the stopped tasks whatever its counts).
+
+    >>> started_counts(ServiceResult("updated", {"deployments": [{"id": "d", "runningCount": 0}]}, "d", None,
+    ...                              started_deployment=True), "d")
+    (0, 0, 0)
+    """
+    ours = find_deployment(outcome.service, deployment_id) if outcome.started_deployment else None
+    if ours is None:
+        return None
+    return (int(ours.get("runningCount") or 0), int(ours.get("pendingCount") or 0),
+            int(ours.get("failedTasks") or 0))
+
+
 class Follower:
     """Follows the deployments of one deploy in one cluster, sharing its deadline, sleep and result bookkeeping.
 
@@ -183,7 +199,8 @@ class Follower:
                                          started_at=self.started, circuit_breaker=breaker,
                                          breaker_rollback=breaker_rollback,
                                          previous_task_definition=outcome.previous_task_definition,
-                                         timeout_label=config.deploy.timeout, sleep=self._sleep, stopped=stopped)
+                                         timeout_label=config.deploy.timeout, sleep=self._sleep, stopped=stopped,
+                                         started_counts=started_counts(outcome, deployment_id))
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
             exc.result = self.finish(result)
@@ -238,7 +255,8 @@ class Follower:
                                                max_interval=config.deploy.max_poll_interval,
                                                started_at=self.started, timeout_label=config.deploy.timeout,
                                                stopped=stopped, sleep=self._sleep,
-                                               created_after=ours.get("createdAt") if check_age else None)
+                                               created_after=ours.get("createdAt") if check_age else None,
+                                               started_counts=started_counts(outcome, deployment_id))
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
             last = describe_service_deployment(self.ecs, arn)

@@ -55,18 +55,22 @@ def poll_interval(elapsed: float, max_interval: float) -> float:
 def adaptive_interval(elapsed: float, max_interval: float, *, near_end: bool, polls: int) -> float:
     """Poll sooner when the deployment is about to end, back off otherwise.
 
-    Near the end: FAST_POLL_SECONDS, as long as the polls so far (`polls`, over `elapsed` seconds) stay
-    within one per second on average, the next one included. Otherwise `poll_interval`, at least
-    BACKOFF_POLL_SECONDS: the time saved pays for the fast polls.
+    Near the end: FAST_POLL_SECONDS, or longer until the polls so far (`polls`, over `elapsed` seconds) stay
+    within one per second on average, the next one included (never longer than the back-off). Otherwise
+    `poll_interval`, at least BACKOFF_POLL_SECONDS: the time saved pays for the fast polls.
 
     >>> adaptive_interval(3.0, 15.0, near_end=True, polls=2)
     0.25
     >>> adaptive_interval(3.0, 15.0, near_end=True, polls=4)
     1.25
+    >>> adaptive_interval(1.0, 15.0, near_end=True, polls=1)
+    0.75
     """
     normal = max(BACKOFF_POLL_SECONDS, poll_interval(elapsed, max_interval))
-    if near_end and polls + 1 <= elapsed + FAST_POLL_SECONDS:
-        return min(normal, FAST_POLL_SECONDS)
+    if near_end:
+        # The earliest moment the budget allows (the next poll taken once `polls + 1 <= elapsed + FAST`), not the
+        # back-off: a rolling deployment whose new tasks all run ends when its old ones have drained.
+        return min(normal, max(FAST_POLL_SECONDS, polls + 1 - FAST_POLL_SECONDS - elapsed))
     return normal
 
 
@@ -104,6 +108,9 @@ class Going:
     timed_out: str  # DeployTimeoutError's message, should the timeout pass before the next poll
     near_end: bool  # poll sooner: the deployment is about to end
     near_threshold: bool = False  # poll sooner when one more failed task reaches the threshold
+    # Our tasks are all placed and starting (running + pending ≥ desired, some pending): once they run, a rolling
+    # deployment ends as its old tasks drain. Polled like `near_end` while the back-off is at its floor.
+    starting: bool = False
     counting: bool = True  # failed tasks are held against the threshold (not while ECS rolls back)
     note: bool = True  # a growing count of stopped tasks is logged
     # The rollout's stage as ECS reports it (ci_ecs.phases: a lifecycleStage, or a rolling stage from the counts)
@@ -149,7 +156,8 @@ class Poll:
     """
 
     def __init__(self, stopped: StoppedTasks, *, timeout: float, max_interval: float,
-                 timeout_label: float | None, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+                 timeout_label: float | None, clock: Callable[[], float], sleep: Callable[[float], None],
+                 started_counts: tuple[int, int, int] | None = None) -> None:
         self.stopped = stopped
         self.timeout = timeout
         self.max_interval = max_interval
@@ -160,9 +168,14 @@ class Poll:
         self.polls = 0
         self.counted_failures = 0
         self.last_progress = ""
-        # (running, pending, failed) at the last poll, and when stopped tasks were last listed.
-        self.last_counts: tuple[int, int, int] | None = None
-        self.stopped_listed = -math.inf
+        # (running, pending, failed) at the last poll, and when stopped tasks were last listed. `started_counts`:
+        # the deployment's counts in the CreateService/UpdateService answer that started it (0, 0, 0 for a new
+        # deployment, API reference Deployment.runningCount/pendingCount/failedTasks): then the first poll lists
+        # the stopped tasks only when its counts say a task may have stopped since, like every later poll.
+        self.last_counts: tuple[int, int, int] | None = started_counts
+        self.started = started_counts is not None
+        # Nothing of a deployment our call started had stopped before it: the bound counts from then.
+        self.stopped_listed = self.begin if self.started else -math.inf
 
     def first_sleep(self) -> None:
         """The caller has just created/updated (and so described) the service: nothing to see before a poll."""
@@ -173,7 +186,10 @@ class Poll:
         `now` (the deployment ending either way), or the bound elapsed. A stopped task stays listed for about
         an hour, so a stop the counts hid is still found at the next listing (at the latest before success)."""
         last = self.last_counts
-        if (last is None or counts[0] < last[0] or counts[1] > last[1] or counts[2] > last[2] or now
+        # Against the counts of our call's answer (the first poll of a deployment we started) pending tasks are the
+        # new ones being placed, not a stop's replacement.
+        placed = self.polls <= 1 and self.started
+        if (last is None or counts[0] < last[0] or (counts[1] > last[1] and not placed) or counts[2] > last[2] or now
                 or self.clock() - self.stopped_listed >= STOPPED_POLL_BOUND_SECONDS):
             self.stopped.poll()
             self.stopped_listed = self.clock()
@@ -192,6 +208,12 @@ class Poll:
         if progress != self.last_progress:
             log.info("%s: %s", what, progress, extra={"live": True})
             self.last_progress = progress
+
+    def young(self) -> bool:
+        """While the back-off is at its floor (BACKOFF_POLL_SECONDS: the first ~12 s of a wait): tasks that are
+        starting then are about to run (the sandbox's start, ECS's image pulls of seconds). A slow start (Fargate's
+        tens of seconds) is followed at the growing back-off from then on."""
+        return poll_interval(self.clock() - self.begin, self.max_interval) <= BACKOFF_POLL_SECONDS
 
     def sleep(self, deployment_id: str, timed_out: str, *, near_end: bool) -> None:
         """Raise DeployTimeoutError (`timed_out` its message, naming `label`) once the timeout passed, else sleep
@@ -250,7 +272,8 @@ def follow_polls(reader: Reader, poll: Poll) -> WaitOutcome:
             if finished is not None:
                 return finished
             poll.progress(going.what, going.progress)
-            near_end = going.near_end or (going.near_threshold and failed_count + 1 >= threshold)
+            near_end = going.near_end or (going.near_threshold and failed_count + 1 >= threshold) or (
+                going.starting and poll.young())
             last_state = going.timed_out
             poll.sleep(reader.deployment_id, going.timed_out, near_end=near_end)
     except AwsCallTimeoutError:

@@ -189,6 +189,7 @@ class ServiceDeploymentReader:
                      near_end=rolling and bool(requested and running >= requested and pending == 0
                                                and old_running > 0),
                      near_threshold=rolling and breaker_on and requested > 0,
+                     starting=rolling and bool(requested and pending and running + pending >= requested),
                      # ECS's rollback's own stops are not ours
                      counting=bool(requested) and not rolling_back, note=not rolling_back,
                      stage=stage, waiting=waiting)
@@ -218,6 +219,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                               timeout: float, wait_until: str = "completed", max_interval: float = 15.0,
                               started_at: float | None = None, timeout_label: float | None = None,
                               stopped: StoppedTasks | None = None, created_after: Any = None,
+                              started_counts: tuple[int, int, int] | None = None,
                               clock: Callable[[], float] = time.monotonic,
                               sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
     """Follow our service deployment (any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY) until SUCCESSFUL (or,
@@ -225,7 +227,8 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     DeployTimeoutError naming the lifecycle stage (also when the run's deadline ends a call in flight).
 
     `created_after`: our ECS deployment's createdAt; a service deployment created well before it is not ours
-    (ServiceDeploymentUnavailable). One DescribeServiceDeployments per poll, on the loop every strategy shares
+    (ServiceDeploymentUnavailable); `started_counts`: our deployment's counts when our call started it (`Poll`).
+    One DescribeServiceDeployments per poll, on the loop every strategy shares
     (ci_ecs.follow.loop): our deployment's stopped tasks are counted by startedBy there (`StoppedTasks`,
     `ours_to_count`), since ECS's circuit breaker stops counting once a task ran, so a container that crashes
     after RUNNING reaches `failure_threshold` only this way (ci-ecs's verdict, FAILED).
@@ -238,7 +241,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     wall_start = started_at if started_at is not None else time.time()
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
-                sleep=sleep)
+                sleep=sleep, started_counts=started_counts)
     ecs.expect(service=service_name, service_deployment=arn)  # its last describes are batched too
     reader = ServiceDeploymentReader(ecs, cluster, service_name, deployment_id, arn, stopped=stopped,
                                      wall_start=wall_start, wait_until=wait_until, created_after=created_after)

@@ -88,7 +88,15 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
     longer PRIMARY, or when fewer tasks run than desired (with early success criteria, `early`: than their
     healthy percent of the desired count, ECS's own bar for success; early_success.required_running).
     """
-    desired_at_complete = int((find_deployment(completed, deployment_id) or {}).get("desiredCount", 0))
+    at_complete = find_deployment(completed, deployment_id) or {}
+    desired_at_complete = int(at_complete.get("desiredCount", 0))
+    if stable_seconds <= 0 and tasks is not None and at_complete.get("status") == "PRIMARY":
+        # No window (`deploy.stable_seconds: 0` turns the check off): success at COMPLETED once the tasks just
+        # described (the address lookup's DescribeTasks, after COMPLETED) show ours running. Fewer running: the
+        # full check below says why.
+        running = sum(1 for t in tasks if t.get("startedBy") == deployment_id and t.get("lastStatus") == "RUNNING")
+        if running >= required_running(desired_at_complete, early):
+            return WaitOutcome("COMPLETED", deployment_id, completed)
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     wall_start = started_at if started_at is not None else clock()
     if stable_seconds > 0:

@@ -41,6 +41,27 @@ def test_image_change_describes_the_service_once_before_updating_it(deployer: De
     assert operations.count("ListTasks") >= 2 and operations[-1] in ("ListTasks", "DescribeServices", "DescribeTasks")
 
 
+def test_image_change_with_no_stable_window_makes_at_most_twelve_calls(deployer: Deployer) -> None:
+    """Issue 27: an image change followed to COMPLETED with `deploy.stable_seconds: 0` (the check off): the stopped
+    tasks are listed when a poll's counts say a task may have stopped, and once at the end, not at the first poll
+    (UpdateService's answer gave the counts it starts from); no re-check after the address lookup."""
+    config = deployer.config()
+    config["deploy"]["stable_seconds"] = 0
+    assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.clear_request_log()
+    run = deployer.run(config, "--image", "public.ecr.aws/nginx/nginx:1.28")
+    assert run.code == 0, run.stderr
+    assert run.json["rolloutState"] == "COMPLETED" and len(run.json["publicIps"]) == 2
+    operations = [c.operation for c in deployer.sandbox.request_log]
+    # ListTasks: the stopped tasks when the deployment ends, then the running ones for their addresses (last).
+    assert operations.count("ListTasks") == 2, operations
+    assert operations[-3:] == ["ListTasks", "DescribeTasks", "DescribeNetworkInterfaces"], operations
+    polls = operations.count("DescribeServiceDeployments")
+    # 3 reads + 2 writes before the polls, DescribeTasks of the stopped tasks, DescribeServices once complete, then
+    # the three address calls: 10 besides the polls, 12 with the two a 0.4 s task start takes (more under load).
+    assert len(operations) - polls <= 10, operations
+
+
 def _services_config(deployer: Deployer, count: int) -> dict[str, Any]:
     base = deployer.config()
     entries = [{"task": {**base["task"], "family": f"{deployer.cluster}-s{i}"},
