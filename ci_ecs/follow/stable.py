@@ -69,6 +69,17 @@ def _window_end(ecs: EcsGateway, cluster: str, deployment_id: str, tasks: list[d
     return (max(known) if known else clock()) + stable_seconds
 
 
+def _all_running(tasks: list[dict[str, Any]] | None, at_complete: dict[str, Any], deployment_id: str,
+                 early: dict[str, Any] | None) -> bool:
+    """With no window (`deploy.stable_seconds: 0` turns the check off): success at COMPLETED once the tasks just
+    described (the address lookup's DescribeTasks, after COMPLETED) show ours running, our deployment still
+    PRIMARY. False (fewer running, or no tasks described): the full check says why."""
+    if tasks is None or at_complete.get("status") != "PRIMARY":
+        return False
+    running = sum(1 for t in tasks if t.get("startedBy") == deployment_id and t.get("lastStatus") == "RUNNING")
+    return running >= required_running(int(at_complete.get("desiredCount", 0)), early)
+
+
 def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_id: str, *,
                   stable_seconds: float, running_since: float | None, completed: dict[str, Any],
                   stopped: StoppedTasks | None = None, started_at: float | None = None,
@@ -90,13 +101,8 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
     """
     at_complete = find_deployment(completed, deployment_id) or {}
     desired_at_complete = int(at_complete.get("desiredCount", 0))
-    if stable_seconds <= 0 and tasks is not None and at_complete.get("status") == "PRIMARY":
-        # No window (`deploy.stable_seconds: 0` turns the check off): success at COMPLETED once the tasks just
-        # described (the address lookup's DescribeTasks, after COMPLETED) show ours running. Fewer running: the
-        # full check below says why.
-        running = sum(1 for t in tasks if t.get("startedBy") == deployment_id and t.get("lastStatus") == "RUNNING")
-        if running >= required_running(desired_at_complete, early):
-            return WaitOutcome("COMPLETED", deployment_id, completed)
+    if stable_seconds <= 0 and _all_running(tasks, at_complete, deployment_id, early):
+        return WaitOutcome("COMPLETED", deployment_id, completed)
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     wall_start = started_at if started_at is not None else clock()
     if stable_seconds > 0:
