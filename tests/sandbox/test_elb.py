@@ -337,3 +337,32 @@ def test_delete_rule_answers_as_elb_does_and_a_forwarded_group_is_in_use(sandbox
     assert caught.value.response["Error"]["Code"] == "RuleNotFound"
     elbv2.delete_target_group(TargetGroupArn=group)
     assert [r["IsDefault"] for r in elbv2.describe_rules(ListenerArn=listener)["Rules"]] == [True]
+
+
+@pytest.mark.parametrize(("host", "priority"), [
+    ("pr-1.example.c0m", 7),      # only letters after the last "."
+    ("pr-1", 7),                  # at least one "."
+    ("pr_1.example.com", 7),      # not a character host conditions take
+    ("a" * 125 + ".com", 7),      # 129 characters (moto's own check)
+    ("pr-1.example.com", 50001),  # priority beyond 50000
+])
+def test_create_rule_refuses_what_elb_refuses(sandbox: Sandbox, host: str, priority: int) -> None:
+    """ELB API reference: HostHeaderConditionConfig.Values (at most 128 characters, a '.', only letters after the last
+    one; the user guide's characters) and CreateRule's Priority range 1-50000: ValidationError, no rule made."""
+    import botocore.exceptions
+
+    elbv2, ec2 = _client(sandbox, "elbv2"), _client(sandbox, "ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"][:2]]
+    name = f"refuse-{priority}-{len(host)}-{host[:4].replace('_', 'u').replace('.', 'd')}"
+    lb = elbv2.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]
+    listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        elbv2.create_rule(ListenerArn=listener, Priority=priority, Conditions=[
+            {"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert [r["IsDefault"] for r in elbv2.describe_rules(ListenerArn=listener)["Rules"]] == [True]
+    elbv2.create_rule(ListenerArn=listener, Priority=7, Conditions=[
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["pr-1.Example.com", "*.example.com"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])

@@ -9,6 +9,8 @@ moto internals relied on (``moto.elbv2.models``), and why:
   - ``ELBv2Backend.register_targets`` / ``deregister_targets``: a deregistered target drains for
     the target group's ``deregistration_delay.timeout_seconds`` (it stays in
     ``FakeTargetGroup.targets`` meanwhile, as DescribeTargetHealth lists draining targets).
+  - ``ELBV2Response.create_rule`` / ``modify_rule`` (``_get_params``): the host-header values and priorities ELB
+    refuses besides moto's checks.
   - ``ELBv2Backend.delete_rule``: ELB's errors for a rule that does not exist and for a default rule (moto
     returns quietly for both).
   - ``FakeTargetGroup.health_for``: DescribeTargetHealth reports the health checks' results
@@ -21,12 +23,14 @@ moto internals relied on (``moto.elbv2.models``), and why:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.elbv2.exceptions import ELBClientError, RuleNotFoundError
+from moto.elbv2.exceptions import ELBClientError, InvalidConditionValueError, RuleNotFoundError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+from moto.elbv2.responses import ELBV2Response
 
 from . import state
 
@@ -92,6 +96,45 @@ def _deregister_targets(self: ELBv2Backend, target_group_arn: str, instances: li
     for target in instances:
         registered = group.targets[target["Id"]]
         forwarder.drain(group.arn, str(target["Id"]), int(registered.get("Port") or group.port or 0))
+
+
+# ELB API reference, HostHeaderConditionConfig.Values: "The maximum length of each string is 128 characters ...
+# The following wildcard characters are supported: * ... and ? ... You must include at least one "." character. You
+# can include only alphabetical characters after the final "." character." The ELB user guide (Listener rules,
+# host conditions) lists the characters a value may have: A-Z, a-z, 0-9, - . * ?
+_HOST_CHARACTERS = re.compile(r"^[A-Za-z0-9.*?-]+$")
+
+
+def _check_rule_request(params: dict[str, Any]) -> None:
+    """What CreateRule/ModifyRule refuse beyond moto's checks (a request's, not the sandbox's own rules: the
+    Express emulation's rule names its load balancer's DNS name, which is a real host name on AWS and a loopback
+    address here)."""
+    priority = params.get("Priority")
+    # ELB API reference, CreateRule Priority: "Valid Range: Minimum value of 1. Maximum value of 50000."
+    if priority is not None and not 1 <= int(priority) <= 50000:
+        raise InvalidConditionValueError(f"Priority {priority} is outside the range 1-50000")
+    for condition in params.get("Conditions") or []:
+        if condition.get("Field") != "host-header":
+            continue
+        for value in (condition.get("HostHeaderConfig") or {}).get("Values") or condition.get("Values") or []:
+            if not _HOST_CHARACTERS.match(value):
+                raise InvalidConditionValueError(f"The 'host-header' value '{value}' contains characters that are "
+                                                 "not allowed (A-Z, a-z, 0-9, -, ., * and ?)")
+            if "." not in value or not value.rsplit(".", 1)[1].isalpha():
+                raise InvalidConditionValueError(f"The 'host-header' value '{value}' must contain a '.' followed "
+                                                 "only by letters")
+
+
+@_patch(ELBV2Response, "create_rule")
+def _create_rule(self: ELBV2Response) -> Any:
+    _check_rule_request(self._get_params())
+    return _original(ELBV2Response, "create_rule")(self)
+
+
+@_patch(ELBV2Response, "modify_rule")
+def _modify_rule(self: ELBV2Response) -> Any:
+    _check_rule_request(self._get_params())
+    return _original(ELBV2Response, "modify_rule")(self)
 
 
 @_patch(ELBv2Backend, "delete_rule")
