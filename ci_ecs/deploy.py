@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ci_ecs import phases
 from ci_ecs.act import Step, act
 from ci_ecs.aws import ClientFactory, aws_settings
+from ci_ecs.batching import Coalescer
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.diff import Change
@@ -40,7 +41,15 @@ from ci_ecs.image import (
     preflight,
     resolve_image,
 )
-from ci_ecs.network import Addresses, attribute_draining, default_subnets, service_addresses, service_port
+from ci_ecs.network import (
+    Addresses,
+    Interfaces,
+    attribute_draining,
+    default_subnets,
+    describe_interfaces,
+    service_addresses,
+    service_port,
+)
 from ci_ecs.output import service_url
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
@@ -128,6 +137,8 @@ class Deployer:
         self._latest: dict[str, dict[str, Any] | None] = {}
         self._known_definitions: dict[str, dict[str, Any]] = {}
         self._align: Callable[[float], float] | None = None
+        # Several services: the ENIs of every service's tasks described in one batched call (ci_ecs.batching).
+        self._interfaces: Interfaces | None = None
         # The capacity providers the cluster has once the cluster step ran (cluster.planned_providers); None
         # until it was described, or when the deploy neither names providers nor associates any.
         self.cluster_providers: list[str] | None = None
@@ -180,6 +191,7 @@ class Deployer:
             ecs = BatchingEcsGateway(client, cluster) if len(config.targets()) > 1 else EcsGateway(client)
             if isinstance(ecs, BatchingEcsGateway):
                 self._align = ecs.align
+                self._interfaces = Coalescer(lambda ids: describe_interfaces(self.factory.client("ec2"), ids)).get
             described = self._describe_first(ecs, cluster, config.targets())
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (
@@ -527,7 +539,8 @@ class Deployer:
     def _addresses(self, ecs: EcsGateway, service: dict[str, Any], result: DeployResult) -> Addresses | None:
         """The service's addresses; a failed lookup is a warning, not a failed deploy (the rollout is done)."""
         try:
-            found = service_addresses(ecs, self.factory.client("ec2"), self._elbv2(service), result.cluster, service)
+            found = service_addresses(ecs, self.factory.client("ec2"), self._elbv2(service), result.cluster, service,
+                                      self._interfaces)
             attribute_draining(phases.current(), self._elbv2(service), service)
             return found
         except CiEcsError as exc:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ci_ecs.aws_failures import aws_errors, error_code
+from ci_ecs.batching import ClusterTasks
 from ci_ecs.errors import AwsError, DeployTimeoutError
 
 # ECS answers DescribeTasks for at most 100 tasks per call.
@@ -377,6 +378,10 @@ class BatchingEcsGateway(EcsGateway):
         self._sd_lock = threading.Lock()
         self._sd_asked: dict[str, float] = {}
         self._sd_described: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        # The cluster's tasks listed and described once per grid instant for every wait (ci_ecs.batching).
+        self.tasks = ClusterTasks(self._list_tasks_page,
+                                  lambda arns: EcsGateway.describe_tasks(self, cluster, arns), tolerance=tolerance,
+                                  forget_seconds=forget_seconds)
 
     def align(self, delay: float) -> float:
         """`delay`, lengthened to end on the deploy's shared poll grid, so the waits wake together and share a
@@ -413,6 +418,30 @@ class BatchingEcsGateway(EcsGateway):
             for name in names:
                 self._described[name] = (sent, services.get(name))
             return services.get(service)
+
+    def _list_tasks_page(self, desired_status: str, token: str | None) -> tuple[list[str], str | None]:
+        params: dict[str, Any] = {"cluster": self.cluster, "desiredStatus": desired_status}
+        if token:
+            params["nextToken"] = token
+        with aws_errors(f"list tasks of {self.cluster}"):
+            response = self.client.list_tasks(**params)
+        return list(response.get("taskArns", [])), response.get("nextToken")
+
+    def list_tasks(self, cluster: str, *, service: str | None = None, desired_status: str = "RUNNING",
+                   started_by: str | None = None) -> list[str]:
+        """A service's tasks from the cluster's listing shared by every wait (`ClusterTasks`), else ListTasks."""
+        if cluster == self.cluster and service and not started_by:
+            arns = self.tasks.service_tasks(service, desired_status)
+            if arns is not None:
+                return arns
+        return super().list_tasks(cluster, service=service, desired_status=desired_status, started_by=started_by)
+
+    def describe_tasks(self, cluster: str, arns: list[str]) -> list[dict[str, Any]]:
+        """Tasks described at this grid instant (or stopped for good) as they were, the rest in one DescribeTasks
+        for every wait asking."""
+        if cluster != self.cluster:
+            return super().describe_tasks(cluster, arns)
+        return self.tasks.describe(arns)
 
     def describe_service_deployments(self, arns: list[str]) -> list[dict[str, Any]]:
         """One service deployment (a wait's poll) as one batched DescribeServiceDeployments described it; several

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,16 +69,35 @@ def default_subnets(ec2: Any) -> list[str]:
         return sorted(s["SubnetId"] for page in pages for s in page.get("Subnets", []))
 
 
-def task_addresses(ec2: Any, tasks: list[dict[str, Any]]) -> Addresses:
-    """Public and private IPs of RUNNING tasks: task ENI -> DescribeNetworkInterfaces -> Association.PublicIp."""
+# DescribeNetworkInterfaces by ID is not paginated (MaxResults and NetworkInterfaceIds exclude each other, EC2 API
+# Reference, DescribeNetworkInterfaces); the reference names no most IDs a call: 100 keeps each answer small.
+_INTERFACES_BATCH = 100
+
+Interfaces = Callable[[list[str]], dict[str, dict[str, Any]]]
+
+
+def describe_interfaces(ec2: Any, eni_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The network interfaces by ID (DescribeNetworkInterfaces, `_INTERFACES_BATCH` IDs a call)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(eni_ids), _INTERFACES_BATCH):
+        with aws_errors("describe network interfaces of the tasks"):
+            pages = ec2.get_paginator("describe_network_interfaces").paginate(
+                NetworkInterfaceIds=eni_ids[start:start + _INTERFACES_BATCH])
+            found.update((i["NetworkInterfaceId"], i) for page in pages for i in page.get("NetworkInterfaces", []))
+    return found
+
+
+def task_addresses(ec2: Any, tasks: list[dict[str, Any]], interfaces: Interfaces | None = None) -> Addresses:
+    """Public and private IPs of RUNNING tasks: task ENI -> DescribeNetworkInterfaces -> Association.PublicIp.
+
+    `interfaces`: how the ENIs are described (default `describe_interfaces` on `ec2`; a `services:` deploy shares
+    one batched call among its services, ci_ecs.batching.Coalescer).
+    """
     running = [t for t in tasks if t.get("lastStatus") == "RUNNING"]
     addresses = Addresses()
     eni_ids = [eni for task in running for eni in _eni_ids(task)]
     if eni_ids:
-        with aws_errors("describe network interfaces of the tasks"):
-            pages = ec2.get_paginator("describe_network_interfaces").paginate(NetworkInterfaceIds=eni_ids)
-            interfaces = [i for page in pages for i in page.get("NetworkInterfaces", [])]
-        by_id = {i["NetworkInterfaceId"]: i for i in interfaces}
+        by_id = (interfaces or (lambda ids: describe_interfaces(ec2, ids)))(eni_ids)
         for eni in eni_ids:
             interface = by_id.get(eni, {})
             public = interface.get("Association", {}).get("PublicIp")
@@ -119,12 +139,13 @@ def load_balancer_dns(elbv2: Any, service: dict[str, Any]) -> str | None:
     return str(balancers[0]["DNSName"]) if balancers else None
 
 
-def service_addresses(ecs: EcsGateway, ec2: Any, elbv2: Any, cluster: str, service: dict[str, Any]) -> Addresses:
-    """The addresses of the service's running tasks and its load balancer."""
+def service_addresses(ecs: EcsGateway, ec2: Any, elbv2: Any, cluster: str, service: dict[str, Any],
+                      interfaces: Interfaces | None = None) -> Addresses:
+    """The addresses of the service's running tasks and its load balancer (`interfaces`: see `task_addresses`)."""
     name = str(service.get("serviceName"))
     arns = ecs.list_tasks(cluster, service=name, desired_status="RUNNING")
     tasks = ecs.describe_tasks(cluster, arns) if arns else []
-    addresses = task_addresses(ec2, tasks)
+    addresses = task_addresses(ec2, tasks, interfaces)
     addresses.tasks = [t for t in tasks if t.get("lastStatus") == "RUNNING"]
     addresses.load_balancer_dns = load_balancer_dns(elbv2, service)
     return addresses
