@@ -135,6 +135,12 @@ class ClusterTasks:
                 self._listings[desired_status] = listing
             return list(listing.by_service.get(service, []))
 
+    def forget(self, service: str) -> None:
+        """The service's deploy is done: it no longer counts as asking."""
+        with self._lock:
+            for services in self._asked.values():
+                services.pop(service, None)
+
     def _list(self, desired_status: str, most_pages: int) -> _Listing | None:
         sent = self._clock()
         arns: list[str] = []

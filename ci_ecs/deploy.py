@@ -24,12 +24,7 @@ from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.diff import Change
 from ci_ecs.ecs import BatchingEcsGateway, EcsGateway
-from ci_ecs.errors import (
-    AwsError,
-    CiEcsError,
-    ConfigError,
-    DeployCancelledError,
-)
+from ci_ecs.errors import AwsError, CiEcsError, ConfigError, DeployCancelledError
 from ci_ecs.express_deploy import deploy_express
 from ci_ecs.follow.follower import Follower
 from ci_ecs.follow.state import WaitOutcome
@@ -51,6 +46,7 @@ from ci_ecs.network import (
     service_port,
 )
 from ci_ecs.output import service_url
+from ci_ecs.pacing import pace
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
 from ci_ecs.preflight.plan import check_config, check_rendered, check_requests, refuse_other_controllers
@@ -137,8 +133,8 @@ class Deployer:
         self._latest: dict[str, dict[str, Any] | None] = {}
         self._known_definitions: dict[str, dict[str, Any]] = {}
         self._align: Callable[[float], float] | None = None
-        # Several services: the ENIs of every service's tasks described in one batched call (ci_ecs.batching).
-        self._interfaces: Interfaces | None = None
+        self._interfaces: Interfaces | None = None  # several services: their tasks' ENIs read together
+        self._unpace: Callable[[], None] = lambda: None  # ends the pacing of the ECS client's calls
         # The capacity providers the cluster has once the cluster step ran (cluster.planned_providers); None
         # until it was described, or when the deploy neither names providers nor associates any.
         self.cluster_providers: list[str] | None = None
@@ -156,6 +152,10 @@ class Deployer:
     def _sleep(self, seconds: float) -> None:
         if self._align is not None:  # several services: every wait wakes on the deploy's shared poll grid
             seconds = self._align(seconds)
+        self._wait(seconds)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep `seconds`; a cancel (SIGTERM/SIGINT, `cancel`) ends the sleep with its error."""
         end = time.monotonic() + max(0.0, seconds)
         while True:
             # A SIGTERM/SIGINT (ci_ecs.aws_guard.cancel_calls) ends every wait, in whichever thread it sleeps.
@@ -174,6 +174,12 @@ class Deployer:
 
         Every CiEcsError raised carries `result`: the JSON result so far, with `error` set.
         """
+        try:
+            return self._run()
+        finally:  # the factory's client may serve another deploy (a library caller)
+            self._unpace()
+
+    def _run(self) -> DeployResult:
         config = self.config
         if config.express is not None:  # ECS Express Mode: one Express service instead of task + service
             return deploy_express(self)
@@ -187,10 +193,11 @@ class Deployer:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)
             client = self.factory.client("ecs")
-            # Several services: their waits poll on one schedule and share each poll's batched call.
+            # Several services: their waits poll on one schedule and share each poll's batched call; each ECS call
+            # waits for its documented bucket instead of being throttled and retried (pacing.py).
             ecs = BatchingEcsGateway(client, cluster) if len(config.targets()) > 1 else EcsGateway(client)
             if isinstance(ecs, BatchingEcsGateway):
-                self._align = ecs.align
+                self._align, self._unpace = ecs.align, pace(client, self._wait)
                 self._interfaces = Coalescer(lambda ids: describe_interfaces(self.factory.client("ec2"), ids)).get
             described = self._describe_first(ecs, cluster, config.targets())
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
@@ -455,6 +462,8 @@ class Deployer:
                     result.error = exc.message
                     exc.result = self._finish(result, shared.started)
                 raise
+            finally:
+                shared.ecs.forget(result.service, result.serviceDeploymentArn)
             self._finish(result, shared.started)
         return result
 

@@ -112,6 +112,9 @@ class EcsGateway:
     def expect(self, *, service: str | None = None, service_deployment: str | None = None) -> None:
         """A wait is about to poll this service or service deployment (batching gateways describe them together)."""
 
+    def forget(self, service: str, service_deployment: str | None = None) -> None:
+        """The service's deploy is done (batching gateways stop describing it)."""
+
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
         """The service, or None when it is missing (INACTIVE services are returned as they are)."""
         with aws_errors(f"describe service {service}"):
@@ -401,6 +404,16 @@ class BatchingEcsGateway(EcsGateway):
         if service_deployment is not None:
             with self._sd_lock:
                 self._sd_asked[service_deployment] = now
+
+    def forget(self, service: str, service_deployment: str | None = None) -> None:
+        """The service's deploy is done: leave it (and its service deployment) out of the next batches at once,
+        instead of describing it for `forget_seconds` more."""
+        with self._lock:
+            self._asked.pop(service, None)
+        if service_deployment is not None:
+            with self._sd_lock:
+                self._sd_asked.pop(service_deployment, None)
+        self.tasks.forget(service)
 
     def describe_service(self, cluster: str, service: str) -> dict[str, Any] | None:
         """The service as one batched DescribeServices call described it (None when missing)."""
