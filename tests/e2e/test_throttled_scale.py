@@ -5,13 +5,18 @@ back-off still ends the run within 2 s."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 import signal
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -24,6 +29,8 @@ TASK_START_SECONDS = 0.2
 # past the 20th are throttled and must wait their turn. 50: the most deploy.parallelism allows; at this size botocore's
 # standard retries alone (8 attempts, and a retry quota the services' one client shares) failed a registration.
 SERVICES = 50
+BURST = 20  # the bucket's size: registrations past it go out one a second
+CHANGED = 30  # services whose image changes in the calls-a-service test
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +56,131 @@ def outages(sandbox: Sandbox, proxy: FaultProxy, tmp_path: Path) -> Outages:
 def test_many_services_under_the_limits_end_with_exit_0_and_no_throttling_error(outages: Outages,
                                                                                 sandbox: Sandbox) -> None:
     """Before: botocore's standard retries (8 attempts, and a retry quota shared by the services' one client) let
-    throttled registrations fail the deploy with exit 5."""
+    throttled registrations fail the deploy with exit 5. Now the registrations are paced to the bucket (20 at once,
+    then 1 a second: ci_ecs/pacing.py) instead of throttled and retried: none is throttled, and they are spread
+    over the (SERVICES - 20) s the bucket needs."""
+    sandbox.rate_limiter.reset()
     sandbox.clear_request_log()
+    outages.proxy.clear()
     ended = outages.run(outages.config(services=[f"s{i}" for i in range(SERVICES)]), timeout=300)
     assert ended.code == 0, ended.stderr[-3000:]
     assert "throttl" not in (ended.stdout + ended.stderr).lower()
     assert len(ended.json["services"]) == SERVICES
     throttled = [d for d in sandbox.request_details if d.fault == "rate-limit"]
-    assert throttled, "the sandbox throttled nothing: the test did not test throttling"
+    assert not throttled, f"paced calls were throttled: {[d.operation for d in throttled][:20]}"
     registered = [d for d in sandbox.request_details if d.operation == "RegisterTaskDefinition" and d.status == 200]
-    assert len(registered) == SERVICES  # each service registered once: a throttled call had no side effect
+    assert len(registered) == SERVICES  # each service registered once
+    times = [c.at for c in outages.proxy.calls if c.operation == "RegisterTaskDefinition"]
+    assert times[-1] - times[0] >= (SERVICES - BURST) - 2, "the registrations were not held for the bucket"
+
+
+def test_a_bucket_emptied_by_another_client_is_retried_and_no_throttling_error_reaches_the_user(
+        outages: Outages, sandbox: Sandbox) -> None:
+    """Another client of the account empties the "Task definition modify actions" bucket while ci-ecs deploys: the
+    pacer cannot know, ECS throttles ci-ecs's registrations, they are retried with jittered back-off (botocore's
+    standard retries, `throttle_max_attempts`) and the deploy ends with exit 0 and no throttling error shown."""
+    services = [f"o{i}" for i in range(12)]
+    sandbox.rate_limiter.reset()
+    sandbox.clear_request_log()
+    with _draining(sandbox, seconds=4.0):
+        ended = outages.run(outages.config(services=services), timeout=300)
+    assert ended.code == 0, ended.stderr[-3000:]
+    assert "throttl" not in (ended.stdout + ended.stderr).lower() and "rate exceeded" not in ended.stderr.lower()
+    throttled = [d.operation for d in sandbox.request_details if d.fault == "rate-limit"]
+    assert "RegisterTaskDefinition" in throttled, "ci-ecs was never throttled"
+    assert all(s["rolloutState"] == "COMPLETED" for s in ended.json["services"])
+
+
+def test_image_change_of_many_services_reads_them_together_on_one_poll_schedule(outages: Outages,
+                                                                               sandbox: Sandbox) -> None:
+    """An image change of CHANGED services in one config: the waits poll on one schedule and each poll instant's
+    reads are shared (DescribeServices 10 services a call, the cluster's tasks listed once, DescribeTasks and
+    DescribeNetworkInterfaces batched). Before: ListTasks 3, DescribeTasks 2 and DescribeNetworkInterfaces 1 a
+    service, 9.8 calls a service in all (20 services, measured). The registrations past the bucket's 20 go out one a
+    second, so the last services' waits trickle in and share fewer reads: 6.7 a service measured at 30."""
+    names = [f"c{i}" for i in range(CHANGED)]
+    sandbox.rate_limiter.profile = "none"  # the set-up is not what is measured
+    try:
+        assert outages.run(outages.config(services=names), timeout=300).code == 0
+    finally:
+        sandbox.rate_limiter.profile = "aws"
+    sandbox.rate_limiter.reset()
+    sandbox.clear_request_log()
+    outages.proxy.clear()
+    ended = outages.run(outages.config("changed", services=names), timeout=300)
+    assert ended.code == 0, ended.stderr[-3000:]
+    assert all(s["rolloutState"] == "COMPLETED" and s["publicIps"] for s in ended.json["services"])
+    calls = [d for d in sandbox.request_details if d.service in ("ecs", "ec2")]
+    assert not [d for d in calls if d.fault], "paced calls were throttled"
+    by_operation = Counter(d.operation for d in calls)
+    assert by_operation["RegisterTaskDefinition"] == by_operation["UpdateService"] == CHANGED
+    assert len(calls) / CHANGED < 7.5, f"{len(calls) / CHANGED:.2f} calls a service: {dict(by_operation)}"
+    for operation in ("ListTasks", "DescribeTasks", "DescribeNetworkInterfaces"):
+        assert by_operation[operation] < 1.5 * CHANGED, f"{operation} a service: {dict(by_operation)}"
+    # One poll schedule: the DescribeServices calls come in instants on the deploy's grid (a second apart), each
+    # describing every waiting service in a batch of ceil(n / 10) calls (twice when a thread asked after the batch
+    # went out), not a call per service at its own time.
+    updated = min(c.at for c in outages.proxy.calls if c.operation == "UpdateService")
+    described = [c.at for c in outages.proxy.calls if c.operation == "DescribeServices" and c.at > updated]
+    instants: list[list[float]] = []
+    for at in described:
+        if instants and at - instants[-1][0] < 0.5:
+            instants[-1].append(at)
+        else:
+            instants.append([at])
+    assert all(len(instant) <= 2 * math.ceil(CHANGED / 10) for instant in instants), [len(i) for i in instants]
+    assert len(instants) <= described[-1] - described[0] + 2, "polls off the deploy's one-second grid"
+
+
+def test_a_failing_service_among_many_is_reported_and_rolled_back_while_the_others_complete(
+        outages: Outages, sandbox: Sandbox) -> None:
+    """One service of many crashes at start (the simulated runtime's exit-code label): that one fails, with its
+    stopped task's reason, and is rolled back to its previous revision; the others complete. Exit 1."""
+    names = [f"f{i}" for i in range(8)]
+    sandbox.rate_limiter.reset()
+    assert outages.run(outages.config(services=names), timeout=300).code == 0
+    config = yaml.safe_load(outages.config("crash", services=names).read_text())
+    crashing = copy.deepcopy(config["services"][3]["task"]["containers"])  # YAML aliases share one list
+    crashing[0]["docker_labels"] = {"ci-ecs.sandbox/exit-code": "3"}
+    config["services"][3]["task"]["containers"] = crashing
+    path = outages.tmp_path / "one-crashes.yml"
+    path.write_text(yaml.safe_dump(config))
+    sandbox.rate_limiter.reset()
+    ended = outages.run(path, timeout=300)
+    assert ended.code == 1, ended.stderr[-3000:]
+    assert "throttl" not in (ended.stdout + ended.stderr).lower()
+    results = {s["service"]: s for s in ended.json["services"]}
+    failed = results.pop("f3")
+    assert failed["rolloutState"] != "COMPLETED" and str(failed["rolledBackTo"]).endswith(":1"), failed
+    error = ended.json["error"]
+    assert error.startswith("f3: ") and not [n for n in results if f"{n}: " in error], error
+    assert "exit code 3" in ended.stderr
+    assert all(s["rolloutState"] == "COMPLETED" and not s.get("error") for s in results.values()), results
+    service = outages.ecs.describe_services(cluster=outages.cluster, services=["f3", "f0"])["services"]
+    assert [s["taskDefinition"].rsplit(":", 1)[-1] for s in service] == ["1", "2"]
+
+
+@contextlib.contextmanager
+def _draining(sandbox: Sandbox, *, seconds: float) -> Iterator[None]:
+    """Another client of the account takes the "Task definition modify actions" tokens for `seconds`."""
+    other = boto3.client("ecs", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                         aws_access_key_id="testing", aws_secret_access_key="testing",
+                         config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
+    stop = threading.Event()
+    end = time.monotonic() + seconds
+
+    def drain() -> None:
+        while not stop.is_set() and time.monotonic() < end:
+            with contextlib.suppress(ClientError):  # a revision that does not exist: a token taken, nothing changed
+                other.deregister_task_definition(taskDefinition="drain-nothing:1")
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        drainer.join(timeout=10)
 
 
 def test_cancel_during_a_throttle_back_off_ends_within_2_s(outages: Outages, sandbox: Sandbox) -> None:
