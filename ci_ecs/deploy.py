@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ci_ecs import phases
+from ci_ecs import network, phases
 from ci_ecs.act import Step, act
 from ci_ecs.aws import ClientFactory, aws_settings
-from ci_ecs.batching import Coalescer
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
 from ci_ecs.config import Config, ServiceEntry
 from ci_ecs.diff import Change
@@ -36,15 +35,7 @@ from ci_ecs.image import (
     preflight,
     resolve_image,
 )
-from ci_ecs.network import (
-    Addresses,
-    Interfaces,
-    attribute_draining,
-    default_subnets,
-    describe_interfaces,
-    service_addresses,
-    service_port,
-)
+from ci_ecs.network import Addresses, attribute_draining, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.pacing import pace
 from ci_ecs.preflight.keys import Keys
@@ -133,7 +124,7 @@ class Deployer:
         self._latest: dict[str, dict[str, Any] | None] = {}
         self._known_definitions: dict[str, dict[str, Any]] = {}
         self._align: Callable[[float], float] | None = None
-        self._interfaces: Interfaces | None = None  # several services: their tasks' ENIs read together
+        self._interfaces: network.Interfaces | None = None  # several services: their tasks' ENIs read together
         self._unpace: Callable[[], None] = lambda: None  # ends the pacing of the ECS client's calls
         # The capacity providers the cluster has once the cluster step ran (cluster.planned_providers); None
         # until it was described, or when the deploy neither names providers nor associates any.
@@ -155,7 +146,6 @@ class Deployer:
         self._wait(seconds)
 
     def _wait(self, seconds: float) -> None:
-        """Sleep `seconds`; a cancel (SIGTERM/SIGINT, `cancel`) ends the sleep with its error."""
         end = time.monotonic() + max(0.0, seconds)
         while True:
             # A SIGTERM/SIGINT (ci_ecs.aws_guard.cancel_calls) ends every wait, in whichever thread it sleeps.
@@ -171,9 +161,7 @@ class Deployer:
     @phases.recorded("preflight")
     def run(self) -> DeployResult:
         """Deploy, or with dry_run only describe and diff. Raises a CiEcsError on failure.
-
-        Every CiEcsError raised carries `result`: the JSON result so far, with `error` set.
-        """
+        Every CiEcsError raised carries `result`: the JSON result so far, with `error` set."""
         try:
             return self._run()
         finally:  # the factory's client may serve another deploy (a library caller)
@@ -193,12 +181,11 @@ class Deployer:
             check_config(config, self.base_dir)
             preflight(config, dry_run=self.dry_run, base_dir=self.base_dir)
             client = self.factory.client("ecs")
-            # Several services: their waits poll on one schedule and share each poll's batched call; each ECS call
-            # waits for its documented bucket instead of being throttled and retried (pacing.py).
+            # Several services: their waits poll on one schedule and share each poll's reads; calls paced (pacing.py).
             ecs = BatchingEcsGateway(client, cluster) if len(config.targets()) > 1 else EcsGateway(client)
             if isinstance(ecs, BatchingEcsGateway):
                 self._align, self._unpace = ecs.align, pace(client, self._wait)
-                self._interfaces = Coalescer(lambda ids: describe_interfaces(self.factory.client("ec2"), ids)).get
+                self._interfaces = network.batched_interfaces(lambda: self.factory.client("ec2"))
             described = self._describe_first(ecs, cluster, config.targets())
             # An ACTIVE (or DRAINING) service means its cluster exists; ClusterNotFoundException that it does not.
             exists = False if described is None else (

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ci_ecs.aws_failures import aws_errors
+from ci_ecs.batching import Coalescer
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.errors import CiEcsError
 from ci_ecs.phases import DRAINING, ROLLOUT, Phases
@@ -85,6 +86,12 @@ def describe_interfaces(ec2: Any, eni_ids: list[str]) -> dict[str, dict[str, Any
                 NetworkInterfaceIds=eni_ids[start:start + _INTERFACES_BATCH])
             found.update((i["NetworkInterfaceId"], i) for page in pages for i in page.get("NetworkInterfaces", []))
     return found
+
+
+def batched_interfaces(ec2: Callable[[], Any]) -> Interfaces:
+    """`describe_interfaces` shared by threads: the ENIs they ask for at once go out in one call (a `services:`
+    deploy's services look their addresses up at the same poll instant)."""
+    return Coalescer(lambda ids: describe_interfaces(ec2(), ids)).get
 
 
 def task_addresses(ec2: Any, tasks: list[dict[str, Any]], interfaces: Interfaces | None = None) -> Addresses:
