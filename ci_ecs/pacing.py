@@ -47,8 +47,11 @@ _CATEGORY: dict[str, str] = {
     "DescribeCapacityProviders": "Capacity provider read actions",
 }
 # A held call goes out this much after its token is due: the bucket's own clock started at the first call's arrival,
-# a little after ours; without it the call can arrive a moment before its token and be throttled after all.
-_MARGIN_SECONDS = 0.2
+# after ours (a loaded runner's threads can take a while to send); without it the call can arrive a moment before
+# its token and be throttled after all. It delays the deploy once, not per call.
+_MARGIN_SECONDS = 0.5
+# ECS's answer to a throttled call (API Reference, "Request throttling": ThrottlingException, "Rate exceeded").
+_THROTTLED = "ThrottlingException"
 
 
 class Pacer:
@@ -76,6 +79,18 @@ class Pacer:
             self._buckets[category] = (tokens, now)
         return 0.0 if tokens >= 0 else -tokens / refill + _MARGIN_SECONDS
 
+    def emptied(self, operation: str) -> None:
+        """ECS throttled `operation`: its bucket is empty now (another client of the account drew from it, or our
+        clock ran ahead of ECS's), whatever this process counted; the calls held from now on wait its refill."""
+        category = _CATEGORY.get(operation)
+        if category is None:
+            return
+        with self._lock:
+            now = self._clock()
+            tokens, at = self._buckets.get(category, (0.0, now))
+            refill = _BUCKETS[category][1]
+            self._buckets[category] = (min(0.0, tokens + (now - at) * refill), now)
+
     def take(self, operation: str) -> None:
         """Wait until `operation`'s bucket admits it."""
         wait = self.delay(operation)
@@ -89,6 +104,13 @@ class Pacer:
         if model is not None:
             self.take(str(model.name))
 
+    def needs_retry(self, response: Any = None, operation: Any = None, **_: Any) -> None:
+        """botocore's needs-retry hook, for every attempt: a ThrottlingException empties the call's bucket
+        (`emptied`). Returns None: the retry decision stays botocore's."""
+        parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else None
+        if operation is not None and isinstance(parsed, dict) and parsed.get("Error", {}).get("Code") == _THROTTLED:
+            self.emptied(str(operation.name))
+
 
 _HOOK = "ci-ecs-pacer"
 
@@ -96,5 +118,13 @@ _HOOK = "ci-ecs-pacer"
 def pace(client: Any, sleep: Callable[[float], None]) -> Callable[[], None]:
     """Pace `client`'s ECS calls (a `Pacer` on its before-call event, first so the guard's deadline check follows
     the wait); returns what ends it."""
-    client.meta.events.register_first("before-call.ecs.*", Pacer(sleep).before_call, unique_id=_HOOK)
-    return lambda: client.meta.events.unregister("before-call.ecs.*", unique_id=_HOOK)
+    pacer = Pacer(sleep)
+    events = client.meta.events
+    events.register_first("before-call.ecs.*", pacer.before_call, unique_id=_HOOK)
+    events.register_first("needs-retry.ecs.*", pacer.needs_retry, unique_id=_HOOK)
+
+    def unpace() -> None:
+        events.unregister("before-call.ecs.*", unique_id=_HOOK)
+        events.unregister("needs-retry.ecs.*", unique_id=_HOOK)
+
+    return unpace

@@ -117,19 +117,29 @@ def test_image_change_of_many_services_reads_them_together_on_one_poll_schedule(
     assert len(calls) / CHANGED < 7.5, f"{len(calls) / CHANGED:.2f} calls a service: {dict(by_operation)}"
     for operation in ("ListTasks", "DescribeTasks", "DescribeNetworkInterfaces"):
         assert by_operation[operation] < 1.5 * CHANGED, f"{operation} a service: {dict(by_operation)}"
-    # One poll schedule: the DescribeServices calls come in instants on the deploy's grid (a second apart), each
-    # describing every waiting service in a batch of ceil(n / 10) calls (twice when a thread asked after the batch
-    # went out), not a call per service at its own time.
+    # One poll schedule: a poll's read (DescribeServiceDeployments: the sandbox names each service's deployment, so
+    # the waits follow it through that API; DescribeServices for the service itself) comes in instants on the
+    # deploy's one-second grid, each reading every waiting service in a batch (20 service deployments, 10 services
+    # a call; twice when a thread asked after the batch went out), not a call per service at its own time.
     updated = min(c.at for c in outages.proxy.calls if c.operation == "UpdateService")
-    described = [c.at for c in outages.proxy.calls if c.operation == "DescribeServices" and c.at > updated]
+    for operation, batch in (("DescribeServiceDeployments", 20), ("DescribeServices", 10)):
+        instants = _instants([c.at for c in outages.proxy.calls if c.operation == operation and c.at > updated])
+        assert instants, operation
+        assert all(len(i) <= 2 * math.ceil(CHANGED / batch) for i in instants), (operation, [len(i) for i in instants])
+        if operation == "DescribeServiceDeployments":
+            span = instants[-1][0] - instants[0][0]
+            assert len(instants) <= span + 2, f"polls off the deploy's one-second grid: {len(instants)} in {span:.1f} s"
+
+
+def _instants(times: list[float]) -> list[list[float]]:
+    """Calls grouped by instant: a call within 0.5 s of its instant's first belongs to it."""
     instants: list[list[float]] = []
-    for at in described:
+    for at in times:
         if instants and at - instants[-1][0] < 0.5:
             instants[-1].append(at)
         else:
             instants.append([at])
-    assert all(len(instant) <= 2 * math.ceil(CHANGED / 10) for instant in instants), [len(i) for i in instants]
-    assert len(instants) <= described[-1] - described[0] + 2, "polls off the deploy's one-second grid"
+    return instants
 
 
 def test_a_failing_service_among_many_is_reported_and_rolled_back_while_the_others_complete(
