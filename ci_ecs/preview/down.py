@@ -23,6 +23,7 @@ from ci_ecs.ecs import EcsGateway
 from ci_ecs.elb import ElbGateway
 from ci_ecs.errors import AwsError, CiEcsError, ConfigError
 from ci_ecs.express import ExpressGateway, endpoint, service_url
+from ci_ecs.preflight.preview import family_of
 from ci_ecs.preview import listener as routing_steps
 from ci_ecs.preview.naming import (
     CREATED_TAG,
@@ -34,7 +35,6 @@ from ci_ecs.preview.naming import (
     render_host,
     target_group_name,
 )
-from ci_ecs.preview.up import family_of
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class Previews:
             found.service = service
         if self.config.express is None:
             self._find_routing(found, preview_id)
-            family = family_of(self.config.task, self.base_dir) if self.config.task is not None else None
+            family = family_of(self.config, self.base_dir)
             if family:
                 found.revisions = self._revisions(preview_name(family, preview_id), preview_id)
         return found

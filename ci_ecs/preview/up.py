@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ci_ecs.aws import ClientFactory, aws_settings
-from ci_ecs.config import Config, LoadBalancer, ServiceEntry, TaskConfig
-from ci_ecs.config.values import TASK_DEFINITION_REF
+from ci_ecs.config import Config, LoadBalancer, ServiceEntry
 from ci_ecs.deploy import Deployer
 from ci_ecs.ecs import EcsGateway
 from ci_ecs.elb import ElbGateway
 from ci_ecs.errors import CiEcsError, ConfigError, DeploymentFailedError
 from ci_ecs.express import ExpressGateway
 from ci_ecs.preflight.plan import check_config, placeholder_image, planned_definition
+from ci_ecs.preflight.preview import check_listener, preview_names
 from ci_ecs.preview import listener as routing_steps
 from ci_ecs.preview.naming import (
     CREATED_TAG,
@@ -32,12 +32,10 @@ from ci_ecs.preview.naming import (
     check_name_length,
     now_tag,
     preview_tags,
-    render_host,
     target_group_name,
 )
 from ci_ecs.preview.probe import ThroughLoadBalancer
 from ci_ecs.results import DeployResult
-from ci_ecs.task_files import read_task_file
 from ci_ecs.verify import Target as VerifyTarget
 from ci_ecs.verify import image_port_mapping, verify_targets
 
@@ -52,22 +50,6 @@ _STRATEGY_KEYS = {"strategy": None, "canary": None, "linear": None, "bake_time_m
 def _result(result: DeployResult | dict[str, Any], preview_id: str, url: str | None) -> dict[str, Any]:
     out = result.as_json() if isinstance(result, DeployResult) else dict(result)
     return {**out, "previewId": preview_id, "previewUrl": url}
-
-
-def family_of(task: TaskConfig, base_dir: Path) -> str | None:
-    """The task family the config registers (None for one revision deployed as is: `task.definition` F:REV)."""
-    if task.pinned_revision():
-        return None
-    if task.family:
-        return task.family
-    if task.definition:
-        match = TASK_DEFINITION_REF.match(task.definition)
-        return match.group("family") if match else None
-    if task.file:
-        family = read_task_file(base_dir / task.file).get("family")
-        if family:
-            return str(family)
-    raise ConfigError("the task definition has no family (set task.family)", key="task.family")
 
 
 def created_tag(tags: dict[str, str] | None, name: str, preview_id: str, what: str = "service") -> str:
@@ -113,7 +95,7 @@ class PreviewUp:
     def __init__(self, config: Config, preview_id: str, *, base_dir: Path = Path("."),
                  factory: ClientFactory | None = None, desired_count: int | None = None) -> None:
         self.config = config
-        self.preview_id = check_id(preview_id)
+        self.preview_id = preview_id
         self.base_dir = base_dir
         self.factory = factory or ClientFactory(aws_settings(config))
         self.desired_count = desired_count  # --desired-count: over preview.desired_count
@@ -123,26 +105,26 @@ class PreviewUp:
         if self.config.express is not None:
             return self.run_express()
         config, preview_id = self.config, self.preview_id
-        if config.services:
-            raise ConfigError("a preview deploys one service: give task + service, not a services list",
-                              key="services")
+        names = preview_names(config, preview_id, self.base_dir)  # pre-flight without AWS: every problem at once
+        name, preview_family, host = names.service, names.family, names.host
+        preview = config.preview
         target = config.targets()[0]
         cluster = config.cluster or "default"
-        name = check_name_length(str(config.service.name), preview_id, "service")
-        family = family_of(target.task, self.base_dir)
-        preview_family = check_name_length(family, preview_id, "task family") if family else None
-        preview = config.preview
-        host = render_host(preview.host, preview_id) if preview and preview.host else None
         ecs = EcsGateway(self.factory.client("ecs"))
-        tags = preview_tags(preview_id, created_tag(_service_tags(ecs, cluster, name), name, preview_id))
+        foreign: ConfigError | None = None
+        try:
+            tags = preview_tags(preview_id, created_tag(_service_tags(ecs, cluster, name), name, preview_id))
+        except ConfigError as exc:
+            foreign, tags = exc, {}
         listener = routing = elb = None
         balancers: list[LoadBalancer] = []
         group_name = target_group_name(cluster, str(config.service.name), preview_id)
         if preview is not None and preview.listener_arn and host:
             elb = ElbGateway(self.factory.client("elbv2"))
-            listener = routing_steps.read_listener(elb, preview.listener_arn)
-            routing = routing_steps.read_routing(elb, listener, group_name, preview_id)
-            routing_steps.check_room(elb, listener, preview, routing)
+            listener, routing = check_listener(elb, config, group_name, preview_id, foreign)
+        elif foreign is not None:
+            raise foreign
+        if listener is not None and routing is not None:
             container, port = _balanced_container(config, target, self.base_dir)
             arn = str((routing.target_group or {}).get("TargetGroupArn") or
                       f"arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/{group_name}/0000000000000000")
@@ -242,6 +224,7 @@ class PreviewUp:
         express = config.express
         assert express is not None
         cluster = express.cluster or config.cluster or "default"
+        check_id(preview_id)
         name = check_name_length(express.service_name, preview_id, "express service")
         if config.preview is not None and config.preview.listener_arn:
             raise ConfigError("an Express preview gets a load balancer and URL of its own from ECS: remove "

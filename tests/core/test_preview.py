@@ -322,3 +322,14 @@ def test_a_bad_preview_section_exits_2_naming_its_key(previews: Previews) -> Non
     run = previews.run("up", "--id", "12", config=config)
     assert run.code == 2 and "preview.priority" in run.stderr and "below" in run.stderr, run.stderr
     assert previews.writes() == []
+
+
+def test_the_preflight_reports_every_problem_at_once(previews: Previews) -> None:
+    """A service name that would pass 255 characters with the id, and a host ELB refuses: both, in one run."""
+    config = {**previews.config, "service": {**previews.config["service"], "name": "s" * 252},
+              "preview": {**previews.config["preview"], "host": "pr-{id}.example.c0m"}}
+    previews.sandbox.clear_request_log()
+    run = previews.run("up", "--id", "13", "--output", "json", config=config)
+    assert run.code == 2, run.stderr
+    assert {p["key"] for p in run.json["problems"]} == {"--id", "preview.host"}
+    assert previews.writes() == []
