@@ -52,6 +52,12 @@ class ExpressGateway:
         with aws_errors(f"update express service {request['serviceArn'].rsplit('/', 1)[-1]}"):
             return dict(self.client.update_express_gateway_service(**request)["service"])
 
+    def delete(self, service_arn: str) -> dict[str, Any]:
+        """DeleteExpressGatewayService: ECS removes the service and what it made for it (load balancer, target
+        groups, security groups, scaling); the service goes DRAINING, then INACTIVE."""
+        with aws_errors(f"delete express service {service_arn.rsplit('/', 1)[-1]}"):
+            return dict(self.client.delete_express_gateway_service(serviceArn=service_arn)["service"])
+
 
 def cluster_of(express: ExpressConfig, cluster: str | None) -> str:
     """The cluster: `express.cluster`, else the config's (`cluster:` / --cluster), else ECS's "default"."""

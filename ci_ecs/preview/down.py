@@ -180,8 +180,7 @@ class Previews:
         name = str(service["serviceName"])
         if found.express:
             log.info("deleting express service %s", name)
-            with aws_errors(f"delete express service {name}"):
-                self.ecs.client.delete_express_gateway_service(serviceArn=service["serviceArn"])
+            ExpressGateway(self.ecs.client).delete(str(service["serviceArn"]))
         else:
             if service.get("status") == "ACTIVE" and int(service.get("desiredCount") or 0) > 0:
                 self.ecs.update_service({"cluster": self.cluster, "service": name, "desiredCount": 0})

@@ -333,3 +333,36 @@ def test_the_preflight_reports_every_problem_at_once(previews: Previews) -> None
     assert run.code == 2, run.stderr
     assert {p["key"] for p in run.json["problems"]} == {"--id", "preview.host"}
     assert previews.writes() == []
+
+
+def test_a_priority_taken_meanwhile_is_priority_in_use_and_the_next_one_is_taken(
+        previews: Previews, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `up` at once: the other one's rule lands on the priority this one chose between its DescribeRules and
+    its CreateRule. The other rule is made for real (the sandbox answers PriorityInUse, as ELB does); a botocore
+    event handler only decides when."""
+    from ci_ecs.aws import ClientFactory, aws_settings
+    from ci_ecs.config import load_config
+    from ci_ecs.preview.up import preview_up
+
+    for key, value in previews.sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    (previews.tmp_path / "ci-ecs.yml").write_text(yaml.safe_dump(previews.config))
+    config = load_config(str(previews.tmp_path / "ci-ecs.yml"), {})
+    factory = ClientFactory(aws_settings(config))
+    vpc = _client(previews.sandbox, "ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
+    other = previews.elb.create_target_group(Name=f"o-{previews.cluster}", Protocol="HTTP", Port=80, VpcId=vpc,
+                                             TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    taken: list[int] = []
+
+    def the_other_up(params: dict[str, Any], **_: Any) -> None:
+        if not taken:
+            taken.append(int(params["Priority"]))
+            previews.elb.create_rule(ListenerArn=params["ListenerArn"], Priority=params["Priority"], Conditions=[
+                {"Field": "host-header", "HostHeaderConfig": {"Values": ["pr-other.preview.example.com"]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": other}])
+
+    factory.client("elbv2").meta.events.register("provide-client-params.*.CreateRule", the_other_up)
+    result = preview_up(config, "21", base_dir=previews.tmp_path, factory=factory)
+    assert result["previewUrl"] == "http://pr-21.preview.example.com" and taken == [100]
+    hosts = {r["Priority"]: r["Conditions"][0]["HostHeaderConfig"]["Values"][0] for r in previews.rules()}
+    assert hosts == {"100": "pr-other.preview.example.com", "101": "pr-21.preview.example.com"}
