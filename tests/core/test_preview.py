@@ -366,3 +366,42 @@ def test_a_priority_taken_meanwhile_is_priority_in_use_and_the_next_one_is_taken
     assert result["previewUrl"] == "http://pr-21.preview.example.com" and taken == [100]
     hosts = {r["Priority"]: r["Conditions"][0]["HostHeaderConfig"]["Values"][0] for r in previews.rules()}
     assert hosts == {"100": "pr-other.preview.example.com", "101": "pr-21.preview.example.com"}
+
+
+def test_iam_policy_covers_the_calls_previews_make(tmp_path: Path) -> None:
+    from ci_ecs.iam import iam_policy
+
+    config_path = tmp_path / "ci-ecs.yml"
+    config_path.write_text(yaml.safe_dump({
+        "region": REGION, "cluster": "web",
+        "task": {"family": "site", "containers": [{"name": "web", "image": "nginx:1", "port_mappings": [
+            {"container_port": 80}]}]},
+        "service": {"name": "site"},
+        "preview": {"listener_arn": LISTENER, "host": "pr-{id}.preview.example.com"}}))
+    from ci_ecs.config import load_config
+
+    policy = iam_policy(load_config(str(config_path), {}), account_id="123456789012")
+    allowed: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in statement["Action"]:
+            allowed.setdefault(action, set()).update(resources)
+    service = "arn:aws:ecs:us-east-1:123456789012:service/web/site-pr-*"
+    for action in ("ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices",
+                   "ecs:ListTagsForResource", "ecs:TagResource"):
+        assert service in allowed[action], action
+    assert "arn:aws:ecs:us-east-1:123456789012:task-definition/site-pr-*:*" in allowed["ecs:TagResource"]
+    assert allowed["ecs:DeregisterTaskDefinition"] == {"*"} and allowed["ecs:DeleteTaskDefinitions"] == {"*"}
+    assert "ecs:ListServices" in allowed
+    groups = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/pr-*/*"
+    for action in ("elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
+                   "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:AddTags"):
+        assert groups in allowed[action], action
+    rules = LISTENER.replace(":listener/", ":listener-rule/") + "/*"
+    assert LISTENER in allowed["elasticloadbalancing:CreateRule"]
+    for action in ("elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule",
+                   "elasticloadbalancing:AddTags"):
+        assert rules in allowed[action], action
+    for action in ("DescribeListeners", "DescribeRules", "DescribeTargetGroups", "DescribeLoadBalancers",
+                   "DescribeTargetGroupAttributes", "DescribeTags"):
+        assert "*" in allowed[f"elasticloadbalancing:{action}"], action
