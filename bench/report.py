@@ -279,7 +279,9 @@ def targets(runs: list[Run], meta: dict[str, Any]) -> list[list[str]]:
         parts = ["; ".join(split), f"{calls_before:g} calls before UpdateService" if calls_before is not None else "",
                  f"deploy-path imports {imports:.2f} s (scenario 5)" if imports is not None else "",
                  f"last call → exit {tail:.2f} s" if tail is not None else "",
-                 f"ecs-deploy's overhead {fab_over:.2f} s" if fab_over is not None else "", load_note(meta)]
+                 f"ecs-deploy's overhead {fab_over:.2f} s" if fab_over is not None else "",
+                 # scenario 3 measured apart (bench/merge.py): its own run's load
+                 str(meta.get("scenario_3_measured") or load_note(meta))]
         rows.append(["Image change: tool overhead (wall − sandbox rollout − stable window after COMPLETED) ≤ 0.7 s",
                      "; ".join(f"{tool}: median {med:.2f} s ({spread(over)})" for tool, med, over in overheads),
                      verdict(all(med <= 0.7 for _, med, _ in overheads)), "; ".join(p for p in parts if p)])
@@ -621,6 +623,8 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
         lines += ["", f"## {TITLES[int(scenario)]}", "", *said]
     for scenario in sorted({r["scenario"] for r in runs}):
         lines += ["", f"## {TITLES[scenario]}", "", notes[scenario], ""]
+        if scenario != 8 and meta.get(f"scenario_{scenario}_measured"):  # measured apart (bench/merge.py)
+            lines += [str(meta[f"scenario_{scenario}_measured"]), ""]
         if scenario == 6:
             lines += ["**One service**", "", *scenario_table(runs, 6, "single"), "",
                       f"**All {settings.get('services')} services**", "", *scenario_table(runs, 6, "batch"), "",
