@@ -481,8 +481,11 @@ def ensure_task_definition(ecs: EcsGateway, desired: dict[str, Any], *, tags: di
     yield would(TaskDefinitionResult(f"{family}:(new)", True, family, None, changes, previous_arn), log,
                 "task definition %s: would register a new revision (%d change(s))", family, len(changes))
     params = dict(desired)
-    if tags and not params.get("tags"):
-        params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    if tags:
+        # The definition's own tags (a native file's) stay; `tags` adds the keys it lacks (a preview's own).
+        own = list(params.get("tags") or [])
+        have = {str(t.get("key")) for t in own}
+        params["tags"] = own + [{"key": k, "value": v} for k, v in tags.items() if k not in have]
     registered = _register(ecs, params, current)
     log.info("task definition %s:%s registered (%s)", family, registered.get("revision"),
              "new family" if current is None else f"{len(changes)} change(s)")

@@ -405,3 +405,23 @@ def test_iam_policy_covers_the_calls_previews_make(tmp_path: Path) -> None:
     for action in ("DescribeListeners", "DescribeRules", "DescribeTargetGroups", "DescribeLoadBalancers",
                    "DescribeTargetGroupAttributes", "DescribeTags"):
         assert "*" in allowed[f"elasticloadbalancing:{action}"], action
+
+
+def test_a_native_task_file_with_tags_of_its_own_gets_the_preview_tag_too(previews: Previews) -> None:
+    """Before: a definition with tags of its own was registered without `ci-ecs:preview`, so `down` left it."""
+    import json
+
+    (previews.tmp_path / "taskdef.json").write_text(json.dumps({
+        "family": "native", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256",
+        "memory": "512", "tags": [{"key": "team", "value": "web"}],
+        "containerDefinitions": [{"name": "web", "image": "public.ecr.aws/nginx/nginx:1.27",
+                                  "portMappings": [{"containerPort": 80}]}]}))
+    config = {**previews.config, "task": {"file": "taskdef.json"}, "preview": {"desired_count": 1}}
+    up = previews.run("up", "--id", "14", "--output", "json", config=config)
+    assert up.code == 0, up.stderr
+    tags = previews.ecs.describe_task_definition(taskDefinition=up.json["taskDefinitionArn"],
+                                                 include=["TAGS"])["tags"]
+    assert {t["key"]: t["value"] for t in tags} == {"team": "web", PREVIEW_TAG: "14"}
+    down = previews.run("down", "--id", "14", "--output", "json", config=config)
+    assert down.code == 0 and "taskDefinition" in [r["type"] for r in down.json["removed"]], down.stdout
+    assert previews.ecs.list_task_definitions(familyPrefix="native-pr-14", status="ACTIVE")["taskDefinitionArns"] == []
