@@ -402,8 +402,10 @@ class Deployer:
         outcomes: dict[str, DeployResult] = {}
         errors: dict[str, CiEcsError] = {}
         pool = ThreadPoolExecutor(max_workers=self.config.deploy.parallelism, thread_name_prefix="ci-ecs")
-        forks = {id(t): shared.phases.fork() if shared.phases else None for t in targets}  # each service's own
-        phases.begin("services", f"{len(targets)} services, {self.config.deploy.parallelism} at a time")
+        slots = self.config.deploy.parallelism
+        queued = f"a free one of {slots} slots (deploy.parallelism)" if len(targets) > slots else None
+        forks = {id(t): shared.phases.fork(queued) if shared.phases else None for t in targets}  # each service's own
+        phases.begin("services", f"{len(targets)} services, {slots} at a time")
         try:
             futures = {pool.submit(self._deploy_service, shared, target, forks[id(target)]): str(target.service.name)
                        for target in targets}

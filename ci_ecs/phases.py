@@ -110,13 +110,17 @@ class Phases:
         return last if last is not None and last.end is None else None
 
     def begin(self, name: str, waited_on: str | None = None, **detail: Any) -> None:
-        """End the phase under way (if any) now and start `name`."""
+        """End the phase under way now and start `name`; with none under way, `name` starts where the last one
+        ended (a service's thread starting after the shared part: no gap)."""
         with self._lock:
             now = self.now()
+            start = now
             if self.open is not None:
                 self.open.end = now
-            self.phases.append(Phase(name, now, waited_on=waited_on, detail={k: v for k, v in detail.items()
-                                                                              if v is not None}))
+            elif self.phases and self.phases[-1].end is not None:
+                start = self.phases[-1].end
+            self.phases.append(Phase(name, start, waited_on=waited_on, detail={k: v for k, v in detail.items()
+                                                                                if v is not None}))
 
     def note(self, waited_on: str | None = None, **detail: Any) -> None:
         """Say more about the phase under way: what it waited on, details (e.g. bytes sent)."""
@@ -158,12 +162,15 @@ class Phases:
         with self._lock:
             return [p for p in self.phases if p.name == name and all(p.detail.get(k) == v for k, v in detail.items())]
 
-    def fork(self) -> Phases:
-        """A recorder for one service of a `services:` deploy: the same start, the phases so far (ended now)."""
+    def fork(self, queued: str | None = None) -> Phases:
+        """A recorder for one service of a `services:` deploy: the same start, the phases so far (ended now);
+        `queued`: the service waits for a slot (deploy.parallelism) in a phase of that name's words."""
         self.end()
         other = Phases(self.origin, self.clock)
         with self._lock:
             other.phases = [Phase(p.name, p.start, p.end, p.waited_on, dict(p.detail)) for p in self.phases]
+        if queued:
+            other.begin("queued", queued)
         return other
 
     def as_json(self) -> list[dict[str, Any]]:

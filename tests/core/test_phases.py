@@ -197,3 +197,17 @@ def test_gantt_names_cannot_break_the_chart() -> None:
     body = chart[1:-1]
     assert not any(c in line for line in body[1:] for c in "#;`")
     assert body[-1] == "    rollout A B C D E 1.0 s :p0, 0, 1000"
+
+
+def test_a_queued_service_waits_in_its_own_phase_and_a_thread_starts_where_the_shared_part_ended() -> None:
+    recorder, clock = _recorder()
+    recorder.begin("image")
+    clock.now += 1
+    waiting, direct = recorder.fork("a free one of 1 slots (deploy.parallelism)"), recorder.fork()
+    clock.now += 0.003  # a thread starts a moment later: its first phase still starts where the shared part ended
+    direct.begin("register")
+    clock.now += 5
+    waiting.begin("register")
+    assert [(p["name"], p["start"], p["end"]) for p in waiting.as_json()] == [
+        ("image", 0.0, 1.0), ("queued", 1.0, 6.003), ("register", 6.003, 6.003)]
+    assert [(p["name"], p["start"]) for p in direct.as_json()] == [("image", 0.0), ("register", 1.0)]

@@ -106,3 +106,27 @@ def test_a_failing_deploy_that_rolls_back_has_a_rollback_phase(deployer: Deploye
     rollback = phases[names.index("rollback")]
     assert rollback["waitedOn"].startswith("the service back on ") and rollback["seconds"] > TASK_START_SECONDS
     assert run.json["rolledBackTo"].endswith(rollback["waitedOn"].rsplit(" ", 1)[-1])
+
+
+def test_services_list_each_service_has_its_own_phases_after_the_shared_ones(deployer: Deployer) -> None:
+    base = deployer.config()
+    entries = [{"task": {**base["task"], "family": f"{deployer.cluster}-{name}"},
+                "service": {**base["service"], "name": name, "desired_count": 1}} for name in ("api", "worker")]
+    config = {"cluster": deployer.cluster, "services": entries,
+              "deploy": {"timeout": 60, "parallelism": 2, "stable_seconds": 0}}
+    run = deployer.run(config, "--image", GOOD_IMAGE)
+    assert run.code == 0, run.stderr
+    result = run.json
+    total = assert_cover(result)
+    assert [p["name"] for p in total] == ["preflight", "image", "services"]
+    assert total[-1]["waitedOn"] == "2 services, 2 at a time"
+    for service in result["services"]:
+        own = service["phases"]
+        assert own[:2] == total[:2]  # the shared part, as the whole deploy measured it
+        assert own[2]["start"] == total[2]["start"] and [p["name"] for p in own[2:5]] == [
+            "register", "service-update", "rollout"], own
+        for before, after in zip(own, own[1:], strict=False):
+            assert after["start"] == before["end"], (before, after)
+        # Each service's phases end when its own result was made, within the whole deploy.
+        assert own[-1]["end"] <= total[-1]["end"] and own[-1]["end"] == pytest.approx(service["durationSeconds"],
+                                                                                       abs=0.1)
