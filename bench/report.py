@@ -164,6 +164,42 @@ def scenario_table(runs: list[Run], scenario: int, kind: str | None = None) -> l
     return lines
 
 
+def _label(phase: dict[str, Any]) -> str:
+    return f"{phase['name']} {phase['stage']}" if phase.get("stage") else str(phase["name"])
+
+
+def phase_table(runs: list[Run], scenario: int, kind: str | None = None) -> list[str]:
+    """Where ci-ecs's time went, as ci-ecs measured it (the `phases` of its JSON result, issue 27): per phase the
+    median seconds over the runs that had it, and what it waited on (from the first run that says); then the
+    time outside the deploy's phases (wall − durationSeconds: interpreter start, imports, config, output). A
+    `services:` deploy adds each service's own phases (median over its services, then over runs). [] when no
+    run carries phases (results measured before issue 27)."""
+    tables: list[str] = []
+    for tool in CI_TOOLS:
+        rs = [r for r in pick(runs, scenario, tool, kind) if r["extra"].get("phases")]
+        if not rs:
+            continue
+        seconds: dict[str, list[float]] = {}
+        waited: dict[str, str] = {}
+        for r in rs:
+            for phase in r["extra"]["phases"]:
+                label = _label(phase)
+                seconds.setdefault(label, []).append(float(phase["seconds"]))
+                waited.setdefault(label, str(phase.get("waitedOn") or ""))
+        rows = [(label, spread(v), f"{len(v)}/{len(rs)}", waited[label]) for label, v in seconds.items()]
+        rows.append(("(outside the phases: process start, imports, config, output)",
+                     spread(r["extra"].get("outside_phases") for r in rs), f"{len(rs)}/{len(rs)}", ""))
+        for label in (rs[0]["extra"].get("service_phases") or {}):
+            values = [x["extra"]["service_phases"][label] for x in rs if label in x["extra"].get("service_phases", {})]
+            rows.append((f"each service: {label}", spread(values), f"{len(values)}/{len(rs)}",
+                         "median over the services"))
+        tables += [f"**Where {tool}'s time went** (its own `phases`, read from its JSON result; median (min–max) "
+                   "seconds)", "", "| phase | s | runs with it | waited on (first run) |", "|---|---|---|---|",
+                   *[f"| {label} | {value} | {count} | {what.replace('|', '/')} |" for label, value, count, what
+                     in rows], ""]
+    return tables
+
+
 # --------------------------------------------------------------------------- targets
 
 
@@ -630,6 +666,8 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
                       f"**All {settings.get('services')} services**", "", *scenario_table(runs, 6, "batch"), "",
                       f"**Peers at once ({settings.get('services')} processes together)**", "",
                       *scenario_table(runs, 6, "concurrent")]
+            lines += ["", *phase_table(runs, 6, "single"), *phase_table(runs, 6, "batch")] \
+                if phase_table(runs, 6, "batch") else []
             for tool in TOOLS:
                 singles = {r["iteration"]: wall(r) for r in pick(runs, 6, tool, "single")}
                 rs = [wall(r) / singles[r["iteration"]] for r in pick(runs, 6, tool, "batch")
@@ -640,8 +678,11 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
             if meta.get("scenario_8_measured"):  # measured apart from the other scenarios (bench/merge.py)
                 lines += [str(meta["scenario_8_measured"]), ""]
             lines += throttled_scale(runs)
+            lines += ["", *phase_table(runs, 8, "config")] if phase_table(runs, 8, "config") else []
         else:
             lines += scenario_table(runs, scenario)
+            if phase_table(runs, scenario):
+                lines += ["", *phase_table(runs, scenario)]
     (out / "results.md").write_text("\n".join(lines) + "\n")
 
 

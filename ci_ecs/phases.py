@@ -63,9 +63,11 @@ def rolling_waits(stage: str, running: int, pending: int, desired: int, old_runn
     """
     if stage == STARTING:
         return f"new tasks to reach RUNNING ({running}/{desired} RUNNING, {pending} pending)"
-    if stage == RUNNING:
+    if stage == RUNNING and old_running:
         return (f"old tasks to be stopped ({old_running} still RUNNING: health checks of the new ones, "
                 "minimumHealthyPercent)")
+    if stage == RUNNING:
+        return "ECS to mark the deployment done (its tasks RUNNING: health checks, load balancer registration)"
     return "old tasks to stop (draining)"
 
 

@@ -337,7 +337,7 @@ def _stage(sd: dict[str, Any], rolling: bool, counts: tuple[int, int, int], old_
     rolling one's from the target and source revisions' task counts (`rolling_stage`)."""
     running, pending, requested = counts
     if rolling:
-        stage = rolling_stage(running, pending, requested, old_running, True)
+        stage = rolling_stage(running, pending, requested, old_running, bool(sd.get("sourceServiceRevisions")))
         return stage, rolling_waits(stage, running, pending, requested, old_running)
     stage = str(sd.get("lifecycleStage") or sd.get("status") or "")
     target = sd.get("targetServiceRevision") or {}

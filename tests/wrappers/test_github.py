@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -94,6 +95,35 @@ def test_deploy_job_passes_outputs_to_a_later_step(act_run: ActRun) -> None:
     assert "INJECTED" not in deploy
     assert "Summary - ### ci-ecs: web deployed" in deploy  # the job summary (its table follows)
     assert "| public-ips | `203.0.113." in log
+
+
+def _summary_gantt(log: str, heading: str) -> str:
+    """The Mermaid block of the job summary act printed after `heading` (its lines follow unprefixed)."""
+    after = log.split(heading, 1)[1]
+    assert "```mermaid\n" in after, after[:3000]
+    return after.split("```mermaid\n", 1)[1].split("\n```", 1)[0] + "\n"
+
+
+def test_job_summary_draws_the_phases_as_a_valid_gantt_chart(act_run: ActRun, tmp_path: Path) -> None:
+    """GitHub renders ```mermaid blocks: Mermaid's own parser and gantt database (mermaid_gantt.mjs) read the chart
+    ci-ecs wrote, and its tasks are the deploy's phases, one after another from 0 (issue 27)."""
+    chart = _summary_gantt(_job_log(act_run.stdout + act_run.stderr, "deploy") + "\n" + act_run.stdout,
+                           "Summary - ### ci-ecs: web deployed")
+    (tmp_path / "chart.mmd").write_text(chart)
+    node = require_tool("node")
+    require_tool("mermaid", TOOLS_DIR / "node_modules" / "mermaid" / "package.json")
+    proc = subprocess.run([node, str(REPO / "tests" / "wrappers" / "mermaid_gantt.mjs"), str(TOOLS_DIR),
+                           str(tmp_path / "chart.mmd")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + chart
+    parsed = json.loads(proc.stdout)
+    assert parsed["type"] == "gantt" and parsed["dateFormat"] == "x" and parsed["axisFormat"] == "%s s"
+    tasks = parsed["tasks"]
+    assert {t["section"] for t in tasks} == {"web"}
+    names = [t["name"].rsplit(" ", 2)[0] for t in tasks]  # "rollout tasks-starting 1.2 s" -> the phase's label
+    assert names[:4] == ["preflight", "image", "register", "service-update"], names
+    assert any(n.startswith("rollout ") for n in names) and names[-1] == "stable-window", names
+    assert tasks[0]["start"] == 0 and all(a["end"] == b["start"] for a, b in zip(tasks, tasks[1:], strict=False))
+    assert all(t["end"] >= t["start"] for t in tasks) and tasks[-1]["end"] > 1000  # milliseconds
 
 
 def test_failing_deploy_fails_the_job_with_the_reason(act_run: ActRun) -> None:

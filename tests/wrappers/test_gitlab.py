@@ -131,6 +131,9 @@ def test_later_job_reads_public_ips_from_the_dotenv(project: Project, sandbox: S
     assert list(project.repo.rglob("pipeline-level.env")), "CI_ECS_DOTENV from the pipeline was not used"
     assert "verify > from the dotenv artifact: CI_ECS_PUBLIC_IPS=203.0.113." in log
     assert "verify > verified" in log
+    # Where the time went: the job log shows one line per phase (the deploy's text output, issue 27).
+    for phase in ("preflight", "register", "service-update", r"rollout [\w-]+", "stable-window"):
+        assert re.search(rf"^deploy +> phase {phase}: \d+\.\d s \(\d+\.\d s to \d+\.\d s\)", log, re.M), phase
     assert "INJECTED" not in log
     assert not any((project.repo / name).exists() for name in PWNED_FILES)
 
