@@ -130,3 +130,25 @@ def test_services_list_each_service_has_its_own_phases_after_the_shared_ones(dep
         # Each service's phases end when its own result was made, within the whole deploy.
         assert own[-1]["end"] <= total[-1]["end"] and own[-1]["end"] == pytest.approx(service["durationSeconds"],
                                                                                        abs=0.1)
+
+
+def test_rolling_draining_names_the_target_groups_deregistration_delay(deployer: Deployer) -> None:
+    """Old tasks leave the target group over its deregistration delay (280 s, on the sandbox's clock: a minute is
+    MINUTE_SECONDS) before ECS stops them: the draining stage lasts that long and its phase says why."""
+    balancer = Balancer(deployer.sandbox)
+    balancer.elbv2.modify_target_group_attributes(TargetGroupArn=balancer.blue, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "280"}])
+    config = deployer.config(load_balancers=[{"target_group_arn": balancer.blue, "container_name": "web",
+                                              "container_port": 8080}])
+    config["deploy"]["stable_seconds"] = 0
+    assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    run = deployer.run(config, "--image", NEXT_IMAGE)
+    assert run.code == 0, run.stderr
+    phases = assert_cover(run.json)
+    draining = [p for p in phases if p.get("stage") == "old-tasks-draining"]
+    assert len(draining) == 1, phases
+    name = balancer.blue.split("/")[-2]
+    assert draining[0]["waitedOn"] == f"old tasks deregistering: target group {name} deregistration delay 280 s"
+    assert draining[0]["deregistrationDelaySeconds"] == 280
+    delay = 280 * MINUTE_SECONDS / 60
+    assert delay - 0.5 < draining[0]["seconds"] < delay + 2 * 1.5, draining
