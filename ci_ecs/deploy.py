@@ -21,7 +21,7 @@ from ci_ecs.act import Step, act
 from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
 from ci_ecs.config import Config, ServiceEntry
-from ci_ecs.diff import Change
+from ci_ecs.diff import Change, masked_changes
 from ci_ecs.ecs import BatchingEcsGateway, EcsGateway
 from ci_ecs.errors import AwsError, CiEcsError, ConfigError, DeployCancelledError
 from ci_ecs.express_deploy import deploy_express
@@ -74,11 +74,6 @@ _DESCRIBED_FRESH_SECONDS = 10.0
 def _network_mode(definition: dict[str, Any]) -> str | None:
     mode = definition.get("networkMode")
     return str(mode) if mode else None
-
-
-def _describe_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]:
-    # Environment values that look like secrets never reach the printed diff.
-    return [mask_secrets({"resource": name, **change.as_dict()}) for name, changes in groups for change in changes]
 
 
 @dataclass
@@ -403,11 +398,10 @@ class Deployer:
         errors: dict[str, CiEcsError] = {}
         pool = ThreadPoolExecutor(max_workers=self.config.deploy.parallelism, thread_name_prefix="ci-ecs")
         slots = self.config.deploy.parallelism
-        queued = f"a free one of {slots} slots (deploy.parallelism)" if len(targets) > slots else None
-        forks = {id(t): shared.phases.fork(queued) if shared.phases else None for t in targets}  # each service's own
+        own = shared.phases.fork_each([id(t) for t in targets], slots) if shared.phases else {}  # each its own
         phases.begin("services", f"{len(targets)} services, {slots} at a time")
         try:
-            futures = {pool.submit(self._deploy_service, shared, target, forks[id(target)]): str(target.service.name)
+            futures = {pool.submit(self._deploy_service, shared, target, own.get(id(target))): str(target.service.name)
                        for target in targets}
             for future in as_completed(futures):
                 name = futures[future]
@@ -491,7 +485,7 @@ class Deployer:
         result.serviceAction = outcome.action
         result.serviceArn = outcome.service.get("serviceArn")
         result.deploymentId = outcome.deployment_id
-        result.changes = _describe_changes(("cluster", [Change("cluster", new="(create)")] if shared.cluster_created
+        result.changes = masked_changes(("cluster", [Change("cluster", new="(create)")] if shared.cluster_created
                                             else shared.cluster_changes),
                                            ("taskDefinition", taskdef.changes), ("service", outcome.changes))
         if self.dry_run and outcome.sent:

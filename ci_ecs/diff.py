@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ci_ecs.redact import mask_secrets
+
 _MISSING: Any = object()
 
 # Lists of objects that are really maps keyed by these fields (so a reorder is not a change and a
@@ -110,3 +112,9 @@ def strip_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [strip_empty(v) for v in value]
     return value
+
+
+def masked_changes(*groups: tuple[str, list[Change]]) -> list[dict[str, Any]]:
+    """The changes of each (resource, changes) group as the result's `changes` entries; environment values that
+    look like secrets never reach the printed diff."""
+    return [mask_secrets({"resource": name, **change.as_dict()}) for name, changes in groups for change in changes]

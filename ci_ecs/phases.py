@@ -175,6 +175,12 @@ class Phases:
             other.begin("queued", queued)
         return other
 
+    def fork_each(self, keys: list[Any], slots: int) -> dict[Any, Phases]:
+        """A recorder (`fork`) for each service of a `services:` deploy, by `keys`; with more services than
+        `slots` (deploy.parallelism), each starts in a `queued` phase."""
+        queued = f"a free one of {slots} slots (deploy.parallelism)" if len(keys) > slots else None
+        return {key: self.fork(queued) for key in keys}
+
     def as_json(self) -> list[dict[str, Any]]:
         """Every phase's JSON object, the one under way ending now."""
         with self._lock:
