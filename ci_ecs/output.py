@@ -34,6 +34,10 @@ _OUTPUT_NAMES = {
     "serviceUrl": "service-url",
     "durationSeconds": "duration-seconds",
     "verifyOk": "verify-ok",  # from `verify.ok`: true/false, empty when nothing was probed
+    # `ci-ecs preview up` (the deploy result plus these two); empty for a plain deploy. The wrappers read
+    # preview-url (GitHub action output) and CI_ECS_PREVIEW_URL (GitLab review apps' environment:url).
+    "previewId": "preview-id",
+    "previewUrl": "preview-url",
 }
 
 # `ci-ecs preview up`: the deploy's outputs and the preview's (GitHub `preview-url`, GitLab CI_ECS_PREVIEW_URL).
