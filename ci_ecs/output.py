@@ -113,7 +113,8 @@ def _table_cell(value: str) -> str:
 
 # Outputs whose dotenv name would be an input of the next `ci-ecs deploy`: GitLab gives dotenv variables
 # priority over a later job's own variables, so a staging deploy would redirect a later production one.
-_DOTENV_RENAMES = {"cluster": "deployed-cluster", "service": "deployed-service"}
+_DOTENV_RENAMES = {"cluster": "deployed-cluster", "service": "deployed-service",
+                   "preview-id": "deployed-preview-id"}  # CI_ECS_PREVIEW_ID is the GitLab template's input
 
 
 def dotenv_name(kebab: str) -> str:
