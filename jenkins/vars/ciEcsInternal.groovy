@@ -1,5 +1,5 @@
-// ciEcsInternal: what the ci-ecs steps (deployToEcs, runEcsTask) share. Not a step of its own: each step
-// declares its parameters and the CI_ECS_* variable each maps onto, and calls
+// ciEcsInternal: what the ci-ecs steps (deployToEcs, runEcsTask, ecsPreview) share. Not a step of its own:
+// each step declares its parameters and the CI_ECS_* variable each maps onto, and calls
 //
 //   ciEcsInternal.runCiEcs(step: 'runEcsTask', command: 'run-task', params: params, defaults: DEFAULTS,
 //                          envNames: ENV_NAMES, exitCodes: EXIT_CODES)
@@ -69,7 +69,12 @@ fi
 # stdout (the JSON result) as is; stderr shown and kept for its `error:` line, the reason of a failure.
 run_ci_ecs() {
     status=0
-    "$ci_ecs" "$CI_ECS_SUBCOMMAND" --output json || status=$?
+    # ecsPreview: `ci-ecs preview up|down --id ID` (CI_ECS_PREVIEW_ACTION is checked by the step: up or down).
+    set -- "$CI_ECS_SUBCOMMAND"
+    if [ "$CI_ECS_SUBCOMMAND" = preview ]; then
+        set -- preview "$CI_ECS_PREVIEW_ACTION" --id "$CI_ECS_PREVIEW_ID"
+    fi
+    "$ci_ecs" "$@" --output json || status=$?
     echo "$status" > "$work/status"
 }
 { run_ci_ecs 2>&1 1>&3 3>&- | tee "$work/stderr" 1>&2 3>&-; } 3>&1

@@ -741,6 +741,11 @@ RUN_ELSEWHERE = {
     ("### Use it", "groovy"): "tests/wrappers/test_jenkins.py::test_documented_example_runs_as_written",
     ("Jenkins (`runEcsTask`", "groovy"):
         "tests/wrappers/test_jenkins_run_task.py::test_documented_example_runs_as_written",
+    ("### Previews on GitHub Actions", "yaml"): "tests/wrappers/test_preview_github.py::runs",
+    ("### Previews on GitLab CI (review apps)", "yaml"):
+        "tests/wrappers/test_preview_gitlab.py::test_review_app_up_then_stop",
+    ("### Previews on Jenkins (multibranch)", "groovy"):
+        "tests/wrappers/test_preview_jenkins.py::test_documented_example_runs_as_written",
 }
 
 
@@ -876,7 +881,7 @@ def groovy_parse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.mark.parametrize("block", blocks_of("jenkins"))
 def test_jenkins_block_parses(block: Block, groovy_parse: dict[str, str]) -> None:
     assert block.id not in groovy_parse, groovy_parse.get(block.id)
-    steps = set(re.findall(r"\b(deployToEcs|runEcsTask)\(", block.text))
+    steps = set(re.findall(r"\b(deployToEcs|runEcsTask|ecsPreview)\(", block.text))
     for step in steps:
         assert (REPO / "jenkins" / "vars" / f"{step}.groovy").exists(), step
 
