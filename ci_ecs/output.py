@@ -34,10 +34,6 @@ _OUTPUT_NAMES = {
     "serviceUrl": "service-url",
     "durationSeconds": "duration-seconds",
     "verifyOk": "verify-ok",  # from `verify.ok`: true/false, empty when nothing was probed
-    # `ci-ecs preview up` (the deploy result plus these two); empty for a plain deploy. The wrappers read
-    # preview-url (GitHub action output) and CI_ECS_PREVIEW_URL (GitLab review apps' environment:url).
-    "previewId": "preview-id",
-    "previewUrl": "preview-url",
 }
 
 # `ci-ecs preview up`: the deploy's outputs and the preview's (GitHub `preview-url`, GitLab CI_ECS_PREVIEW_URL).
@@ -114,7 +110,8 @@ def _table_cell(value: str) -> str:
 # Outputs whose dotenv name would be an input of the next `ci-ecs deploy`: GitLab gives dotenv variables
 # priority over a later job's own variables, so a staging deploy would redirect a later production one.
 _DOTENV_RENAMES = {"cluster": "deployed-cluster", "service": "deployed-service",
-                   "preview-id": "deployed-preview-id"}  # CI_ECS_PREVIEW_ID is the GitLab template's input
+                   # CI_ECS_PREVIEW_ID is what `preview up|down --id` reads (and the GitLab template's input)
+                   "preview-id": "deployed-preview-id"}
 
 
 def dotenv_name(kebab: str) -> str:
