@@ -12,8 +12,8 @@
 // only through withEnv of a fixed single-quoted script, AWS keys only through withCredentials.
 import groovy.transform.Field
 
-// Every parameter ecsPreview takes, with its default: action and id, then deployToEcs' own. null means "not
-// given": ci-ecs then uses the config file's value or its own default.
+// Every parameter ecsPreview takes, with its default: action and id, then deployToEcs' own but dryRun (`ci-ecs
+// preview up` has no --dry-run). null means "not given": ci-ecs then uses the config file's value or its default.
 @Field final Map DEFAULTS = [
     // 'up' (deploy or update the preview) or 'down' (remove it). Required.
     action: null,
@@ -55,8 +55,6 @@ import groovy.transform.Field
     forceNewDeployment: null,
     // Create the service when it does not exist although the config has no service section (true/false).
     create: null,
-    // Describe and diff only; write nothing to AWS (true/false).
-    dryRun: null,
     // Probe the deployed service over HTTP after the deployment (true/false; default: the config's `verify`).
     verify: null,
     // AWS region, e.g. 'eu-west-1' (else the config file's, then AWS_REGION on the agent).
@@ -105,7 +103,6 @@ import groovy.transform.Field
     rollback: 'CI_ECS_ROLLBACK',
     forceNewDeployment: 'CI_ECS_FORCE_NEW_DEPLOYMENT',
     create: 'CI_ECS_CREATE',
-    dryRun: 'CI_ECS_DRY_RUN',
     verify: 'CI_ECS_VERIFY',
     region: 'CI_ECS_REGION',
     profile: 'CI_ECS_PROFILE',

@@ -292,13 +292,14 @@ def test_every_parameter_has_a_comment_and_a_doc_entry() -> None:
         assert f"<code>{key}</code>" in help_text, f"{key} is not in deployToEcs.txt"
 
 
-# Variables a step's own script reads (how it installs ci-ecs), not `ci-ecs` itself.
-STEP_ONLY_VARIABLES = {"CI_ECS_INSTALL", "CI_ECS_PYTHON"}
+# Variables a step's own script reads (how it installs ci-ecs; ecsPreview's subcommand), not `ci-ecs` itself.
+STEP_ONLY_VARIABLES = {"CI_ECS_INSTALL", "CI_ECS_PYTHON", "CI_ECS_PREVIEW_ACTION"}
 # Options of the command a step deliberately does not offer, and why.
 NOT_A_STEP_PARAMETER = {"output_format": "the step always reads ci-ecs' JSON result (--output json)"}
 
 
-@pytest.mark.parametrize(("step", "command"), [("deployToEcs", "deploy"), ("runEcsTask", "run-task")])
+@pytest.mark.parametrize(("step", "command"), [("deployToEcs", "deploy"), ("runEcsTask", "run-task"),
+                                              ("ecsPreview", "preview up")])
 def test_step_variables_match_the_cli_options(step: str, command: str) -> None:
     """Issue 24: the steps' CI_ECS_* names are not copied by hand without a check. Each variable a step sets is
     one `ci-ecs COMMAND` reads (else its parameter would silently do nothing), and each option of the command is
@@ -309,8 +310,11 @@ def test_step_variables_match_the_cli_options(step: str, command: str) -> None:
     block = text.split("ENV_NAMES = [", 1)[1].split("\n]", 1)[0]
     env_names = dict(re.findall(r"^\s*(\w+): '(CI_ECS_\w+)',?\s*$", block, re.MULTILINE))
     assert len(env_names) == len([line for line in block.splitlines() if line.strip()]), block
+    cli = main
+    for word in command.split():
+        cli = cli.commands[word]  # type: ignore[attr-defined]  # a group's subcommand
     options = {param.name: [param.envvar] if isinstance(param.envvar, str) else list(param.envvar or [])
-               for param in main.commands[command].params}
+               for param in cli.params}
     read_by_cli = {name for names in options.values() for name in names}
     for parameter, variable in env_names.items():
         assert variable in read_by_cli | STEP_ONLY_VARIABLES, \
