@@ -65,6 +65,8 @@ class Previews:
         self.config = config
         self.base_dir = base_dir
         self.factory = factory or ClientFactory(aws_settings(config))
+        # `--timeout` (deploy.timeout) bounds the whole command, every AWS call and the waits, as it bounds a deploy.
+        self.factory.set_deadline(float(config.deploy.timeout))
         express = config.express
         if express is None and config.services:
             raise ConfigError("a preview is of one service: give task + service, not a services list", key="services")

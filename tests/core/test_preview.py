@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,10 +172,12 @@ class Previews:
             "deploy": {"timeout": 60, "stable_seconds": 0},
         }
 
-    def run(self, *args: str, config: dict[str, Any] | None = None) -> Run:
+    def run(self, *args: str, config: dict[str, Any] | None = None, endpoint: str | None = None) -> Run:
         (self.tmp_path / "ci-ecs.yml").write_text(yaml.safe_dump(config or self.config))
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))},
                **self.sandbox.env(), "HOME": str(self.tmp_path)}
+        if endpoint is not None:
+            env["AWS_ENDPOINT_URL"] = endpoint
         ci_ecs = require_tool("ci-ecs", Path(sys.executable).parent / "ci-ecs")
         done = subprocess.run([ci_ecs, "preview", *args, "-c", "ci-ecs.yml"], cwd=self.tmp_path, env=env,
                               capture_output=True, text=True, timeout=120)
@@ -230,6 +233,23 @@ def test_up_twice_writes_nothing_the_second_time_and_down_removes_everything(pre
     assert not [g for g in previews.elb.describe_target_groups()["TargetGroups"]
                 if g["TargetGroupName"].startswith("pr-7-")]
     assert previews.run("list", "--output", "json").json["previews"] == []
+
+
+def test_down_ends_at_its_timeout_when_aws_does_not_answer(previews: Previews) -> None:
+    """`--timeout` bounds down as it bounds deploy: a DeleteRule the proxy holds for 30 s ends the run at the
+    timeout, exit 4 (before, down set no deadline and waited for the answer)."""
+    from tests.e2e.proxy import FaultProxy
+
+    assert previews.run("up", "--id", "9").code == 0
+    with FaultProxy(previews.sandbox.endpoint_url) as proxy:
+        proxy.add("DeleteRule", "delay", seconds=30, calls={1})
+        started = time.monotonic()
+        down = previews.run("down", "--id", "9", "--timeout", "3", "--output", "json", endpoint=proxy.url)
+        seconds = time.monotonic() - started
+    assert down.code == 4, down.stderr
+    assert seconds < 3 + 4, f"down took {seconds:.1f} s"  # the timeout, plus the process's start and exit
+    assert "Traceback" not in down.stderr
+    assert previews.run("down", "--id", "9").code == 0  # what the timeout left is removed by the next down
 
 
 def test_down_of_a_preview_that_is_not_there_exits_0(previews: Previews) -> None:
