@@ -462,17 +462,22 @@ def throttled_scale(runs: list[Run]) -> list[str]:
     shown = sum(r["extra"].get("throttle_errors_shown", 0) for r in ci_forms)
     failed = sum(r["extra"].get("failed", 0) for r in ci_forms)
     lines += ["", "| target (issue 27) | measured | verdict | reason |", "|---|---|---|---|"]
+    throttled = {r["extra"].get("kind"): r["extra"].get("throttled_calls") for r in ci_forms}
     lines.append(f"| ci-ecs: no throttling error reaches the user, one config and processes at once | {shown} shown, "
-                 f"{failed} failed | {verdict(shown == 0 and failed == 0)} | throttled calls are retried by "
-                 "botocore's standard handler (`throttle_max_attempts`, no retry quota) within `--timeout` |")
+                 f"{failed} failed | {verdict(shown == 0 and failed == 0)} | one config: its calls paced to ECS's "
+                 f"documented buckets (ci_ecs/pacing.py), {throttled.get('config')} throttled; processes at once: "
+                 f"each process paces only itself, {throttled.get('processes')} throttled calls retried with "
+                 "botocore's jittered back-off (`throttle_max_attempts`, no retry quota) within `--timeout` |")
     if single and config:
         ratio = config["wall"] / single["wall"] if single["wall"] else float("nan")
         reg = (config["extra"].get("throttled_by_operation") or {}).get("RegisterTaskDefinition", 0)
+        span = config["extra"].get("register_span")
+        spent = f"the registrations took {span} s of the {config['wall']:.1f} s" if span is not None else ""
         lines.append(f"| ci-ecs, one config: wall ≤ 2 × one service | {ratio:.2f} × ({config['wall']:.1f} s ÷ "
                      f"{single['wall']:.1f} s) | {verdict(ratio <= 2)} | ECS's \"Task definition modify actions\" "
                      f"bucket (20 tokens, 1 a second) admits {config['extra'].get('services')} registrations in no "
-                     f"less than {max(0, config['extra'].get('services', 0) - 20)} s, whatever the client; "
-                     f"RegisterTaskDefinition was throttled {reg} times |")
+                     f"less than {max(0, config['extra'].get('services', 0) - 20)} s, whatever the client: {spent} "
+                     f"(RegisterTaskDefinition throttled {reg} times) |")
     per = {(r["tool"], r["extra"].get("kind")): r["extra"].get("calls_per_service") for r in rows
            if r["extra"].get("kind") != "single"}
     if per:
@@ -488,8 +493,10 @@ def throttled_scale(runs: list[Run]) -> list[str]:
         lines.append(f"| fewest calls a service of all tools | {others} | "
                      f"{verdict(ci_best is not None and ci_best <= (best[1] or 0))} | calls the sandbox accepted "
                      "(throttled attempts not counted) ÷ services; a peer process that failed stopped early and "
-                     "made fewer calls; ci-ecs also reads the tasks' addresses (ListTasks, DescribeTasks, "
-                     f"DescribeNetworkInterfaces) and each poll's stopped tasks, which the peers do not{mix} |")
+                     "made fewer calls; ci-ecs also reads the tasks' addresses and each poll's stopped tasks, which "
+                     "the peers do not (one config: once per poll instant for every service, ci_ecs/batching.py; the "
+                     "registrations past the bucket's 20 go out a second apart, so the services' waits trickle in "
+                     f"and share each instant's reads with fewer others){mix} |")
     return lines
 
 

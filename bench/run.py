@@ -854,7 +854,15 @@ def scenario_8(b: Bench) -> None:
                 "attempts_per_service": round(len(log) / services, 2),
                 "throttled_by_operation": _count(c.operation for c in log if c.fault == "rate-limit"),
                 "sum_rss_kb": sum(p.peak_rss_kb for p in procs),
+                # Seconds from the first accepted registration to the last: what the "Task definition modify
+                # actions" bucket (20 tokens, 1 a second) made of the wall.
+                "register_span": _span(c.at for c in log if c.operation == "RegisterTaskDefinition" and not c.fault),
             })
+
+
+def _span(times: Any) -> float | None:
+    stamps = [t for t in times if t is not None]
+    return round(max(stamps) - min(stamps), 1) if stamps else None
 
 
 def _count(items: Any) -> dict[str, int]:
