@@ -632,9 +632,10 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
            "a 1 s grid after UpdateService (its task start delay), so the lateness here is partly the phase of "
            "that grid against each tool's polls; at a random phase it averages half the poll interval.",
         5: "`ci-ecs --help` vs `ecs --help` vs `aws --version`; no sandbox, no AWS calls. *Deploy-path imports*: "
-           "`python -c 'import ci_ecs.cli, ci_ecs.config, ci_ecs.deploy, boto3'` (ecs-deploy: `import "
-           "ecs_deploy.cli`) less `python -c pass`, measured in the same iteration; *their RSS*: that process's "
-           "peak.",
+           "`python -c 'import ci_ecs.cli, ci_ecs.config, ci_ecs.deploy, botocore.session, botocore.client'` "
+           "(ci-ecs builds its clients with botocore alone, never boto3; ecs-deploy: `import ecs_deploy.cli`, "
+           "which imports boto3) less `python -c pass`, measured in the same iteration; *their RSS*: that "
+           "process's peak.",
         6: f"ci-ecs deploys a config with a `services:` list of all **{settings.get('services')}** services in "
            f"one process (`deploy.parallelism: {settings.get('services')}`), against the peers "
            f"deploying the same {settings.get('services')} services one after another, as a pipeline would: "
