@@ -168,15 +168,22 @@ def _label(phase: dict[str, Any]) -> str:
     return f"{phase['name']} {phase['stage']}" if phase.get("stage") else str(phase["name"])
 
 
-def phase_table(runs: list[Run], scenario: int, kind: str | None = None) -> list[str]:
+def phase_table(runs: list[Run], scenario: int, kind: str | None = None,
+                meta: dict[str, Any] | None = None) -> list[str]:
     """Where ci-ecs's time went, as ci-ecs measured it (the `phases` of its JSON result, issue 27): per phase the
     median seconds over the runs that had it, and what it waited on (from the first run that says); then the
     time outside the deploy's phases (wall − durationSeconds: interpreter start, imports, config, output). A
     `services:` deploy adds each service's own phases (median over its services, then over runs). [] when no
-    run carries phases (results measured before issue 27)."""
+    run carries phases (results measured before issue 27) and `meta` has none measured apart (bench/merge.py
+    --phases: meta["phase_runs"])."""
     tables: list[str] = []
+    apart = (meta or {}).get("phase_runs") or []
     for tool in CI_TOOLS:
         rs = [r for r in pick(runs, scenario, tool, kind) if r["extra"].get("phases")]
+        if not rs and [r for r in pick(apart, scenario, tool, kind) if r["extra"].get("phases")]:
+            rs = [r for r in pick(apart, scenario, tool, kind) if r["extra"].get("phases")]
+            note = str((meta or {}).get("phase_runs_measured", {}).get(str(scenario), "Measured apart."))
+            tables += [] if note in tables else [note, ""]
         if not rs:
             continue
         seconds: dict[str, list[float]] = {}
@@ -674,8 +681,8 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
                       f"**All {settings.get('services')} services**", "", *scenario_table(runs, 6, "batch"), "",
                       f"**Peers at once ({settings.get('services')} processes together)**", "",
                       *scenario_table(runs, 6, "concurrent")]
-            lines += ["", *phase_table(runs, 6, "single"), *phase_table(runs, 6, "batch")] \
-                if phase_table(runs, 6, "batch") else []
+            lines += ["", *phase_table(runs, 6, "single", meta), *phase_table(runs, 6, "batch", meta)] \
+                if phase_table(runs, 6, "batch", meta) else []
             for tool in TOOLS:
                 singles = {r["iteration"]: wall(r) for r in pick(runs, 6, tool, "single")}
                 rs = [wall(r) / singles[r["iteration"]] for r in pick(runs, 6, tool, "batch")
@@ -686,11 +693,11 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
             if meta.get("scenario_8_measured"):  # measured apart from the other scenarios (bench/merge.py)
                 lines += [str(meta["scenario_8_measured"]), ""]
             lines += throttled_scale(runs)
-            lines += ["", *phase_table(runs, 8, "config")] if phase_table(runs, 8, "config") else []
+            lines += ["", *phase_table(runs, 8, "config", meta)] if phase_table(runs, 8, "config", meta) else []
         else:
             lines += scenario_table(runs, scenario)
-            if phase_table(runs, scenario):
-                lines += ["", *phase_table(runs, scenario)]
+            if phase_table(runs, scenario, None, meta):
+                lines += ["", *phase_table(runs, scenario, None, meta)]
     (out / "results.md").write_text("\n".join(lines) + "\n")
 
 
