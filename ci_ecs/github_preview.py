@@ -142,10 +142,14 @@ def _inline(text: str) -> str:
     return escape_control(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def upsert(comments: PullRequestComments, number: int, key: str, body: str) -> tuple[str, int]:
-    """Create the comment, or update the one that has this key's marker: ("created"|"updated"|"unchanged", id)."""
+def upsert(comments: PullRequestComments, number: int, key: str, body: str, *,
+           create: bool = True) -> tuple[str, int | None]:
+    """Create the comment, or update the one that has this key's marker: ("created"|"updated"|"unchanged", id);
+    without `create`, only an existing comment is updated (("none", None) when there is none)."""
     found = comments.find(number, marker(key))
     if found is None:
+        if not create:
+            return "none", None
         return "created", comments.create(number, body).id
     if found.body == body:
         return "unchanged", found.id
@@ -238,7 +242,10 @@ def comment(env: Mapping[str, str], comments: PullRequestComments | None = None)
     if comments is None:
         comments = PullRequestComments(session(), env.get("GITHUB_API_URL") or DEFAULT_API_URL,
                                        env["GITHUB_REPOSITORY"], env["CI_ECS_GITHUB_TOKEN"])
-    done, comment_id = upsert(comments, number, key, body)
+    # down edits the comment up wrote; a pull request that never had a preview gets no "removed" comment.
+    done, comment_id = upsert(comments, number, key, body, create=action != "down")
+    if comment_id is None:
+        return f"no preview comment on pull request #{number} to update"
     return f"{done} comment {comment_id} on pull request #{number}"
 
 

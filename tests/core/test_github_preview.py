@@ -51,6 +51,14 @@ def test_up_creates_one_comment_then_updates_it_and_down_marks_it_removed(tmp_pa
     assert "created comment" in printed and "updated comment" in printed and TOKEN not in printed
 
 
+def test_down_without_an_earlier_comment_posts_nothing(tmp_path: Path, capsys) -> None:
+    with fake_github(TOKEN) as api:
+        env = _env(tmp_path, api.url, INPUT_PREVIEW="down", PREVIEW_ID="12")
+        assert github_preview.main(["comment"], env) == 0
+        assert api.writes() == [] and not api.comments
+    assert "no preview comment on pull request #12 to update" in capsys.readouterr().out
+
+
 def test_the_marker_is_found_on_a_later_page(tmp_path: Path) -> None:
     with fake_github(TOKEN, max_page_size=2) as api:
         for n in range(5):
