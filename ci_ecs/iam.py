@@ -215,10 +215,12 @@ def _task_statements(scope: _Scope) -> list[dict[str, Any]]:
 
 def _network_statements(scope: _Scope) -> list[dict[str, Any]]:
     """DescribeSubnets / DescribeSecurityGroups / DescribeTargetGroups: pre-flight's reference checks
-    (preflight/references.py) as well as the default subnets, the tasks' addresses and the load balancer's name."""
+    (preflight/references.py) as well as the default subnets, the tasks' addresses and the load balancer's name;
+    DescribeTargetGroupAttributes: the deregistration delay a rolling deploy's draining phase names (phases)."""
     describes = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]
     if any(entry.service.load_balancers for entry in scope.config.targets()):
-        describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers"]
+        describes += ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeLoadBalancers",
+                      "elasticloadbalancing:DescribeTargetGroupAttributes"]
     return [{"Sid": "NetworkDescribe", "Effect": "Allow", "Action": describes, "Resource": "*"}]
 
 

@@ -6,12 +6,15 @@ Each deploy's phases are ordered, sequential (each starts where the one before e
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ci_ecs.sandbox import Sandbox
+from tests.conftest import require_tool
 from tests.e2e.conftest import Deployer
 from tests.e2e.test_strategies import MINUTE_SECONDS, Balancer
 
@@ -142,8 +145,18 @@ def test_rolling_draining_names_the_target_groups_deregistration_delay(deployer:
                                               "container_port": 8080}])
     config["deploy"]["stable_seconds"] = 0
     assert deployer.run(config, "--image", GOOD_IMAGE).code == 0
+    deployer.sandbox.clear_request_log()
     run = deployer.run(config, "--image", NEXT_IMAGE)
     assert run.code == 0, run.stderr
+    # The one read it takes (per target group), and `ci-ecs iam-policy` for the config grants it.
+    elb = [c.operation for c in deployer.sandbox.request_log if c.service == "elasticloadbalancing"]
+    assert elb.count("DescribeTargetGroupAttributes") == 1, elb
+    config["task"]["containers"][0]["image"] = NEXT_IMAGE  # iam-policy takes no --image
+    (deployer.tmp_path / "policy.yml").write_text(json.dumps(config))
+    policy = subprocess.run([require_tool("ci-ecs"), "iam-policy", "-c", str(deployer.tmp_path / "policy.yml")],
+                            env=deployer.env, capture_output=True, text=True, check=True)
+    granted = {a for s in json.loads(policy.stdout)["Statement"] for a in s["Action"]}
+    assert {f"elasticloadbalancing:{op}" for op in elb} <= granted, granted
     phases = assert_cover(run.json)
     draining = [p for p in phases if p.get("stage") == "old-tasks-draining"]
     assert len(draining) == 1, phases
