@@ -268,6 +268,18 @@ def _botocore_session(*, profile: str | None = None, region: str | None = None) 
     return session
 
 
+@functools.lru_cache(maxsize=1)
+def model_session() -> Any:
+    """The botocore session service models are read from outside a client (ci_ecs.preflight.model), once per
+    process: its loader finds ci_ecs/data first, as the clients' does (`_use_trimmed_models`), and caches each
+    model it parsed. No credentials or region are read from it."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    _use_trimmed_models(session)
+    return session
+
+
 def _use_trimmed_models(session: Any) -> None:
     """Let botocore find ci_ecs/data (the EC2 model trimmed to the operations ci-ecs calls) before its own data.
 

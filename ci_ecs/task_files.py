@@ -14,11 +14,11 @@ from ci_ecs.config import load_yaml_text, read_text_file
 from ci_ecs.errors import ConfigError
 
 
-@functools.lru_cache(maxsize=1)
 def _ecs_model() -> Any:
-    import botocore.session
+    # The pre-flight's model, loaded once per process (not a second parse of the same model).
+    from ci_ecs.preflight.model import service_model
 
-    return botocore.session.get_session().get_service_model("ecs")
+    return service_model("ecs")
 
 
 def register_shape() -> Any:

@@ -32,10 +32,12 @@ Locate = Callable[[str], tuple[str, "str | None"]]
 
 @functools.lru_cache(maxsize=4)
 def service_model(service: str = "ecs") -> Any:
-    """botocore's model of `service`, loaded once (botocore's own data: the one clients validate with)."""
-    import botocore.session
+    """botocore's model of `service`, loaded once per process for every reader outside a client (the pre-flight
+    here, ci_ecs.task_files' register/describe members): parsing the ECS model costs ~25-45 ms a time. Read the
+    way clients read it (ci_ecs.aws.model_session: botocore's data, or its copy without documentation text)."""
+    from ci_ecs.aws import model_session
 
-    return botocore.session.get_session().get_service_model(service)
+    return model_session().get_service_model(service)
 
 
 def input_shape(operation: str, service: str = "ecs") -> Any:
