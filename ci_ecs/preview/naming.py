@@ -50,7 +50,8 @@ def check_id(preview_id: str) -> str:
     ci_ecs.errors.ConfigError: --id: 'feature/login' is not a preview id: 1 to 63 letters, digits and '-', \
 not starting or ending with '-' (a pull request number or a branch slug)
     """
-    if not ID_PATTERN.match(preview_id or ""):
+    # fullmatch: `$` also matches before a final newline, and "42\n" is no id (`--id "$(...)"` in a script).
+    if not ID_PATTERN.fullmatch(preview_id or ""):
         raise ConfigError(f"{preview_id!r} is not a preview id: 1 to {MAX_ID} letters, digits and '-', not starting "
                           "or ending with '-' (a pull request number or a branch slug)", key="--id")
     return preview_id
@@ -113,7 +114,7 @@ def host_problem(host: str) -> str | None:
     """Why ELB refuses `host` as a host-header condition value (see MAX_HOST), or None."""
     if len(host) > MAX_HOST:
         return f"{len(host)} characters, at most {MAX_HOST}"
-    if not _HOST.match(host):
+    if not _HOST.fullmatch(host):
         return "only letters, digits, '-' and '.' (no wildcards: a preview has one host name)"
     if "." not in host:
         return "it needs at least one '.'"
