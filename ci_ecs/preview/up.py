@@ -47,6 +47,31 @@ _STRATEGY_KEYS = {"strategy": None, "canary": None, "linear": None, "bake_time_m
                   "lifecycle_hooks": None}
 
 
+def private_settings(service: Any) -> tuple[dict[str, Any], list[str]]:
+    """The settings that would put the preview's tasks into the service's own traffic, replaced: (updates for the
+    ServiceConfig, warnings saying what the preview leaves out).
+
+    - service_connect `services`: the names the service publishes in its Cloud Map namespace. ECS API reference,
+      ServiceConnectService.discoveryName: "This must be unique within the Cloud Map namespace": a preview
+      publishing the service's own names is refused by ECS, or, in another namespace setup, would answer the
+      service's clients. The preview keeps the client side (namespace, logs): it reaches the other services.
+    - vpc_lattice: VpcLatticeConfiguration.targetGroupArn (ECS API reference) is the VPC Lattice target group ECS
+      registers the service's tasks in: the preview's tasks would receive the service's own Lattice traffic.
+    """
+    updates: dict[str, Any] = {}
+    warnings: list[str] = []
+    connect = service.service_connect
+    if connect and connect.get("services"):
+        updates["service_connect"] = {k: v for k, v in connect.items() if k != "services"}
+        warnings.append("service.service_connect.services left out of the preview: its discovery names and client "
+                        "aliases are the service's own (the preview is a Service Connect client only)")
+    if service.vpc_lattice:
+        updates["vpc_lattice"] = None
+        warnings.append("service.vpc_lattice left out of the preview: its target groups carry the service's own "
+                        "traffic")
+    return updates, warnings
+
+
 def _result(result: DeployResult | dict[str, Any], preview_id: str, url: str | None) -> dict[str, Any]:
     out = result.as_json() if isinstance(result, DeployResult) else dict(result)
     return {**out, "previewId": preview_id, "previewUrl": url}
@@ -99,6 +124,7 @@ class PreviewUp:
         self.base_dir = base_dir
         self.factory = factory or ClientFactory(aws_settings(config))
         self.desired_count = desired_count  # --desired-count: over preview.desired_count
+        self.warnings: list[str] = []  # what the preview leaves out of the service's settings (private_settings)
 
     def run(self) -> dict[str, Any]:
         """Deploy the preview; the deploy's JSON result with `previewId` and `previewUrl`."""
@@ -148,6 +174,7 @@ class PreviewUp:
             url = listener.url(host) if listener is not None and host else None
             exc.result = _result(exc.result or {}, preview_id, url)
             raise
+        result.warnings.extend(self.warnings)
         if listener is None or not host:
             return _result(result, preview_id, result.serviceUrl)
         url = listener.url(host)
@@ -163,8 +190,9 @@ class PreviewUp:
         desired = (self.desired_count if self.desired_count is not None
                    else preview.desired_count if preview and preview.desired_count is not None
                    else service.desired_count if service.desired_count is not None else 1)
+        private, self.warnings = private_settings(service)
         new_service = service.model_copy(update={
-            **_STRATEGY_KEYS, "name": name, "desired_count": desired, "load_balancers": balancers,
+            **_STRATEGY_KEYS, **private, "name": name, "desired_count": desired, "load_balancers": balancers,
             "tags": {**service.tags, **tags}, "propagate_tags": service.propagate_tags or "SERVICE"})
         task = target.task.model_copy(update={"family": family}) if family else target.task
         update: dict[str, Any] = {"service": new_service, "task": task, "create": True}

@@ -63,6 +63,7 @@ def check_create(params: dict[str, Any], backend: Any) -> None:
     _check_capacity_providers(providers, cluster)
     check_network(params.get("networkConfiguration"), backend)
     _check_load_balancers(params.get("loadBalancers"), task_definition, backend)
+    _check_discovery_names(params.get("serviceConnectConfiguration"), cluster, None, backend)
 
 
 def check_update(params: dict[str, Any], backend: Any) -> None:
@@ -80,9 +81,46 @@ def check_update(params: dict[str, Any], backend: Any) -> None:
     _check_capacity_providers(providers, cluster)
     check_network(params.get("networkConfiguration"), backend)
     _check_load_balancers(params.get("loadBalancers"), task_definition, backend)
+    _check_discovery_names(params.get("serviceConnectConfiguration"), cluster, service, backend)
 
 
 # ------------------------------------------------------------------------------ rules
+
+
+def _discovery_names(configuration: Any, cluster: Any) -> set[tuple[str, str]]:
+    """(namespace, discovery name) of each Service Connect service a configuration publishes.
+
+    ServiceConnectService.discoveryName (ECS API reference): "If the discoveryName isn't specified, the port
+    mapping name from the task definition is used in portName.namespace"; ServiceConnectConfiguration.namespace:
+    without one, the cluster's default namespace (Cluster.serviceConnectDefaults).
+    """
+    if not isinstance(configuration, dict) or not configuration.get("enabled"):
+        return set()
+    defaults = getattr(cluster, "service_connect_defaults", None) or {}
+    namespace = str(configuration.get("namespace") or (defaults.get("namespace") if isinstance(defaults, dict)
+                                                        else "") or "")
+    return {(namespace, str(entry.get("discoveryName") or entry.get("portName")))
+            for entry in configuration.get("services") or [] if isinstance(entry, dict)}
+
+
+def _check_discovery_names(configuration: Any, cluster: Any, service: Any, backend: Any) -> None:
+    """ServiceConnectService.discoveryName (ECS API reference): "The discoveryName is the name of the new Cloud Map
+    service that Amazon ECS creates for this Amazon ECS service. This must be unique within the Cloud Map
+    namespace." Another ACTIVE service publishing the same name in the namespace: refused (sandbox wording)."""
+    wanted = _discovery_names(configuration, cluster)
+    if not wanted:
+        return
+    for other in list(backend.services.values()):
+        if other is service or getattr(other, "status", "ACTIVE") != "ACTIVE":
+            continue
+        members = getattr(other, "sb_revision_members", None) or {}
+        other_cluster = backend.clusters.get(str(getattr(other, "cluster_arn", "")).split("/")[-1])
+        taken = wanted & _discovery_names(members.get("serviceConnectConfiguration"), other_cluster)
+        if taken:
+            namespace, name = sorted(taken)[0]
+            raise InvalidParameterException(
+                f"The Service Connect discovery name {name} is already used in the namespace {namespace} by the "
+                f"service {other.name}: a discovery name must be unique within the Cloud Map namespace.")
 
 
 def _check_desired(desired: Any) -> None:
