@@ -45,9 +45,13 @@ def test_members_are_stored_and_echoed(aws: Aws) -> None:
 
 def test_update_service_changes_them_with_a_new_deployment_and_keeps_those_left_out(aws: Aws) -> None:
     cluster = aws.cluster()
+    # A namespace of its own: the first test's service publishes `web` in `internal`, and a discovery name is
+    # unique within its Cloud Map namespace (ECS API reference, ServiceConnectService.discoveryName).
+    members = {**MEMBERS, "serviceConnectConfiguration": {**MEMBERS["serviceConnectConfiguration"],
+                                                          "namespace": "internal-update"}}
     aws.ecs.create_service(
         cluster=cluster, serviceName="web", taskDefinition=aws.task_definition("echo-update"), desiredCount=0,
-        launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {"subnets": [aws.subnet()]}}, **MEMBERS)
+        launchType="FARGATE", networkConfiguration={"awsvpcConfiguration": {"subnets": [aws.subnet()]}}, **members)
     first = aws.describe(cluster, "web")["deployments"][0]["id"]
     aws.ecs.update_service(cluster=cluster, service="web", monitoring=MEMBERS["monitoring"])  # unchanged
     assert aws.describe(cluster, "web")["deployments"][0]["id"] == first
@@ -57,5 +61,5 @@ def test_update_service_changes_them_with_a_new_deployment_and_keeps_those_left_
     assert service["deployments"][0]["id"] != first
     revision = _revision(aws, service)
     assert revision["monitoring"] == monitoring
-    assert revision["serviceConnectConfiguration"] == MEMBERS["serviceConnectConfiguration"]  # left out: kept
+    assert revision["serviceConnectConfiguration"] == members["serviceConnectConfiguration"]  # left out: kept
     assert service["deployments"][0]["vpcLatticeConfigurations"] == MEMBERS["vpcLatticeConfigurations"]
