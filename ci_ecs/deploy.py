@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from ci_ecs.image import (
 from ci_ecs.network import Addresses, attribute_draining, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.pacing import pace
+from ci_ecs.parallel import each_service
 from ci_ecs.preflight.keys import Keys
 from ci_ecs.preflight.limits import size_problems
 from ci_ecs.preflight.plan import check_config, check_rendered, check_requests, refuse_other_controllers
@@ -390,34 +391,26 @@ class Deployer:
     def _deploy_many(self, shared: _Shared, targets: list[ServiceEntry]) -> DeployResult:
         """Deploy several services at once (at most deploy.parallelism), then report them together.
 
+        Two passes: every service's task definition and create/update first, then every wait at once. ECS admits
+        registrations past its bucket's 20 one a second (pacing.py): waits started as each update went out would
+        each poll with a few others for as long, while together one poll reads them all in a batch (issue 27).
         One service's error (of any kind) does not lose the others' results. A cancel (SIGTERM/SIGINT
         in the main thread) stops every service's wait at its next sleep and returns at once.
         """
         cluster = _cluster_name(self.config)
-        outcomes: dict[str, DeployResult] = {}
-        errors: dict[str, CiEcsError] = {}
-        pool = ThreadPoolExecutor(max_workers=self.config.deploy.parallelism, thread_name_prefix="ci-ecs")
-        slots = self.config.deploy.parallelism
-        own = shared.phases.fork_each([id(t) for t in targets], slots) if shared.phases else {}  # each its own
-        phases.begin("services", f"{len(targets)} services, {slots} at a time")
-        try:
-            futures = {pool.submit(self._deploy_service, shared, target, own.get(id(target))): str(target.service.name)
-                       for target in targets}
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    outcomes[name] = future.result()
-                except DeployCancelledError:
-                    raise
-                except CiEcsError as exc:
-                    errors[name] = exc
-                    if exc.result:
-                        outcomes[name] = DeployResult(**exc.result)
-        except BaseException:
-            self.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
+        forks = {id(t): shared.phases.fork() if shared.phases else None for t in targets}  # each service's own
+        phases.begin("services", f"{len(targets)} services, {self.config.deploy.parallelism} at a time")
+        staged: dict[str, tuple[DeployResult, dict[str, Any], ServiceResult]] = {}
+
+        def run(target: ServiceEntry) -> DeployResult:
+            return self._deploy_service(shared, target, forks[id(target)], staged)
+
+        width = self.config.deploy.parallelism
+        outcomes, errors = each_service(targets, run, parallelism=width, cancel=self.cancel)
+        followed, failed = each_service([t for t in targets if str(t.service.name) in staged], run,
+                                        parallelism=width, cancel=self.cancel)
+        outcomes.update(followed)
+        errors.update(failed)
         names = [str(t.service.name) for t in targets]
         results = [outcomes[n] for n in names if n in outcomes]
         total = DeployResult(cluster=cluster, service=",".join(names), dryRun=self.dry_run,
@@ -432,14 +425,16 @@ class Deployer:
         self._finish(total, shared.started)
         return total
 
-    def _deploy_service(self, shared: _Shared, target: ServiceEntry, recorder: phases.Phases | None = None
+    def _deploy_service(self, shared: _Shared, target: ServiceEntry, recorder: phases.Phases | None = None,
+                        staged: dict[str, tuple[DeployResult, dict[str, Any], ServiceResult]] | None = None
                         ) -> DeployResult:
-        image, config = shared.image, self.config
-        result = DeployResult(cluster=_cluster_name(config), service=str(target.service.name), dryRun=self.dry_run,
-                              imageUri=image.uri, imageDigest=image.digest, imagePushed=image.pushed)
+        image, config, name = shared.image, self.config, str(target.service.name)
+        result = staged[name][0] if staged and name in staged else DeployResult(
+            cluster=_cluster_name(config), service=name, dryRun=self.dry_run, imageUri=image.uri,
+            imageDigest=image.digest, imagePushed=image.pushed)
         with phases.use(recorder or phases.current()):
             try:
-                self._deploy_into(result, shared, target)
+                self._deploy_into(result, shared, target, staged)
             except CiEcsError as exc:
                 if exc.result is None:
                     result.error = exc.message
@@ -450,11 +445,19 @@ class Deployer:
             self._finish(result, shared.started)
         return result
 
-    def _deploy_into(self, result: DeployResult, shared: _Shared, target: ServiceEntry) -> None:
-        """Register, create or update (`_apply`), then follow the rollout, look up the addresses and verify."""
-        definition, outcome = self._apply(result, shared, target)
-        if self.dry_run or not outcome.deployment_id:
-            return
+    def _deploy_into(self, result: DeployResult, shared: _Shared, target: ServiceEntry,
+                     staged: dict[str, tuple[DeployResult, dict[str, Any], ServiceResult]] | None = None) -> None:
+        """Register, create or update (`_apply`), then follow the rollout, look up the addresses and verify.
+        `staged` (several services): the first call applies and keeps what the second, the wait, follows."""
+        if staged is not None and result.service in staged:
+            _, definition, outcome = staged.pop(result.service)
+        else:
+            definition, outcome = self._apply(result, shared, target)
+            if self.dry_run or not outcome.deployment_id:
+                return
+            if staged is not None:
+                staged[result.service] = (result, definition, outcome)
+                return
         follower = self._follower(shared, result.cluster)
         deployment_id, service, addresses = follower.rollout(
             outcome, result, definition, lambda described: self._addresses(shared.ecs, described, result))
