@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make unit` (most of a test's time is waiting, so more than the cores); 0 runs in-process.
 PYTEST_WORKERS ?= 4
+# The slowest test phases `make unit` lists at the end (a module fixture's set-up counts to its module's first test):
+# every run, CI's included, shows where the suite's wall time goes. 0 lists none.
+PYTEST_DURATIONS ?= 40
 
 .PHONY: demo test lint typecheck unit bench bench-quick bench-push sandbox clean dist wheel-check constraints
 
@@ -35,7 +38,7 @@ typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy ci_ecs
 
 unit: $(VENV)/.dev-installed
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=$(PYTEST_DURATIONS) $(PYTEST_ARGS)
 
 test: lint typecheck unit
 
