@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # ELB answers ResourceInUse for a target group a rule or listener still uses (API reference, DeleteTargetGroup);
 # right after the rule's deletion it may still be seen in use for a moment.
 _IN_USE_ATTEMPTS = 10
+# ECS API reference, UpdateService / DeleteService errors: the service is no longer ACTIVE, or no longer there.
+_GONE = ("ServiceNotActiveException", "ServiceNotFoundException")
 
 
 def _tags(items: list[dict[str, Any]] | None) -> dict[str, str]:
@@ -184,11 +186,19 @@ class Previews:
             log.info("deleting express service %s", name)
             ExpressGateway(self.ecs.client).delete(str(service["serviceArn"]))
         else:
-            if service.get("status") == "ACTIVE" and int(service.get("desiredCount") or 0) > 0:
-                self.ecs.update_service({"cluster": self.cluster, "service": name, "desiredCount": 0})
-            if service.get("status") == "ACTIVE":
-                log.info("deleting service %s", name)
-                self.ecs.delete_service(self.cluster, name)
+            try:
+                if service.get("status") == "ACTIVE" and int(service.get("desiredCount") or 0) > 0:
+                    self.ecs.update_service({"cluster": self.cluster, "service": name, "desiredCount": 0})
+                if service.get("status") == "ACTIVE":
+                    log.info("deleting service %s", name)
+                    self.ecs.delete_service(self.cluster, name)
+            except AwsError as exc:
+                # Another `down` (or a person) deleted it since it was read: UpdateService/DeleteService answer
+                # ServiceNotActiveException or ServiceNotFoundException (ECS API reference, their Errors). What
+                # is left to do is the same: wait until it is INACTIVE.
+                if exc.fields.get("code") not in _GONE:
+                    raise
+                log.info("service %s was deleted meanwhile", name)
         # Until INACTIVE: its tasks are gone from the target group, which can then be deleted.
         self.ecs.wait_inactive(self.cluster, name, float(self.config.deploy.timeout))
 
@@ -206,7 +216,12 @@ class Previews:
         removed = []
         for arn, status in revisions:
             if status == "ACTIVE":
-                self.ecs.deregister_task_definition(arn)
+                try:
+                    self.ecs.deregister_task_definition(arn)
+                except AwsError:
+                    if self._revision_active(arn):
+                        raise
+                    log.info("task definition %s was deregistered meanwhile", arn.rsplit("/", 1)[-1])
             removed.append({"type": "taskDefinition", "id": arn})
         if revisions:
             try:  # DeleteTaskDefinitions (ECS, 2023): INACTIVE revisions only, hence after deregistering
@@ -214,6 +229,16 @@ class Previews:
             except AwsError as exc:  # e.g. an ECS-compatible API without it: deregistered is what matters
                 log.warning("deregistered revisions not deleted: %s", exc.message)
         return removed
+
+    def _revision_active(self, arn: str) -> bool:
+        """Whether the revision is still ACTIVE: another `down` may have deregistered or deleted it since it was
+        read (DescribeTaskDefinition answers its status, INACTIVE or DELETE_IN_PROGRESS, or an error once gone)."""
+        try:
+            with aws_errors(f"describe task definition {arn.rsplit('/', 1)[-1]}"):
+                answer = self.ecs.client.describe_task_definition(taskDefinition=arn)
+        except AwsError:
+            return False
+        return str((answer.get("taskDefinition") or {}).get("status")) == "ACTIVE"
 
     # ------------------------------------------------------------------ list / gc
 

@@ -115,3 +115,34 @@ def test_a_preview_of_a_vpc_lattice_service_does_not_join_its_lattice_target_gro
     assert any("vpc_lattice left out" in w for w in run.json["warnings"])
     [preview] = previews.ecs.describe_services(cluster=previews.cluster, services=["web-pr-6"])["services"]
     assert not preview["deployments"][0].get("vpcLatticeConfigurations")
+
+
+def test_two_downs_at_once_both_succeed(previews: Previews) -> None:
+    """Two `down` of one preview at once (a closed pull request's job and a gc): the slower one's UpdateService
+    reached a service the other had deleted and failed with ServiceNotActiveException (exit 1); `down` is
+    idempotent, so it goes on as if it had deleted the service itself. The proxy holds the slower one's
+    UpdateService until the other down is done."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.e2e.proxy import FaultProxy
+
+    assert previews.run("up", "--id", "31").code == 0
+    (previews.tmp_path / "ci-ecs.yml").write_text(yaml.safe_dump(previews.config))
+    with FaultProxy(previews.sandbox.endpoint_url) as proxy:
+        proxy.add("UpdateService", "delay", seconds=6, calls={1})
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))},
+               **previews.sandbox.env(), "HOME": str(previews.tmp_path), "AWS_ENDPOINT_URL": proxy.url}
+        slow = subprocess.Popen([str(Path(sys.executable).parent / "ci-ecs"), "preview", "down", "--id", "31",
+                                 "-c", "ci-ecs.yml"], cwd=previews.tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        while not any(call.operation.endswith("UpdateService") for call in list(proxy.calls)):
+            assert slow.poll() is None, slow.communicate()
+        fast = previews.run("down", "--id", "31")
+        _, err = slow.communicate(timeout=120)
+    assert fast.code == 0, fast.stderr
+    assert slow.returncode == 0, err
+    assert previews.rules() == [] and previews.run("down", "--id", "31", "--output", "json").json["removed"] == []

@@ -137,6 +137,15 @@ def _modify_rule(self: ELBV2Response) -> Any:
     return _original(ELBV2Response, "modify_rule")(self)
 
 
+@_patch(ELBv2Backend, "delete_target_group")
+def _delete_target_group(self: ELBv2Backend, target_group_arn: str) -> Any:
+    # ELB API reference, DeleteTargetGroup, Errors: ResourceInUse only (botocore's model likewise): a target group
+    # that is not there (deleted meanwhile) is no error, where moto answered TargetGroupNotFound.
+    if target_group_arn not in self.target_groups:
+        return None
+    return _original(ELBv2Backend, "delete_target_group")(self, target_group_arn)
+
+
 @_patch(ELBv2Backend, "delete_rule")
 def _delete_rule(self: ELBv2Backend, arn: str) -> None:
     # ELB API reference, DeleteRule, Errors: "OperationNotPermitted: This operation is not allowed" (a listener's
