@@ -180,6 +180,19 @@ def test_two_concurrent_deploys_end_in_a_defined_state(deployer: Deployer, tmp_p
     assert final["taskDefinition"]["containerDefinitions"][0]["image"] in winners
 
 
+def _wait_for_a_crash(deployer: Deployer, timeout: float = 20) -> None:
+    """Until a task of the service's PRIMARY deployment has stopped with its container's exit (ECS's stopCode)."""
+    deadline = time.monotonic() + timeout
+    primary = next(d["id"] for d in deployer.service()["deployments"] if d["status"] == "PRIMARY")
+    while time.monotonic() < deadline:
+        arns = deployer.ecs.list_tasks(cluster=deployer.cluster, serviceName="web", desiredStatus="STOPPED")["taskArns"]
+        tasks = deployer.ecs.describe_tasks(cluster=deployer.cluster, tasks=arns)["tasks"] if arns else []
+        if any(t.get("startedBy") == primary and t.get("stopCode") == "EssentialContainerExited" for t in tasks):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no task of deployment {primary} crashed within {timeout} s")
+
+
 def test_a_rollback_never_undoes_a_newer_deploy(deployer: Deployer, tmp_path: Path) -> None:
     """Deploy A (its tasks crash 2 s after they start) fails in its stable window and would roll back; deploy B (a
     good image), started while A watches its tasks, completes first. A must leave B's revision alone: exit 1 with a
@@ -205,6 +218,9 @@ def test_a_rollback_never_undoes_a_newer_deploy(deployer: Deployer, tmp_path: Pa
             lines.append(line)
             if "watching the tasks" in line:
                 break
+        # B starts once A's tasks have crashed (read from the sandbox): B must not replace them before they crash,
+        # or A's verdict is rightly SUPERSEDED (its tasks stopped by B's rollout) and A never comes to a rollback.
+        _wait_for_a_crash(deployer)
         b = subprocess.run([*command, str(paths["b"]), "--image", "public.ecr.aws/nginx/nginx:1.29"],
                            env=deployer.env, capture_output=True, text=True, timeout=60)
         a_out, a_rest = a.communicate(timeout=60)
