@@ -501,9 +501,9 @@ def throttled_scale(runs: list[Run]) -> list[str]:
                      f"{verdict(ci_best is not None and ci_best <= (best[1] or 0))} | calls the sandbox accepted "
                      "(throttled attempts not counted) ÷ services; a peer process that failed stopped early and "
                      "made fewer calls; ci-ecs also reads the tasks' addresses and each poll's stopped tasks, which "
-                     "the peers do not (one config: once per poll instant for every service, ci_ecs/batching.py; the "
-                     "registrations past the bucket's 20 go out a second apart, so the services' waits trickle in "
-                     f"and share each instant's reads with fewer others){mix} |")
+                     "the peers do not (one config: once per poll for every service, ci_ecs/batching.py, the waits "
+                     "starting together once every service is updated; processes at once: each process reads its "
+                     f"own){mix} |")
     return lines
 
 
