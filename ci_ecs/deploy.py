@@ -455,7 +455,8 @@ class Deployer:
             definition, outcome = self._apply(result, shared, target)
             if self.dry_run or not outcome.deployment_id:
                 return
-            if staged is not None:
+            if staged is not None:  # ECS rolls out meanwhile; followed once every service is updated
+                phases.begin(phases.ROLLOUT, "the other services' updates (their waits start together)")
                 staged[result.service] = (result, definition, outcome)
                 return
         follower = self._follower(shared, result.cluster)
