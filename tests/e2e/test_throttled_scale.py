@@ -219,3 +219,13 @@ def test_cancel_during_a_throttle_back_off_ends_within_2_s(outages: Outages, san
         drainer.join(timeout=10)
     _assert_cancelled(outages, ended, signal.SIGTERM)
     assert [c.operation for c in outages.proxy.calls].count("RegisterTaskDefinition") >= 3
+
+
+def test_cancel_while_registrations_are_paced_ends_within_2_s(outages: Outages, sandbox: Sandbox) -> None:
+    """30 services: past the bucket's 20 the registrations are held by the pacer (a second apart); SIGTERM while they
+    are held ends the run at once and no call follows the signal."""
+    sandbox.rate_limiter.reset()
+    process = outages.start(outages.config("paced", services=[f"p{i}" for i in range(30)]), "--output", "json")
+    ended = outages.cancel_at(process, "RegisterTaskDefinition", signal.SIGTERM, number=22, after=0.3)
+    _assert_cancelled(outages, ended, signal.SIGTERM)
+    assert [c.operation for c in outages.proxy.calls].count("RegisterTaskDefinition") < 30
