@@ -132,7 +132,9 @@ def classify(block: Block) -> str:
         raise ValueError(f"{block.id}: YAML that is neither a mapping nor steps")
     if "jobs" in data and (True in data or "on" in data):  # PyYAML reads the key `on` as True
         return "github-workflow"
-    if set(data) <= config_keys():
+    # A GitLab job may share its name with a config section (a job `preview:` beside the `preview:` key): jobs
+    # are told apart by their `extends` / `script`, which no config section has.
+    if set(data) <= config_keys() and not _is_gitlab(data):
         complete = ("task" in data and "service" in data) or "services" in data or "express" in data
         if complete:
             return "config"
