@@ -26,27 +26,26 @@ class ElbGateway:
     def __init__(self, client: Any) -> None:
         self.client = client
 
+    @staticmethod
+    def _first(describe: Any, member: str, **params: Any) -> dict[str, Any] | None:
+        """The one resource a Describe* call by name or ARN answers, None when ELB does not know it."""
+        try:
+            found = describe(**params)[member]
+        except Exception as exc:
+            if error_code(exc) in _NOT_FOUND:
+                return None
+            raise
+        return dict(found[0]) if found else None
+
     def describe_listener(self, arn: str) -> dict[str, Any] | None:
         """The listener, or None when ELB does not know it (ListenerNotFound)."""
         with aws_errors(f"describe listener {arn.rsplit('/', 1)[-1]}"):
-            try:
-                found = self.client.describe_listeners(ListenerArns=[arn])["Listeners"]
-            except Exception as exc:
-                if error_code(exc) in _NOT_FOUND:
-                    return None
-                raise
-        return dict(found[0]) if found else None
+            return self._first(self.client.describe_listeners, "Listeners", ListenerArns=[arn])
 
     def describe_load_balancer(self, arn: str) -> dict[str, Any] | None:
         """The load balancer (DNSName, VpcId), or None."""
         with aws_errors(f"describe load balancer {arn.rsplit('/', 2)[-2] if '/' in arn else arn}"):
-            try:
-                found = self.client.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
-            except Exception as exc:
-                if error_code(exc) in _NOT_FOUND:
-                    return None
-                raise
-        return dict(found[0]) if found else None
+            return self._first(self.client.describe_load_balancers, "LoadBalancers", LoadBalancerArns=[arn])
 
     def rules(self, listener_arn: str) -> list[dict[str, Any]]:
         """Every rule of the listener, the default rule included (DescribeRules, paginated)."""
@@ -56,15 +55,9 @@ class ElbGateway:
 
     def target_group(self, *, name: str | None = None, arn: str | None = None) -> dict[str, Any] | None:
         """One target group by name or ARN, or None when there is none."""
+        params: dict[str, Any] = {"Names": [name]} if name else {"TargetGroupArns": [arn]}
         with aws_errors(f"describe target group {name or arn}"):
-            try:
-                params: dict[str, Any] = {"Names": [name]} if name else {"TargetGroupArns": [arn]}
-                found = self.client.describe_target_groups(**params)["TargetGroups"]
-            except Exception as exc:
-                if error_code(exc) in _NOT_FOUND:
-                    return None
-                raise
-        return dict(found[0]) if found else None
+            return self._first(self.client.describe_target_groups, "TargetGroups", **params)
 
     def target_group_attributes(self, arn: str) -> dict[str, str]:
         """The target group's attributes as {key: value}."""
