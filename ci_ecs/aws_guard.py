@@ -8,9 +8,10 @@ botocore is imported lazily so `ci-ecs --help` stays fast.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ci_ecs.aws_failures import cause_of, endpoint_label, maybe_sent, name_not_resolved
@@ -38,6 +39,40 @@ class _Cancel:
 _PROCESS_CANCEL = _Cancel()
 
 
+class _SignalPipe:
+    """The read end of the process's signal wakeup pipe (signal.set_wakeup_fd) and what each signal means.
+
+    Python runs a signal handler in the main thread, between two bytecodes: a thread already awake in a retry's
+    back-off can check the cancel flag before the main thread gets to run the handler (milliseconds on a loaded
+    machine) and send one more attempt after the signal. The C-level handler writes the signal's number to the
+    wakeup pipe the moment the signal arrives, whichever thread it lands in; every cancel check reads that pipe too.
+    """
+
+    fd: int | None = None
+    meaning: Callable[[int], tuple[int, str] | None] | None = None
+
+
+def watch_signal_pipe(fd: int | None, meaning: Callable[[int], tuple[int, str] | None] | None = None) -> None:
+    """Read signals from `fd` (a non-blocking pipe given to signal.set_wakeup_fd) at every cancel check; `meaning`
+    maps a signal number to the cancel's (exit code, message), None for a signal that is no cancel. None stops."""
+    _SignalPipe.fd = fd
+    _SignalPipe.meaning = meaning
+
+
+def _read_signal_pipe() -> None:
+    fd, meaning = _SignalPipe.fd, _SignalPipe.meaning
+    if fd is None or meaning is None:
+        return
+    try:
+        arrived = os.read(fd, 64)
+    except OSError:  # empty (EAGAIN), or closed by the command's end
+        return
+    for signum in arrived:
+        cancel = meaning(signum)
+        if cancel is not None and _PROCESS_CANCEL.code is None:
+            cancel_calls(*cancel)
+
+
 def cancel_calls(exit_code: int, message: str) -> None:
     """Refuse every AWS call from now on and end those in flight (SIGTERM 143, SIGINT 130).
 
@@ -55,6 +90,8 @@ def reset_cancel() -> None:
 
 def cancel_requested() -> DeployCancelledError | None:
     """The error of the process-wide cancel, None when there was none."""
+    if _PROCESS_CANCEL.code is None:
+        _read_signal_pipe()
     code = _PROCESS_CANCEL.code
     return DeployCancelledError(_PROCESS_CANCEL.message or "cancelled", code) if code is not None else None
 

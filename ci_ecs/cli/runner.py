@@ -37,24 +37,40 @@ def _setup_logging(debug: bool) -> None:
 
 
 class _Signals:
-    """Whether a cancel may still raise where the main thread is (not once the result is being printed)."""
+    """Whether a cancel may still raise where the main thread is (not once the result is being printed), and
+    whether the handler already ran for this command."""
 
     raising = False
+    handled = False
+
+
+def _cancel_for(signum: int) -> tuple[int, str] | None:
+    """The exit code and message of a cancel by `signum`; None for a signal that does not cancel."""
+    if signum not in CANCEL_SIGNALS:
+        return None
+    return CANCEL_SIGNALS[signum], f"cancelled ({signal.Signals(signum).name}); what was done so far stays done"
 
 
 def _on_signal(signum: int, frame: Any) -> None:
     """SIGTERM/SIGINT: cancel every AWS call (ci_ecs.aws_guard.cancel_calls: in flight, retried or to come, in every
     thread) and raise DeployCancelledError where the main thread is, so the run ends within 2 s with its result.
-    A second signal changes nothing: the first one's ending is under way."""
+    A second signal changes nothing: the first one's ending is under way. (A thread may have read the signal
+    from the wakeup pipe and cancelled the calls first; the main thread still raises here.)"""
     from ci_ecs.aws_guard import cancel_calls, cancel_requested
     from ci_ecs.errors import DeployCancelledError
 
-    if cancel_requested() is not None:
+    if _Signals.handled:
         return
-    name = signal.Signals(signum).name
-    message = f"cancelled ({name}); what was done so far stays done"
-    code = CANCEL_SIGNALS.get(signum, 128 + signum)
-    cancel_calls(code, message)
+    _Signals.handled = True
+    cancel = _cancel_for(signum)
+    if cancel is None:
+        return
+    code, message = cancel
+    already = cancel_requested()
+    if already is None:
+        cancel_calls(code, message)
+    else:  # a thread read the signal from the wakeup pipe first: one message for one cancel
+        code, message = already.exit_code, already.message
     if _Signals.raising:
         _Signals.raising = False
         raise DeployCancelledError(message, code)
@@ -143,7 +159,9 @@ def command_scope(output_format: str, debug: bool) -> Iterator[None]:
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
     reset_cancel()
+    _Signals.handled = False
     previous = {signum: signal.signal(signum, _on_signal) for signum in CANCEL_SIGNALS}
+    wakeup = _SignalPipe()
     _Signals.raising = True
     try:
         yield
@@ -163,8 +181,34 @@ def command_scope(output_format: str, debug: bool) -> Iterator[None]:
             _exit(cancelled.exit_code, cancelled=True)
     finally:
         _Signals.raising = False
+        wakeup.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class _SignalPipe:
+    """The signal wakeup pipe of one command (ci_ecs.aws_guard.watch_signal_pipe says why): installed with
+    signal.set_wakeup_fd, read by every cancel check, closed and the previous wakeup fd restored at the end."""
+
+    def __init__(self) -> None:
+        import os
+
+        from ci_ecs.aws_guard import watch_signal_pipe
+
+        self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        watch_signal_pipe(self._read, _cancel_for)
+
+    def close(self) -> None:
+        """Stop reading signals from the pipe, restore the previous wakeup fd and close both ends."""
+        import os
+
+        from ci_ecs.aws_guard import watch_signal_pipe
+
+        watch_signal_pipe(None)
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._read)
+        os.close(self._write)
 
 
 def _exit(code: int, *, cancelled: bool) -> None:
