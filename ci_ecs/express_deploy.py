@@ -23,7 +23,7 @@ from ci_ecs.preflight.model import check_params
 from ci_ecs.preflight.problems import raise_problems
 from ci_ecs.redact import mask_secrets
 from ci_ecs.results import DeployResult
-from ci_ecs.service import ServiceResult, primary_deployment
+from ci_ecs.service import ServiceResult, primary_deployment, tag_plan
 from ci_ecs.verify import Target, load_balancer_port, verify_targets
 
 if TYPE_CHECKING:
@@ -96,6 +96,8 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
     image = _image(deployer, config)
     uri = str(image.uri or express.primary_container.image)
     result.imageUri, result.imageDigest, result.imagePushed = image.uri, image.digest, image.pushed
+    add_tags: dict[str, str] = {}
+    remove_tags: list[str] = []
     if current is None:
         request = create_request(express, cluster, uri)
         check_request("CreateExpressGatewayService", request)
@@ -105,7 +107,13 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
         request, changes = update_request(express, current, uri)
         if request:
             check_request("UpdateExpressGatewayService", request)
-        result.serviceAction = "updated" if request else "unchanged"
+        if express.tags:
+            # UpdateExpressGatewayService takes no tags: TagResource changes them on the service's ARN (ECS API
+            # reference), only the keys the config names, as for any other service (service.tag_plan).
+            tag_changes, add_tags, remove_tags = tag_plan(
+                dict(express.tags), ecs.list_tags(str(described["serviceArn"])) if described else {})
+            changes = [*changes, *tag_changes]
+        result.serviceAction = "updated" if changes else "unchanged"
         operation = "UpdateExpressGatewayService"
         result.changes = [mask_secrets({"resource": "express", **c.as_dict()}) for c in changes]
     result.changed = result.serviceAction != "unchanged"
@@ -117,14 +125,18 @@ def _deploy(deployer: Deployer, config: Config, result: DeployResult, cluster: s
     if result.serviceAction == "created":
         log.info("creating express service %s in cluster %s", name, cluster)
         gateway.create(request)
-    elif request:
+    elif result.changes:
         log.info("updating express service %s: %s", name, ", ".join(str(c["path"]) for c in result.changes))
-        gateway.update(request)
-    _follow(deployer, config, result, ecs, gateway, cluster, started, clock_start)
+        if request:
+            gateway.update(request)
+        if add_tags or remove_tags:
+            ecs.tag_service(str((described or {}).get("serviceArn")), add_tags, remove_tags)
+    _follow(deployer, config, result, ecs, gateway, cluster, started, clock_start, started_deployment=bool(request)
+            or result.serviceAction == "created")
 
 
 def _follow(deployer: Deployer, config: Config, result: DeployResult, ecs: EcsGateway, gateway: ExpressGateway,
-            cluster: str, started: float, clock_start: float) -> None:
+            cluster: str, started: float, clock_start: float, *, started_deployment: bool) -> None:
     """Follow the underlying ECS service's deployment (the canary ECS started, or the one still running), then
     report the URL and verify it."""
     express = config.express
@@ -134,7 +146,7 @@ def _follow(deployer: Deployer, config: Config, result: DeployResult, ecs: EcsGa
     result.taskDefinitionArn = service.get("taskDefinition")
     primary = primary_deployment(service) or {}
     outcome = ServiceResult(result.serviceAction, service, primary.get("id"), None,
-                            started_deployment=result.serviceAction != "unchanged")
+                            started_deployment=started_deployment)
     result.deploymentId, result.rolloutState = primary.get("id"), primary.get("rolloutState")
     definition = ecs.describe_task_definition(str(service.get("taskDefinition")))
     follower = Follower(config, ecs, cluster, started=started,

@@ -385,6 +385,12 @@ def express_policy(config: Config, account_id: str, region: str) -> dict[str, An
         "Sid": "PassExpressInfrastructureRole", "Effect": "Allow", "Action": ["iam:PassRole"],
         "Resource": express.infrastructure_role_arn,
         "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}}]
+    if express.tags:
+        # The config's tags: set on create (tagging on creation needs ecs:TagResource, Amazon ECS Developer Guide)
+        # and, on an existing service, read and set (express_deploy: UpdateExpressGatewayService takes no tags).
+        statements.append({"Sid": "EcsExpressServiceTags", "Effect": "Allow",
+                           "Action": ["ecs:ListTagsForResource", "ecs:TagResource"],
+                           "Resource": _one_or_list([f"{ecs_arn}:service/{cluster}/{name}" for name in names])})
     return {"Version": "2012-10-17", "Statement": statements}
 
 

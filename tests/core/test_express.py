@@ -119,6 +119,17 @@ def test_iam_policy_covers_the_express_calls_and_passes_the_roles(tmp_path: Path
     assert passes["PassExpressInfrastructureRole"]["Condition"]["StringEquals"]["iam:PassedToService"] == \
         "ecs.amazonaws.com"
     assert set(passes["PassExpressRoles"]["Resource"]) == {EXECUTION_ROLE, EXECUTION_ROLE + "Task"}
+    assert "EcsExpressServiceTags" not in {s["Sid"] for s in policy["Statement"]}  # the config has no tags
+
+
+def test_iam_policy_lets_the_config_tags_be_read_and_set(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"region": "us-east-1", "express": _express(tags={"team": "web"})})
+    result = CliRunner().invoke(main, ["iam-policy", "-c", str(path), "--account-id", "123456789012"])
+    assert result.exit_code == 0, result.output
+    (tags,) = [s for s in json.loads(result.output)["Statement"] if s["Sid"] == "EcsExpressServiceTags"]
+    assert tags["Action"] == ["ecs:ListTagsForResource", "ecs:TagResource"]
+    assert tags["Resource"] == "arn:aws:ecs:us-east-1:123456789012:service/default/" + \
+        _express()["service_name"]
 
 
 def test_model_refusal_comes_before_the_image_step(tmp_path: Path, moto_aws: dict[str, Any]) -> None:
