@@ -182,23 +182,23 @@ class Previews:
         service = found.service
         assert service is not None
         name = str(service["serviceName"])
-        if found.express:
-            log.info("deleting express service %s", name)
-            ExpressGateway(self.ecs.client).delete(str(service["serviceArn"]))
-        else:
-            try:
+        try:
+            if found.express:
+                log.info("deleting express service %s", name)
+                ExpressGateway(self.ecs.client).delete(str(service["serviceArn"]))
+            else:
                 if service.get("status") == "ACTIVE" and int(service.get("desiredCount") or 0) > 0:
                     self.ecs.update_service({"cluster": self.cluster, "service": name, "desiredCount": 0})
                 if service.get("status") == "ACTIVE":
                     log.info("deleting service %s", name)
                     self.ecs.delete_service(self.cluster, name)
-            except AwsError as exc:
-                # Another `down` (or a person) deleted it since it was read: UpdateService/DeleteService answer
-                # ServiceNotActiveException or ServiceNotFoundException (ECS API reference, their Errors). What
-                # is left to do is the same: wait until it is INACTIVE.
-                if exc.fields.get("code") not in _GONE:
-                    raise
-                log.info("service %s was deleted meanwhile", name)
+        except AwsError as exc:
+            # Another `down` (or a person) deleted it since it was read: UpdateService, DeleteService and
+            # DeleteExpressGatewayService answer ServiceNotActiveException or ServiceNotFoundException (ECS API
+            # reference, their Errors). What is left to do is the same: wait until it is INACTIVE.
+            if exc.fields.get("code") not in _GONE:
+                raise
+            log.info("service %s was deleted meanwhile", name)
         # Until INACTIVE: its tasks are gone from the target group, which can then be deleted.
         self.ecs.wait_inactive(self.cluster, name, float(self.config.deploy.timeout))
 
