@@ -28,7 +28,7 @@ from .conftest import (
     write_config,
 )
 
-# The module's first test sets up `act_run`, one act run of a six-job workflow (~2 min alone, longer when the
+# The module's first test sets up `act_run`, one act run of a six-job workflow (~1.5 min alone, longer when the
 # other pytest-xdist workers keep the cores busy): more than pyproject.toml's 300 s default.
 pytestmark = [pytest.mark.wrappers, pytest.mark.timeout(900)]
 
@@ -162,11 +162,25 @@ def test_secrets_reach_no_log_or_file(act_run: ActRun) -> None:
     assert "Job succeeded" in _job_log(log, "secrets-1") and "Job succeeded" in job, log[-6000:]
     assert "Credential=***/" in job  # --debug: botocore's signed requests are there, the key id masked
     # act's HOME holds the job workspaces, RUNNER_TEMP, and the $GITHUB_OUTPUT and job summary files.
-    texts = leftover_texts(act_run.home, skip=("/ci-ecs-venv/",))
+    # The installed packages are left out (pip wrote them before any job had a credential); the rest of ci-ecs's
+    # install in the tool cache (its bin/, pyvenv.cfg) is read like every other file.
+    texts = leftover_texts(act_run.home, skip=("/site-packages/",))
     assert texts, "no files found under the act home"
     for where, text in [("log", log), *texts]:
         for name, value in SECRETS.items():
             assert value not in text, f"{name} is in {where}"
+
+
+def test_the_first_job_installs_ci_ecs_and_the_later_jobs_reuse_it(act_run: ActRun) -> None:
+    """act keeps RUNNER_TOOL_CACHE (~/.cache/act/tool_cache) between jobs, as a self-hosted runner keeps _work/_tool:
+    the action's install step runs in every job, pip in the first only."""
+    log = act_run.stdout + act_run.stderr
+    installed = re.findall(r"\| ci-ecs: installing into (\S+)", _job_log(log, "deploy"))
+    assert len(installed) == 1 and "/.cache/act/tool_cache/ci-ecs/" in installed[0], log[-6000:]
+    for job in ("job-level", "forge", "secrets-1", "secrets-2", "broken"):
+        lines = _job_log(log, job)
+        assert f"ci-ecs: reusing the install in {installed[0]}" in lines and "installing into" not in lines, job
+        assert f"ci-ecs, version {__version__}" in lines, job  # the step's `ci-ecs --version`
 
 
 def test_inputs_reach_scripts_only_through_env() -> None:
