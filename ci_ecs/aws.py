@@ -122,7 +122,10 @@ class ClientFactory:
         try:
             # botocore reads AWS_DEFAULT_REGION; CI systems (and the aws CLI v2) also set AWS_REGION.
             region = self.settings.region or os.environ.get("AWS_REGION") or None
-            session = _botocore_session(profile=self.settings.profile, region=region)
+            session = _checked_session(self.settings.profile) or _botocore_session(profile=self.settings.profile)
+            if region:
+                session.set_config_variable("region", region)
+            _share_models(session)
             # An AWS_PROFILE naming no profile passes the constructor and fails on first use: use it now.
             session_region = session.get_config_variable("region")
         except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError) as exc:
@@ -138,6 +141,7 @@ class ClientFactory:
                 creds = sts.assume_role(RoleArn=self.settings.assume_role_arn,
                                         RoleSessionName=f"ci-ecs-{__version__}")["Credentials"]
             session = _botocore_session(region=session_region)
+            _share_models(session)
             session.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
         try:
             credentials = session.get_credentials()
@@ -272,12 +276,41 @@ def _botocore_session(*, profile: str | None = None, region: str | None = None) 
 def model_session() -> Any:
     """The botocore session service models are read from outside a client (ci_ecs.preflight.model), once per
     process: its loader finds ci_ecs/data first, as the clients' does (`_use_trimmed_models`), and caches each
-    model it parsed. No credentials or region are read from it."""
+    model it parsed. No credentials or region are read from it. The clients' sessions share its loader
+    (`_share_models`), so a model the pre-flight read is not parsed again for a client."""
     import botocore.session
 
     session = botocore.session.Session()
     _use_trimmed_models(session)
     return session
+
+
+def _share_models(session: Any) -> None:
+    """Let `session` read service models, endpoints and partitions through `model_session`'s loader: botocore's
+    Loader caches every file it parsed (the ECS model ~20 ms, endpoints and partitions), so the pre-flight's read
+    of the ECS model and the ECS client's are one parse. Only when both look in the same places: a profile's own
+    `data_path` (or AWS_DATA_PATH) set differently keeps the session's own loader."""
+    shared = model_session()
+    if session is shared or session.get_config_variable("data_path") != shared.get_config_variable("data_path"):
+        return
+    session.register_component("data_loader", shared.get_component("data_loader"))
+
+
+# The session `check_profile` built, handed to the command's client factory instead of building another (~10 ms):
+# only its scoped config was read. Keyed by the profile and the AWS_* variables it was built under, so a later
+# factory under other variables (a library caller, a test) builds its own.
+_CHECKED: dict[tuple[str | None, tuple[tuple[str, str], ...]], Any] = {}
+_CHECKED_LOCK = threading.Lock()
+
+
+def _checked_key(profile: str | None) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    return profile, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+
+
+def _checked_session(profile: str | None) -> Any:
+    """The session `check_profile(profile)` built under the same AWS_* variables, once; else None."""
+    with _CHECKED_LOCK:
+        return _CHECKED.pop(_checked_key(profile), None)
 
 
 def _use_trimmed_models(session: Any) -> None:
@@ -322,9 +355,11 @@ def check_profile(profile: str | None) -> None:
     before any AWS call. Reads the AWS config files, makes no request.
     """
     import botocore.exceptions
-    import botocore.session
 
+    session = _botocore_session(profile=profile)
     try:
-        botocore.session.Session(profile=profile).get_scoped_config()
+        session.get_scoped_config()
     except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError) as exc:
         raise profile_error(profile, exc) from None
+    with _CHECKED_LOCK:  # the command's client factory starts from it (`_checked_session`)
+        _CHECKED[_checked_key(profile)] = session

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ci_ecs import network, phases
+from ci_ecs import network, phases, startup
 from ci_ecs.act import Step, act
 from ci_ecs.aws import ClientFactory, aws_settings
 from ci_ecs.cluster import associate_capacity_providers, ensure_cluster, planned_providers
@@ -143,6 +143,7 @@ class Deployer:
 
     def _wait(self, seconds: float) -> None:
         end = time.monotonic() + max(0.0, seconds)
+        startup.resume_collector()  # the start-up is over (ci_ecs.startup): its first wait is as good a time as any
         while True:
             # A SIGTERM/SIGINT (ci_ecs.aws_guard.cancel_calls) ends every wait, in whichever thread it sleeps.
             cancelled = self.factory.guard.cancellation()

@@ -14,7 +14,10 @@ from ci_ecs.cli.settings import base_dir, load
 def _run_deploy(params: dict[str, Any], *, plan: bool) -> None:
     output_format = params.get("output_format") or "text"
     dry_run = plan or bool(params.get("dry_run"))
-    with command_scope(output_format, bool(params.get("debug"))):
+    from ci_ecs.startup import collector_paused
+
+    # Start-up (imports, config, clients) without the garbage collector; the deploy's first wait resumes it.
+    with collector_paused(), command_scope(output_format, bool(params.get("debug"))):
         from ci_ecs.errors import CiEcsError
 
         try:
