@@ -146,19 +146,20 @@ def wait_for_deployment(ecs: EcsGateway, cluster: str, service_name: str, deploy
                         clock: Callable[[], float] = time.monotonic,
                         sleep: Callable[[float], None] = time.sleep,
                         stopped: StoppedTasks | None = None,
-                        started_counts: tuple[int, int, int] | None = None) -> WaitOutcome:
+                        started_counts: tuple[int, int, int] | None = None,
+                        on_ending: Callable[[Going], None] | None = None) -> WaitOutcome:
     """Poll the service until `deployment_id` is COMPLETED and alone, or fails; raise on timeout.
 
     A deployment fails when ECS says so (rolloutState FAILED), or when as many of its tasks stopped
     as ECS's circuit breaker would allow (`failure_threshold`), counted from the stopped tasks
     themselves: without a circuit breaker ECS retries failing tasks forever, and with one it stops
     counting once a task ran, so a task that crashes after RUNNING is seen only this way. `started_counts`: our
-    deployment's counts when our call started it (`Poll`).
+    deployment's counts when our call started it; `on_ending`: called with the poll that ends it (`Poll`).
     """
     wall_start = started_at if started_at is not None else time.time()
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
-                sleep=sleep, started_counts=started_counts)
+                sleep=sleep, started_counts=started_counts, on_ending=on_ending)
     ecs.expect(service=service_name)
     reader = DeploymentReader(ecs, cluster, service_name, deployment_id, stopped=stopped, wall_start=wall_start,
                               circuit_breaker=circuit_breaker, breaker_rollback=breaker_rollback,

@@ -17,10 +17,12 @@ from typing import Any
 
 from ci_ecs import phases
 from ci_ecs.config import Config
-from ci_ecs.ecs import EcsGateway
+from ci_ecs.ecs import BatchingEcsGateway, EcsGateway
 from ci_ecs.errors import DeploymentFailedError, DeployTimeoutError, ServiceDeletedError
 from ci_ecs.follow.by_id import wait_for_deployment
 from ci_ecs.follow.early_success import cleanup_note, criteria
+from ci_ecs.follow.loop import Going
+from ci_ecs.follow.prefetch import AddressPrefetch
 from ci_ecs.follow.service_deployment import (
     ServiceDeploymentUnavailable,
     describe_service_deployment,
@@ -105,9 +107,13 @@ class Follower:
         stopped = StoppedTasks(ecs, cluster, name, deployment_id)
         if outcome.action == "unchanged" and config.deploy.wait and not settled:
             stopped.baseline()  # the service's own deployment: what stopped before this run is not its verdict
+        # One service: its addresses are looked up alongside the deployment's last reads (ci_ecs.follow.prefetch).
+        # Several: each poll's reads are batched across the services (BatchingEcsGateway), lookups included.
+        prefetch = AddressPrefetch(addresses_of, service)
+        on_ending = None if isinstance(ecs, BatchingEcsGateway) else prefetch.start
         if config.deploy.wait and not settled:
             phases.begin(phases.ROLLOUT, f"deployment {deployment_id}")
-            final = self.follow(name, deployment_id, outcome, stopped, result)
+            final = self.follow(name, deployment_id, outcome, stopped, result, on_ending=on_ending)
             result.rolloutState = "COMPLETED" if final.state == "COMPLETED" else "IN_PROGRESS"
             if final.state == "TRAFFIC_SHIFTED":
                 result.warnings.append(f"production traffic has moved; the bake is still running "
@@ -122,8 +128,7 @@ class Follower:
             deployment_id, service = final.deployment_id, final.service
             result.deploymentId = deployment_id
         phases.begin("addresses", "the running tasks' network interfaces and the load balancer's name")
-        addresses = addresses_of(service)
-        seen_at = time.time()  # the tasks were described (HEALTHY or not) by now
+        addresses, seen_at = prefetch.take(service)  # the tasks were described (HEALTHY or not) at `seen_at`
         running_since = addresses.newest_start(deployment_id) if addresses else None
         # A settled service whose newest task is younger than the stable window may be crash-looping (ECS
         # replaced a task that exited): watch it too. Tasks up for longer cost no call.
@@ -162,10 +167,11 @@ class Follower:
         breaker = (service.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker") or {}
         return bool(breaker.get("enable")), bool(breaker.get("rollback"))
 
-    def follow(self, name: str, deployment_id: str, outcome: ServiceResult,
-               stopped: StoppedTasks, result: DeployResult) -> WaitOutcome:
+    def follow(self, name: str, deployment_id: str, outcome: ServiceResult, stopped: StoppedTasks,
+               result: DeployResult, *, on_ending: Callable[[Going], None] | None = None) -> WaitOutcome:
         """Follow our deployment to its end: through its service deployment when ECS names one (falling back to
-        ListServiceDeployments, then to the deployment id), else by deployment id. Raises the failure verdict."""
+        ListServiceDeployments, then to the deployment id), else by deployment id. Raises the failure verdict.
+        `on_ending`: called with the poll that ends it (ci_ecs.follow.loop.Poll)."""
         config = self.config
         breaker, breaker_rollback = self.circuit_breaker(outcome.service)
         remaining = self.remaining(config.deploy.timeout)
@@ -173,7 +179,8 @@ class Follower:
         arn = self._service_deployment_arn(result.cluster, name, deployment_id, outcome)
         if arn:
             try:
-                return self._follow_service_deployment(name, deployment_id, arn, outcome, stopped, result)
+                return self._follow_service_deployment(name, deployment_id, arn, outcome, stopped, result,
+                                                       on_ending=on_ending)
             except ServiceDeploymentUnavailable as exc:
                 result.serviceDeploymentArn = None
                 if exc.error is None:
@@ -182,7 +189,7 @@ class Follower:
                     found = find_service_deployment(self.ecs, result.cluster, name, ours)
                     if found:
                         return self._follow_service_deployment(name, deployment_id, found, outcome, stopped,
-                                                               result, check_age=False)
+                                                               result, check_age=False, on_ending=on_ending)
                     log.debug("following deployment %s by its id", deployment_id)
                 elif strategy_of(outcome.service) != "ROLLING":
                     raise exc.error from None
@@ -200,7 +207,7 @@ class Follower:
                                          breaker_rollback=breaker_rollback,
                                          previous_task_definition=outcome.previous_task_definition,
                                          timeout_label=config.deploy.timeout, sleep=self._sleep, stopped=stopped,
-                                         started_counts=started_counts(outcome, deployment_id))
+                                         started_counts=started_counts(outcome, deployment_id), on_ending=on_ending)
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
             exc.result = self.finish(result)
@@ -240,7 +247,8 @@ class Follower:
 
     def _follow_service_deployment(self, name: str, deployment_id: str, arn: str,
                                    outcome: ServiceResult, stopped: StoppedTasks,
-                                   result: DeployResult, *, check_age: bool = True) -> WaitOutcome:
+                                   result: DeployResult, *, check_age: bool = True,
+                                   on_ending: Callable[[Going], None] | None = None) -> WaitOutcome:
         """Follow a service deployment (any strategy) through the service-deployment API."""
         config = self.config
         result.serviceDeploymentArn = arn
@@ -256,7 +264,8 @@ class Follower:
                                                started_at=self.started, timeout_label=config.deploy.timeout,
                                                stopped=stopped, sleep=self._sleep,
                                                created_after=ours.get("createdAt") if check_age else None,
-                                               started_counts=started_counts(outcome, deployment_id))
+                                               started_counts=started_counts(outcome, deployment_id),
+                                               on_ending=on_ending)
         except DeployTimeoutError as exc:
             result.rolloutState = "IN_PROGRESS"
             last = describe_service_deployment(self.ecs, arn)

@@ -157,7 +157,8 @@ class Poll:
 
     def __init__(self, stopped: StoppedTasks, *, timeout: float, max_interval: float,
                  timeout_label: float | None, clock: Callable[[], float], sleep: Callable[[float], None],
-                 started_counts: tuple[int, int, int] | None = None) -> None:
+                 started_counts: tuple[int, int, int] | None = None,
+                 on_ending: Callable[[Going], None] | None = None) -> None:
         self.stopped = stopped
         self.timeout = timeout
         self.max_interval = max_interval
@@ -176,6 +177,9 @@ class Poll:
         self.started = started_counts is not None
         # Nothing of a deployment our call started had stopped before it: the bound counts from then.
         self.stopped_listed = self.begin if self.started else -math.inf
+        # Called with the poll that ends the deployment, before its last reads (the stopped tasks, the verdict's
+        # describe): the caller's own reads may run alongside them (ci_ecs.follow.prefetch).
+        self.on_ending = on_ending
 
     def first_sleep(self) -> None:
         """The caller has just created/updated (and so described) the service: nothing to see before a poll."""
@@ -247,6 +251,8 @@ def follow_polls(reader: Reader, poll: Poll) -> WaitOutcome:
                 continue
             if going.stage:
                 phases.stage(going.stage, going.waiting or None)
+            if going.ending and poll.on_ending is not None:
+                poll.on_ending(going)
             poll.list_stopped(going.counts, now=going.ending)
             ended = reader.ended(going)
             if isinstance(ended, WaitOutcome):

@@ -220,6 +220,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
                               started_at: float | None = None, timeout_label: float | None = None,
                               stopped: StoppedTasks | None = None, created_after: Any = None,
                               started_counts: tuple[int, int, int] | None = None,
+                              on_ending: Callable[[Going], None] | None = None,
                               clock: Callable[[], float] = time.monotonic,
                               sleep: Callable[[float], None] = time.sleep) -> WaitOutcome:
     """Follow our service deployment (any strategy: ROLLING, BLUE_GREEN, LINEAR, CANARY) until SUCCESSFUL (or,
@@ -227,7 +228,8 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     DeployTimeoutError naming the lifecycle stage (also when the run's deadline ends a call in flight).
 
     `created_after`: our ECS deployment's createdAt; a service deployment created well before it is not ours
-    (ServiceDeploymentUnavailable); `started_counts`: our deployment's counts when our call started it (`Poll`).
+    (ServiceDeploymentUnavailable); `started_counts`: our deployment's counts when our call started it;
+    `on_ending`: called with the poll that ends it (`Poll`).
     One DescribeServiceDeployments per poll, on the loop every strategy shares
     (ci_ecs.follow.loop): our deployment's stopped tasks are counted by startedBy there (`StoppedTasks`,
     `ours_to_count`), since ECS's circuit breaker stops counting once a task ran, so a container that crashes
@@ -241,7 +243,7 @@ def follow_service_deployment(ecs: EcsGateway, cluster: str, service_name: str, 
     wall_start = started_at if started_at is not None else time.time()
     stopped = stopped or StoppedTasks(ecs, cluster, service_name, deployment_id)
     poll = Poll(stopped, timeout=timeout, max_interval=max_interval, timeout_label=timeout_label, clock=clock,
-                sleep=sleep, started_counts=started_counts)
+                sleep=sleep, started_counts=started_counts, on_ending=on_ending)
     ecs.expect(service=service_name, service_deployment=arn)  # its last describes are batched too
     reader = ServiceDeploymentReader(ecs, cluster, service_name, deployment_id, arn, stopped=stopped,
                                      wall_start=wall_start, wait_until=wait_until, created_after=created_after)

@@ -1,7 +1,7 @@
-"""Issue 27: what a deploy's start-up does before its first AWS call, measured in a real `ci-ecs deploy` process
-against the simulated sandbox (counts, never times): each botocore model parsed once, one botocore session for the
-command (the pre-flight's model reader aside), no garbage-collector pass until the deploy first waits, and modules
-only other commands need left unimported."""
+"""Issue 27: what a deploy does before its first AWS call, measured in a real `ci-ecs deploy` process against the
+simulated sandbox (counts, never times): each botocore model parsed once, one botocore session for the command (the
+pre-flight's model reader aside), no garbage-collector pass until the deploy first waits; and after its last poll,
+the address lookup made alongside the verdict's reads (ci_ecs.follow.prefetch)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ import pytest
 import yaml
 
 from ci_ecs import startup
+from ci_ecs.follow.loop import Going
+from ci_ecs.follow.prefetch import AddressPrefetch
+from ci_ecs.network import Addresses
 from ci_ecs.sandbox import Sandbox
 
 # Runs `ci-ecs` as its console script does, with counters around what the test asserts on: botocore's JSON file
@@ -137,3 +140,88 @@ def test_a_long_start_up_resumes_the_collector_by_itself() -> None:
             back.wait(0.05)
         assert gc.isenabled()
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def _going(running: int, desired: int) -> Going:
+    return Going((running, 0, 0), desired, ending=True, circuit_breaker=True, what="", progress="", timed_out="",
+                 near_end=False)
+
+
+def test_addresses_prefetched_from_the_ending_poll_are_taken_once() -> None:
+    """AddressPrefetch with a lookup of our own (it stands for ci_ecs.network.service_addresses; no AWS here)."""
+    service = {"serviceName": "web", "loadBalancers": []}
+    threads: list[str] = []
+
+    def lookup(described: dict[str, Any]) -> Addresses:
+        threads.append(threading.current_thread().name)
+        return Addresses(public_ips=[f"203.0.113.{len(threads)}"])
+
+    early = AddressPrefetch(lookup, service)
+    early.start(_going(2, 2))
+    early.start(_going(2, 2))  # once
+    addresses, seen = early.take(dict(service))
+    assert addresses is not None and addresses.public_ips == ["203.0.113.1"] and seen > 0
+    assert threads == ["ci-ecs-addresses"]
+
+    failing = AddressPrefetch(lookup, service)
+    failing.start(_going(1, 2))  # ends with tasks missing: nothing to report, no lookup
+    assert threads == ["ci-ecs-addresses"]
+    assert failing.take(service)[0].public_ips == ["203.0.113.2"]  # type: ignore[union-attr]
+    assert threads[-1] == threading.current_thread().name
+
+    moved = AddressPrefetch(lookup, service)
+    moved.start(_going(2, 2))
+    behind = {**service, "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:tg/web/1"}]}
+    assert moved.take(behind)[0].public_ips == ["203.0.113.4"]  # type: ignore[union-attr]  # looked up again
+
+
+def test_a_prefetched_lookups_error_is_raised_where_it_is_taken() -> None:
+    def lookup(described: dict[str, Any]) -> Addresses:
+        raise RuntimeError("lookup failed")
+
+    prefetch = AddressPrefetch(lookup, {"serviceName": "web"})
+    prefetch.start(_going(1, 1))
+    with pytest.raises(RuntimeError, match="lookup failed"):
+        prefetch.take({"serviceName": "web"})
+
+
+def test_a_deploys_address_lookup_runs_alongside_its_last_reads(sandbox: Sandbox, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup (ListTasks, DescribeTasks, DescribeNetworkInterfaces) starts from the poll that ends the deployment,
+    in a thread of its own, while the main thread lists the stopped tasks and describes the service: the same
+    calls as one after another. Before: made in the main thread once the verdict's reads were done."""
+    import ci_ecs.deploy
+    from ci_ecs.aws import AwsSettings, ClientFactory
+    from ci_ecs.config import load_config
+
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    looked_up: list[str] = []
+    real = ci_ecs.deploy.service_addresses
+
+    def spy(*args: Any, **kwargs: Any) -> Addresses:  # our own function, run for real: where it ran is recorded
+        looked_up.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ci_ecs.deploy, "service_addresses", spy)
+    cluster = f"c-{uuid.uuid4().hex[:8]}"
+    config = {"cluster": cluster,
+              "task": {"family": f"{cluster}-web", "cpu": "256", "memory": "512", "network_mode": "awsvpc",
+                       "requires_compatibilities": ["FARGATE"],
+                       "containers": [{"name": "web", "image": "public.ecr.aws/nginx/nginx:1.27",
+                                       "port_mappings": [{"container_port": 80}]}]},
+              "service": {"name": "web", "desired_count": 2, "launch_type": "FARGATE", "assign_public_ip": True},
+              "deploy": {"timeout": 60, "stable_seconds": 0}}
+    path = tmp_path / "ci-ecs.yml"
+    path.write_text(yaml.safe_dump(config))
+    ci_ecs.deploy.deploy(load_config(path), base_dir=tmp_path)  # created: its first deployment
+    looked_up.clear()
+    factory = ClientFactory(AwsSettings())
+    result = ci_ecs.deploy.deploy(load_config(path, {"image_uri": "public.ecr.aws/nginx/nginx:1.28"}),
+                                  factory=factory, base_dir=tmp_path)
+    assert result.rolloutState == "COMPLETED" and result.serviceAction == "updated"
+    assert looked_up == ["ci-ecs-addresses"]
+    assert len(result.publicIps) == 2 and len(result.privateIps) == 2
+    # The same reads as before, not more: the lookup's three and the verdict's (stopped tasks, the service).
+    assert factory.counter.calls[("ec2", "DescribeNetworkInterfaces")] == 1
+    assert factory.counter.calls[("ecs", "ListTasks")] == 2
