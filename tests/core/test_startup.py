@@ -101,7 +101,11 @@ def test_a_deploy_parses_each_model_once_with_one_session(sandbox: Sandbox, tmp_
     assert result["rolloutState"] == "COMPLETED"
     ecs_models = [path for path in report["parsed"] if "ecs" in Path(path).parts and "service-2" in path]
     assert ecs_models, report["parsed"]
-    assert {path: n for path, n in report["parsed"].items() if n > 1} == {}
+    # Every service model, endpoints and partitions: one parse each (a paginator file two threads ask for at once may
+    # be read twice, botocore's cache being filled by whichever finishes first).
+    once = {path: n for path, n in report["parsed"].items()
+            if "service-2" in path or Path(path).name in ("endpoints", "partitions", "_retry")}
+    assert once and {path: n for path, n in once.items() if n > 1} == {}, report["parsed"]
     # The pre-flight's model reader (ci_ecs.aws.model_session) and the command's: check_profile's session is the
     # one the client factory goes on with.
     assert report["sessions"] == 2
