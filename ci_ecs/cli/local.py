@@ -36,13 +36,17 @@ from ci_ecs.cli.runner import EXIT_USAGE, command_scope
               default="none", show_default=True,
               help="aws: throttle as AWS documents it (ECS's and EC2's token buckets per action, account and "
                    "region); none: unlimited (CI_ECS_SANDBOX_RATE_LIMITS).")
+@click.option("--timing", type=click.Choice(("fast", "ecs")), envvar="CI_ECS_SANDBOX_TIMING", default="fast",
+              show_default=True,
+              help="fast: tasks start in --task-start-seconds (1 s); ecs: Fargate-like task start (40 s) and stop "
+                   "(5 s), in AWS seconds that last --minute-seconds/60 (CI_ECS_SANDBOX_TIMING).")
 def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float | None,
             throttle_rate: float | None, fail_operations: str | None, deny_operations: str | None,
-            runtime: str, minute_seconds: float | None, rate_limits: str) -> None:
+            runtime: str, minute_seconds: float | None, rate_limits: str, timing: str) -> None:
     """Run the local AWS stand-in (moto + an ECS scheduler + a registry) in the foreground."""
     try:
         _serve(host, port, registry_port, task_start_seconds, throttle_rate, fail_operations, deny_operations,
-               runtime, minute_seconds, rate_limits)
+               runtime, minute_seconds, rate_limits, timing)
     except KeyboardInterrupt:  # Ctrl-C before the sandbox was ready: what it had started is stopped
         click.echo("sandbox stopped before it was ready", err=True)
         sys.exit(130)
@@ -50,7 +54,7 @@ def sandbox(host: str, port: int, registry_port: int, task_start_seconds: float 
 
 def _serve(host: str, port: int, registry_port: int, task_start_seconds: float | None,
            throttle_rate: float | None, fail_operations: str | None, deny_operations: str | None,
-           runtime: str, minute_seconds: float | None, rate_limits: str = "none") -> None:
+           runtime: str, minute_seconds: float | None, rate_limits: str = "none", timing: str = "fast") -> None:
     try:
         from ci_ecs.sandbox import serve_forever
         from ci_ecs.sandbox.faults import Faults, parse_operations
@@ -75,7 +79,7 @@ def _serve(host: str, port: int, registry_port: int, task_start_seconds: float |
     try:
         serve_forever(host=host, port=port, registry_port=registry_port, task_start_seconds=task_start_seconds,
                       faults=faults, echo=click.echo, runtime=runtime, minute_seconds=minute_seconds,
-                      rate_limits=rate_limits)
+                      rate_limits=rate_limits, timing=timing)
     except (RuntimeUnavailableError, RegistryError) as exc:  # no engine; the registry port taken
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

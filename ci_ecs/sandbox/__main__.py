@@ -11,6 +11,7 @@ from .rate_limits import PROFILES, profile_from_env
 from .registry import RegistryError
 from .runtimes import RUNTIME_ENV, RUNTIME_NAMES, RuntimeUnavailableError
 from .server import serve_forever
+from .timing import PROFILE_NAMES, timing_from_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rate-limits", choices=PROFILES, default=profile_from_env(os.environ),
         help="aws: AWS's documented API request throttling (token buckets per action); none: unlimited",
     )
+    parser.add_argument(
+        "--timing", choices=PROFILE_NAMES, default=timing_from_env(os.environ),
+        help="fast: tasks start in --task-start-seconds (1 s); ecs: Fargate-like task start and stop, in AWS seconds "
+             "times --minute-seconds/60 (CI_ECS_SANDBOX_TIMING)",
+    )
     args = parser.parse_args(argv)
     faults = Faults(
         throttle_rate=args.throttle_rate,
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve_forever(
             host=args.host, port=args.port, registry_port=args.registry_port, faults=faults, runtime=args.runtime,
-            minute_seconds=args.minute_seconds, rate_limits=args.rate_limits,
+            minute_seconds=args.minute_seconds, rate_limits=args.rate_limits, timing=args.timing,
         )
     except (RuntimeUnavailableError, RegistryError) as err:  # no engine; the registry port taken
         print(f"error: {err}", file=sys.stderr)

@@ -43,7 +43,15 @@ class SandboxContext:
     task_start_seconds: float = DEFAULT_TASK_START_SECONDS
     registry: RegistryClient | None = None
     minute_seconds: float = 60.0  # how long a bake-time minute lasts (--minute-seconds)
+    # Real seconds from a stop (after any draining) to STOPPED (timing.py's profile); None: half the task's start.
+    task_stop_seconds: float | None = None
+    timing: str = "fast"  # the timing profile's name (timing.py)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def clock_scale(self) -> float:
+        """Real seconds per AWS second: ``minute_seconds / 60`` (timing.clock_scale)."""
+        return max(0.0, self.minute_seconds / 60.0)
 
     def now(self) -> float:
         """Monotonic seconds used for task timers (never wall-clock, which can jump)."""

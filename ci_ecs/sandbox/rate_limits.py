@@ -120,14 +120,18 @@ class RateLimiter:
 
     Buckets start full and refill continuously at their rate up to their capacity (AWS: "a set number of tokens is
     added back to it every second until it reaches its maximum capacity"; continuous refill is the same average
-    without a one-second grid). `clock` is injectable for tests.
+    without a one-second grid). `clock` is injectable for tests; `scale` is the sandbox's clock (real seconds per AWS
+second, ``minute_seconds / 60``): refills are per AWS second.
     """
 
-    def __init__(self, profile: str = "aws", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, profile: str = "aws", clock: Callable[[], float] = time.monotonic, scale: float = 1.0) -> None:
         if profile not in PROFILES:
             raise ValueError(f"rate limits must be one of {', '.join(PROFILES)}, got {profile!r}")
         self.profile = profile
         self._clock = clock
+        # Real seconds per AWS second (the sandbox's clock, --minute-seconds / 60): every time-based part of the
+        # sandbox runs on that one clock, so a scaled sandbox refills its buckets as much faster as its tasks start.
+        self.scale = scale
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str, str, str], tuple[float, float]] = {}  # key -> (tokens, at)
 
@@ -148,7 +152,8 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             tokens, at = self._buckets.get(key, (spec.capacity, now))
-            tokens = min(spec.capacity, tokens + (now - at) * spec.refill_per_second)
+            elapsed = (now - at) / self.scale if self.scale > 0 else float("inf")  # in AWS seconds
+            tokens = min(spec.capacity, tokens + elapsed * spec.refill_per_second)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
                 return False

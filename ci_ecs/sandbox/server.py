@@ -28,6 +28,7 @@ from .rate_limits import RateLimiter, profile_from_env
 from .registry import RegistryClient, RegistryProcess, find_program
 from .runtimes import TaskRuntime, create_runtime, runtime_name
 from .scheduler import Scheduler
+from .timing import clock_scale, timing_from_env, timing_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         registry_port: int = 0,
-        task_start_seconds: float = DEFAULT_TASK_START_SECONDS,
+        task_start_seconds: float | None = None,
         region: str = "us-east-1",
         faults: Faults | None = None,
         start_registry: bool = True,
@@ -72,8 +73,14 @@ class Sandbox:
         minute_seconds: float | None = None,
         violations_file: str | None = None,
         rate_limits: str | None = None,
+        timing: str | None = None,
     ) -> None:
-        """``rate_limits``: "aws" applies AWS's documented request throttling (token buckets per action category,
+        """``timing``: the timing profile (``timing.py``): "fast" (default: the CI_ECS_SANDBOX_TIMING environment
+        variable, else fast; tasks start in ``task_start_seconds``, 1 s unless given) or "ecs" (Fargate-like
+        durations in AWS seconds, times ``minute_seconds / 60``). A ``task_start_seconds`` given (or the faults')
+        wins over the profile's, in real seconds.
+
+        ``rate_limits``: "aws" applies AWS's documented request throttling (token buckets per action category,
         account and region: rate_limits.py); "none" (default: the CI_ECS_SANDBOX_RATE_LIMITS environment variable,
         else none) leaves every call unlimited.
 
@@ -105,10 +112,15 @@ class Sandbox:
         faults = faults or Faults()
         if faults.task_start_seconds is not None:
             task_start_seconds = faults.task_start_seconds
+        self.timing = timing_profile = timing_of(timing or timing_from_env(os.environ))
+        scale = clock_scale(self.minute_seconds)
+        started = timing_profile.start_seconds(scale, task_start_seconds)
         self._initial_faults = faults
-        self._task_start_seconds = task_start_seconds
+        self._task_start_seconds = DEFAULT_TASK_START_SECONDS if started is None else started
+        self._task_stop_seconds = timing_profile.stop_seconds(scale)
         self.injector = FaultInjector(faults)
-        self.rate_limiter = RateLimiter(rate_limits or profile_from_env(os.environ))
+        # On the sandbox's clock too: a scaled sandbox refills its buckets per scaled AWS second.
+        self.rate_limiter = RateLimiter(rate_limits or profile_from_env(os.environ), scale=scale)
         self.registry_note = ""
         self._ctx: SandboxContext | None = None
         self._server: BaseWSGIServer | None = None
@@ -135,7 +147,8 @@ class Sandbox:
                 raise
             ctx = SandboxContext(
                 region=self.region, task_runtime=task_runtime, task_start_seconds=self._task_start_seconds,
-                registry=registry, minute_seconds=self.minute_seconds,
+                registry=registry, minute_seconds=self.minute_seconds, task_stop_seconds=self._task_stop_seconds,
+                timing=self.timing.name,
             )
             context.ACTIVE = ctx
             self._ctx = ctx
@@ -330,11 +343,13 @@ def serve_forever(
     runtime: str | None = None,
     minute_seconds: float | None = None,
     rate_limits: str | None = None,
+    timing: str | None = None,
 ) -> None:
     """Run a sandbox in the foreground until Ctrl-C or SIGTERM, then stop all it started.
 
     ``faults`` defaults to the CI_ECS_SANDBOX_* environment variables; ``task_start_seconds``
-    (when given) wins over the faults' and the environment's value. ``runtime``, ``rate_limits``: see ``Sandbox``.
+    (when given) wins over the faults' and the environment's value. ``runtime``, ``rate_limits``, ``timing``: see
+    ``Sandbox``.
     """
     faults = faults if faults is not None else Faults.from_env()
     if task_start_seconds is not None:
@@ -350,7 +365,7 @@ def serve_forever(
         previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         with Sandbox(host=host, port=port, registry_port=registry_port, faults=faults, runtime=runtime,
-                     minute_seconds=minute_seconds, rate_limits=rate_limits) as sb:
+                     minute_seconds=minute_seconds, rate_limits=rate_limits, timing=timing) as sb:
             echo(f"AWS_ENDPOINT_URL={sb.endpoint_url}")
             if sb.registry:
                 echo(f"ECR registry: {sb.registry} (docker push {sb.registry}/REPOSITORY:TAG)")
@@ -360,6 +375,8 @@ def serve_forever(
                 details = ["docker runtime: tasks are containers; public IPs are loopback addresses"]
             else:
                 details = [f"task start {sb.task_start_seconds:g}s"]
+            if sb.timing.name != "fast":
+                details.append(f"timing {sb.timing.name}, an AWS second lasts {clock_scale(sb.minute_seconds):g}s")
             if faults.throttle_rate:
                 details.append(f"throttle rate {faults.throttle_rate:g}")
             if sb.rate_limiter.enabled:

@@ -1,11 +1,11 @@
 """The simulated task runtime: tasks are state only (the sandbox's original behaviour).
 
-A task goes PROVISIONING → PENDING → RUNNING in ``task_start_seconds``; stopping takes half
-that. Images in the sandbox's own ECR must exist (checked against the registry in ``sync``,
-outside the lock); others count as pullable. A container can be told to exit with a docker
-label (``CRASH_LABEL``, after ``CRASH_AFTER_LABEL`` seconds) to simulate a crashing app; with a restart
-policy that allows it (``restart_policy``) the container restarts in place and exits again after the same
-time.
+A task goes PROVISIONING → PENDING → RUNNING in ``task_start_seconds``; stopping takes half that,
+or the timing profile's stop time (``timing``: ``--timing ecs``). Images in the sandbox's own ECR
+must exist (checked against the registry in ``sync``, outside the lock); others count as pullable.
+A container can be told to exit with a docker label (``CRASH_LABEL``, after ``CRASH_AFTER_LABEL``
+seconds) to simulate a crashing app; with a restart policy that allows it (``restart_policy``) the
+container restarts in place and exits again after the same time.
 
 A one-off task (started by RunTask, not by a service) runs no command here, so it would otherwise run for
 ever: its containers exit 0 after ``ONE_OFF_RUN_SECONDS`` of RUNNING (the crash labels give another code or
@@ -105,8 +105,10 @@ class SimulatedRuntime(TaskRuntime):
             return
         task.stopping_at = None  # a new stop request: ECS stamps it now
         mark_stopping(task, reason, stop_code)
-        # Stopping a task takes a moment in ECS too; half the start time keeps tests fast.
-        task.sb_stop_at = ctx.now() + max(0.05, task.sb_start_seconds / 2)
+        # Stopping a task takes a moment in ECS too: the timing profile's stop time (timing.py: ECS-like, the ENI's
+        # detachment), else half the start time, which keeps tests fast.
+        stop = ctx.task_stop_seconds if ctx.task_stop_seconds is not None else task.sb_start_seconds / 2
+        task.sb_stop_at = ctx.now() + max(0.05, stop)
 
     def advance(self, task: MotoTask, ctx: SandboxContext) -> str | None:
         """PROVISIONING → PENDING → RUNNING on the task's timer; crash labels; timed stops.
