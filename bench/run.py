@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 
 import boto3
 
+from ci_ecs.sandbox.timing import ECS
+
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 BIN = Path(sys.executable).parent
@@ -75,7 +77,14 @@ SCENARIOS = {
     6: "many services",
     7: "image change with verify, docker runtime",
     8: "throttled scale (--rate-limits aws)",
+    9: "image change to COMPLETED, ECS-like timings (--timing ecs)",
 }
+# Scenario 9: the sandbox's ECS-like timing profile (ci_ecs/sandbox/timing.py: Fargate task start 40 s, stop 5 s, in
+# AWS seconds) behind an Application Load Balancer target group with ELB's defaults (deregistration delay 300 s,
+# health checks every 30 s; a new target is healthy after one passing check), every AWS second lasting
+# Mode.ecs_minute_seconds / 60 real seconds. The tools' own intervals (their polls, ci-ecs's deploy.stable_seconds)
+# are not scaled.
+ECS_DEREGISTRATION_DELAY = 300  # ELB's default deregistration_delay.timeout_seconds (left as is on the groups)
 
 
 @dataclass(frozen=True)
@@ -87,12 +96,16 @@ class Mode:
     aws_wait_cap: int  # scenario 4: seconds before the aws waiter is cut off
     jobs: int  # scenarios run at once (each with its own sandbox)
     throttled: int = 100  # scenario 8: services in one config, and processes at once, under --rate-limits aws
+    # Scenario 9: seconds an AWS minute lasts on the ECS-like sandbox (60: unscaled). Full: an AWS second is 0.1 s
+    # (a rollout behind the default 300 s deregistration delay takes ~40 s, not ~6 min: 3 runs of 4 tools fit in
+    # ~10 min); quick: 0.02 s.
+    ecs_minute_seconds: float = 6.0
 
 
-FULL = Mode("full", {1: 5, 2: 5, 3: 5, 4: 3, 5: 20, 6: 2, 7: 3, 8: 1}, services=20, parallel=5, aws_wait_cap=60,
-            jobs=1, throttled=100)
-QUICK = Mode("quick", {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1, 8: 1}, services=3, parallel=5, aws_wait_cap=20,
-             jobs=8, throttled=10)
+FULL = Mode("full", {1: 5, 2: 5, 3: 5, 4: 3, 5: 20, 6: 2, 7: 3, 8: 1, 9: 3}, services=20, parallel=5,
+            aws_wait_cap=60, jobs=1, throttled=100, ecs_minute_seconds=6.0)
+QUICK = Mode("quick", {1: 1, 2: 1, 3: 1, 4: 1, 5: 3, 6: 1, 7: 1, 8: 1, 9: 1}, services=3, parallel=5,
+             aws_wait_cap=20, jobs=9, throttled=10, ecs_minute_seconds=1.2)
 # What a throttling error looks like in a tool's output (botocore's "ThrottlingException ... Rate exceeded", EC2's
 # RequestLimitExceeded, ci-ecs's own "throttled by AWS"): the user saw one.
 THROTTLE_WORDS = ("ThrottlingException", "Rate exceeded", "RequestLimitExceeded", "throttled by AWS")
@@ -210,11 +223,15 @@ def run_steps(steps: Sequence[Sequence[str]], env: dict[str, str], timeout: floa
 class SandboxProcess:
     """bench/sandbox_proc.py: one sandbox in a child process; its request log on demand."""
 
-    def __init__(self, task_start_seconds: float, runtime: str = "simulated",
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, task_start_seconds: float | None, runtime: str = "simulated",
+                 env: dict[str, str] | None = None, timing: str = "fast", minute_seconds: float | None = None) -> None:
+        timed = ["--timing", timing]  # ecs: no --task-start-seconds (one given would win over the profile's)
+        if task_start_seconds is not None:
+            timed += ["--task-start-seconds", str(task_start_seconds)]
+        if minute_seconds is not None:
+            timed += ["--minute-seconds", str(minute_seconds)]
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "sandbox_proc.py"), "--task-start-seconds", str(task_start_seconds),
-             "--runtime", runtime],
+            [sys.executable, str(HERE / "sandbox_proc.py"), *timed, "--runtime", runtime],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(HERE.parent),
             env={**os.environ, **(env or {})},
         )
@@ -230,9 +247,12 @@ class SandboxProcess:
         kw: dict[str, Any] = {"endpoint_url": self.endpoint, "region_name": "us-east-1",
                               "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         self.ecs = boto3.client("ecs", **kw)
+        self.elbv2 = boto3.client("elbv2", **kw)
         ec2 = boto3.client("ec2", **kw)
         subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
         self.subnet: str = sorted(s["SubnetId"] for s in subnets)[0]
+        self.subnets: list[str] = sorted(s["SubnetId"] for s in subnets)[:2]
+        self.vpc: str = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
 
     def _ask(self, command: str) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -285,6 +305,10 @@ class Bench:
         # The tools' order within each iteration is shuffled (seeded, so a run can be repeated); kept per run.
         self.position: dict[tuple[int, str], int] = {}
         self.last_log: list[Logged] = []
+        # Scenario 9: each cluster's target group (its service is load-balanced) and the tools' wait limits, long
+        # enough for an ECS-like rollout.
+        self.target_groups: dict[str, str] = {}
+        self.deploy_timeout = 120
 
     def order(self, iteration: int, tools_in: Sequence[str] = TOOLS) -> list[str]:
         """The tools in a random order for this iteration (no tool always first, or always after another)."""
@@ -294,8 +318,12 @@ class Bench:
             self.position[(iteration, tool)] = position
         return tools
 
-    def start_sandbox(self, runtime: str = "simulated", engine: dict[str, str] | None = None) -> SandboxProcess:
-        self.sb = SandboxProcess(TASK_START_SECONDS, runtime, engine)
+    def start_sandbox(self, runtime: str = "simulated", engine: dict[str, str] | None = None,
+                      timing: str = "fast") -> SandboxProcess:
+        if timing == "ecs":  # the profile's task start, on a clock of Mode.ecs_minute_seconds a minute
+            self.sb = SandboxProcess(None, runtime, engine, timing, self.mode.ecs_minute_seconds)
+        else:
+            self.sb = SandboxProcess(TASK_START_SECONDS, runtime, engine)
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CI_ECS_"))}
         self.env = {**clean, **self.sb.env, "HOME": str(self.tmp), "AWS_PAGER": "",
                     "PATH": f"{BIN}{os.pathsep}{clean.get('PATH', '')}"}
@@ -321,7 +349,7 @@ class Bench:
     # commands ---------------------------------------------------------------
     def ci_config(self, cluster: str, service: str, family: str, stable_seconds: float | None = None) -> Path:
         """ci-ecs's config for one service; `stable_seconds` sets deploy.stable_seconds (None: ci-ecs's default)."""
-        deploy: dict[str, Any] = {"timeout": 120}
+        deploy: dict[str, Any] = {"timeout": self.deploy_timeout}
         if stable_seconds is not None:
             deploy["stable_seconds"] = stable_seconds
         config = {
@@ -339,6 +367,9 @@ class Bench:
             "deploy": deploy,
             **self.ci_extra,
         }
+        if cluster in self.target_groups:  # scenario 9: behind a load balancer's target group
+            config["service"]["load_balancers"] = [{"target_group_arn": self.target_groups[cluster],
+                                                    "container_name": CONTAINER, "container_port": 80}]
         path = self.tmp / f"{cluster}-{service}.json"  # JSON is YAML
         path.write_text(json.dumps(config))
         return path
@@ -385,7 +416,7 @@ class Bench:
             steps.append([str(PEERS / "aws-cli-create.sh"), cluster, service, str(td), self.subnet, str(DESIRED)])
         if tool == "ecs-deploy":
             steps.append([tool_path("ecs"), "deploy", cluster, service, "--image", CONTAINER, image,
-                          "--timeout", "120"])
+                          "--timeout", str(self.deploy_timeout)])
         else:
             steps.append([str(PEERS / "aws-cli-deploy.sh"), cluster, service, CONTAINER, image])
         return steps
@@ -418,7 +449,7 @@ class Bench:
                 gaps = [b - a for a, b in itertools.pairwise(poll_times)]
                 if gaps:
                     run.extra["poll_gap"] = round(statistics.median(gaps), 3)
-        if self.scenario in (3, 4) and times:  # the run's calls, seconds from the tool's start (raw, for reading)
+        if self.scenario in (3, 4, 9) and times:  # the run's calls, seconds from the tool's start (raw, for reading)
             run.extra["timeline"] = [[c.operation, round(c.at - proc.began, 3)] for c in log if c.at is not None]
         if tool in CI_TOOLS:
             run.extra.update(ci_phases(proc))
@@ -464,13 +495,16 @@ class Bench:
             ecs.create_cluster(clusterName=cluster)
             arn = ecs.register_task_definition(**self.taskdef_json(family, image))["taskDefinition"][
                 "taskDefinitionArn"]
+            balanced = [{"targetGroupArn": self.target_groups[cluster], "containerName": CONTAINER,
+                         "containerPort": 80}] if cluster in self.target_groups else []
             ecs.create_service(
                 cluster=cluster, serviceName=service, taskDefinition=arn, desiredCount=DESIRED, launchType="FARGATE",
+                loadBalancers=balanced,
                 networkConfiguration={"awsvpcConfiguration": {"subnets": [self.subnet], "assignPublicIp": "ENABLED"}},
                 deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": False},
                                          "minimumHealthyPercent": 100, "maximumPercent": 200})
         for slot in slots:
-            self.wait_completed(tool, slot)
+            self.wait_completed(tool, slot, self.deploy_timeout)
 
     def service(self, tool: str, slot: str) -> dict[str, Any]:
         assert self.sb is not None
@@ -528,9 +562,32 @@ def _rollout(b: Bench, tool: str, slot: str) -> tuple[float, float] | None:
 def scenario_3(b: Bench) -> None:
     """Image change, followed to COMPLETED; rollout = the sandbox's deployment created → completed."""
     b.start_sandbox()
+    _image_changes(b)
+
+
+def scenario_9(b: Bench) -> None:
+    """Scenario 3 on the ECS-like timing profile (`--timing ecs`): each tool's service behind its own load balancer's
+    target group (ELB's defaults: 300 s deregistration delay, 30 s health checks), so old tasks drain as on ECS."""
+    sb = b.start_sandbox(timing="ecs")
+    scale = b.mode.ecs_minute_seconds / 60
+    # Long enough for a rollout (40 s start, a health check, 300 s draining, 5 s stop, in AWS seconds) and more.
+    b.deploy_timeout = max(120, int(3 * (40 + 30 + ECS_DEREGISTRATION_DELAY + 5) * scale) + 60)
+    for tool in ALL_TOOLS:
+        cluster, _, _ = b.names(tool, "change")
+        balancer = sb.elbv2.create_load_balancer(Name=f"lb-{cluster}", Subnets=sb.subnets)["LoadBalancers"][0]
+        group = sb.elbv2.create_target_group(Name=f"tg-{cluster}", Protocol="HTTP", Port=80, VpcId=sb.vpc,
+                                             TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+        sb.elbv2.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                                 DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
+        b.target_groups[cluster] = group
+    _image_changes(b)
+
+
+def _image_changes(b: Bench) -> None:
+    """Scenario 3's (and 9's) turns: every tool changes its service's image once per iteration, to COMPLETED."""
     for tool in ALL_TOOLS:
         b.setup(tool, ["change"])
-    for i in range(b.mode.runs[3]):
+    for i in range(b.mode.runs[b.scenario]):
         image = f"public.ecr.aws/nginx/nginx:1.27.{i + 1}"
         for tool in b.order(i, ALL_TOOLS):
             run, proc = b.measure(i, tool, b.deploy_steps(tool, "change", image))
@@ -874,7 +931,8 @@ def _count(items: Any) -> dict[str, int]:
 
 
 RUNNERS: dict[int, Callable[[Bench], None]] = {1: scenario_1, 2: scenario_2, 3: scenario_3, 4: scenario_4,
-                                                5: scenario_5, 6: scenario_6, 7: scenario_7, 8: scenario_8}
+                                                5: scenario_5, 6: scenario_6, 7: scenario_7, 8: scenario_8,
+                                                9: scenario_9}
 
 
 def run_scenario(number: int, mode: Mode, say: Callable[[str], None]) -> tuple[list[Run], float, list[str]]:
@@ -930,7 +988,7 @@ def compile_ci_ecs() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="every scenario once for every tool (CI)")
-    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7,8", help="comma-separated scenario numbers")
+    parser.add_argument("--scenarios", default="1,2,3,4,5,6,7,8,9", help="comma-separated scenario numbers")
     parser.add_argument("--out", type=Path, help="output directory (default: bench/ full, bench/quick/ quick)")
     parser.add_argument("--jobs", type=int, help="scenarios at once, each with its own sandbox "
                         "(default: 1 full, all quick; >1 makes timings noisier, counts stay exact)")
@@ -953,6 +1011,10 @@ def main(argv: list[str] | None = None) -> int:
             "bytecode_compiled": compiled, "task_start_seconds": TASK_START_SECONDS, "desired_count": DESIRED,
             "mode_settings": asdict(mode),
             "stable_seconds": STABLE_SECONDS,
+            # Scenario 9's sandbox: the ECS-like profile's durations (AWS seconds) and its clock.
+            "ecs_timing": {"minute_seconds": mode.ecs_minute_seconds, "scale": round(mode.ecs_minute_seconds / 60, 4),
+                           "task_start": ECS.task_start_seconds, "task_stop": ECS.task_stop_seconds,
+                           "deregistration_delay": ECS_DEREGISTRATION_DELAY, "health_check_interval": 30},
             "versions": versions(), "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     runs: list[Run] = []
     durations: dict[int, float] = {}

@@ -93,12 +93,18 @@ class TimedLog:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--task-start-seconds", type=float, required=True)
+    parser.add_argument("--task-start-seconds", type=float, default=None,
+                        help="real seconds a task takes to start (default: the timing profile's)")
+    parser.add_argument("--timing", choices=("fast", "ecs"), default="fast",
+                        help="the sandbox's timing profile (ci_ecs/sandbox/timing.py; scenario 9: ecs)")
+    parser.add_argument("--minute-seconds", type=float, default=None,
+                        help="seconds an AWS minute lasts on the sandbox's clock (default 60)")
     parser.add_argument("--runtime", choices=("simulated", "docker"), default="simulated",
                         help="docker: tasks are containers on the engine in DOCKER_HOST (scenario 7)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    with Sandbox(port=0, registry_port=0, task_start_seconds=args.task_start_seconds, runtime=args.runtime) as sb:
+    with Sandbox(port=0, registry_port=0, task_start_seconds=args.task_start_seconds, runtime=args.runtime,
+                 timing=args.timing, minute_seconds=args.minute_seconds) as sb:
         _say({"endpoint": sb.endpoint_url, "registry": sb.registry, "task_start_seconds": sb.task_start_seconds,
               "env": sb.env()})
         calls = TimedLog(sb)
