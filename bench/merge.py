@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="the directory the scenario's run wrote")
-    parser.add_argument("scenario", type=int, nargs="?", default=8)
+    parser.add_argument("scenario", type=int, nargs="?", default=8, help="the scenario to take from DIR (8: default)")
     parser.add_argument("--into", type=Path, default=HERE, help="the full results' directory (default: bench/)")
     parser.add_argument("--phases", action="store_true", help="add only ci-ecs's phases of scenario N")
     args = parser.parse_args(argv)
@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     meta = target["meta"]
     settings, theirs = meta.setdefault("mode_settings", {}), source["meta"].get("mode_settings", {})
     settings.setdefault("runs", {})[str(n)] = theirs.get("runs", {}).get(str(n))
-    if n == 8:
+    if n in (8, 10):
         settings["throttled"] = theirs.get("throttled")
+    if n in (9, 10):  # the ECS-like profile's durations and clock, as that run had them
+        meta["ecs_timing"] = source["meta"].get("ecs_timing")
+        settings["ecs_minute_seconds"] = theirs.get("ecs_minute_seconds")
     meta[f"scenario_{n}_measured"] = (
         f"Measured on its own (`python bench/run.py --scenarios {n}`, {source['meta']['mode']} mode) on "
         f"{source['meta']['date']} in {source['meta'].get('total_seconds')} s; load average "

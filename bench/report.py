@@ -32,6 +32,7 @@ TITLES = {
     7: "7. Image change with verify, on the docker runtime",
     8: "8. Throttled scale: ECS's documented request throttling (`--rate-limits aws`)",
     9: "9. Image change, followed to COMPLETED, on ECS-like timings (`--timing ecs`)",
+    10: "10. Throttled scale on ECS-like timings (`--timing ecs --rate-limits aws`, unscaled)",
 }
 # The image-change scenario on each timing profile: 3 on the fast one (1 s task starts, no load balancer), 9 on the
 # ECS-like one (ci_ecs/sandbox/timing.py, behind a target group with ELB's 300 s deregistration delay).
@@ -514,13 +515,14 @@ def batching(runs: list[Run], n: int, batches: list[Run]) -> list[str]:
             f"{ints(ideal_seen)}; one call per service per poll: {ints(unbatched_seen)}", verdict(ok), why]
 
 
-def throttled_scale(runs: list[Run]) -> list[str]:
-    """Scenario 8's table (one row a tool and form) and its targets (issue 27, "Throttled scale")."""
+def throttled_scale(runs: list[Run], scenario: int = 8) -> list[str]:
+    """Scenario 8's (or 10's, ci-ecs alone on ECS-like timings) table (one row a tool and form) and its targets
+    (issue 27, "Throttled scale")."""
     forms = {"single": "one service", "config": "one config (`services:`)", "processes": "processes at once"}
     lines = ["| tool | form | services | wall s | failed processes | throttling errors shown | throttled calls | "
              "calls a service | attempts a service | most throttled | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    rows = sorted((r for r in runs if r["scenario"] == 8),
+    rows = sorted((r for r in runs if r["scenario"] == scenario),
                   key=lambda r: (ROWS.index(r["tool"]), list(forms).index(r["extra"].get("kind", "single"))))
     for r in rows:
         e = r["extra"]
@@ -536,11 +538,13 @@ def throttled_scale(runs: list[Run]) -> list[str]:
     failed = sum(r["extra"].get("failed", 0) for r in ci_forms)
     lines += ["", "| target (issue 27) | measured | verdict | reason |", "|---|---|---|---|"]
     throttled = {r["extra"].get("kind"): r["extra"].get("throttled_calls") for r in ci_forms}
-    lines.append(f"| ci-ecs: no throttling error reaches the user, one config and processes at once | {shown} shown, "
+    what = "one config" if scenario == 10 else "one config and processes at once"
+    lines.append(f"| ci-ecs: no throttling error reaches the user, {what} | {shown} shown, "
                  f"{failed} failed | {verdict(shown == 0 and failed == 0)} | one config: its calls paced to ECS's "
-                 f"documented buckets (ci_ecs/pacing.py), {throttled.get('config')} throttled; processes at once: "
-                 f"each process paces only itself, {throttled.get('processes')} throttled calls retried with "
-                 "botocore's jittered back-off (`throttle_max_attempts`, no retry quota) within `--timeout` |")
+                 f"documented buckets (ci_ecs/pacing.py), {throttled.get('config')} throttled"
+                 + ("" if scenario == 10 else f"; processes at once: each process paces only itself, "
+                    f"{throttled.get('processes')} throttled calls retried with botocore's jittered back-off "
+                    "(`throttle_max_attempts`, no retry quota) within `--timeout`") + " |")
     if single and config:
         ratio = config["wall"] / single["wall"] if single["wall"] else float("nan")
         reg = (config["extra"].get("throttled_by_operation") or {}).get("RegisterTaskDefinition", 0)
@@ -553,7 +557,7 @@ def throttled_scale(runs: list[Run]) -> list[str]:
                      f"(RegisterTaskDefinition throttled {reg} times) |")
     per = {(r["tool"], r["extra"].get("kind")): r["extra"].get("calls_per_service") for r in rows
            if r["extra"].get("kind") != "single"}
-    if per:
+    if per and scenario == 8:
         best = min(per.items(), key=lambda kv: kv[1] or 1e9)
         ci_best = min((v for (t, _), v in per.items() if t == "ci-ecs" and v is not None), default=None)
         others = ", ".join(f"{t} ({k}) {v}" for (t, k), v in per.items())
@@ -601,7 +605,7 @@ def chart(runs: list[Run], path: Path) -> str | None:
         return "matplotlib is not installed: no chart (pip install matplotlib)"
     labels = {1: "first\ndeploy", 2: "no-op\nredeploy", 3: "image\nchange", 4: "failing\nimage", 5: "start-up",
               6: "many\nservices", 7: "verify on\ndocker", 9: "image change,\nECS-like"}
-    scenarios = sorted({r["scenario"] for r in runs} - {8})  # scenario 8 has its own table, no ratio
+    scenarios = sorted({r["scenario"] for r in runs} - {8, 10})  # scenarios 8 and 10: their own tables, no ratio
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, (metric, name) in zip(axes, ((wall, "wall time"), (calls, "AWS API calls")), strict=True):
         shown = [s for s in scenarios if not (metric is calls and s == 5)]
@@ -754,6 +758,13 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
            f"{settings.get('throttled')} registrations at 1 a second after a burst of 20 take about "
            "(N − 20) s whatever the tool.",
         9: _ecs_like_note(meta),
+        10: "Scenario 8's one-config case on the ECS-like timing profile **unscaled** (an AWS second is a second): "
+            f"**{settings.get('throttled')}** services, each behind its own target group with ELB's defaults (300 s "
+            "deregistration delay), change image under `--rate-limits aws`; ci-ecs deploys the first service alone "
+            "(*one service*), then all of them in one config (`services:`, `deploy.parallelism` 50). Unscaled because "
+            "ci-ecs paces its calls to the documented buckets in real seconds: on a scaled clock the sandbox's "
+            "buckets would refill faster than the pacer assumes, and the registrations' span would not shrink with "
+            "the rollout. ci-ecs only: the peers' processes-at-once form is scenario 8's.",
         7: "The sandbox's docker runtime: every task is a container (busybox httpd, FROM scratch) answering on a "
            "loopback public IP. Each iteration builds a new page image and pushes it to the sandbox's ECR. ci-ecs "
            "deploys with `verify:` — after COMPLETED it fetches the page from every task's public IP and fails "
@@ -780,6 +791,9 @@ def write_report(out: Path, meta: dict[str, Any], runs: list[Run]) -> None:
                       if r["iteration"] in singles]
                 if rs:
                     lines.append(f"- {tool}: all services ÷ one service = {spread(rs)}")
+        elif scenario == 10:
+            lines += throttled_scale(runs, 10)
+            lines += ["", *phase_table(runs, 10, "config", meta)] if phase_table(runs, 10, "config", meta) else []
         elif scenario == 8:
             if meta.get("scenario_8_measured"):  # measured apart from the other scenarios (bench/merge.py)
                 lines += [str(meta["scenario_8_measured"]), ""]
