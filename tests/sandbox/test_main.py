@@ -126,3 +126,16 @@ def test_ctrl_c_right_after_ready_stops_the_cli_sandbox_cleanly() -> None:
     assert "Aborted" not in out and "Traceback" not in out, out
     assert process.returncode == 0, out
     assert "sandbox stopped" in out
+
+
+def test_module_entrypoint_takes_the_ecs_timing_profile_from_the_environment() -> None:
+    # CI_ECS_SANDBOX_TIMING=ecs with a 6 s minute: the profile's 40 s task start lasts 4 s, as the ready line says.
+    process, lines = _start(CI_ECS_SANDBOX_TIMING="ecs", CI_ECS_SANDBOX_MINUTE_SECONDS="6")
+    try:
+        ready = lines[-1]
+        assert "task start 4s" in ready and "timing ecs, an AWS second lasts 0.1s" in ready, ready
+        assert "sandbox stopped" in _stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
