@@ -309,8 +309,12 @@ def _default_overhead_row(runs: list[Run], scenario: int, med: float, over: list
                  if "after_completed" in r["extra"])
     why = ""
     if med > 0.3 and start is not None and end is not None:
+        seen = median(r["extra"].get("completed_seen") for r in rs)
+        gap = median(r["extra"].get("poll_gap") for r in rs)
+        late = ("" if seen is None or gap is None else
+                f"; COMPLETED → ci-ecs's next poll {seen:.2f} s of it (its polls {gap:.2f} s apart)")
         why = (f"start → UpdateService {start:.2f} s (imports, config, pre-flight, 3 reads and the "
-               f"registration) + after the window {end:.2f} s (the window's last reads and exit)"
+               f"registration) + after the window {end:.2f} s (the window's last reads and exit{late})"
                + (": the start alone is over 0.3 s" if start > 0.3 else ""))
     name = dict(PROFILES)[scenario]
     return [f"Image change, default settings: overhead beyond the sandbox's rollout and the crash window "
