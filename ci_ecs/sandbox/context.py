@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .timing import clock_scale
+
 if TYPE_CHECKING:
     from .registry import RegistryClient
     from .runtimes.base import TaskRuntime
@@ -45,13 +47,13 @@ class SandboxContext:
     minute_seconds: float = 60.0  # how long a bake-time minute lasts (--minute-seconds)
     # Real seconds from a stop (after any draining) to STOPPED (timing.py's profile); None: half the task's start.
     task_stop_seconds: float | None = None
-    timing: str = "fast"  # the timing profile's name (timing.py)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def clock_scale(self) -> float:
-        """Real seconds per AWS second: ``minute_seconds / 60`` (timing.clock_scale)."""
-        return max(0.0, self.minute_seconds / 60.0)
+        """Real seconds per AWS second: ``minute_seconds / 60`` (timing.clock_scale), for every time-based part of
+        the sandbox (task timings of the ECS-like profile, target-group health checks and deregistration delays)."""
+        return clock_scale(self.minute_seconds)
 
     def now(self) -> float:
         """Monotonic seconds used for task timers (never wall-clock, which can jump)."""

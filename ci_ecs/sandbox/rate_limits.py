@@ -121,7 +121,7 @@ class RateLimiter:
     Buckets start full and refill continuously at their rate up to their capacity (AWS: "a set number of tokens is
     added back to it every second until it reaches its maximum capacity"; continuous refill is the same average
     without a one-second grid). `clock` is injectable for tests; `scale` is the sandbox's clock (real seconds per AWS
-second, ``minute_seconds / 60``): refills are per AWS second.
+    second, ``minute_seconds / 60``): refills are per AWS second.
     """
 
     def __init__(self, profile: str = "aws", clock: Callable[[], float] = time.monotonic, scale: float = 1.0) -> None:

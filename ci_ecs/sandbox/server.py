@@ -148,7 +148,6 @@ class Sandbox:
             ctx = SandboxContext(
                 region=self.region, task_runtime=task_runtime, task_start_seconds=self._task_start_seconds,
                 registry=registry, minute_seconds=self.minute_seconds, task_stop_seconds=self._task_stop_seconds,
-                timing=self.timing.name,
             )
             context.ACTIVE = ctx
             self._ctx = ctx

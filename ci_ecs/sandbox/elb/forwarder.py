@@ -87,8 +87,8 @@ class Forwarder:
 
     @property
     def scale(self) -> float:
-        """Sandbox seconds per AWS second."""
-        return max(0.0, self.rt.minute_seconds / 60.0)
+        """Sandbox seconds per AWS second: the sandbox's one clock (``SandboxContext.clock_scale``)."""
+        return self.rt.clock_scale
 
     # ------------------------------------------------------------------ addresses and listeners (lock held)
     def allocate(self, load_balancer_arn: str) -> str:
