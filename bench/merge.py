@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     meta[f"scenario_{n}_measured"] = (
         f"Measured on its own (`python bench/run.py --scenarios {n}`, {source['meta']['mode']} mode) on "
         f"{source['meta']['date']} in {source['meta'].get('total_seconds')} s; load average "
-        f"{source['meta'].get('loadavg_start')} at start, {source['meta'].get('loadavg_end')} at end.")
+        f"{source['meta'].get('loadavg_start')} at start, {source['meta'].get('loadavg_end')} at end, on a shared "
+        f"{source['meta'].get('versions', {}).get('cpus', '?')}-core machine.")
     (args.into / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     sys.path.insert(0, str(HERE))
     from report import write_report
