@@ -442,9 +442,10 @@ MAPPED_LINES: dict[str, tuple[str, str]] = {
     "registry": (
         "make -n -o .venv/.demo-installed sandbox",
         "it runs in the foreground until Ctrl-C; the module's sandbox stands in for it (see SH_SUBSTITUTIONS)"),
-    "make bench          # full: ~25 min; writes bench/results.md, results.json, results.png": (
-        "make -n -o .venv/.dev-installed bench", "25 minutes: -n shows what it runs"),
-    "make bench-quick    # CI: every scenario once for every tool, < 2 min; writes bench/quick/ (git-ignored)": (
+    "make bench          # full: ~50 min; writes bench/results.md, results.json, results.png": (
+        "make -n -o .venv/.dev-installed bench", "50 minutes: -n shows what it runs"),
+    "make bench-quick    # CI: every scenario once for every tool (not 10), ~2 min; writes bench/quick/ "
+    "(git-ignored)": (
         "make -n -o .venv/.dev-installed bench-quick", "CI runs it (.ci/run); here -n shows what it runs"),
     "ci-ecs jenkins setup -c ci-ecs.yml --job deploy-web --library-repo https://github.com/<owner>/ci-ecs.git "
     "--library-version v0.1.0 --credentials-id aws-deploy": (
