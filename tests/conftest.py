@@ -15,19 +15,26 @@ from typing import Any
 
 import pytest
 
-# Fixtures that start or use the private Docker engine. Two engines on one machine would clash over bridge
-# networks (the engine's default address pools) and the docker runtime's containers, so every module that uses
-# one runs on a single pytest-xdist worker (group "docker"), in order, and starts at most one engine.
+# Fixtures that start or use the private Docker engine (one per test session: per pytest-xdist worker). The modules
+# that use it form two pytest-xdist groups, each run on one worker, in order: tests/e2e's ("docker-e2e") and the rest
+# ("docker"), ~6-7 min each on a 2-core machine (one group was ~13 min, the suite's longest pole). Each worker's
+# engine has address pools of its own (docker_env), so two engines never hand out the same bridge subnet, and each
+# sees only its own group's containers and images.
 DOCKER_FIXTURES = frozenset({"docker_env", "docker_client"})
 # Under pytest-xdist, groups start in this order (longest first, so the last group to finish starts early): the
-# Docker group, the CI wrappers (one act/gitlab-ci-local/groovy run takes 20-130 s), then the rest; collection order
+# Docker groups, the CI wrappers (one act/gitlab-ci-local/groovy run takes 20-130 s), then the rest; collection order
 # within each.
 GROUP_ORDER = ("docker", "tests/wrappers/", "tests/jenkins/", "tests/e2e/", "tests/sandbox/")
 
 
+def _docker_group(module: str) -> str:
+    return "docker-e2e" if module.startswith("tests/e2e/") else "docker"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """`-n N` alone means `--dist load`, which ignores xdist groups: use loadgroup (the same for ungrouped tests), so
-    a run on several workers never starts two Docker engines; and hand the groups out in GROUP_ORDER, not by size."""
+    the Docker modules keep to their two groups (two engines at most); and hand the groups out in GROUP_ORDER, not by
+    size."""
     if getattr(config.option, "dist", None) == "load":
         config.option.dist = "loadgroup"
     if getattr(config.option, "dist", None) == "loadgroup":
@@ -41,9 +48,10 @@ def _group_rank(group: str) -> int:
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """pytest-xdist groups (`make unit` runs `--dist loadgroup`): one group per test module, so module-scoped
-    fixtures (a sandbox, one act or gitlab-ci-local run shared by the module's tests) start once per run, and one
-    group, "docker", for every module with a test that uses the Docker engine (DOCKER_FIXTURES or the `docker`
-    mark). On an xdist worker, the items are sorted by GROUP_ORDER (every worker sorts alike)."""
+    fixtures (a sandbox, one act or gitlab-ci-local run shared by the module's tests) start once per run, and two
+    groups, "docker-e2e" (tests/e2e) and "docker" (the rest), for the modules with a test that uses the Docker engine
+    (DOCKER_FIXTURES or the `docker` mark). On an xdist worker, the items are sorted by GROUP_ORDER (every worker
+    sorts alike)."""
     docker_modules = {
         item.nodeid.split("::", 1)[0]
         for item in items
@@ -54,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("xdist_group")
         if marker is None:
             module = item.nodeid.split("::", 1)[0]
-            group = "docker" if module in docker_modules else module
+            group = _docker_group(module) if module in docker_modules else module
             item.add_marker(pytest.mark.xdist_group(group))
         else:
             group = str(marker.args[0] if marker.args else marker.kwargs.get("name", ""))
@@ -137,8 +145,11 @@ def moto_aws(aws_env: None) -> Iterator[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def docker_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A private Docker engine (testing.md's recipe, one per test session); the variables that point
-    clients (SDK, CLI) at it."""
+    clients (SDK, CLI) at it. Its bridge networks come from 10.(200+N).0.0/16, N the pytest-xdist worker's number:
+    engines of two workers would otherwise both take the first free default pool when they create networks at
+    the same moment."""
     dockerd = require_tool("dockerd")
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     root = tmp_path_factory.mktemp("dockerd")
     sock = root / "d.sock"
     log = open(root / "dockerd.log", "wb")  # noqa: SIM115 - closed below
@@ -148,6 +159,7 @@ def docker_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
             "--iptables=false",
             "--bridge=none",
             "--storage-driver=vfs",
+            f"--default-address-pool=base=10.{200 + worker % 50}.0.0/16,size=24",
             "--data-root",
             str(root / "data"),
             "--exec-root",

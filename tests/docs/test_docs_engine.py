@@ -1,7 +1,7 @@
 """The doc blocks that need a Docker engine (test_docs_examples.py plans them; here they deploy): builds and
 pushes (`image.build`), `verify` (only the sandbox's docker runtime runs tasks that answer), and
 `ci-ecs sandbox --runtime docker`. One sandbox with the docker runtime on the session's private engine; this
-module is in the "docker" xdist group with every other engine test (tests/conftest.py).
+module is in the "docker" xdist group with every other engine test outside tests/e2e (tests/conftest.py).
 
 What the blocks name and a user has: a Dockerfile with a `runtime` stage next to the config (FROM scratch with
 Debian's static busybox, nothing is pulled), and for `verify` an image whose server answers `/health` with `ok`
