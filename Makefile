@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# pytest-xdist workers for `make unit` (most of a test's time is waiting, so more than the cores); 0 runs in-process.
-PYTEST_WORKERS ?= 4
+# pytest-xdist workers for `make unit`: two a core, at least 4 (most of a test's time is waiting, so more than the
+# cores; 4 on the 2-core machines the suite's timings are taken on, more where CI has more cores); 0 runs in-process.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n * 2 > 4 ? n * 2 : 4 )))
 # The slowest test phases `make unit` lists at the end (a module fixture's set-up counts to its module's first test):
 # every run, CI's included, shows where the suite's wall time goes. 0 lists none.
 PYTEST_DURATIONS ?= 40

@@ -597,7 +597,7 @@ SH_CONTEXT = {
     "# A preview per pull request: up when it opens or changes, down when it closes, gc on a schedule.":
         _context_preview,
 }
-# Blocks that need a Docker engine: test_docs_engine.py runs them (the engine's tests share one worker).
+# Blocks that need a Docker engine: test_docs_engine.py runs them (in the "docker" xdist group, tests/conftest.py).
 ENGINE_SH = ("ci-ecs push -c ci-ecs.yml --tag \"$GIT_COMMIT\"", "ci-ecs sandbox --runtime docker",
              "ci-ecs push -c ci-ecs.yml --tag \"$(git rev-parse --short HEAD)\"")
 
