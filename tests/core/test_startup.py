@@ -111,6 +111,14 @@ def test_a_deploy_parses_each_model_once_with_one_session(sandbox: Sandbox, tmp_
     assert report["sessions"] == 2
 
 
+def test_a_deploy_of_a_pulled_image_imports_no_docker_sdk(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The Docker SDK (~0.1 s to import) serves builds and pushes only: a deploy of an image it does not move
+    leaves it out of its start-up (a guard: it is imported where an image is built or pushed)."""
+    result, report = _deploy(sandbox, tmp_path, "public.ecr.aws/nginx/nginx:1.27")
+    assert result["rolloutState"] == "COMPLETED"
+    assert not [name for name in report["modules"] if name == "docker" or name.startswith("docker.")]
+
+
 def test_no_collector_pass_before_the_deploys_first_wait(sandbox: Sandbox, tmp_path: Path) -> None:
     """Before: ~150 passes (a full one among them) during start-up, ~60 ms of CPU."""
     result, report = _deploy(sandbox, tmp_path, "public.ecr.aws/nginx/nginx:1.27")
