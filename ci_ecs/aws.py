@@ -152,6 +152,7 @@ class ClientFactory:
             register_secret(frozen.secret_key)
             register_secret(frozen.token)
         _use_trimmed_models(session)
+        _share_timezone(session)
         self._session = session
         return session
 
@@ -311,6 +312,34 @@ def _checked_session(profile: str | None) -> Any:
     """The session `check_profile(profile)` built under the same AWS_* variables, once; else None."""
     with _CHECKED_LOCK:
         return _CHECKED.pop(_checked_key(profile), None)
+
+def _share_timezone(session: Any) -> None:
+    """Parse the timestamps of every client's answers into datetimes that share one local time zone object.
+
+    botocore's default parser (botocore.utils.parse_timestamp) builds a new dateutil `tzlocal()` for each
+    timestamp: ~0.4 KB against the datetime's 48 bytes. A DescribeServices answer carries up to 100 events a service
+    (ECS API Reference, Service.events) and each task and deployment several timestamps, so a deploy of 100
+    services kept tens of thousands of identical zone objects. The same values (the same instant in the same zone,
+    as botocore's: local time, else UTC) with one `tzlocal()`; anything else (strings, platforms whose localtime
+    refuses the value) goes to botocore's parser as before. `set_parser_defaults` is the documented way to
+    give a session's clients a timestamp parser (botocore.parsers.ResponseParserFactory).
+    """
+    import datetime
+
+    from botocore.utils import parse_timestamp
+    from dateutil.tz import tzlocal
+
+    local = tzlocal()
+
+    def parse(value: Any) -> datetime.datetime:
+        if isinstance(value, (int, float)):  # the JSON protocols' epoch seconds (ECS, ELB's are strings)
+            try:
+                return datetime.datetime.fromtimestamp(value, local)
+            except (OSError, OverflowError):
+                pass
+        return parse_timestamp(value)
+
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse)
 
 
 def _use_trimmed_models(session: Any) -> None:

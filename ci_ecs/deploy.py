@@ -35,6 +35,7 @@ from ci_ecs.image import (
     preflight,
     resolve_image,
 )
+from ci_ecs.memory import limit_malloc_arenas
 from ci_ecs.network import Addresses, attribute_draining, default_subnets, service_addresses, service_port
 from ci_ecs.output import service_url
 from ci_ecs.pacing import pace
@@ -181,6 +182,7 @@ class Deployer:
             # Several services: their waits poll on one schedule and share each poll's reads; calls paced (pacing.py).
             ecs = BatchingEcsGateway(client, cluster) if len(config.targets()) > 1 else EcsGateway(client)
             if isinstance(ecs, BatchingEcsGateway):
+                limit_malloc_arenas()  # before the services' threads start (ci_ecs.memory)
                 self._align, self._unpace = ecs.align, pace(client, self._wait)
                 self._interfaces = network.batched_interfaces(lambda: self.factory.client("ec2"))
             described = self._describe_first(ecs, cluster, config.targets())
