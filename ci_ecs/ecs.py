@@ -23,6 +23,23 @@ SERVICE_DEPLOYMENT_API_MISSING = ("UnknownOperationException", "InvalidAction", 
 # ...and DescribeServices for at most 10.
 _DESCRIBE_SERVICES_BATCH = 10
 _CONCURRENT_REVISION_ATTEMPTS = 6
+# A service's events kept from ECS's answers: up to 100 come with each service (API reference, Service.events:
+# "A maximum of 100 of the latest events are displayed", newest first), ci-ecs shows the newest few
+# (ci_ecs.follow.state.service_events). A deploy of 100 services keeps each one's description and update answer:
+# 20,000 events of ~0.5 KB, where 1,000 are read.
+SERVICE_EVENTS_KEPT = 5
+
+
+def lean_service(service: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a described service with only its newest SERVICE_EVENTS_KEPT events.
+
+    >>> lean_service({"serviceName": "web", "events": [{"id": str(i)} for i in range(100)]})["events"][-1]
+    {'id': '4'}
+    """
+    events = service.get("events")
+    if isinstance(events, list) and len(events) > SERVICE_EVENTS_KEPT:
+        return {**service, "events": events[:SERVICE_EVENTS_KEPT]}
+    return dict(service)
 
 
 def create_cluster_params(cluster: str, tags: dict[str, str] | None = None,
@@ -125,7 +142,7 @@ class EcsGateway:
                     return None
                 raise
         for found in response.get("services", []):
-            return dict(found)
+            return lean_service(found)
         for failure in response.get("failures", []):
             if failure.get("reason") == "MISSING":
                 return None
@@ -153,12 +170,12 @@ class EcsGateway:
         """Create the service with a client token, so a retried call cannot create it twice."""
         params = {**params, "clientToken": params.get("clientToken") or uuid.uuid4().hex}
         with aws_errors(f"create service {params['serviceName']}"):
-            return dict(self.client.create_service(**params)["service"])
+            return lean_service(self.client.create_service(**params)["service"])
 
     def update_service(self, params: dict[str, Any]) -> dict[str, Any]:
         """Update the service with exactly the fields in `params`."""
         with aws_errors(f"update service {params['service']}"):
-            return dict(self.client.update_service(**params)["service"])
+            return lean_service(self.client.update_service(**params)["service"])
 
     # tasks
     def list_tasks(self, cluster: str, *, service: str | None = None, desired_status: str = "RUNNING",
@@ -287,7 +304,7 @@ class EcsGateway:
                     if error_code(exc) == "ClusterNotFoundException":
                         return None
                     raise
-            found.update((str(s.get("serviceName")), dict(s)) for s in response.get("services", []))
+            found.update((str(s.get("serviceName")), lean_service(s)) for s in response.get("services", []))
             for failure in response.get("failures", []):
                 if failure.get("reason") != "MISSING":
                     raise AwsError(f"describe services of {cluster}", failure.get("reason", ""),

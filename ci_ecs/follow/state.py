@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ci_ecs.ecs import EcsGateway
+from ci_ecs.ecs import SERVICE_EVENTS_KEPT, EcsGateway
 from ci_ecs.errors import AwsError
 from ci_ecs.service import primary_deployment
 
 STOPPED_TASKS_SHOWN = 3
-EVENTS_SHOWN = 5
+EVENTS_SHOWN = SERVICE_EVENTS_KEPT  # the gateway keeps no more (ci_ecs.ecs.lean_service)
 # Task stop codes (API reference, Task.stopCode) that are not the task's own failure: someone stopped it,
 # or the capacity under it went away. ServiceSchedulerInitiated is both a scale-in and a failed health
 # check, so it is counted, less the tasks a lower desired count explains.
