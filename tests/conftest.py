@@ -100,6 +100,17 @@ class Run:
         return dict(json.loads(self.stdout))
 
 
+def with_ctrl_c(argv: list[str]) -> list[str]:
+    """`argv` run with SIGINT at its default disposition, as from a terminal. A process started in the background
+    by a non-interactive shell (`make test &`, a CI step's background job) inherits SIGINT ignored, and Python
+    keeps an ignored SIGINT ignored: a test that sends Ctrl-C would wait for nothing. exec keeps SIG_DFL (unlike
+    preexec_fn, this is safe in a process with threads)."""
+    import sys
+
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])"
+    return [sys.executable, "-c", reset, *argv]
+
+
 def require_tool(name: str, path: str | Path | None = None, *, hint: str = "") -> str:
     """The path of a tool (on PATH, or at `path`); skip when missing, except in CI (CI_ECS_REQUIRE_ALL)
     where that is a failure: CI installs every tool, so a skip there would hide a test that never ran."""

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from ci_ecs.sandbox import Sandbox
-from tests.conftest import require_tool
+from tests.conftest import require_tool, with_ctrl_c
 from tests.docs.blocks import Block
 from tests.docs.test_docs_examples import (
     BLOCKS,
@@ -160,7 +160,7 @@ def test_engine_command_block_runs(block: Block, sandbox: Sandbox, docker_env: d
 
 def _run_server(line: str, env: dict[str, str], folder: Path) -> None:
     env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(["bash", "-c", f"exec {line}"], cwd=folder, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(with_ctrl_c(["bash", "-c", f"exec {line}"]), cwd=folder, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     seen: list[str] = []

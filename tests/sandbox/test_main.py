@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import require_tool
+from tests.conftest import require_tool, with_ctrl_c
 
 
 def _read_until(process: subprocess.Popen[str], prefix: str, timeout: float = 30) -> list[str]:
@@ -113,7 +113,7 @@ def test_ctrl_c_right_after_ready_stops_the_cli_sandbox_cleanly() -> None:
     the ready line is printed inside the foreground loop's KeyboardInterrupt handling. (A Ctrl-C while the
     sandbox is still starting exits 130 with one line; its timing cannot be made deterministic here.)"""
     ci_ecs = require_tool("ci-ecs")
-    process = subprocess.Popen([ci_ecs, "sandbox", "--port", "0"], stdout=subprocess.PIPE,
+    process = subprocess.Popen(with_ctrl_c([ci_ecs, "sandbox", "--port", "0"]), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
         _read_until(process, "sandbox ready")
