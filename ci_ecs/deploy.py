@@ -48,20 +48,10 @@ from ci_ecs.preflight.problems import raise_problems, target_prefix
 from ci_ecs.preflight.rules import inferred_launch_type
 from ci_ecs.redact import mask_secrets
 from ci_ecs.results import DeployResult, RegisterResult, combine, combined_error
-from ci_ecs.service import (
-    ServiceResult,
-    desired_service,
-    ensure_service,
-    primary_deployment,
-    refuse_missing_services,
-)
+from ci_ecs.service import ServiceResult, desired_service, ensure_service, primary_deployment, refuse_missing_services
 from ci_ecs.tails import LogTail, failure_tails
 from ci_ecs.task_files import base_definition
-from ci_ecs.taskdef import (
-    TaskDefinitionResult,
-    ensure_task_definition,
-    render,
-)
+from ci_ecs.taskdef import TaskDefinitionResult, ensure_task_definition, render
 from ci_ecs.verify import verify_deployment
 
 log = logging.getLogger(__name__)
