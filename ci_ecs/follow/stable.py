@@ -164,7 +164,10 @@ def verify_stable(ecs: EcsGateway, cluster: str, service_name: str, deployment_i
             return WaitOutcome("FAILED", deployment_id, service,
                                f"{len(failures)} task(s) of deployment {deployment_id} stopped after it completed",
                                stopped.reasons(failures), service_events(service, wall_start))
+        # Our tasks may have crashed before COMPLETED was seen (ECS started replacements and still completed the
+        # deployment): then those stops, though before the baseline, are why tasks are missing.
         return WaitOutcome("FAILED", deployment_id, service,
                            f"deployment {deployment_id}: {running} of {desired} tasks running after it completed",
-                           stopped.reasons(), service_events(service, wall_start))
+                           stopped.reasons() or stopped.reasons(stopped.failures(before_baseline=True)),
+                           service_events(service, wall_start))
     return WaitOutcome("COMPLETED", deployment_id, service)

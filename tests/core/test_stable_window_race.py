@@ -47,6 +47,36 @@ def test_a_task_stopped_between_the_two_reads_is_the_verdict() -> None:
     assert any("web exit code 7" in reason for reason in outcome.stopped_reasons), outcome.stopped_reasons
 
 
+def test_tasks_that_crashed_before_completed_explain_the_missing_tasks() -> None:
+    """Under load the new tasks crashed before ci-ecs saw COMPLETED (ECS started replacements and completed the
+    deployment): the stable window's baseline is after those stops, and the verdict said only "0 of 2 tasks
+    running after it completed", with no stopped reason and no log tail (a clean-clone run of
+    test_crashing_container_fails_with_its_log_tail_and_is_rolled_back). Their stops are the reasons."""
+    service = {"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 0, "deployments": [
+        {"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:"
+         "task-definition/web:2", "desiredCount": 2, "runningCount": 0, "rolloutState": "COMPLETED"}]}
+    tasks_client, services_client = _client(), _client()
+    with Stubber(tasks_client) as tasks_stub, Stubber(services_client) as services_stub:
+        tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})  # seen during the rollout
+        tasks_stub.add_response("describe_tasks", {"tasks": [
+            {"taskArn": TASK, "startedBy": "ecs-svc/1", "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+             "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+             "containers": [{"name": "web", "exitCode": 7}]}]})
+        tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})  # the window's reads: nothing new
+        tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})
+        services_stub.add_response("describe_services", {"services": [service]})
+        stopped = StoppedTasks(EcsGateway(tasks_client), "c", "web", "ecs-svc/1")
+        stopped.poll()
+        stopped.baseline(poll=False)  # COMPLETED seen: the window counts what stops from here
+        outcome = verify_stable(EcsGateway(services_client), "c", "web", "ecs-svc/1", stable_seconds=0,
+                                running_since=None, completed=service, stopped=stopped, sleep=lambda _: None)
+        tasks_stub.assert_no_pending_responses()
+        services_stub.assert_no_pending_responses()
+    assert outcome.state == "FAILED"
+    assert "0 of 2 tasks running after it completed" in outcome.reason
+    assert any("web exit code 7" in reason for reason in outcome.stopped_reasons), outcome.stopped_reasons
+
+
 def _replaced_service() -> dict[str, Any]:
     definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:"
     return {"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "deployments": [
