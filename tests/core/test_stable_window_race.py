@@ -24,18 +24,26 @@ def _client() -> Any:
     return boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
-def test_a_task_stopped_between_the_two_reads_is_the_verdict() -> None:
-    service = {"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 0, "deployments": [
+def _completed_with_none_running() -> dict[str, Any]:
+    return {"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 0, "deployments": [
         {"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:"
          "task-definition/web:2", "desiredCount": 2, "runningCount": 0, "rolloutState": "COMPLETED"}]}
+
+
+# DescribeTasks of our deployment's task whose container exited with code 7.
+_CRASHED = {"tasks": [
+    {"taskArn": TASK, "startedBy": "ecs-svc/1", "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
+     "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+     "containers": [{"name": "web", "exitCode": 7}]}]}
+
+
+def test_a_task_stopped_between_the_two_reads_is_the_verdict() -> None:
+    service = _completed_with_none_running()
     tasks_client, services_client = _client(), _client()
     with Stubber(tasks_client) as tasks_stub, Stubber(services_client) as services_stub:
         tasks_stub.add_response("list_tasks", {"taskArns": []})  # the read beside DescribeServices: not stopped yet
         tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})
-        tasks_stub.add_response("describe_tasks", {"tasks": [
-            {"taskArn": TASK, "startedBy": "ecs-svc/1", "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
-             "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-             "containers": [{"name": "web", "exitCode": 7}]}]})
+        tasks_stub.add_response("describe_tasks", _CRASHED)
         services_stub.add_response("describe_services", {"services": [service]})
         stopped = StoppedTasks(EcsGateway(tasks_client), "c", "web", "ecs-svc/1")
         outcome = verify_stable(EcsGateway(services_client), "c", "web", "ecs-svc/1", stable_seconds=0,
@@ -52,16 +60,11 @@ def test_tasks_that_crashed_before_completed_explain_the_missing_tasks() -> None
     deployment): the stable window's baseline is after those stops, and the verdict said only "0 of 2 tasks
     running after it completed", with no stopped reason and no log tail (a clean-clone run of
     test_crashing_container_fails_with_its_log_tail_and_is_rolled_back). Their stops are the reasons."""
-    service = {"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 0, "deployments": [
-        {"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:"
-         "task-definition/web:2", "desiredCount": 2, "runningCount": 0, "rolloutState": "COMPLETED"}]}
+    service = _completed_with_none_running()
     tasks_client, services_client = _client(), _client()
     with Stubber(tasks_client) as tasks_stub, Stubber(services_client) as services_stub:
         tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})  # seen during the rollout
-        tasks_stub.add_response("describe_tasks", {"tasks": [
-            {"taskArn": TASK, "startedBy": "ecs-svc/1", "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
-             "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-             "containers": [{"name": "web", "exitCode": 7}]}]})
+        tasks_stub.add_response("describe_tasks", _CRASHED)
         tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})  # the window's reads: nothing new
         tasks_stub.add_response("list_tasks", {"taskArns": [TASK]})
         services_stub.add_response("describe_services", {"services": [service]})

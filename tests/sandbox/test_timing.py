@@ -8,8 +8,8 @@ No timed upper bounds: the assertions read the order of the states seen and the 
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from ci_ecs.sandbox import Sandbox
 from ci_ecs.sandbox.rate_limits import RateLimiter
 from ci_ecs.sandbox.timing import ECS, timing_from_env, timing_of
+
+from .conftest import wait_for
 
 REGION = "us-east-1"
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -34,14 +36,8 @@ def _client(sb: Sandbox, name: str) -> Any:
                         aws_secret_access_key="test", config=NO_RETRIES)
 
 
-def _wait(condition: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+# The suite's poll-until-true, with room for the ECS-like profile's scaled waits.
+_wait = functools.partial(wait_for, timeout=60, interval=0.05)
 
 
 def _service(sb: Sandbox, name: str, **extra: Any) -> tuple[Any, str]:
